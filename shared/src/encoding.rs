@@ -1,0 +1,63 @@
+//! Small encoding helpers: base64url without padding (strict, constant-time) and hex.
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+
+/// Base64url without padding.
+pub fn b64url_encode(bytes: &[u8]) -> String {
+    Base64UrlUnpadded::encode_string(bytes)
+}
+
+/// Strict base64url without padding: rejects padding, other alphabets and non-canonical
+/// trailing bits.
+pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    Base64UrlUnpadded::decode_vec(s).ok()
+}
+
+/// Lower-case hex.
+pub fn hex_encode(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+/// Decodes hex (either case) into exactly `N` bytes.
+pub fn hex_decode<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let s = s.as_bytes();
+    if s.len() != N * 2 {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        out[i] = u8::try_from(hi * 16 + lo).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let b = [0u8, 1, 0xab, 0xff];
+        assert_eq!(hex_encode(&b), "0001abff");
+        assert_eq!(hex_decode::<4>("0001ABff"), Some(b));
+        assert_eq!(hex_decode::<4>("0001abf"), None);
+        assert_eq!(hex_decode::<4>("0001abfg"), None);
+    }
+
+    #[test]
+    fn base64url_is_strict() {
+        assert_eq!(b64url_decode("AQI").unwrap(), vec![1, 2]);
+        assert!(b64url_decode("AQI=").is_none(), "padding");
+        assert!(b64url_decode("AQJ").is_none(), "non-canonical trailing bits");
+        assert!(b64url_decode("A+I").is_none(), "standard alphabet");
+        assert_eq!(b64url_encode(&[0xfb, 0xff]), "-_8");
+    }
+}

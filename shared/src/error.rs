@@ -1,0 +1,320 @@
+//! The one error type of the crate, with stable machine-readable codes and HTTP statuses.
+//!
+//! Every error maps to the USSO error body
+//! `{"error_code":"…","message":{"en":"…"},"detail":…}` through [`Error::body`].
+
+use core::fmt;
+
+use serde::Serialize;
+
+/// Stable error codes. The snake_case string of each variant (see [`ErrorCode::as_str`]) is part
+/// of the public API: clients match on it, so a code is never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The request is malformed (bad JSON, wrong types, missing fields). 400.
+    BadRequest,
+    /// The input is well-formed but fails validation rules. 422.
+    ValidationError,
+    /// No tenant matches the request. 400.
+    TenantNotFound,
+    /// Identifier or secret is wrong. 401.
+    InvalidCredentials,
+    /// The token is malformed, has a bad signature, an unknown key or wrong claims. 401.
+    InvalidToken,
+    /// The token's `exp` has passed (beyond the leeway). 401.
+    TokenExpired,
+    /// The token's `nbf` or `iat` lies in the future (beyond the leeway). 401.
+    TokenNotYetValid,
+    /// A refresh token was presented that had already been rotated: the session is revoked. 401.
+    RefreshTokenReused,
+    /// The session was revoked (logout, reuse detection, admin action). 401.
+    SessionRevoked,
+    /// The session reached its absolute lifetime or idle timeout. 401.
+    SessionExpired,
+    /// No credentials were presented. 401.
+    Unauthorized,
+    /// Authenticated but not allowed. 403.
+    PermissionDenied,
+    /// The resource does not exist. 404.
+    NotFound,
+    /// The resource exists already or was changed concurrently. 409.
+    Conflict,
+    /// The body is larger than allowed. 413.
+    PayloadTooLarge,
+    /// Rate limited or saturated; the answer carries `Retry-After`. 429.
+    TooManyRequests,
+    /// A backing service (hot store, document store, network) failed or is unreachable. 503.
+    ServiceUnavailable,
+    /// Configuration or key material is unusable. 500.
+    ConfigurationError,
+    /// A bug or an unexpected state. 500.
+    InternalError,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and exhaustive tests.
+    pub const ALL: [ErrorCode; 19] = [
+        Self::BadRequest,
+        Self::ValidationError,
+        Self::TenantNotFound,
+        Self::InvalidCredentials,
+        Self::InvalidToken,
+        Self::TokenExpired,
+        Self::TokenNotYetValid,
+        Self::RefreshTokenReused,
+        Self::SessionRevoked,
+        Self::SessionExpired,
+        Self::Unauthorized,
+        Self::PermissionDenied,
+        Self::NotFound,
+        Self::Conflict,
+        Self::PayloadTooLarge,
+        Self::TooManyRequests,
+        Self::ServiceUnavailable,
+        Self::ConfigurationError,
+        Self::InternalError,
+    ];
+
+    /// The stable snake_case code sent as `error_code`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::ValidationError => "validation_error",
+            Self::TenantNotFound => "tenant_not_found",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidToken => "invalid_token",
+            Self::TokenExpired => "token_expired",
+            Self::TokenNotYetValid => "token_not_yet_valid",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::SessionRevoked => "session_revoked",
+            Self::SessionExpired => "session_expired",
+            Self::Unauthorized => "unauthorized",
+            Self::PermissionDenied => "permission_denied",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::TooManyRequests => "too_many_requests",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::ConfigurationError => "configuration_error",
+            Self::InternalError => "internal_error",
+        }
+    }
+
+    /// The HTTP status this code is answered with.
+    pub const fn status(self) -> u16 {
+        match self {
+            Self::BadRequest | Self::TenantNotFound => 400,
+            Self::InvalidCredentials
+            | Self::InvalidToken
+            | Self::TokenExpired
+            | Self::TokenNotYetValid
+            | Self::RefreshTokenReused
+            | Self::SessionRevoked
+            | Self::SessionExpired
+            | Self::Unauthorized => 401,
+            Self::PermissionDenied => 403,
+            Self::NotFound => 404,
+            Self::Conflict => 409,
+            Self::PayloadTooLarge => 413,
+            Self::ValidationError => 422,
+            Self::TooManyRequests => 429,
+            Self::ConfigurationError | Self::InternalError => 500,
+            Self::ServiceUnavailable => 503,
+        }
+    }
+
+    /// A short English sentence for the `message.en` field.
+    pub const fn default_message(self) -> &'static str {
+        match self {
+            Self::BadRequest => "The request is malformed.",
+            Self::ValidationError => "The request failed validation.",
+            Self::TenantNotFound => "No tenant matches this request.",
+            Self::InvalidCredentials => "The identifier or secret is incorrect.",
+            Self::InvalidToken => "The token is invalid.",
+            Self::TokenExpired => "The token has expired.",
+            Self::TokenNotYetValid => "The token is not valid yet.",
+            Self::RefreshTokenReused => {
+                "This refresh token was already used; the session has been revoked."
+            }
+            Self::SessionRevoked => "The session has been revoked.",
+            Self::SessionExpired => "The session has expired.",
+            Self::Unauthorized => "Authentication is required.",
+            Self::PermissionDenied => "You are not allowed to do this.",
+            Self::NotFound => "Not found.",
+            Self::Conflict => "The resource already exists or was changed concurrently.",
+            Self::PayloadTooLarge => "The request body is too large.",
+            Self::TooManyRequests => "Too many requests; try again later.",
+            Self::ServiceUnavailable => "A backing service is unavailable; try again later.",
+            Self::ConfigurationError => "The service is misconfigured.",
+            Self::InternalError => "An internal error occurred.",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The crate's error: a stable [`ErrorCode`] plus a human-readable detail for logs and the
+/// `detail` field. The detail never contains secrets or token material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    code: ErrorCode,
+    detail: String,
+    retry_after: Option<u64>,
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+impl Error {
+    /// An error with a code and a detail sentence.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A rate-limit error carrying the number of seconds for `Retry-After`.
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self {
+            code: ErrorCode::TooManyRequests,
+            detail: format!("retry after {retry_after_secs} s"),
+            retry_after: Some(retry_after_secs.max(1)),
+        }
+    }
+
+    /// `invalid_token` with a detail.
+    pub fn invalid_token(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidToken, detail)
+    }
+
+    /// `bad_request` with a detail.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, detail)
+    }
+
+    /// `internal_error` with a detail.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InternalError, detail)
+    }
+
+    /// `service_unavailable` with a detail.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ServiceUnavailable, detail)
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
+    /// The detail sentence.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// Seconds for a `Retry-After` header, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
+    /// The USSO JSON error body.
+    pub fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
+            error_code: self.code.as_str(),
+            message: Message {
+                en: self.code.default_message(),
+            },
+            detail: &self.detail,
+        }
+    }
+
+    /// The USSO JSON error body, serialised.
+    pub fn to_json(&self) -> String {
+        // Serialising a struct of strings cannot fail.
+        serde_json::to_string(&self.body()).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The USSO error body `{"error_code","message":{"en"},"detail"}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    /// Stable snake_case code.
+    pub error_code: &'static str,
+    /// Localised message (English only).
+    pub message: Message,
+    /// Detail for humans and logs.
+    pub detail: &'a str,
+}
+
+/// Localised message of an [`ErrorBody`].
+#[derive(Debug, Serialize)]
+pub struct Message {
+    /// English text.
+    pub en: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_have_statuses() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");
+            assert!((400..600).contains(&code.status()));
+        }
+    }
+
+    #[test]
+    fn contract_statuses() {
+        assert_eq!(ErrorCode::BadRequest.status(), 400);
+        assert_eq!(ErrorCode::TenantNotFound.status(), 400);
+        assert_eq!(ErrorCode::InvalidToken.status(), 401);
+        assert_eq!(ErrorCode::TokenExpired.status(), 401);
+        assert_eq!(ErrorCode::RefreshTokenReused.status(), 401);
+        assert_eq!(ErrorCode::PermissionDenied.status(), 403);
+        assert_eq!(ErrorCode::NotFound.status(), 404);
+        assert_eq!(ErrorCode::Conflict.status(), 409);
+        assert_eq!(ErrorCode::ValidationError.status(), 422);
+        assert_eq!(ErrorCode::TooManyRequests.status(), 429);
+    }
+
+    #[test]
+    fn body_shape() {
+        let e = Error::new(ErrorCode::TokenExpired, "exp passed");
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["error_code"], "token_expired");
+        assert_eq!(v["message"]["en"], "The token has expired.");
+        assert_eq!(v["detail"], "exp passed");
+    }
+
+    #[test]
+    fn retry_after_is_at_least_one_second() {
+        assert_eq!(Error::too_many_requests(0).retry_after(), Some(1));
+        assert_eq!(Error::too_many_requests(42).retry_after(), Some(42));
+        assert_eq!(Error::too_many_requests(42).status(), 429);
+    }
+}

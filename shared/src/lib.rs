@@ -1,0 +1,25 @@
+//! # usso-shared
+//!
+//! The rules both sides of the USSO-compatible token service must agree on: claims, the scope
+//! grammar, Ed25519 keys and JWKS, token signing and verification, refresh-rotation rules, the
+//! error codes, and the HTTP transport trait the store clients are written against.
+//!
+//! No async runtime and no I/O of its own: it builds for native targets, `wasm32-unknown-unknown`
+//! (Cloudflare Workers) and `wasm32-wasip2` (Spin / WASI HTTP hosts).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod claims;
+pub mod clock;
+pub mod encoding;
+pub mod error;
+pub mod keys;
+pub mod random;
+pub mod rotation;
+pub mod scope;
+pub mod seal;
+pub mod token;
+pub mod transport;
+
+pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,1 @@
+//! Placeholder: the scope module is being written.

@@ -1,0 +1,439 @@
+//! Issuing and verifying EdDSA JWTs with `jwt-compact` and `ed25519-dalek`.
+//!
+//! The stages are types, in the spirit of `jwt-compact`: a string becomes an
+//! [`UnverifiedToken`] (parsed, nothing trusted), and only [`UnverifiedToken::verify`] yields a
+//! [`Verified`] token, after the signature (`verify_strict`) and every claim rule passed.
+//!
+//! The algorithm is fixed: [`EdDsa`] accepts nothing but `"alg":"EdDSA"` and the key is chosen by
+//! `kid` from the tenant's [`KeyRing`], never from `jku`, `x5u` or `jwk` header fields, which are
+//! ignored.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use jwt_compact::{
+    Algorithm, AlgorithmExt, AlgorithmSignature, Claims, Header, ParseError, UntrustedToken,
+    ValidationError,
+};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::claims::TokenClaims;
+use crate::error::{Error, ErrorCode, Result};
+use crate::keys::{KeyPair, KeyRing, MAX_KID_LEN};
+
+/// Longest token accepted (bytes). Ours are well under 2 KiB.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Largest clock leeway a validation may use.
+pub const MAX_LEEWAY_SECS: i64 = 60;
+/// Leeway used by default.
+pub const DEFAULT_LEEWAY_SECS: i64 = 30;
+
+/// Ed25519 with strict verification (`VerifyingKey::verify_strict`: rejects small-order keys and
+/// non-canonical signatures). Named `EdDSA`, the only `alg` value accepted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EdDsa;
+
+impl Algorithm for EdDsa {
+    type SigningKey = SigningKey;
+    type VerifyingKey = VerifyingKey;
+    type Signature = Signature;
+
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("EdDSA")
+    }
+
+    fn sign(&self, signing_key: &SigningKey, message: &[u8]) -> Signature {
+        use ed25519_dalek::Signer;
+        signing_key.sign(message)
+    }
+
+    fn verify_signature(&self, sig: &Signature, key: &VerifyingKey, message: &[u8]) -> bool {
+        key.verify_strict(message, sig).is_ok()
+    }
+}
+
+/// Header fields beyond those `jwt-compact` models. `crit` is refused: we implement no extension.
+#[derive(Debug, Clone, Deserialize)]
+struct HeaderExtras {
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+/// The times of a token, in Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenTimes {
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Expires at.
+    pub exp: i64,
+}
+
+impl TokenTimes {
+    /// Times for a token issued at `now` that lives `ttl_secs`.
+    pub fn starting_at(now: i64, ttl_secs: i64) -> Self {
+        Self {
+            iat: now,
+            nbf: now,
+            exp: now.saturating_add(ttl_secs),
+        }
+    }
+}
+
+fn to_datetime(t: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp(t, 0).ok_or_else(|| Error::internal("time out of range"))
+}
+
+/// Signs `claims` with the key pair; the header is `{"alg":"EdDSA","kid":…,"typ":"JWT"}`.
+pub fn sign<C: TokenClaims>(key: &KeyPair, times: TokenTimes, claims: &C) -> Result<String> {
+    let header = Header::empty()
+        .with_key_id(key.kid())
+        .with_token_type("JWT");
+    let mut envelope = Claims::new(claims);
+    envelope.issued_at = Some(to_datetime(times.iat)?);
+    envelope.not_before = Some(to_datetime(times.nbf)?);
+    envelope.expiration = Some(to_datetime(times.exp)?);
+    EdDsa
+        .token(&header, &envelope, key.signing_key())
+        .map_err(|e| Error::internal(format!("signing failed: {e}")))
+}
+
+/// The rules a token must meet besides its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud`; `None` when the tenant issues no audience (then a token with `aud` fails).
+    pub audience: Option<String>,
+    /// Expected `tenant_id`.
+    pub tenant_id: String,
+    leeway: i64,
+}
+
+impl Validation {
+    /// Rules for one tenant, with the default leeway.
+    pub fn new(
+        issuer: impl Into<String>,
+        audience: Option<String>,
+        tenant_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience,
+            tenant_id: tenant_id.into(),
+            leeway: DEFAULT_LEEWAY_SECS,
+        }
+    }
+
+    /// Sets the clock leeway, clamped to `0..=MAX_LEEWAY_SECS`.
+    pub fn with_leeway(mut self, secs: i64) -> Self {
+        self.leeway = secs.clamp(0, MAX_LEEWAY_SECS);
+        self
+    }
+
+    /// The leeway in seconds.
+    pub fn leeway(&self) -> i64 {
+        self.leeway
+    }
+}
+
+/// A token that was parsed but not verified: nothing in it is trusted yet.
+#[derive(Debug)]
+pub struct UnverifiedToken<'a> {
+    inner: UntrustedToken<'a, HeaderExtras>,
+}
+
+fn malformed(detail: &str) -> Error {
+    Error::invalid_token(format!("malformed token: {detail}"))
+}
+
+impl<'a> UnverifiedToken<'a> {
+    /// Parses a compact JWS. Rejects oversized input, non-ASCII, anything but three
+    /// base64url segments, malformed or duplicate-key JSON, unknown critical headers, any `alg`
+    /// but `EdDSA`, and a missing, empty or oversized `kid`.
+    pub fn parse(token: &'a str) -> Result<Self> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(malformed("too long"));
+        }
+        if !token.is_ascii() {
+            return Err(malformed("not ASCII"));
+        }
+        let mut parts = token.splitn(4, '.');
+        let (Some(header_b64), Some(payload_b64), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed("not three segments"));
+        };
+        // serde keeps the last of duplicate keys in maps and ignores unknown ones, so an
+        // ambiguous document could mean two things to two parsers: refuse it outright.
+        for segment in [header_b64, payload_b64] {
+            let json = crate::encoding::b64url_decode(segment)
+                .ok_or_else(|| malformed("bad base64url"))?;
+            if !has_unique_keys(&json) {
+                return Err(malformed("duplicate or invalid JSON"));
+            }
+        }
+        let inner = UntrustedToken::<HeaderExtras>::try_from(token).map_err(|e| match e {
+            ParseError::MalformedHeader(_) => malformed("bad header"),
+            ParseError::UnsupportedContentType(_) => malformed("unsupported cty"),
+            ParseError::InvalidBase64Encoding => malformed("bad base64url"),
+            _ => malformed("bad structure"),
+        })?;
+        if inner.algorithm() != "EdDSA" {
+            return Err(Error::invalid_token("algorithm not allowed"));
+        }
+        if inner.header().other_fields.crit.is_some() {
+            return Err(Error::invalid_token("unsupported critical header"));
+        }
+        if let Some(typ) = &inner.header().token_type {
+            if !typ.eq_ignore_ascii_case("JWT") {
+                return Err(Error::invalid_token("unexpected typ"));
+            }
+        }
+        match inner.header().key_id.as_deref() {
+            Some(kid) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => {}
+            _ => return Err(Error::invalid_token("missing or invalid kid")),
+        }
+        Ok(Self { inner })
+    }
+
+    /// The `kid` header (present, non-empty and bounded, checked by [`Self::parse`]).
+    pub fn kid(&self) -> &str {
+        self.inner.header().key_id.as_deref().unwrap_or_default()
+    }
+
+    /// Verifies the signature with the ring's key for `kid`, then the claim rules at `now`.
+    pub fn verify<C: TokenClaims>(
+        &self,
+        ring: &KeyRing,
+        rules: &Validation,
+        now: i64,
+    ) -> Result<Verified<C>> {
+        let key = ring
+            .find(self.kid(), now)
+            .ok_or_else(|| Error::invalid_token("unknown signing key"))?;
+        self.verify_with_key(key, rules, now)
+    }
+
+    /// Like [`Self::verify`] with an explicit key (the caller looked it up by [`Self::kid`]).
+    pub fn verify_with_key<C: TokenClaims>(
+        &self,
+        key: &VerifyingKey,
+        rules: &Validation,
+        now: i64,
+    ) -> Result<Verified<C>> {
+        let token = EdDsa
+            .validator::<C>(key)
+            .validate(&self.inner)
+            .map_err(|e| match e {
+                ValidationError::AlgorithmMismatch { .. } => {
+                    Error::invalid_token("algorithm not allowed")
+                }
+                ValidationError::InvalidSignatureLen { .. }
+                | ValidationError::MalformedSignature(_)
+                | ValidationError::InvalidSignature => Error::invalid_token("bad signature"),
+                ValidationError::MalformedClaims(_) => malformed("bad claims"),
+                _ => Error::invalid_token("token rejected"),
+            })?;
+        let claims = token.claims();
+        let times = check_times(
+            claims.issued_at,
+            claims.not_before,
+            claims.expiration,
+            now,
+            rules.leeway,
+        )?;
+        check_claims(&claims.custom, rules)?;
+        let (_, claims) = token.into_parts();
+        Ok(Verified {
+            claims: claims.custom,
+            times,
+            kid: self.kid().to_owned(),
+        })
+    }
+}
+
+fn check_times(
+    iat: Option<DateTime<Utc>>,
+    nbf: Option<DateTime<Utc>>,
+    exp: Option<DateTime<Utc>>,
+    now: i64,
+    leeway: i64,
+) -> Result<TokenTimes> {
+    let exp = exp
+        .ok_or_else(|| Error::invalid_token("missing exp"))?
+        .timestamp();
+    if now >= exp.saturating_add(leeway) {
+        return Err(Error::new(ErrorCode::TokenExpired, "token has expired"));
+    }
+    let nbf = nbf.map(|t| t.timestamp());
+    if nbf.is_some_and(|nbf| now.saturating_add(leeway) < nbf) {
+        return Err(Error::new(ErrorCode::TokenNotYetValid, "nbf is in the future"));
+    }
+    let iat = iat.map(|t| t.timestamp());
+    if iat.is_some_and(|iat| now.saturating_add(leeway) < iat) {
+        return Err(Error::new(ErrorCode::TokenNotYetValid, "iat is in the future"));
+    }
+    let iat = iat.unwrap_or(now);
+    Ok(TokenTimes {
+        iat,
+        nbf: nbf.unwrap_or(iat),
+        exp,
+    })
+}
+
+fn check_claims<C: TokenClaims>(claims: &C, rules: &Validation) -> Result<()> {
+    if claims.token_type() != C::TOKEN_TYPE {
+        return Err(Error::invalid_token("wrong token_type"));
+    }
+    if claims.issuer() != rules.issuer {
+        return Err(Error::invalid_token("wrong issuer"));
+    }
+    match (claims.audience(), rules.audience.as_deref()) {
+        (None, None) => {}
+        (Some(aud), Some(expected)) if aud.contains(expected) => {}
+        _ => return Err(Error::invalid_token("wrong audience")),
+    }
+    if claims.tenant_id() != Some(rules.tenant_id.as_str()) {
+        return Err(Error::invalid_token("wrong tenant"));
+    }
+    if claims.jti().is_empty() {
+        return Err(Error::invalid_token("missing jti"));
+    }
+    Ok(())
+}
+
+/// A token whose signature and claims were verified. Only [`UnverifiedToken::verify`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified<C> {
+    claims: C,
+    times: TokenTimes,
+    kid: String,
+}
+
+impl<C> Verified<C> {
+    /// The verified claims.
+    pub fn claims(&self) -> &C {
+        &self.claims
+    }
+    /// The claims, by value.
+    pub fn into_claims(self) -> C {
+        self.claims
+    }
+    /// `iat`, `nbf`, `exp`.
+    pub fn times(&self) -> TokenTimes {
+        self.times
+    }
+    /// The `kid` that verified it.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+}
+
+impl<C: Serialize> Serialize for Verified<C> {
+    /// The claims as they were in the token, times included.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a, C> {
+            iat: i64,
+            nbf: i64,
+            exp: i64,
+            #[serde(flatten)]
+            claims: &'a C,
+        }
+        Out {
+            iat: self.times.iat,
+            nbf: self.times.nbf,
+            exp: self.times.exp,
+            claims: &self.claims,
+        }
+        .serialize(s)
+    }
+}
+
+/// Parses then verifies in one call.
+pub fn verify<C: TokenClaims>(
+    token: &str,
+    ring: &KeyRing,
+    rules: &Validation,
+    now: i64,
+) -> Result<Verified<C>> {
+    UnverifiedToken::parse(token)?.verify(ring, rules, now)
+}
+
+/// Whether `json` is one valid JSON value in which no object repeats a key (nesting bounded by
+/// serde_json's recursion limit).
+fn has_unique_keys(json: &[u8]) -> bool {
+    struct Unique;
+    impl<'de> Deserialize<'de> for Unique {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+            d.deserialize_any(UniqueVisitor)
+        }
+    }
+    struct UniqueVisitor;
+    impl<'de> Visitor<'de> for UniqueVisitor {
+        type Value = Unique;
+        fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> core::result::Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_i64<E>(self, _: i64) -> core::result::Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_u64<E>(self, _: u64) -> core::result::Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_f64<E>(self, _: f64) -> core::result::Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_str<E>(self, _: &str) -> core::result::Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_unit<E>(self) -> core::result::Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> core::result::Result<Unique, A::Error> {
+            while a.next_element::<Unique>()?.is_some() {}
+            Ok(Unique)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> core::result::Result<Unique, A::Error> {
+            let mut keys: Vec<Cow<'de, str>> = Vec::new();
+            while let Some(key) = a.next_key::<Cow<'de, str>>()? {
+                if keys.contains(&key) {
+                    return Err(serde::de::Error::custom("duplicate key"));
+                }
+                keys.push(key);
+                a.next_value::<Unique>()?;
+            }
+            Ok(Unique)
+        }
+    }
+    serde_json::from_slice::<Unique>(json).is_ok()
+}
+
+/// The signature of an EdDSA token is always 64 bytes.
+pub const SIGNATURE_LEN: usize = match Signature::LENGTH {
+    Some(n) => n.get(),
+    None => 0,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_keys() {
+        assert!(has_unique_keys(br#"{"a":1,"b":{"a":2},"c":[{"a":1},{"a":2}]}"#));
+        assert!(!has_unique_keys(br#"{"a":1,"a":2}"#));
+        assert!(!has_unique_keys(br#"{"x":{"a":1,"a":1}}"#));
+        assert!(!has_unique_keys(br#"{"a":1"#));
+        assert!(!has_unique_keys(br#"{"a":1} trailing"#));
+        assert!(!has_unique_keys(br#"{"\u0061":1,"a":2}"#), "escaped duplicate");
+        assert_eq!(SIGNATURE_LEN, 64);
+    }
+}
