@@ -1,1 +1,21 @@
+//! # usso-edge
+//!
+//! The runtime-free edge core of the USSO token service: JWKS and discovery, verify-token,
+//! `auth/me` from the token, refresh rotation and logout, over a [`store::HotStore`] and a
+//! [`usso_shared::clock::Clock`]. It has no runtime dependency: the Cloudflare Workers and Spin
+//! adapters and the native origin all call [`EdgeCore::handle`] with the same
+//! [`http::Request`] and get the same [`http::Response`].
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod core;
+pub mod http;
+pub mod issue;
+pub mod store;
+pub mod tenant;
+
+pub use crate::core::{EdgeConfig, EdgeCore, TenantState, API, ROUTES};
+pub use crate::http::{Method, Request, Response};
+pub use crate::store::{HotStore, MemoryHotStore};
+pub use crate::tenant::TenantConfig;

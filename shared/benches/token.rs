@@ -1,1 +1,106 @@
-fn main(){}
+//! Hot-path benchmarks: a full access-token verification against a bare Ed25519 `verify_strict`
+//! of the same signing input (the baseline, measured in the same run), signing, and scope checks.
+//!
+//! Run: `cargo bench -p usso-shared --bench token`; the ratios go to `docs/benchmarks.md`.
+
+use std::hint::black_box;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use criterion::{criterion_group, criterion_main, Criterion};
+use ed25519_dalek::Signature;
+use usso_shared::claims::{AccessClaims, Audience, ACCESS};
+use usso_shared::keys::{KeyPair, KeyRing};
+use usso_shared::scope;
+use usso_shared::token::{self, TokenTimes, UnverifiedToken, Validation};
+
+const NOW: i64 = 1_780_000_000;
+const ISS: &str = "https://sso.example.com";
+
+fn claims() -> AccessClaims {
+    AccessClaims {
+        jti: "Zq3k1w4b2c9d8e7f6a5b4c3d2e1f0a9b".into(),
+        token_type: ACCESS.into(),
+        iss: ISS.into(),
+        aud: Some(Audience::One("usso".into())),
+        sub: "user:0f6f9a0e-0000-4000-8000-000000000001".into(),
+        user_id: Some("0f6f9a0e-0000-4000-8000-000000000001".into()),
+        session_id: Some("sess_4b2c9d8e7f6a5b4c".into()),
+        tenant_id: Some("org_default".into()),
+        workspace_id: None,
+        roles: vec!["admin".into(), "editor".into()],
+        scopes: vec![
+            "read:users".into(),
+            "update:users/*?user_id=0f6f9a0e".into(),
+            "manage:workspaces/*/files".into(),
+        ],
+        amr: vec!["password".into()],
+        acr: Some("usso:acr:1".into()),
+        email: Some("ada@example.com".into()),
+        phone: None,
+        username: None,
+        user_name: None,
+    }
+}
+
+fn bench_tokens(c: &mut Criterion) {
+    let pair = KeyPair::from_secret(&[7u8; 32]);
+    let mut ring = KeyRing::with_active(KeyPair::from_secret(&[8u8; 32]));
+    ring.rotate(pair.clone(), NOW - 10, 86_400);
+    let rules = Validation::new(ISS, Some("usso".into()), "org_default");
+    let jwt = token::sign(&pair, TokenTimes::starting_at(NOW, 3600), &claims()).unwrap();
+    let (input, sig) = jwt.rsplit_once('.').unwrap();
+    let sig = Signature::from_slice(&Base64UrlUnpadded::decode_vec(sig).unwrap()).unwrap();
+    let vk = pair.verifying_key();
+    // Same message, same signature: the cost floor of any verifier.
+    assert!(vk.verify_strict(input.as_bytes(), &sig).is_ok());
+    assert!(token::verify::<AccessClaims>(&jwt, &ring, &rules, NOW).is_ok());
+
+    let mut g = c.benchmark_group("verify");
+    g.bench_function("bare_verify_strict", |b| {
+        b.iter(|| vk.verify_strict(black_box(input.as_bytes()), black_box(&sig)))
+    });
+    g.bench_function("full_access_verify", |b| {
+        b.iter(|| token::verify::<AccessClaims>(black_box(&jwt), &ring, &rules, NOW))
+    });
+    g.bench_function("parse_only", |b| {
+        b.iter(|| UnverifiedToken::parse(black_box(&jwt)).map(|t| t.kid().len()))
+    });
+    g.finish();
+
+    let claims = claims();
+    c.bench_function("sign_access", |b| {
+        b.iter(|| token::sign(&pair, TokenTimes::starting_at(NOW, 3600), black_box(&claims)))
+    });
+}
+
+fn bench_scopes(c: &mut Criterion) {
+    let granted = claims().scopes;
+    let mut g = c.benchmark_group("scope");
+    g.bench_function("check_access_hit", |b| {
+        b.iter(|| {
+            scope::check_access(
+                black_box(&granted),
+                black_box("workspaces/w1/files"),
+                black_box("update"),
+                &[],
+            )
+        })
+    });
+    g.bench_function("check_access_miss", |b| {
+        b.iter(|| {
+            scope::check_access(
+                black_box(&granted),
+                black_box("tenants/t1"),
+                black_box("delete"),
+                &[("user_id", "u2")],
+            )
+        })
+    });
+    g.bench_function("is_authorized", |b| {
+        b.iter(|| scope::is_authorized(black_box(&granted), black_box("update:users/42?user_id=0f6f9a0e")))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_tokens, bench_scopes);
+criterion_main!(benches);

@@ -144,6 +144,97 @@ impl TokenClaims for AccessClaims {
     }
 }
 
+/// The identity a session grants: everything an access token says about its subject, kept with
+/// the session in the hot store so that the edge can mint access tokens on refresh without a
+/// user database. The origin rewrites it when the user's roles or identifiers change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// `user:<id>` or `service:<id>`.
+    pub sub: String,
+    /// The user's id, `None` for service accounts.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The workspace, if any.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    /// Role slugs.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Resolved scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Authentication methods used at login.
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// Authentication context class.
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone (E.164).
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Username.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub user_name: Option<String>,
+}
+
+impl Grant {
+    /// The access claims for this grant in one session of one tenant.
+    pub fn access_claims(
+        &self,
+        jti: String,
+        iss: &str,
+        aud: Option<&str>,
+        session_id: &str,
+        tenant_id: &str,
+    ) -> AccessClaims {
+        AccessClaims {
+            jti,
+            token_type: ACCESS.into(),
+            iss: iss.into(),
+            aud: aud.map(|a| Audience::One(a.into())),
+            sub: self.sub.clone(),
+            user_id: self.user_id.clone(),
+            session_id: Some(session_id.into()),
+            tenant_id: Some(tenant_id.into()),
+            workspace_id: self.workspace_id.clone(),
+            roles: self.roles.clone(),
+            scopes: self.scopes.clone(),
+            amr: self.amr.clone(),
+            acr: self.acr.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            username: self.username.clone(),
+            user_name: self.user_name.clone(),
+        }
+    }
+
+    /// The refresh claims for one generation of a session.
+    pub fn refresh_claims(
+        &self,
+        jti: String,
+        iss: &str,
+        aud: Option<&str>,
+        session_id: &str,
+        tenant_id: &str,
+    ) -> RefreshClaims {
+        RefreshClaims {
+            jti,
+            token_type: REFRESH.into(),
+            iss: iss.into(),
+            aud: aud.map(|a| Audience::One(a.into())),
+            sub: self.sub.clone(),
+            session_id: session_id.into(),
+            tenant_id: Some(tenant_id.into()),
+        }
+    }
+}
+
 /// Claims of a refresh token. One `jti` is one generation of the session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshClaims {

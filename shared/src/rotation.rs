@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::claims::Grant;
 use crate::encoding::hex_encode;
 use crate::error::{Error, ErrorCode, Result};
 use crate::seal;
@@ -87,6 +88,15 @@ pub struct SessionRecord {
     /// Why it was revoked.
     #[serde(default)]
     pub revoked_reason: Option<String>,
+    /// The identity the session grants (what refreshed access tokens say); see [`Grant`].
+    #[serde(default)]
+    pub grant: Grant,
+    /// Client user agent at login, for the sessions list.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Client IP at login, for the sessions list.
+    #[serde(default)]
+    pub ip: Option<String>,
 }
 
 impl SessionRecord {
@@ -114,7 +124,16 @@ impl SessionRecord {
             idle_timeout_secs: policy.idle_timeout_secs,
             revoked_at: None,
             revoked_reason: None,
+            grant: Grant::default(),
+            user_agent: None,
+            ip: None,
         }
+    }
+
+    /// The same record carrying `grant`.
+    pub fn with_grant(mut self, grant: Grant) -> Self {
+        self.grant = grant;
+        self
     }
 
     /// Whether the session is usable at `now` (not revoked, not expired, not idle).
@@ -282,7 +301,11 @@ fn successor_key(presented_jti: &str) -> seal::SecretKey {
 
 /// Seals the successor refresh token under a key derived from the presented `jti`, bound to
 /// the session: only a holder of the presented token can open it.
-pub fn seal_successor(presented_jti: &str, session_id: &str, successor_token: &str) -> Result<String> {
+pub fn seal_successor(
+    presented_jti: &str,
+    session_id: &str,
+    successor_token: &str,
+) -> Result<String> {
     seal::seal_text(
         &successor_key(presented_jti),
         session_id.as_bytes(),
@@ -332,7 +355,13 @@ mod tests {
     #[test]
     fn current_token_rotates() {
         let rec = login();
-        let (out, w) = step(Some(&rec), &jti_hash("j0"), &prepared("j0", "j1"), 30, T0 + 5);
+        let (out, w) = step(
+            Some(&rec),
+            &jti_hash("j0"),
+            &prepared("j0", "j1"),
+            30,
+            T0 + 5,
+        );
         assert_eq!(out, Outcome::Rotated);
         let rec = put(w);
         assert_eq!(rec.generation, 1);
@@ -362,20 +391,46 @@ mod tests {
 
     #[test]
     fn previous_after_grace_is_reuse_and_revokes() {
-        let rec = put(step(Some(&login()), &jti_hash("j0"), &prepared("j0", "j1"), 30, T0).1);
-        let (out, w) = step(Some(&rec), &jti_hash("j0"), &prepared("j0", "j2"), 30, T0 + 31);
+        let rec = put(step(
+            Some(&login()),
+            &jti_hash("j0"),
+            &prepared("j0", "j1"),
+            30,
+            T0,
+        )
+        .1);
+        let (out, w) = step(
+            Some(&rec),
+            &jti_hash("j0"),
+            &prepared("j0", "j2"),
+            30,
+            T0 + 31,
+        );
         assert_eq!(out, Outcome::Reused);
         let rec = put(w);
         assert_eq!(rec.revoked_reason.as_deref(), Some(REASON_REUSE));
         assert!(rec.successor.is_none(), "no successor survives revocation");
         // After reuse even the current token fails.
-        let (out, _) = step(Some(&rec), &jti_hash("j1"), &prepared("j1", "j2"), 30, T0 + 32);
+        let (out, _) = step(
+            Some(&rec),
+            &jti_hash("j1"),
+            &prepared("j1", "j2"),
+            30,
+            T0 + 32,
+        );
         assert_eq!(out, Outcome::Revoked);
     }
 
     #[test]
     fn grace_zero_disables_replay() {
-        let rec = put(step(Some(&login()), &jti_hash("j0"), &prepared("j0", "j1"), 0, T0).1);
+        let rec = put(step(
+            Some(&login()),
+            &jti_hash("j0"),
+            &prepared("j0", "j1"),
+            0,
+            T0,
+        )
+        .1);
         let (out, _) = step(Some(&rec), &jti_hash("j0"), &prepared("j0", "j2"), 0, T0);
         assert_eq!(out, Outcome::Reused);
     }
@@ -389,13 +444,25 @@ mod tests {
             rec = put(step(Some(&rec), &jti_hash(&cur), &prepared(&cur, &next), 30, now).1);
         }
         assert_eq!(rec.generation, 2);
-        let (out, _) = step(Some(&rec), &jti_hash("j0"), &prepared("j0", "x"), 30, T0 + 2);
+        let (out, _) = step(
+            Some(&rec),
+            &jti_hash("j0"),
+            &prepared("j0", "x"),
+            30,
+            T0 + 2,
+        );
         assert_eq!(out, Outcome::Reused);
     }
 
     #[test]
     fn unknown_hash_is_reuse() {
-        let (out, w) = step(Some(&login()), &jti_hash("never"), &prepared("never", "x"), 30, T0);
+        let (out, w) = step(
+            Some(&login()),
+            &jti_hash("never"),
+            &prepared("never", "x"),
+            30,
+            T0,
+        );
         assert_eq!(out, Outcome::Reused);
         assert!(put(w).revoked_at.is_some());
     }
@@ -406,16 +473,31 @@ mod tests {
         let s = prepared("j0", "j1");
         assert_eq!(step(None, &jti_hash("j0"), &s, 30, T0).0, Outcome::NotFound);
         // idle: last use T0, timeout 1000
-        assert_eq!(step(Some(&rec), &jti_hash("j0"), &s, 30, T0 + 999).0, Outcome::Rotated);
-        assert_eq!(step(Some(&rec), &jti_hash("j0"), &s, 30, T0 + 1_000).0, Outcome::Expired);
+        assert_eq!(
+            step(Some(&rec), &jti_hash("j0"), &s, 30, T0 + 999).0,
+            Outcome::Rotated
+        );
+        assert_eq!(
+            step(Some(&rec), &jti_hash("j0"), &s, 30, T0 + 1_000).0,
+            Outcome::Expired
+        );
         // absolute: even when used regularly
         let mut busy = rec.clone();
         busy.last_used_at = T0 + 9_999;
-        assert_eq!(step(Some(&busy), &jti_hash("j0"), &s, 30, T0 + 9_999).0, Outcome::Rotated);
-        assert_eq!(step(Some(&busy), &jti_hash("j0"), &s, 30, T0 + 10_000).0, Outcome::Expired);
+        assert_eq!(
+            step(Some(&busy), &jti_hash("j0"), &s, 30, T0 + 9_999).0,
+            Outcome::Rotated
+        );
+        assert_eq!(
+            step(Some(&busy), &jti_hash("j0"), &s, 30, T0 + 10_000).0,
+            Outcome::Expired
+        );
         let mut revoked = rec;
         revoked.revoke(REASON_LOGOUT, T0);
-        assert_eq!(step(Some(&revoked), &jti_hash("j0"), &s, 30, T0).0, Outcome::Revoked);
+        assert_eq!(
+            step(Some(&revoked), &jti_hash("j0"), &s, 30, T0).0,
+            Outcome::Revoked
+        );
         assert!(!revoked.is_live(T0));
     }
 

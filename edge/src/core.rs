@@ -1,0 +1,566 @@
+//! The edge core: tenant resolution, the in-memory key cache and the token routes, over any
+//! [`HotStore`] and [`Clock`]. Adapters build one `EdgeCore` per isolate/instance and call
+//! [`EdgeCore::handle`] for every request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use usso_shared::claims::{AccessClaims, RefreshClaims, TokenClaims};
+use usso_shared::clock::Clock;
+use usso_shared::keys::{KeyRing, PublishedKeySet};
+use usso_shared::rotation::{self, jti_hash, Outcome, Successor, REASON_LOGOUT};
+use usso_shared::seal::SecretKey;
+use usso_shared::token::{UnverifiedToken, Validation, Verified};
+use usso_shared::{encoding, random, Error, ErrorCode, Result};
+
+use crate::http::{Method, Request, Response};
+use crate::issue::{self, TokenPair, ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::store::{key, HotStore};
+use crate::tenant::{host_name, TenantConfig};
+
+/// API prefix of the contract.
+pub const API: &str = "/api/sso/v1";
+
+/// The routes the edge core answers: `(method, path)`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/.well-known/openid-configuration"),
+    ("POST", "/api/sso/v1/auth/verify-token"),
+    ("GET", "/api/sso/v1/auth/me"),
+    ("GET", "/api/sso/v1/me"),
+    ("POST", "/api/sso/v1/auth/refresh"),
+    ("GET", "/api/sso/v1/auth/refresh"),
+    ("POST", "/api/sso/v1/auth/logout"),
+    ("GET", "/api/sso/v1/auth/logout"),
+];
+
+/// Settings of an edge deployment.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// Master key that opens the published (sealed) active private key.
+    pub master_key: SecretKey,
+    /// Least time between two key-set reloads caused by unknown `kid`s.
+    pub key_cooldown_secs: i64,
+    /// Age after which the refresh path reloads a tenant's policy and keys (verify never does
+    /// unless it meets an unknown `kid`).
+    pub keyset_ttl_secs: i64,
+    /// Check on every verify that the session is still live (one hot-store read).
+    pub strict_verify: bool,
+}
+
+impl EdgeConfig {
+    /// Defaults: 30 s cooldown, 60 s key-set TTL, no strict verify.
+    pub fn new(master_key: SecretKey) -> Self {
+        Self {
+            master_key,
+            key_cooldown_secs: 30,
+            keyset_ttl_secs: 60,
+            strict_verify: false,
+        }
+    }
+}
+
+/// One tenant as cached in memory.
+#[derive(Debug)]
+pub struct TenantState {
+    /// Policy.
+    pub config: TenantConfig,
+    /// Key ring (public keys and the opened active key).
+    pub ring: KeyRing,
+    /// Verification rules, built once.
+    pub rules: Validation,
+    loaded_at: i64,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    tenants: HashMap<String, Arc<TenantState>>,
+    /// Last load attempt per tenant (success or not), for the unknown-`kid` cooldown.
+    attempts: HashMap<String, i64>,
+    /// Host → (tenant id or none, cached at).
+    domains: HashMap<String, (Option<String>, i64)>,
+}
+
+/// Most domains remembered (resolved or not) before the cache is cleared.
+const MAX_CACHED_DOMAINS: usize = 4096;
+
+/// The edge core. See the module docs.
+pub struct EdgeCore<S, C> {
+    store: S,
+    clock: C,
+    config: EdgeConfig,
+    cache: RwLock<Cache>,
+}
+
+impl<S: HotStore, C: Clock> EdgeCore<S, C> {
+    /// A core over a hot store and a clock.
+    pub fn new(store: S, clock: C, config: EdgeConfig) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+            cache: RwLock::new(Cache::default()),
+        }
+    }
+
+    /// The hot store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The current time from the core's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Answers one request. Unknown paths are 404 in the contract's error shape.
+    pub async fn handle(&self, req: &Request) -> Response {
+        match self.route(req).await {
+            Ok(res) => res,
+            Err(e) => Response::error(&e),
+        }
+    }
+
+    /// Whether the core answers this path (any method).
+    pub fn handles_path(path: &str) -> bool {
+        ROUTES.iter().any(|(_, p)| *p == path)
+    }
+
+    async fn route(&self, req: &Request) -> Result<Response> {
+        let path = req.path.as_str();
+        match (req.method, path) {
+            (Method::Get, "/.well-known/jwks.json") => self.jwks(req).await,
+            (Method::Get, "/.well-known/openid-configuration") => self.discovery(req).await,
+            (Method::Post, "/api/sso/v1/auth/verify-token") => self.verify_token(req).await,
+            (Method::Get, "/api/sso/v1/auth/me" | "/api/sso/v1/me") => self.me(req).await,
+            (Method::Get | Method::Post, "/api/sso/v1/auth/refresh") => self.refresh(req).await,
+            (Method::Get | Method::Post, "/api/sso/v1/auth/logout") => self.logout(req).await,
+            (_, p) if Self::handles_path(p) => Err(Error::new(
+                ErrorCode::BadRequest,
+                "method not allowed on this route",
+            )),
+            _ => Err(Error::new(ErrorCode::NotFound, "no such route")),
+        }
+    }
+
+    // ---- tenants and keys -------------------------------------------------------------------
+
+    /// Resolves the tenant of a request: `X-Tenant-ID`, then (for JWKS/discovery) the `domain`
+    /// parameter, then `Host`.
+    pub async fn resolve_tenant(
+        &self,
+        req: &Request,
+        allow_domain_param: bool,
+    ) -> Result<Arc<TenantState>> {
+        if let Some(id) = req.header("x-tenant-id") {
+            let id = id.trim();
+            if id.is_empty()
+                || id.len() > 64
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(Error::new(
+                    ErrorCode::TenantNotFound,
+                    "malformed X-Tenant-ID",
+                ));
+            }
+            return self.tenant(id).await;
+        }
+        let host = if allow_domain_param {
+            req.query_param("domain")
+        } else {
+            None
+        }
+        .or_else(|| req.header("host").map(str::to_owned));
+        let host = host
+            .as_deref()
+            .and_then(host_name)
+            .ok_or_else(|| Error::new(ErrorCode::TenantNotFound, "no tenant header or host"))?;
+        let id = self.tenant_for_host(&host).await?;
+        self.tenant(&id).await
+    }
+
+    async fn tenant_for_host(&self, host: &str) -> Result<String> {
+        let now = self.now();
+        if let Some((id, at)) = self.read_cache().domains.get(host) {
+            if now - at < self.config.keyset_ttl_secs {
+                return id.clone().ok_or_else(|| unknown_tenant(host));
+            }
+        }
+        let found = self.store.get_many(&[key::domain(host)]).await?;
+        let id = found.into_iter().next().flatten();
+        let mut cache = self.write_cache();
+        if cache.domains.len() >= MAX_CACHED_DOMAINS {
+            cache.domains.clear();
+        }
+        cache.domains.insert(host.to_owned(), (id.clone(), now));
+        id.ok_or_else(|| unknown_tenant(host))
+    }
+
+    /// The cached tenant, loading it on first use.
+    pub async fn tenant(&self, tenant_id: &str) -> Result<Arc<TenantState>> {
+        if let Some(t) = self.read_cache().tenants.get(tenant_id) {
+            return Ok(t.clone());
+        }
+        self.load_tenant(tenant_id).await
+    }
+
+    /// Reloads a tenant's policy and keys from the hot store (one round trip).
+    pub async fn load_tenant(&self, tenant_id: &str) -> Result<Arc<TenantState>> {
+        let now = self.now();
+        self.write_cache()
+            .attempts
+            .insert(tenant_id.to_owned(), now);
+        let values = self
+            .store
+            .get_many(&[key::tenant(tenant_id), key::keys(tenant_id)])
+            .await?;
+        let mut values = values.into_iter();
+        let config = values
+            .next()
+            .flatten()
+            .ok_or_else(|| unknown_tenant(tenant_id))?;
+        let config: TenantConfig = serde_json::from_str(&config).map_err(|e| {
+            Error::new(
+                ErrorCode::ConfigurationError,
+                format!("tenant policy unreadable: {e}"),
+            )
+        })?;
+        let keys = values.next().flatten().ok_or_else(|| {
+            Error::new(
+                ErrorCode::ConfigurationError,
+                "tenant has no published keys",
+            )
+        })?;
+        let keys: PublishedKeySet = serde_json::from_str(&keys).map_err(|e| {
+            Error::new(
+                ErrorCode::ConfigurationError,
+                format!("key set unreadable: {e}"),
+            )
+        })?;
+        let ring = KeyRing::from_published(&keys, &self.config.master_key)?;
+        let state = Arc::new(TenantState {
+            rules: config.validation(),
+            config,
+            ring,
+            loaded_at: now,
+        });
+        self.write_cache()
+            .tenants
+            .insert(tenant_id.to_owned(), state.clone());
+        Ok(state)
+    }
+
+    /// Verifies a token of type `T` for a tenant; an unknown `kid` reloads the keys at most once
+    /// per cooldown. No I/O when the key is known.
+    pub async fn verify<T: TokenClaims>(
+        &self,
+        tenant: &Arc<TenantState>,
+        token: &str,
+    ) -> Result<Verified<T>> {
+        let parsed = UnverifiedToken::parse(token)?;
+        let now = self.now();
+        if tenant.ring.find(parsed.kid(), now).is_some() {
+            return parsed.verify(&tenant.ring, &tenant.rules, now);
+        }
+        let last = self
+            .read_cache()
+            .attempts
+            .get(&tenant.config.tenant_id)
+            .copied()
+            .unwrap_or(i64::MIN);
+        if now.saturating_sub(last) < self.config.key_cooldown_secs {
+            return Err(Error::invalid_token("unknown key id"));
+        }
+        let fresh = self.load_tenant(&tenant.config.tenant_id).await?;
+        parsed.verify(&fresh.ring, &fresh.rules, now)
+    }
+
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        self.cache.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.cache.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- routes -----------------------------------------------------------------------------
+
+    async fn jwks(&self, req: &Request) -> Result<Response> {
+        let tenant = self.resolve_tenant(req, true).await?;
+        let body = serde_json::to_vec(&tenant.ring.jwks(self.now()))
+            .map_err(|e| Error::internal(e.to_string()))?;
+        Ok(cacheable(req, body, tenant.config.jwks_max_age_secs))
+    }
+
+    async fn discovery(&self, req: &Request) -> Result<Response> {
+        let tenant = self.resolve_tenant(req, true).await?;
+        let iss = tenant.config.issuer.trim_end_matches('/');
+        let doc = json!({
+            "issuer": tenant.config.issuer,
+            "jwks_uri": format!("{iss}/.well-known/jwks.json"),
+            "token_endpoint": format!("{iss}{API}/auth/refresh"),
+            "userinfo_endpoint": format!("{iss}{API}/me"),
+            "end_session_endpoint": format!("{iss}{API}/auth/logout"),
+            "introspection_endpoint": format!("{iss}{API}/auth/verify-token"),
+            "response_types_supported": ["token"],
+            "grant_types_supported": ["password", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["EdDSA"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "claims_supported": [
+                "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "token_type", "user_id",
+                "session_id", "tenant_id", "workspace_id", "roles", "scopes", "amr", "acr",
+                "email", "phone", "username", "user_name"
+            ],
+        });
+        let body = serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?;
+        Ok(cacheable(req, body, tenant.config.jwks_max_age_secs))
+    }
+
+    async fn verify_token(&self, req: &Request) -> Result<Response> {
+        #[derive(Deserialize)]
+        struct Body {
+            token: Option<String>,
+        }
+        let tenant = self.resolve_tenant(req, false).await?;
+        let body: Body = req.json()?;
+        let token = body
+            .token
+            .as_deref()
+            .or_else(|| req.bearer())
+            .ok_or_else(|| Error::new(ErrorCode::ValidationError, "field `token` is required"))?;
+        let verified = self.verify::<AccessClaims>(&tenant, token).await?;
+        let strict = self.config.strict_verify
+            || req
+                .query_param("strict")
+                .is_some_and(|v| v == "true" || v == "1");
+        if strict {
+            self.require_live_session(&tenant, verified.claims())
+                .await?;
+        }
+        Ok(Response::json(200, &verified).with_header("cache-control", "no-store"))
+    }
+
+    async fn require_live_session(
+        &self,
+        tenant: &TenantState,
+        claims: &AccessClaims,
+    ) -> Result<()> {
+        let Some(sid) = claims.session_id.as_deref() else {
+            return Ok(());
+        };
+        match self.store.session(&tenant.config.tenant_id, sid).await? {
+            Some(s) if s.is_live(self.now()) => Ok(()),
+            Some(s) if s.revoked_at.is_some() => {
+                Err(Error::new(ErrorCode::SessionRevoked, "session revoked"))
+            }
+            Some(_) => Err(Error::new(ErrorCode::SessionExpired, "session expired")),
+            None => Err(Error::new(ErrorCode::SessionRevoked, "session not found")),
+        }
+    }
+
+    /// The access token of a request: `Authorization: Bearer`, then the access cookie.
+    pub fn access_token<'r>(req: &'r Request) -> Option<&'r str> {
+        req.bearer().or_else(|| req.cookie(ACCESS_COOKIE))
+    }
+
+    async fn me(&self, req: &Request) -> Result<Response> {
+        let tenant = self.resolve_tenant(req, false).await?;
+        let token = Self::access_token(req)
+            .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no access token"))?;
+        let verified = self.verify::<AccessClaims>(&tenant, token).await?;
+        if self.config.strict_verify {
+            self.require_live_session(&tenant, verified.claims())
+                .await?;
+        }
+        let c = verified.claims();
+        let user = json!({
+            "id": c.user_id,
+            "sub": c.sub,
+            "tenant_id": c.tenant_id,
+            "workspace_id": c.workspace_id,
+            "email": c.email,
+            "phone": c.phone,
+            "username": c.username,
+            "user_name": c.user_name,
+            "roles": c.roles,
+            "scopes": c.scopes,
+            "session_id": c.session_id,
+        });
+        Ok(Response::json(200, &user).with_header("cache-control", "no-store"))
+    }
+
+    async fn refresh(&self, req: &Request) -> Result<Response> {
+        #[derive(Deserialize)]
+        struct Body {
+            refresh_token: Option<String>,
+        }
+        let mut tenant = self.resolve_tenant(req, false).await?;
+        let now = self.now();
+        if now - tenant.loaded_at >= self.config.keyset_ttl_secs {
+            tenant = self.load_tenant(&tenant.config.tenant_id).await?;
+        }
+        let body: Body = if req.method == Method::Post {
+            req.json()?
+        } else {
+            Body {
+                refresh_token: None,
+            }
+        };
+        let presented = body
+            .refresh_token
+            .as_deref()
+            .or_else(|| req.cookie(REFRESH_COOKIE))
+            .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no refresh token"))?;
+        let verified = self.verify::<RefreshClaims>(&tenant, presented).await?;
+        let claims = verified.claims();
+        let cfg = &tenant.config;
+        let signer = tenant.ring.signer()?;
+
+        // Prepare the successor before the one atomic store operation.
+        let jti = random::token_id()?;
+        let sub_only = usso_shared::claims::Grant {
+            sub: claims.sub.clone(),
+            ..Default::default()
+        };
+        let next_refresh = issue::sign_refresh(
+            cfg,
+            signer,
+            &sub_only,
+            &claims.session_id,
+            &jti,
+            now,
+            i64::MAX,
+        )?;
+        let successor = Successor {
+            jti_hash: jti_hash(&jti),
+            sealed: rotation::seal_successor(&claims.jti, &claims.session_id, &next_refresh)?,
+        };
+        let (outcome, record) = self
+            .store
+            .rotate(
+                &cfg.tenant_id,
+                &claims.session_id,
+                &jti_hash(&claims.jti),
+                &successor,
+                cfg.rotation.grace_secs,
+                now,
+            )
+            .await?;
+        let refresh_token = match &outcome {
+            Outcome::Rotated => next_refresh,
+            Outcome::Replayed { sealed } => {
+                rotation::open_successor(&claims.jti, &claims.session_id, sealed)?
+            }
+            other => {
+                let err = other
+                    .to_error()
+                    .unwrap_or_else(|| Error::internal("unexpected outcome"));
+                return Ok(issue::clear_cookies(cfg, Response::error(&err)));
+            }
+        };
+        let record = record.ok_or_else(|| Error::internal("rotation returned no record"))?;
+        let access_token = issue::sign_access(cfg, signer, &record.grant, &claims.session_id, now)?;
+        let pair = TokenPair {
+            access_token,
+            refresh_token,
+            expires_in: cfg.access_ttl_secs,
+        };
+        Ok(issue::token_response(
+            cfg,
+            &pair,
+            &issue::user_from_grant(&record.grant),
+        ))
+    }
+
+    async fn logout(&self, req: &Request) -> Result<Response> {
+        #[derive(Deserialize)]
+        struct Body {
+            refresh_token: Option<String>,
+        }
+        let tenant = self.resolve_tenant(req, false).await?;
+        let body: Body = if req.method == Method::Post {
+            req.json()?
+        } else {
+            Body {
+                refresh_token: None,
+            }
+        };
+        let session_id = if let Some(token) = Self::access_token(req) {
+            self.verify::<AccessClaims>(&tenant, token)
+                .await?
+                .into_claims()
+                .session_id
+        } else if let Some(token) = body
+            .refresh_token
+            .as_deref()
+            .or_else(|| req.cookie(REFRESH_COOKIE))
+        {
+            Some(
+                self.verify::<RefreshClaims>(&tenant, token)
+                    .await?
+                    .into_claims()
+                    .session_id,
+            )
+        } else {
+            return Err(Error::new(
+                ErrorCode::Unauthorized,
+                "no token to log out with",
+            ));
+        };
+        let revoked = match session_id {
+            Some(sid) => self
+                .store
+                .revoke(&tenant.config.tenant_id, &sid, REASON_LOGOUT, self.now())
+                .await?
+                .is_some(),
+            None => false,
+        };
+        let res = Response::json(200, &json!({"success": true, "session_revoked": revoked}))
+            .with_header("cache-control", "no-store");
+        Ok(issue::clear_cookies(&tenant.config, res))
+    }
+}
+
+fn unknown_tenant(what: &str) -> Error {
+    let shown: String = what.chars().take(64).collect();
+    Error::new(
+        ErrorCode::TenantNotFound,
+        format!("no tenant for `{shown}`"),
+    )
+}
+
+/// A cacheable JSON response with `ETag`, answering `If-None-Match` with 304.
+fn cacheable(req: &Request, body: Vec<u8>, max_age: i64) -> Response {
+    let digest = Sha256::digest(&body);
+    let etag = format!("\"{}\"", encoding::hex_encode(&digest[..16]));
+    let matches = req.header("if-none-match").is_some_and(|v| {
+        v.split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == etag || t == "*")
+    });
+    let res = if matches {
+        Response {
+            status: 304,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    } else {
+        Response {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        }
+    };
+    res.with_header("etag", etag)
+        .with_header(
+            "cache-control",
+            format!("public, max-age={}", max_age.max(0)),
+        )
+        .with_header("access-control-allow-origin", "*")
+}

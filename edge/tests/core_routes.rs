@@ -1,0 +1,360 @@
+//! The edge core's routes end to end over the in-process hot store: the same requests the
+//! Workers and Spin adapters and the origin translate from their platforms.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use usso_edge::http::{Method, Request};
+use usso_edge::issue::{self, REFRESH_COOKIE};
+use usso_edge::store::key;
+use usso_edge::{EdgeConfig, EdgeCore, MemoryHotStore, TenantConfig};
+use usso_shared::claims::Grant;
+use usso_shared::clock::Clock;
+use usso_shared::keys::{KeyPair, KeyRing};
+use usso_shared::seal::SecretKey;
+
+const T0: i64 = 1_780_000_000;
+
+#[derive(Clone)]
+struct TestClock(Arc<AtomicI64>);
+impl Clock for TestClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+impl TestClock {
+    fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+struct World {
+    core: EdgeCore<MemoryHotStore, TestClock>,
+    clock: TestClock,
+    master: SecretKey,
+    ring: KeyRing,
+    cfg: TenantConfig,
+}
+
+fn world() -> World {
+    let master = SecretKey::from_bytes([9u8; 32]);
+    let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+    let store = MemoryHotStore::new();
+    let mut cfg = TenantConfig::new("org_default", "http://localhost:8000");
+    cfg.domains = vec!["localhost".into(), "127.0.0.1".into()];
+    let ring = KeyRing::with_active(KeyPair::from_secret(&[1u8; 32]));
+    publish(&store, &cfg, &ring, &master, T0);
+    let core = EdgeCore::new(store, clock.clone(), EdgeConfig::new(master.clone()));
+    World {
+        core,
+        clock,
+        master,
+        ring,
+        cfg,
+    }
+}
+
+fn publish(
+    store: &MemoryHotStore,
+    cfg: &TenantConfig,
+    ring: &KeyRing,
+    master: &SecretKey,
+    now: i64,
+) {
+    store.set(
+        key::tenant(&cfg.tenant_id),
+        serde_json::to_string(cfg).unwrap(),
+    );
+    for d in &cfg.domains {
+        store.set(key::domain(d), cfg.tenant_id.clone());
+    }
+    let set = ring.publish(&cfg.tenant_id, master, now).unwrap();
+    store.set(
+        key::keys(&cfg.tenant_id),
+        serde_json::to_string(&set).unwrap(),
+    );
+}
+
+fn grant() -> Grant {
+    Grant {
+        sub: "user:u1".into(),
+        user_id: Some("u1".into()),
+        roles: vec!["member".into()],
+        scopes: vec!["read:profile".into()],
+        amr: vec!["password".into()],
+        acr: Some("usso:acr:1".into()),
+        email: Some("a@example.com".into()),
+        ..Default::default()
+    }
+}
+
+impl World {
+    fn login(&self) -> issue::TokenPair {
+        let (record, pair) = issue::start_session(
+            &self.cfg,
+            self.ring.signer().unwrap(),
+            grant(),
+            self.clock.now(),
+        )
+        .unwrap();
+        self.core.store().put_session(&record);
+        pair
+    }
+
+    async fn call(&self, req: Request) -> (u16, Value) {
+        let res = self
+            .core
+            .handle(&req.with_header("host", "localhost:8000"))
+            .await;
+        (res.status, res.body_json())
+    }
+
+    async fn refresh(&self, token: &str) -> (u16, Value) {
+        self.call(
+            Request::new(Method::Post, "/api/sso/v1/auth/refresh")
+                .with_json(&json!({"refresh_token": token})),
+        )
+        .await
+    }
+
+    async fn verify(&self, token: &str, strict: bool) -> (u16, Value) {
+        let path = if strict {
+            "/api/sso/v1/auth/verify-token?strict=true"
+        } else {
+            "/api/sso/v1/auth/verify-token"
+        };
+        self.call(Request::new(Method::Post, path).with_json(&json!({"token": token})))
+            .await
+    }
+}
+
+#[tokio::test]
+async fn jwks_discovery_and_tenant_resolution() {
+    let w = world();
+    let res = w
+        .core
+        .handle(&Request::new(
+            Method::Get,
+            "/.well-known/jwks.json?domain=localhost%3A8000",
+        ))
+        .await;
+    assert_eq!(res.status, 200);
+    let jwks = res.body_json();
+    assert_eq!(
+        jwks["keys"][0]["kid"],
+        json!(w.ring.signer().unwrap().kid())
+    );
+    for field in ["kty", "crv", "x", "alg", "use", "kid"] {
+        assert!(jwks["keys"][0][field].is_string(), "{field}");
+    }
+    assert!(res.header("cache-control").unwrap().contains("max-age=300"));
+    let etag = res.header("etag").unwrap().to_owned();
+    let again = w
+        .core
+        .handle(
+            &Request::new(Method::Get, "/.well-known/jwks.json")
+                .with_header("host", "127.0.0.1")
+                .with_header("if-none-match", &etag),
+        )
+        .await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+
+    let (s, disco) = w
+        .call(Request::new(
+            Method::Get,
+            "/.well-known/openid-configuration",
+        ))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(disco["issuer"], json!("http://localhost:8000"));
+    assert_eq!(
+        disco["jwks_uri"],
+        json!("http://localhost:8000/.well-known/jwks.json")
+    );
+
+    for req in [
+        Request::new(Method::Get, "/.well-known/jwks.json?domain=evil.example"),
+        Request::new(Method::Get, "/.well-known/jwks.json").with_header("x-tenant-id", "org_nope"),
+        Request::new(Method::Get, "/.well-known/jwks.json").with_header("x-tenant-id", "../../etc"),
+        Request::new(Method::Get, "/.well-known/jwks.json"),
+    ] {
+        let res = w.core.handle(&req).await;
+        assert_eq!(res.status, 400, "{:?}", req.path);
+        assert_eq!(res.body_json()["error_code"], json!("tenant_not_found"));
+    }
+    let (s, body) = w.call(Request::new(Method::Get, "/nope")).await;
+    assert_eq!((s, body["error_code"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn verify_token_and_me() {
+    let w = world();
+    let pair = w.login();
+    let (s, claims) = w.verify(&pair.access_token, false).await;
+    assert_eq!(s, 200, "{claims}");
+    assert_eq!(claims["sub"], json!("user:u1"));
+    assert_eq!(claims["exp"], json!(T0 + 3600));
+    assert_eq!(claims["phone"], Value::Null);
+
+    // A refresh token is not an access token.
+    let (s, e) = w.verify(&pair.refresh_token, false).await;
+    assert_eq!((s, e["error_code"].as_str()), (401, Some("invalid_token")));
+    // Bad input.
+    let (s, e) = w
+        .call(Request::new(Method::Post, "/api/sso/v1/auth/verify-token").with_json(&json!({})))
+        .await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (422, Some("validation_error"))
+    );
+    let mut bad = Request::new(Method::Post, "/api/sso/v1/auth/verify-token");
+    bad.body = b"{\"token\":".to_vec();
+    let (s, e) = w.call(bad).await;
+    assert_eq!((s, e["error_code"].as_str()), (400, Some("bad_request")));
+    let (s, e) = w.verify("a.b.c", false).await;
+    assert_eq!((s, e["error_code"].as_str()), (401, Some("invalid_token")));
+
+    let (s, me) = w
+        .call(
+            Request::new(Method::Get, "/api/sso/v1/auth/me")
+                .with_header("authorization", &format!("Bearer {}", pair.access_token)),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(me["email"], json!("a@example.com"));
+    let (s, e) = w.call(Request::new(Method::Get, "/api/sso/v1/me")).await;
+    assert_eq!((s, e["error_code"].as_str()), (401, Some("unauthorized")));
+
+    w.clock.advance(3600 + 30);
+    let (s, e) = w.verify(&pair.access_token, false).await;
+    assert_eq!((s, e["error_code"].as_str()), (401, Some("token_expired")));
+}
+
+#[tokio::test]
+async fn refresh_rotation_grace_and_reuse() {
+    let w = world();
+    let first = w.login();
+    w.clock.advance(5);
+    let (s, r1) = w.refresh(&first.refresh_token).await;
+    assert_eq!(s, 200, "{r1}");
+    let second = r1["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first.refresh_token);
+    assert_eq!(r1["token"]["refresh_token"], json!(second));
+    assert_eq!(r1["token_type"], json!("Bearer"));
+    assert_eq!(r1["user"]["email"], json!("a@example.com"));
+    let (s, _) = w.verify(r1["access_token"].as_str().unwrap(), true).await;
+    assert_eq!(s, 200);
+
+    // A retry with the old token inside the grace window gets the same successor.
+    w.clock.advance(10);
+    let (s, r1b) = w.refresh(&first.refresh_token).await;
+    assert_eq!(s, 200);
+    assert_eq!(r1b["refresh_token"], json!(second));
+
+    // After the window it is reuse: the session is revoked, even for the newest token.
+    w.clock.advance(30);
+    let (s, e) = w.refresh(&first.refresh_token).await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (401, Some("refresh_token_reused"))
+    );
+    let (s, e) = w.refresh(&second).await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (401, Some("session_revoked"))
+    );
+    let (s, e) = w.verify(r1["access_token"].as_str().unwrap(), true).await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (401, Some("session_revoked"))
+    );
+    // Non-strict verify stays stateless until the access token expires (documented).
+    let (s, _) = w.verify(r1["access_token"].as_str().unwrap(), false).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn refresh_by_cookie_and_logout() {
+    let w = world();
+    let pair = w.login();
+    let res = w
+        .core
+        .handle(
+            &Request::new(Method::Get, "/api/sso/v1/auth/refresh")
+                .with_header("host", "localhost")
+                .with_header(
+                    "cookie",
+                    &format!("{REFRESH_COOKIE}={}", pair.refresh_token),
+                ),
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    let cookies: Vec<&str> = res
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies.len(), 2);
+    assert!(cookies[0].starts_with("usso-access-token=") && cookies[0].contains("HttpOnly"));
+    assert!(cookies[1].contains("Path=/api/sso/v1/auth") && !cookies[1].contains("Secure"));
+    let body = res.body_json();
+    let access = body["access_token"].as_str().unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap();
+
+    let res = w
+        .core
+        .handle(
+            &Request::new(Method::Post, "/api/sso/v1/auth/logout")
+                .with_header("host", "localhost")
+                .with_header("authorization", &format!("Bearer {access}")),
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body_json()["session_revoked"], json!(true));
+    assert!(res
+        .headers
+        .iter()
+        .any(|(n, v)| n == "set-cookie" && v.contains("Max-Age=0")));
+    let (s, e) = w.refresh(refresh).await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (401, Some("session_revoked"))
+    );
+    let (s, e) = w
+        .call(Request::new(Method::Post, "/api/sso/v1/auth/logout"))
+        .await;
+    assert_eq!((s, e["error_code"].as_str()), (401, Some("unauthorized")));
+    let (s, e) = w
+        .call(Request::new(Method::Post, "/api/sso/v1/auth/refresh"))
+        .await;
+    assert_eq!((s, e["error_code"].as_str()), (401, Some("unauthorized")));
+}
+
+#[tokio::test]
+async fn unknown_kid_reloads_keys_once_per_cooldown() {
+    let mut w = world();
+    let old = w.login();
+    assert_eq!(w.verify(&old.access_token, false).await.0, 200);
+    // The origin rotates and republishes; this instance still has the old ring in memory.
+    w.clock.advance(60);
+    w.ring
+        .rotate(KeyPair::from_secret(&[2u8; 32]), w.clock.now(), 7200);
+    publish(w.core.store(), &w.cfg, &w.ring, &w.master, w.clock.now());
+    let fresh = w.login();
+    let (s, body) = w.verify(&fresh.access_token, false).await;
+    assert_eq!(s, 200, "a new kid is picked up without a redeploy: {body}");
+    assert_eq!(
+        w.verify(&old.access_token, false).await.0,
+        200,
+        "old tokens still verify"
+    );
+    // A token under a kid nobody published: rejected, and no reload storm within the cooldown.
+    let stranger = KeyRing::with_active(KeyPair::from_secret(&[3u8; 32]));
+    let (_, forged) =
+        issue::start_session(&w.cfg, stranger.signer().unwrap(), grant(), w.clock.now()).unwrap();
+    let (s, e) = w.verify(&forged.access_token, false).await;
+    assert_eq!((s, e["error_code"].as_str()), (401, Some("invalid_token")));
+}

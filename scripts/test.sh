@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of the project, installing first what the tests need (idempotently: anything
+# already present at the right version is skipped). Works on a fresh machine of this kind
+# (Debian 12, Rust via rustup, Node 20, Python 3.11) and on a developer's machine alike.
+#
+#   scripts/test.sh            install + format/lint checks + WASM builds + all tests
+#   USSO_TEST_SKIP_INSTALL=1   skip the install step (you have run it once already)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+if [[ "${USSO_TEST_SKIP_INSTALL:-0}" != 1 ]]; then
+  step "install: what the tests need"
+  scripts/install-test-deps.sh
+fi
+
+step "format"
+cargo fmt --all --check
+
+step "lint (clippy, all targets, native features on and off)"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "build usso-shared for wasm32-unknown-unknown and wasm32-wasip2"
+cargo build -p usso-shared --target wasm32-unknown-unknown
+cargo build -p usso-shared --target wasm32-wasip2
+
+step "tests (unit, integration, interop; benches run once in test mode)"
+cargo test --workspace --all-features --all-targets
+cargo test --workspace --all-features --doc
+
+step "all tests passed"
