@@ -255,6 +255,16 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         Ok(state)
     }
 
+    /// The tenant state, reloaded first if it is older than the key-set TTL (for paths that do
+    /// I/O anyway: refresh, login).
+    pub async fn fresh_tenant(&self, tenant: &Arc<TenantState>) -> Result<Arc<TenantState>> {
+        if self.now() - tenant.loaded_at >= self.config.keyset_ttl_secs {
+            self.load_tenant(&tenant.config.tenant_id).await
+        } else {
+            Ok(tenant.clone())
+        }
+    }
+
     /// Verifies a token of type `T` for a tenant; an unknown `kid` reloads the keys at most once
     /// per cooldown. No I/O when the key is known.
     pub async fn verify<T: TokenClaims>(
@@ -400,11 +410,9 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         struct Body {
             refresh_token: Option<String>,
         }
-        let mut tenant = self.resolve_tenant(req, false).await?;
+        let tenant = self.resolve_tenant(req, false).await?;
+        let tenant = self.fresh_tenant(&tenant).await?;
         let now = self.now();
-        if now - tenant.loaded_at >= self.config.keyset_ttl_secs {
-            tenant = self.load_tenant(&tenant.config.tenant_id).await?;
-        }
         let body: Body = if req.method == Method::Post {
             req.json()?
         } else {

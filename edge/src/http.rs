@@ -211,6 +211,12 @@ impl Response {
         self
     }
 
+    /// Replaces the status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
     /// The first header of that name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -69,7 +69,13 @@ fn bench_tokens(c: &mut Criterion) {
 
     let claims = claims();
     c.bench_function("sign_access", |b| {
-        b.iter(|| token::sign(&pair, TokenTimes::starting_at(NOW, 3600), black_box(&claims)))
+        b.iter(|| {
+            token::sign(
+                &pair,
+                TokenTimes::starting_at(NOW, 3600),
+                black_box(&claims),
+            )
+        })
     });
 }
 
@@ -97,7 +103,12 @@ fn bench_scopes(c: &mut Criterion) {
         })
     });
     g.bench_function("is_authorized", |b| {
-        b.iter(|| scope::is_authorized(black_box(&granted), black_box("update:users/42?user_id=0f6f9a0e")))
+        b.iter(|| {
+            scope::is_authorized(
+                black_box(&granted),
+                black_box("update:users/42?user_id=0f6f9a0e"),
+            )
+        })
     });
     g.finish();
 }

@@ -95,10 +95,17 @@ fn good(f: &Fixture) -> String {
 #[test]
 fn issued_access_token_round_trips() {
     let f = fixture();
-    let tok = token::sign(&f.pair, TokenTimes::starting_at(NOW, 3600), &access_claims()).unwrap();
+    let tok = token::sign(
+        &f.pair,
+        TokenTimes::starting_at(NOW, 3600),
+        &access_claims(),
+    )
+    .unwrap();
     let parsed = UnverifiedToken::parse(&tok).unwrap();
     assert_eq!(parsed.kid(), f.pair.kid());
-    let v = parsed.verify::<AccessClaims>(&f.ring, &f.rules, NOW).unwrap();
+    let v = parsed
+        .verify::<AccessClaims>(&f.ring, &f.rules, NOW)
+        .unwrap();
     assert_eq!(v.claims(), &access_claims());
     assert_eq!(v.times(), TokenTimes::starting_at(NOW, 3600));
     assert_eq!(v.kid(), f.pair.kid());
@@ -107,11 +114,13 @@ fn issued_access_token_round_trips() {
     assert_eq!(out["sub"], json!(access_claims().sub));
     // Header exactly as the contract says.
     let head = tok.split('.').next().unwrap();
-    let head: Value = serde_json::from_slice(&Base64UrlUnpadded::decode_vec(head).unwrap()).unwrap();
+    let head: Value =
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(head).unwrap()).unwrap();
     assert_eq!(head, header(f.pair.kid()));
     // Integer times in the payload.
     let body = tok.split('.').nth(1).unwrap();
-    let body: Value = serde_json::from_slice(&Base64UrlUnpadded::decode_vec(body).unwrap()).unwrap();
+    let body: Value =
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(body).unwrap()).unwrap();
     for t in ["iat", "nbf", "exp"] {
         assert!(body[t].is_i64(), "{t} must be an integer");
     }
@@ -151,13 +160,23 @@ fn alg_none_is_rejected_with_and_without_signature() {
     let h = json!({"alg": "none", "typ": "JWT", "kid": f.pair.kid()});
     let unsigned = forge_raw(&h.to_string(), &payload().to_string(), |_| vec![]);
     assert!(unsigned.ends_with('.'));
-    assert_eq!(verify_access(&f, &unsigned, NOW), Err(ErrorCode::InvalidToken));
+    assert_eq!(
+        verify_access(&f, &unsigned, NOW),
+        Err(ErrorCode::InvalidToken)
+    );
     let signed = forge(&h, &payload(), f.pair.signing_key());
-    assert_eq!(verify_access(&f, &signed, NOW), Err(ErrorCode::InvalidToken));
+    assert_eq!(
+        verify_access(&f, &signed, NOW),
+        Err(ErrorCode::InvalidToken)
+    );
     for alg in ["None", "NONE", "nOnE", ""] {
         let h = json!({"alg": alg, "kid": f.pair.kid()});
         let t = forge(&h, &payload(), f.pair.signing_key());
-        assert_eq!(verify_access(&f, &t, NOW), Err(ErrorCode::InvalidToken), "{alg}");
+        assert_eq!(
+            verify_access(&f, &t, NOW),
+            Err(ErrorCode::InvalidToken),
+            "{alg}"
+        );
     }
 }
 
@@ -197,13 +216,21 @@ fn other_algorithms_and_curves_are_rejected() {
         ("EdDSA ", 64),
     ] {
         let h = json!({"alg": alg, "typ": "JWT", "kid": f.pair.kid()});
-        let t = forge_raw(&h.to_string(), &payload().to_string(), |_| vec![7u8; sig_len]);
-        assert_eq!(verify_access(&f, &t, NOW), Err(ErrorCode::InvalidToken), "{alg}");
+        let t = forge_raw(&h.to_string(), &payload().to_string(), |_| {
+            vec![7u8; sig_len]
+        });
+        assert_eq!(
+            verify_access(&f, &t, NOW),
+            Err(ErrorCode::InvalidToken),
+            "{alg}"
+        );
     }
     // EdDSA with an Ed448-sized signature.
-    let t = forge_raw(&header(f.pair.kid()).to_string(), &payload().to_string(), |_| {
-        vec![1u8; 114]
-    });
+    let t = forge_raw(
+        &header(f.pair.kid()).to_string(),
+        &payload().to_string(),
+        |_| vec![1u8; 114],
+    );
     assert_eq!(verify_access(&f, &t, NOW), Err(ErrorCode::InvalidToken));
 }
 
@@ -227,7 +254,11 @@ fn kid_must_be_known_bounded_and_a_string() {
     ];
     for h in cases {
         let t = forge(&h, &p, key);
-        assert_eq!(verify_access(&f, &t, NOW), Err(ErrorCode::InvalidToken), "{h}");
+        assert_eq!(
+            verify_access(&f, &t, NOW),
+            Err(ErrorCode::InvalidToken),
+            "{h}"
+        );
     }
 }
 
@@ -244,17 +275,31 @@ fn embedded_key_headers_are_ignored() {
     ] {
         // Signed by the attacker, claiming the real kid: the signature fails.
         let mut h = header(f.pair.kid());
-        h.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        h.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let t = forge(&h, &payload(), &attacker);
-        assert_eq!(verify_access(&f, &t, NOW), Err(ErrorCode::InvalidToken), "{extra}");
+        assert_eq!(
+            verify_access(&f, &t, NOW),
+            Err(ErrorCode::InvalidToken),
+            "{extra}"
+        );
         // Signed by the attacker with the attacker's kid: unknown key.
         let mut h = header(&attacker_kid);
-        h.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        h.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let t = forge(&h, &payload(), &attacker);
-        assert_eq!(verify_access(&f, &t, NOW), Err(ErrorCode::InvalidToken), "{extra}");
+        assert_eq!(
+            verify_access(&f, &t, NOW),
+            Err(ErrorCode::InvalidToken),
+            "{extra}"
+        );
         // Signed by the real key, the extra header is simply ignored.
         let mut h = header(f.pair.kid());
-        h.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        h.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let t = forge(&h, &payload(), f.pair.signing_key());
         assert!(verify_access(&f, &t, NOW).is_ok(), "{extra}");
     }
@@ -340,10 +385,15 @@ fn claim_rules() {
     // A tenant without audience rejects a token that has one, accepts one without.
     let mut no_aud = fixture();
     no_aud.rules = Validation::new(ISS, None, TENANT);
-    assert_eq!(verify_access(&no_aud, &good(&f), NOW), Err(ErrorCode::InvalidToken));
+    assert_eq!(
+        verify_access(&no_aud, &good(&f), NOW),
+        Err(ErrorCode::InvalidToken)
+    );
     assert!(verify_access(&no_aud, &mutate("aud", Value::Null), NOW).is_ok());
     // Payload that is not an object.
-    let t = forge_raw(&h.to_string(), "[1,2,3]", |m| key.sign(m).to_bytes().to_vec());
+    let t = forge_raw(&h.to_string(), "[1,2,3]", |m| {
+        key.sign(m).to_bytes().to_vec()
+    });
     assert_eq!(verify_access(&f, &t, NOW), Err(ErrorCode::InvalidToken));
 }
 
@@ -354,11 +404,20 @@ fn time_boundaries_at_leeway() {
     let t = good(&f);
     assert!(verify_access(&f, &t, exp - 1).is_ok());
     assert!(verify_access(&f, &t, exp + 59).is_ok(), "within leeway");
-    assert_eq!(verify_access(&f, &t, exp + 60), Err(ErrorCode::TokenExpired));
-    assert_eq!(verify_access(&f, &t, exp + 100_000), Err(ErrorCode::TokenExpired));
+    assert_eq!(
+        verify_access(&f, &t, exp + 60),
+        Err(ErrorCode::TokenExpired)
+    );
+    assert_eq!(
+        verify_access(&f, &t, exp + 100_000),
+        Err(ErrorCode::TokenExpired)
+    );
     // nbf = iat = NOW
     assert!(verify_access(&f, &t, NOW - 60).is_ok(), "nbf within leeway");
-    assert_eq!(verify_access(&f, &t, NOW - 61), Err(ErrorCode::TokenNotYetValid));
+    assert_eq!(
+        verify_access(&f, &t, NOW - 61),
+        Err(ErrorCode::TokenNotYetValid)
+    );
     // iat in the future with nbf absent
     let mut p = payload();
     p.as_object_mut().unwrap().remove("nbf");
@@ -385,7 +444,11 @@ fn signature_length_and_canonicity() {
         let mut s = sig.clone();
         s.resize(bad_len, 0);
         let t = format!("{input}.{}", b64(&s));
-        assert_eq!(verify_access(&f, &t, NOW), Err(ErrorCode::InvalidToken), "{bad_len}");
+        assert_eq!(
+            verify_access(&f, &t, NOW),
+            Err(ErrorCode::InvalidToken),
+            "{bad_len}"
+        );
     }
     // Flip one bit of the signature.
     let mut s = sig.clone();
@@ -414,7 +477,11 @@ fn signature_length_and_canonicity() {
     // Tampered payload with the original signature.
     let mut p = payload();
     p["roles"] = json!(["superadmin"]);
-    let forged_input = format!("{}.{}", input.split('.').next().unwrap(), b64(p.to_string().as_bytes()));
+    let forged_input = format!(
+        "{}.{}",
+        input.split('.').next().unwrap(),
+        b64(p.to_string().as_bytes())
+    );
     assert_eq!(
         verify_access(&f, &format!("{forged_input}.{}", b64(&sig)), NOW),
         Err(ErrorCode::InvalidToken)
@@ -485,11 +552,17 @@ fn malformed_encodings() {
         "not a token".into(),
     ];
     for t in cases {
-        assert_eq!(verify_access(&f, &t, NOW), Err(ErrorCode::InvalidToken), "{t:?}");
+        assert_eq!(
+            verify_access(&f, &t, NOW),
+            Err(ErrorCode::InvalidToken),
+            "{t:?}"
+        );
     }
     // Header that is not JSON, and payload that is not JSON.
     let key = f.pair.signing_key();
-    let t = forge_raw("not json", &payload().to_string(), |m| key.sign(m).to_bytes().to_vec());
+    let t = forge_raw("not json", &payload().to_string(), |m| {
+        key.sign(m).to_bytes().to_vec()
+    });
     assert_eq!(verify_access(&f, &t, NOW), Err(ErrorCode::InvalidToken));
     let t = forge_raw(&header(f.pair.kid()).to_string(), "{", |m| {
         key.sign(m).to_bytes().to_vec()
@@ -506,9 +579,15 @@ fn duplicate_json_keys_are_rejected() {
     let sign = |m: &[u8]| key.sign(m).to_bytes().to_vec();
     // Header: alg twice (a parser keeping the first would see "none").
     let h = format!(r#"{{"alg":"none","alg":"EdDSA","kid":"{kid}"}}"#);
-    assert_eq!(verify_access(&f, &forge_raw(&h, &body, sign), NOW), Err(ErrorCode::InvalidToken));
+    assert_eq!(
+        verify_access(&f, &forge_raw(&h, &body, sign), NOW),
+        Err(ErrorCode::InvalidToken)
+    );
     let h = format!(r#"{{"alg":"EdDSA","kid":"other","kid":"{kid}"}}"#);
-    assert_eq!(verify_access(&f, &forge_raw(&h, &body, sign), NOW), Err(ErrorCode::InvalidToken));
+    assert_eq!(
+        verify_access(&f, &forge_raw(&h, &body, sign), NOW),
+        Err(ErrorCode::InvalidToken)
+    );
     let h = header(kid).to_string();
     // Payload: a known claim twice, an unknown one twice, and one via an escape.
     for dup in [
@@ -586,14 +665,26 @@ fn random_mutations_never_panic_or_verify() {
 #[test]
 fn rotation_keeps_old_tokens_valid_and_signs_with_new_kid() {
     let mut f = fixture();
-    let old = token::sign(&f.pair, TokenTimes::starting_at(NOW, 3600), &access_claims()).unwrap();
+    let old = token::sign(
+        &f.pair,
+        TokenTimes::starting_at(NOW, 3600),
+        &access_claims(),
+    )
+    .unwrap();
     let fresh = KeyPair::from_secret(&[43u8; 32]);
     f.ring.rotate(fresh.clone(), NOW, 7200);
-    let new = token::sign(f.ring.signer().unwrap(), TokenTimes::starting_at(NOW, 3600), &access_claims())
-        .unwrap();
+    let new = token::sign(
+        f.ring.signer().unwrap(),
+        TokenTimes::starting_at(NOW, 3600),
+        &access_claims(),
+    )
+    .unwrap();
     assert_eq!(UnverifiedToken::parse(&new).unwrap().kid(), fresh.kid());
     assert!(verify_access(&f, &old, NOW + 10).is_ok());
     assert!(verify_access(&f, &new, NOW + 10).is_ok());
     // After the previous key retires, its tokens stop verifying.
-    assert_eq!(verify_access(&f, &old, NOW + 7200), Err(ErrorCode::InvalidToken));
+    assert_eq!(
+        verify_access(&f, &old, NOW + 7200),
+        Err(ErrorCode::InvalidToken)
+    );
 }
