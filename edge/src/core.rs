@@ -375,7 +375,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
     }
 
     /// The access token of a request: `Authorization: Bearer`, then the access cookie.
-    pub fn access_token<'r>(req: &'r Request) -> Option<&'r str> {
+    pub fn access_token(req: &Request) -> Option<&str> {
         req.bearer().or_else(|| req.cookie(ACCESS_COOKIE))
     }
 

@@ -137,7 +137,7 @@ impl HotStore for MemoryHotStore {
                 let v = serde_json::to_string(&next)
                     .map_err(|e| usso_shared::Error::internal(e.to_string()))?;
                 map.insert(k, v);
-                Ok((outcome, Some(next)))
+                Ok((outcome, Some(*next)))
             }
             Write::None => Ok((outcome, record)),
         }

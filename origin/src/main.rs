@@ -1,1 +1,29 @@
-fn main(){}
+//! `usso-origin`: the self-hosted USSO service. See `usso-origin --help`.
+
+use clap::Parser;
+use usso_origin::config::Cli;
+
+fn main() -> std::process::ExitCode {
+    // A `.env` file in the working directory fills in variables not already set.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    usso_origin::logging::init(&cli.config.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("usso-origin: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(usso_origin::run::run(cli.config, cli.command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("usso-origin: {}", e.detail());
+            tracing::error!(code = %e.code(), "{}", e.detail());
+            std::process::ExitCode::from(2)
+        }
+    }
+}

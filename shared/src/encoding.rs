@@ -56,7 +56,10 @@ mod tests {
     fn base64url_is_strict() {
         assert_eq!(b64url_decode("AQI").unwrap(), vec![1, 2]);
         assert!(b64url_decode("AQI=").is_none(), "padding");
-        assert!(b64url_decode("AQJ").is_none(), "non-canonical trailing bits");
+        assert!(
+            b64url_decode("AQJ").is_none(),
+            "non-canonical trailing bits"
+        );
         assert!(b64url_decode("A+I").is_none(), "standard alphabet");
         assert_eq!(b64url_encode(&[0xfb, 0xff]), "-_8");
     }

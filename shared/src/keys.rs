@@ -229,7 +229,10 @@ impl KeyRing {
             .keys
             .iter()
             .filter_map(|jwk| {
-                let kid = jwk.kid.as_ref().filter(|k| !k.is_empty() && k.len() <= MAX_KID_LEN)?;
+                let kid = jwk
+                    .kid
+                    .as_ref()
+                    .filter(|k| !k.is_empty() && k.len() <= MAX_KID_LEN)?;
                 let verifying = jwk.to_key().ok()?;
                 Some(RingKey {
                     kid: kid.clone(),
@@ -356,7 +359,12 @@ impl KeyRing {
     }
 
     /// The key set to publish to the hot store for the edge.
-    pub fn publish(&self, tenant_id: &str, master: &SecretKey, now: i64) -> Result<PublishedKeySet> {
+    pub fn publish(
+        &self,
+        tenant_id: &str,
+        master: &SecretKey,
+        now: i64,
+    ) -> Result<PublishedKeySet> {
         let active = self.signer()?;
         Ok(PublishedKeySet {
             tenant_id: tenant_id.to_owned(),
@@ -493,7 +501,11 @@ mod tests {
         assert!(ring.find(first.kid(), 1_100).is_none());
         let jwks = ring.jwks(1_050);
         assert_eq!(jwks.keys.len(), 2);
-        assert_eq!(jwks.keys[0].kid.as_deref(), Some(second.kid()), "active first");
+        assert_eq!(
+            jwks.keys[0].kid.as_deref(),
+            Some(second.kid()),
+            "active first"
+        );
         assert_eq!(ring.jwks(1_100).keys.len(), 1);
         ring.prune(1_100);
         assert_eq!(ring.keys().len(), 1);
@@ -507,9 +519,17 @@ mod tests {
         let mut ring = KeyRing::with_active(first.clone());
         ring.add(next.clone(), KeyStatus::Next, None);
         assert_eq!(ring.jwks(0).keys.len(), 2);
-        assert_eq!(ring.signer().unwrap().kid(), first.kid(), "next does not sign");
+        assert_eq!(
+            ring.signer().unwrap().kid(),
+            first.kid(),
+            "next does not sign"
+        );
         let kid = ring.rotate(unused.clone(), 0, 10);
-        assert_eq!(kid, next.kid(), "the staged key is promoted, not the fresh one");
+        assert_eq!(
+            kid,
+            next.kid(),
+            "the staged key is promoted, not the fresh one"
+        );
         assert!(ring.find(unused.kid(), 0).is_none());
     }
 

@@ -6,8 +6,12 @@ use crate::error::{Error, ErrorCode, Result};
 
 /// Fills `buf` with random bytes.
 pub fn fill(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf)
-        .map_err(|e| Error::new(ErrorCode::InternalError, format!("random source failed: {e}")))
+    getrandom::fill(buf).map_err(|e| {
+        Error::new(
+            ErrorCode::InternalError,
+            format!("random source failed: {e}"),
+        )
+    })
 }
 
 /// `N` random bytes.

@@ -242,7 +242,7 @@ pub enum Write {
     /// Nothing to write.
     None,
     /// Write this record.
-    Put(SessionRecord),
+    Put(Box<SessionRecord>),
 }
 
 /// The atomic step: given the stored record (if any), the hash of the presented `jti`, the
@@ -270,7 +270,7 @@ pub fn step(
         next.rotated_at = Some(now);
         next.successor = Some(successor.sealed.clone());
         next.last_used_at = now;
-        return (Outcome::Rotated, Write::Put(next));
+        return (Outcome::Rotated, Write::Put(Box::new(next)));
     }
     let is_previous = record
         .previous
@@ -292,7 +292,7 @@ pub fn step(
     }
     let mut revoked = record.clone();
     revoked.revoke(REASON_REUSE, now);
-    (Outcome::Reused, Write::Put(revoked))
+    (Outcome::Reused, Write::Put(Box::new(revoked)))
 }
 
 fn successor_key(presented_jti: &str) -> seal::SecretKey {
@@ -343,7 +343,7 @@ mod tests {
 
     fn put(w: Write) -> SessionRecord {
         match w {
-            Write::Put(r) => r,
+            Write::Put(r) => *r,
             Write::None => panic!("expected a write"),
         }
     }

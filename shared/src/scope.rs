@@ -115,7 +115,10 @@ impl Scope {
     }
 
     fn filter(&self, key: &str) -> Option<&str> {
-        self.filters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.filters
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether this scope grants `action` on `path` for a request carrying `filters`.
@@ -189,14 +192,21 @@ impl<'de> serde::Deserialize<'de> for Scope {
 
 /// Whether any granted scope grants the request. With several `filters`, each pair is tried
 /// on its own (as the Python SDK does); with none, the request is unfiltered.
-pub fn check_access<S: AsRef<str>>(granted: &[S], path: &str, action: &str, filters: &[(&str, &str)]) -> bool {
+pub fn check_access<S: AsRef<str>>(
+    granted: &[S],
+    path: &str,
+    action: &str,
+    filters: &[(&str, &str)],
+) -> bool {
     let scopes = granted.iter().map(|s| Scope::parse(s.as_ref()));
     if filters.is_empty() {
         return scopes.into_iter().any(|s| s.grants(path, action, &[]));
     }
-    scopes
-        .into_iter()
-        .any(|s| filters.iter().any(|pair| s.grants(path, action, core::slice::from_ref(pair))))
+    scopes.into_iter().any(|s| {
+        filters
+            .iter()
+            .any(|pair| s.grants(path, action, core::slice::from_ref(pair)))
+    })
 }
 
 /// Whether any granted scope grants the request written as a scope string (its action, path,
@@ -207,8 +217,16 @@ pub fn is_authorized<S: AsRef<str>>(granted: &[S], required: &str) -> bool {
         return false;
     }
     let path = req.path();
-    let filters: Vec<(&str, &str)> = req.filters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let action = if req.action.is_empty() { "read" } else { req.action.as_str() };
+    let filters: Vec<(&str, &str)> = req
+        .filters
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = if req.action.is_empty() {
+        "read"
+    } else {
+        req.action.as_str()
+    };
     granted
         .iter()
         .any(|g| Scope::parse(g.as_ref()).grants(&path, action, &filters))
@@ -230,7 +248,13 @@ fn split_path(path: &str) -> Vec<String> {
     }
     path.split('/')
         .take(MAX_SEGMENTS + 1)
-        .map(|s| if s.is_empty() { "*".to_owned() } else { s.to_owned() })
+        .map(|s| {
+            if s.is_empty() {
+                "*".to_owned()
+            } else {
+                s.to_owned()
+            }
+        })
         .collect()
 }
 
@@ -326,7 +350,10 @@ enum Tok {
     Star,
     Any,
     Lit(char),
-    Class { negated: bool, items: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        items: Vec<(char, char)>,
+    },
 }
 
 impl Tok {
@@ -335,7 +362,9 @@ impl Tok {
             Tok::Star => true,
             Tok::Any => true,
             Tok::Lit(l) => *l == c,
-            Tok::Class { negated, items } => items.iter().any(|(a, b)| *a <= c && c <= *b) != *negated,
+            Tok::Class { negated, items } => {
+                items.iter().any(|(a, b)| *a <= c && c <= *b) != *negated
+            }
         }
     }
 }
@@ -439,7 +468,10 @@ mod tests {
     #[test]
     fn parse_like_python() {
         let s = Scope::parse("read:media/files/transaction?user_id=123");
-        assert_eq!((s.action(), s.path().as_str()), ("read", "media/files/transaction"));
+        assert_eq!(
+            (s.action(), s.path().as_str()),
+            ("read", "media/files/transaction")
+        );
         assert_eq!(s.filters(), &[("user_id".to_owned(), "123".to_owned())]);
         let s = Scope::parse("media/files/transaction?user_id=123");
         assert_eq!(s.action(), "");
@@ -449,7 +481,10 @@ mod tests {
         let s = Scope::parse("read:a?x=1&x=2&y=&z&w=a+b%20c%zz");
         assert_eq!(
             s.filters(),
-            &[("x".to_owned(), "1".to_owned()), ("w".to_owned(), "a b c%zz".to_owned())]
+            &[
+                ("x".to_owned(), "1".to_owned()),
+                ("w".to_owned(), "a b c%zz".to_owned())
+            ]
         );
         // A colon after `?` is not an action separator.
         assert_eq!(Scope::parse("files?t=a:b").action(), "");

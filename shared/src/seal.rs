@@ -124,7 +124,10 @@ pub fn open(key: &SecretKey, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<
 
 /// [`seal`] as text: `v1.<base64url>`.
 pub fn seal_text(key: &SecretKey, aad: &[u8], plaintext: &[u8]) -> Result<String> {
-    Ok(format!("{VERSION_PREFIX}{}", b64url_encode(&seal(key, aad, plaintext)?)))
+    Ok(format!(
+        "{VERSION_PREFIX}{}",
+        b64url_encode(&seal(key, aad, plaintext)?)
+    ))
 }
 
 /// [`open`] for the text form of [`seal_text`].
@@ -147,7 +150,10 @@ mod tests {
         assert_eq!(&open_text(&k, b"kid-1", &sealed).unwrap()[..], b"secret");
         assert!(open_text(&k, b"kid-2", &sealed).is_err(), "aad is bound");
         let other = SecretKey::generate().unwrap();
-        assert!(open_text(&other, b"kid-1", &sealed).is_err(), "key is bound");
+        assert!(
+            open_text(&other, b"kid-1", &sealed).is_err(),
+            "key is bound"
+        );
         let mut raw = seal(&k, b"", b"x").unwrap();
         let last = raw.len() - 1;
         raw[last] ^= 1;

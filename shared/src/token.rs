@@ -271,11 +271,17 @@ fn check_times(
     }
     let nbf = nbf.map(|t| t.timestamp());
     if nbf.is_some_and(|nbf| now.saturating_add(leeway) < nbf) {
-        return Err(Error::new(ErrorCode::TokenNotYetValid, "nbf is in the future"));
+        return Err(Error::new(
+            ErrorCode::TokenNotYetValid,
+            "nbf is in the future",
+        ));
     }
     let iat = iat.map(|t| t.timestamp());
     if iat.is_some_and(|iat| now.saturating_add(leeway) < iat) {
-        return Err(Error::new(ErrorCode::TokenNotYetValid, "iat is in the future"));
+        return Err(Error::new(
+            ErrorCode::TokenNotYetValid,
+            "iat is in the future",
+        ));
     }
     let iat = iat.unwrap_or(now);
     Ok(TokenTimes {
@@ -428,12 +434,17 @@ mod tests {
 
     #[test]
     fn unique_keys() {
-        assert!(has_unique_keys(br#"{"a":1,"b":{"a":2},"c":[{"a":1},{"a":2}]}"#));
+        assert!(has_unique_keys(
+            br#"{"a":1,"b":{"a":2},"c":[{"a":1},{"a":2}]}"#
+        ));
         assert!(!has_unique_keys(br#"{"a":1,"a":2}"#));
         assert!(!has_unique_keys(br#"{"x":{"a":1,"a":1}}"#));
         assert!(!has_unique_keys(br#"{"a":1"#));
         assert!(!has_unique_keys(br#"{"a":1} trailing"#));
-        assert!(!has_unique_keys(br#"{"\u0061":1,"a":2}"#), "escaped duplicate");
+        assert!(
+            !has_unique_keys(br#"{"\u0061":1,"a":2}"#),
+            "escaped duplicate"
+        );
         assert_eq!(SIGNATURE_LEN, 64);
     }
 }

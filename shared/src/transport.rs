@@ -220,7 +220,10 @@ mod tests {
         let (url, server) = one_shot_server();
         let t = ReqwestTransport::new(std::time::Duration::from_secs(5)).unwrap();
         let resp = t
-            .send(HttpRequest::post_json(url, br#"[["PING"]]"#.to_vec()).header("authorization", "Bearer t"))
+            .send(
+                HttpRequest::post_json(url, br#"[["PING"]]"#.to_vec())
+                    .header("authorization", "Bearer t"),
+            )
             .await
             .unwrap();
         assert_eq!(resp.status, 201);
@@ -235,10 +238,17 @@ mod tests {
     #[tokio::test]
     async fn unreachable_host_is_service_unavailable() {
         // Bind then drop to get a loopback port with nothing listening.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let t = ReqwestTransport::new(std::time::Duration::from_secs(5)).unwrap();
         let err = t
-            .send(HttpRequest::post_json(format!("http://127.0.0.1:{port}/"), vec![]))
+            .send(HttpRequest::post_json(
+                format!("http://127.0.0.1:{port}/"),
+                vec![],
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), crate::ErrorCode::ServiceUnavailable);

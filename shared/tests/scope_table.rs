@@ -5,7 +5,16 @@
 
 use usso_shared::scope::{action_level, all_within, check_access, is_authorized, Scope};
 
-const GRANTS: &[(&str, &str, &str, &[(&str, &str)], bool)] = &[
+/// (granted scope, requested path, requested action, requested filters, Python's answer)
+type GrantRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    bool,
+);
+
+const GRANTS: &[GrantRow] = &[
     ("read:files", "media/files", "read", &[], true),
     ("read:users", "users/123", "read", &[], false),
     ("read:users/*", "users/123", "read", &[], true),
@@ -66,18 +75,78 @@ const GRANTS: &[(&str, &str, &str, &[(&str, &str)], bool)] = &[
     ("read:files", "", "read", &[], false),
     ("read:*", "", "read", &[], true),
     ("read:files?user_id=u1", "files", "read", &[], false),
-    ("read:files?user_id=u1", "files", "read", &[("user_id", "u1")], true),
-    ("read:files?user_id=u1", "files", "read", &[("user_id", "u2")], false),
-    ("read:files?user_id=*", "files", "read", &[("user_id", "anything")], true),
-    ("read:files?user_id=u*", "files", "read", &[("user_id", "u42")], true),
-    ("read:files?user_id=u1", "files", "read", &[("owner_id", "u1")], false),
-    ("read:files?user_id=u1&ws=w1", "files", "read", &[("user_id", "u1"), ("ws", "w1")], true),
-    ("read:files?user_id=u1&ws=w1", "files", "read", &[("user_id", "u1")], false),
+    (
+        "read:files?user_id=u1",
+        "files",
+        "read",
+        &[("user_id", "u1")],
+        true,
+    ),
+    (
+        "read:files?user_id=u1",
+        "files",
+        "read",
+        &[("user_id", "u2")],
+        false,
+    ),
+    (
+        "read:files?user_id=*",
+        "files",
+        "read",
+        &[("user_id", "anything")],
+        true,
+    ),
+    (
+        "read:files?user_id=u*",
+        "files",
+        "read",
+        &[("user_id", "u42")],
+        true,
+    ),
+    (
+        "read:files?user_id=u1",
+        "files",
+        "read",
+        &[("owner_id", "u1")],
+        false,
+    ),
+    (
+        "read:files?user_id=u1&ws=w1",
+        "files",
+        "read",
+        &[("user_id", "u1"), ("ws", "w1")],
+        true,
+    ),
+    (
+        "read:files?user_id=u1&ws=w1",
+        "files",
+        "read",
+        &[("user_id", "u1")],
+        false,
+    ),
     ("read:files", "files", "read", &[("user_id", "u1")], true),
-    ("read:files?user_id=a+b", "files", "read", &[("user_id", "a b")], true),
-    ("read:files?user_id=a%2Fb", "files", "read", &[("user_id", "a/b")], true),
+    (
+        "read:files?user_id=a+b",
+        "files",
+        "read",
+        &[("user_id", "a b")],
+        true,
+    ),
+    (
+        "read:files?user_id=a%2Fb",
+        "files",
+        "read",
+        &[("user_id", "a/b")],
+        true,
+    ),
     ("read:files?user_id=", "files", "read", &[], true),
-    ("read:files?user_id=U1", "files", "read", &[("user_id", "u1")], false),
+    (
+        "read:files?user_id=U1",
+        "files",
+        "read",
+        &[("user_id", "u1")],
+        false,
+    ),
 ];
 
 const SUBSETS: &[(&str, &str, bool)] = &[
@@ -109,7 +178,9 @@ fn grants_match_the_python_sdk() {
     for (granted, path, action, filters, expected) in GRANTS {
         let got = Scope::parse(granted).grants(path, action, filters);
         if got != *expected {
-            failures.push(format!("{granted} on {path:?} {action:?} {filters:?}: got {got}, Python says {expected}"));
+            failures.push(format!(
+                "{granted} on {path:?} {action:?} {filters:?}: got {got}, Python says {expected}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -118,10 +189,20 @@ fn grants_match_the_python_sdk() {
 #[test]
 fn subsets_match_the_python_sdk() {
     for (child, parent, expected) in SUBSETS {
-        assert_eq!(Scope::parse(child).is_within(&Scope::parse(parent)), *expected, "{child} within {parent}");
+        assert_eq!(
+            Scope::parse(child).is_within(&Scope::parse(parent)),
+            *expected,
+            "{child} within {parent}"
+        );
     }
-    assert!(all_within(&["read:users/1", "read:files"], &["read:users/*", "update:files"]));
-    assert!(!all_within(&["read:users/1", "delete:files"], &["read:users/*", "update:files"]));
+    assert!(all_within(
+        &["read:users/1", "read:files"],
+        &["read:users/*", "update:files"]
+    ));
+    assert!(!all_within(
+        &["read:users/1", "delete:files"],
+        &["read:users/*", "update:files"]
+    ));
     assert!(all_within::<&str, &str>(&[], &[]));
 }
 
@@ -130,21 +211,60 @@ fn check_access_tries_each_filter_pair_alone_like_python() {
     // Python: check_access(["read:files?user_id=u1&ws=w1"], "files", "read",
     //   filters={"user_id": "u1", "ws": "w1"}) is False; with {"user_id":"u1","ws":"w9"} and
     //   scope "read:files?user_id=u1" it is True.
-    assert!(!check_access(&["read:files?user_id=u1&ws=w1"], "files", "read", &[("user_id", "u1"), ("ws", "w1")]));
-    assert!(check_access(&["read:files?user_id=u1"], "files", "read", &[("user_id", "u1"), ("ws", "w9")]));
+    assert!(!check_access(
+        &["read:files?user_id=u1&ws=w1"],
+        "files",
+        "read",
+        &[("user_id", "u1"), ("ws", "w1")]
+    ));
+    assert!(check_access(
+        &["read:files?user_id=u1"],
+        "files",
+        "read",
+        &[("user_id", "u1"), ("ws", "w9")]
+    ));
     assert!(check_access(&["read:files"], "files", "read", &[]));
     assert!(!check_access::<&str>(&[], "files", "read", &[]));
     // A required scope string carries all its filters together.
-    assert!(is_authorized(&["read:files?user_id=u1&ws=w1"], "read:files?user_id=u1&ws=w1"));
-    assert!(!is_authorized(&["read:files?user_id=u1&ws=w1"], "read:files?user_id=u1"));
-    assert!(is_authorized(&["manage:workspaces/*/files"], "update:workspaces/w1/files"));
-    assert!(!is_authorized(&["read:workspaces/*/files"], "update:workspaces/w1/files"));
-    assert!(is_authorized(&["superadmin:*"], "owner:tenants/t1?tenant_id=t1"));
+    assert!(is_authorized(
+        &["read:files?user_id=u1&ws=w1"],
+        "read:files?user_id=u1&ws=w1"
+    ));
+    assert!(!is_authorized(
+        &["read:files?user_id=u1&ws=w1"],
+        "read:files?user_id=u1"
+    ));
+    assert!(is_authorized(
+        &["manage:workspaces/*/files"],
+        "update:workspaces/w1/files"
+    ));
+    assert!(!is_authorized(
+        &["read:workspaces/*/files"],
+        "update:workspaces/w1/files"
+    ));
+    assert!(is_authorized(
+        &["superadmin:*"],
+        "owner:tenants/t1?tenant_id=t1"
+    ));
 }
 
 #[test]
 fn levels() {
-    for (a, l) in [("none", 0), ("read", 10), ("create", 20), ("update", 30), ("delete", 40), ("manage", 50), ("admin", 60), ("owner", 90), ("*", 90), ("superadmin", 100), ("", 10), ("READ", 10), ("bogus", 10)] {
+    for (a, l) in [
+        ("none", 0),
+        ("read", 10),
+        ("create", 20),
+        ("update", 30),
+        ("delete", 40),
+        ("manage", 50),
+        ("admin", 60),
+        ("owner", 90),
+        ("*", 90),
+        ("superadmin", 100),
+        ("", 10),
+        ("READ", 10),
+        ("bogus", 10),
+    ] {
         assert_eq!(action_level(a), l, "{a}");
     }
 }
@@ -153,14 +273,37 @@ fn levels() {
 fn hostile_input_grants_nothing_and_never_panics() {
     let long = format!("read:{}", "a/".repeat(2000));
     assert!(!Scope::parse(&long).grants("a", "read", &[]));
-    let many_filters = format!("read:*?{}", (0..100).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join("&"));
+    let many_filters = format!(
+        "read:*?{}",
+        (0..100)
+            .map(|i| format!("k{i}=v"))
+            .collect::<Vec<_>>()
+            .join("&")
+    );
     assert!(!Scope::parse(&many_filters).grants("x", "read", &[]));
     assert!(!Scope::parse("read:*").grants(&"x/".repeat(5000), "read", &[]));
-    for s in ["", ":", "?", "::", "??", "%", "%%%?%=%", "read:?=", "\u{0}:\u{0}", "🔑:🔒/*?🗝=*", "[", "read:[/[!]"] {
+    for s in [
+        "",
+        ":",
+        "?",
+        "::",
+        "??",
+        "%",
+        "%%%?%=%",
+        "read:?=",
+        "\u{0}:\u{0}",
+        "🔑:🔒/*?🗝=*",
+        "[",
+        "read:[/[!]",
+    ] {
         let scope = Scope::parse(s);
         let _ = scope.grants("a/b", "read", &[("🗝", "x")]);
         let _ = scope.is_within(&Scope::parse("*:*"));
-        assert_eq!(Scope::parse(&scope.to_string()).to_string(), scope.to_string(), "{s:?}");
+        assert_eq!(
+            Scope::parse(&scope.to_string()).to_string(),
+            scope.to_string(),
+            "{s:?}"
+        );
     }
     // Pathological globs stay fast (linear two-pointer matching).
     let pattern = format!("read:{}b", "*a".repeat(200));

@@ -23,22 +23,31 @@ async function check(token, keySet, opts) {
 }
 
 async function verify() {
-  // The JWKS, served over HTTP for createRemoteJWKSet exactly as an SDK would fetch it.
-  const body = JSON.stringify(input.jwks);
-  const server = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(body);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const url = new URL(`http://127.0.0.1:${server.address().port}/.well-known/jwks.json`);
-  const local = jose.createLocalJWKSet(input.jwks);
+  // With `jwks_url` (a running server), fetch the JWKS from it for both key sets; otherwise serve
+  // the given JWKS over HTTP for createRemoteJWKSet exactly as an SDK would fetch it.
+  let server = null;
+  let url;
+  let jwks = input.jwks;
+  if (input.jwks_url) {
+    url = new URL(input.jwks_url);
+    jwks = await (await fetch(url)).json();
+  } else {
+    const body = JSON.stringify(jwks);
+    server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    url = new URL(`http://127.0.0.1:${server.address().port}/.well-known/jwks.json`);
+  }
+  const local = jose.createLocalJWKSet(jwks);
   const remote = jose.createRemoteJWKSet(url);
   const results = [];
   for (const t of input.tokens) {
     const opts = {
       algorithms: ['EdDSA'],
       issuer: t.issuer,
-      currentDate: new Date(input.now * 1000),
+      currentDate: input.now ? new Date(input.now * 1000) : undefined,
       typ: 'JWT',
     };
     if (t.audience) opts.audience = t.audience;
@@ -47,7 +56,7 @@ async function verify() {
       remote: await check(t.token, remote, opts),
     });
   }
-  server.close();
+  if (server) server.close();
   return results;
 }
 

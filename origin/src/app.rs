@@ -1,0 +1,437 @@
+//! The origin's application state and its own routes (login, register, me, sessions, health);
+//! the token routes are the edge core's, mounted as they are.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use usso_edge::http::{Request, Response};
+use usso_edge::issue;
+use usso_edge::{EdgeCore, TenantState};
+use usso_shared::claims::AccessClaims;
+use usso_shared::clock::{Clock, SystemClock};
+use usso_shared::rotation::REASON_LOGOUT;
+use usso_shared::seal::SecretKey;
+use usso_shared::{random, scope, Error, ErrorCode, Result};
+
+use crate::docstore::{DocumentStore, SqliteDocs};
+use crate::hot::{counter, OriginHot, SqliteHot};
+use crate::identifier::Identifier;
+use crate::openapi::LoginRequest;
+use crate::password::{Hasher, PasswordPolicy, Verdict, MAX_PASSWORD_BYTES};
+use crate::tenant::{self, Tenant};
+use crate::users::{self, User};
+use usso_edge::HotStore;
+
+/// Collection of audit events.
+pub const AUDIT: &str = "audit";
+
+/// Everything a request handler needs.
+pub struct App {
+    /// Document store.
+    pub docs: SqliteDocs,
+    /// Hot store.
+    pub hot: SqliteHot,
+    /// The edge core over the same hot store.
+    pub core: EdgeCore<SqliteHot, SystemClock>,
+    /// Password hashing pool.
+    pub hasher: Hasher,
+    /// Master key.
+    pub master: SecretKey,
+    /// Trust `X-Forwarded-For`.
+    pub trust_proxy: bool,
+}
+
+/// Shared handle.
+pub type AppRef = Arc<App>;
+
+impl App {
+    /// Current time.
+    pub fn now(&self) -> i64 {
+        SystemClock.now()
+    }
+
+    /// The client address of a request.
+    pub fn client_ip(&self, req: &Request) -> String {
+        if self.trust_proxy {
+            if let Some(first) = req
+                .header("x-forwarded-for")
+                .and_then(|v| v.split(',').next())
+            {
+                return first.trim().chars().take(64).collect();
+            }
+        }
+        req.client_ip.clone().unwrap_or_else(|| "unknown".into())
+    }
+
+    /// Resolves the tenant (and its token state) of a request, reloading stale key state.
+    async fn tenant_of(&self, req: &Request) -> Result<(Tenant, Arc<TenantState>)> {
+        let state = self.core.resolve_tenant(req, false).await?;
+        let t = tenant::load(&self.docs, &state.config.tenant_id)
+            .await?
+            .filter(|t| t.is_active)
+            .ok_or_else(|| Error::new(ErrorCode::TenantNotFound, "tenant not found or inactive"))?;
+        let state = self.core.fresh_tenant(&state).await?;
+        Ok((t, state))
+    }
+
+    /// Records an audit event (failures are logged, never fail the request).
+    pub async fn audit(&self, tenant: &str, event: &str, req: Option<&Request>, detail: Value) {
+        let now = self.now();
+        let id = format!(
+            "{:013}-{}",
+            chrono::Utc::now().timestamp_millis(),
+            random::hex_id().unwrap_or_default()
+        );
+        let body = json!({
+            "event": event,
+            "tenant_id": tenant,
+            "at": now,
+            "ip": req.map(|r| self.client_ip(r)),
+            "user_agent": req.and_then(|r| r.header("user-agent")).map(|s| s.chars().take(256).collect::<String>()),
+            "detail": detail,
+        });
+        tracing::info!(target: "audit", event, tenant, %detail);
+        if let Err(e) = self.docs.insert(AUDIT, tenant, &id, body).await {
+            tracing::error!(error = %e, event, "audit write failed");
+        }
+    }
+
+    /// `POST /auth/login` and (with `registering`) `POST /auth/register`.
+    pub async fn login(&self, req: &Request, registering: bool) -> Result<Response> {
+        let (t, state) = self.tenant_of(req).await?;
+        let body: LoginRequest = req.json()?;
+        match body.method.as_deref() {
+            None
+            | Some("password")
+            | Some("email/password")
+            | Some("phone/password")
+            | Some("username/password") => {}
+            Some("email/otp") | Some("phone/otp") => {
+                return Err(Error::new(
+                    ErrorCode::ValidationError,
+                    "OTP login is not available on this server yet",
+                ))
+            }
+            Some(_) => {
+                return Err(Error::new(
+                    ErrorCode::ValidationError,
+                    "unknown login method",
+                ))
+            }
+        }
+        if body.secret.len() > MAX_PASSWORD_BYTES {
+            return Err(Error::new(ErrorCode::ValidationError, "secret is too long"));
+        }
+        let ident = if body.identifier.trim() == crate::bootstrap::SYSTEM_USER
+            && t.id == tenant::DEFAULT_TENANT
+            && !registering
+        {
+            Identifier {
+                kind: crate::identifier::IdentifierKind::Username,
+                value: crate::bootstrap::SYSTEM_USER.into(),
+            }
+        } else {
+            Identifier::parse(&body.identifier, body.kind.as_deref())?
+        };
+        let ip = self.client_ip(req);
+        let now = self.now();
+
+        // Count the attempt before checking it, so parallel guesses cannot slip past the limit.
+        let pair_key = counter("login", &t.id, &[&ident.key(), &ip]);
+        let id_key = counter("login-id", &t.id, &[&ident.key()]);
+        let (pair_n, pair_reset) = self
+            .hot
+            .hit(&pair_key, t.login_limit_pair.window_secs, now)
+            .await?;
+        let (id_n, id_reset) = self
+            .hot
+            .hit(&id_key, t.login_limit_identifier.window_secs, now)
+            .await?;
+        if pair_n > t.login_limit_pair.max || id_n > t.login_limit_identifier.max {
+            let reset = if pair_n > t.login_limit_pair.max {
+                pair_reset
+            } else {
+                id_reset
+            };
+            self.audit(
+                &t.id,
+                "login_rate_limited",
+                Some(req),
+                json!({"identifier": ident.key()}),
+            )
+            .await;
+            return Err(Error::too_many_requests((reset - now).max(1) as u64));
+        }
+
+        let found = users::find_by_identifier(&self.docs, &t.id, &ident).await?;
+        let (mut user, version) = match found {
+            Some(u) if registering => {
+                let _ = u;
+                return Err(Error::new(
+                    ErrorCode::Conflict,
+                    "this identifier is already registered",
+                ));
+            }
+            Some(u) => u,
+            None if registering || body.register => {
+                if !t.registration_enabled {
+                    return Err(Error::new(
+                        ErrorCode::PermissionDenied,
+                        "registration is closed for this tenant",
+                    ));
+                }
+                let user = self.register(&t, &ident, &body, req).await?;
+                self.hot.clear(&[pair_key, id_key]).await?;
+                return self
+                    .issue(&t, &state, user, vec!["password".into()], req)
+                    .await;
+            }
+            None => {
+                // Same work as a real check, so timing does not tell whether the account exists.
+                self.hasher.verify(&body.secret, None).await?;
+                self.audit(
+                    &t.id,
+                    "login_failed",
+                    Some(req),
+                    json!({"identifier": ident.key(), "reason": "unknown"}),
+                )
+                .await;
+                return Err(Error::new(
+                    ErrorCode::InvalidCredentials,
+                    "wrong identifier or password",
+                ));
+            }
+        };
+        match self
+            .hasher
+            .verify(&body.secret, user.password_hash.as_deref())
+            .await?
+        {
+            Verdict::Invalid => {
+                self.audit(
+                    &t.id,
+                    "login_failed",
+                    Some(req),
+                    json!({"user_id": user.id, "reason": "password"}),
+                )
+                .await;
+                Err(Error::new(
+                    ErrorCode::InvalidCredentials,
+                    "wrong identifier or password",
+                ))
+            }
+            Verdict::Valid { needs_rehash } => {
+                self.hot.clear(&[pair_key, id_key]).await?;
+                if !user.is_active {
+                    return Err(Error::new(
+                        ErrorCode::PermissionDenied,
+                        "this account is disabled",
+                    ));
+                }
+                if needs_rehash {
+                    user.password_hash = Some(self.hasher.hash(&body.secret).await?);
+                }
+                user.last_login_at = Some(now);
+                user.updated_at = now;
+                if let Err(e) = users::update(&self.docs, &user, version).await {
+                    // A concurrent change wins; the login itself stands.
+                    tracing::debug!(error = %e, "last-login update skipped");
+                }
+                self.issue(&t, &state, user, vec!["password".into()], req)
+                    .await
+            }
+        }
+    }
+
+    async fn register(
+        &self,
+        t: &Tenant,
+        ident: &Identifier,
+        body: &LoginRequest,
+        req: &Request,
+    ) -> Result<User> {
+        let policy = PasswordPolicy {
+            min_length: t.password_min_length,
+            ..PasswordPolicy::default()
+        };
+        policy.check(&body.secret)?;
+        let now = self.now();
+        let hash = self.hasher.hash(&body.secret).await?;
+        let mut user = User::new(&t.id, ident, Some(hash), now)?;
+        if let Some(name) = &body.name {
+            let name = name.trim();
+            if name.chars().count() > 128 || name.chars().any(char::is_control) {
+                return Err(Error::new(
+                    ErrorCode::ValidationError,
+                    "name must be at most 128 printable characters",
+                ));
+            }
+            user.name = (!name.is_empty()).then(|| name.to_owned());
+        }
+        user.last_login_at = Some(now);
+        users::create(&self.docs, &user, ident, false).await?;
+        self.audit(
+            &t.id,
+            "register",
+            Some(req),
+            json!({"user_id": user.id, "identifier": ident.key()}),
+        )
+        .await;
+        Ok(user)
+    }
+
+    async fn issue(
+        &self,
+        t: &Tenant,
+        state: &TenantState,
+        user: User,
+        amr: Vec<String>,
+        req: &Request,
+    ) -> Result<Response> {
+        let now = self.now();
+        let signer = state.ring.signer()?;
+        let (mut record, pair) = issue::start_session(&state.config, signer, user.grant(amr), now)?;
+        record.ip = Some(self.client_ip(req));
+        record.user_agent = req
+            .header("user-agent")
+            .map(|s| s.chars().take(256).collect());
+        self.hot.put_session(&record).await?;
+        self.audit(
+            &t.id,
+            "login_ok",
+            Some(req),
+            json!({"user_id": user.id, "session_id": record.session_id}),
+        )
+        .await;
+        Ok(issue::token_response(&state.config, &pair, &user.public()))
+    }
+
+    /// The verified access claims of a request (bearer, then cookie).
+    async fn caller(&self, req: &Request) -> Result<(Tenant, Arc<TenantState>, AccessClaims)> {
+        let (t, state) = self.tenant_of(req).await?;
+        let token = EdgeCore::<SqliteHot, SystemClock>::access_token(req)
+            .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no access token"))?;
+        let claims = self
+            .core
+            .verify::<AccessClaims>(&state, token)
+            .await?
+            .into_claims();
+        Ok((t, state, claims))
+    }
+
+    /// `GET /auth/me` and `GET /me`: the current user from the store.
+    pub async fn me(&self, req: &Request) -> Result<Response> {
+        let (t, _, claims) = self.caller(req).await?;
+        let id = claims
+            .user_id
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, "not a user token"))?;
+        let (user, _) = users::get(&self.docs, &t.id, &id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, "user not found"))?;
+        Ok(Response::json(200, &user.public()).with_header("cache-control", "no-store"))
+    }
+
+    /// `GET /sessions`: the caller's sessions (admins may pass `user_id`).
+    pub async fn sessions(&self, req: &Request) -> Result<Response> {
+        let (t, _, claims) = self.caller(req).await?;
+        let subject = match req.query_param("user_id") {
+            Some(uid) if Some(&uid) != claims.user_id.as_ref() => {
+                if !scope::check_access(&claims.scopes, "sessions", "read", &[]) {
+                    return Err(Error::new(
+                        ErrorCode::PermissionDenied,
+                        "reading other users' sessions needs read:sessions",
+                    ));
+                }
+                format!("user:{uid}")
+            }
+            _ => claims.sub.clone(),
+        };
+        let offset: u64 = req
+            .query_param("offset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let limit: u64 = req
+            .query_param("limit")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(50)
+            .clamp(1, 200);
+        let now = self.now();
+        let all = self.hot.sessions_of(&t.id, &subject).await?;
+        let total = all.len();
+        let items: Vec<Value> = all
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .map(|s| {
+                json!({
+                    "id": s.session_id,
+                    "created_at": s.created_at,
+                    "last_used_at": s.last_used_at,
+                    "expires_at": s.expires_at,
+                    "revoked_at": s.revoked_at,
+                    "revoked_reason": s.revoked_reason,
+                    "is_active": s.is_live(now),
+                    "generation": s.generation,
+                    "ip": s.ip,
+                    "user_agent": s.user_agent,
+                    "current": claims.session_id.as_deref() == Some(s.session_id.as_str()),
+                })
+            })
+            .collect();
+        Ok(Response::json(
+            200,
+            &json!({"items": items, "total": total, "offset": offset, "limit": limit}),
+        ))
+    }
+
+    /// `DELETE /sessions/{id}`.
+    pub async fn revoke_session(&self, req: &Request, session_id: &str) -> Result<Response> {
+        let (t, _, claims) = self.caller(req).await?;
+        let record = self
+            .hot
+            .session(&t.id, session_id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, "session not found"))?;
+        if record.subject != claims.sub
+            && !scope::check_access(&claims.scopes, "sessions", "delete", &[])
+        {
+            // Not yours: answer as if it did not exist.
+            return Err(Error::new(ErrorCode::NotFound, "session not found"));
+        }
+        self.hot
+            .revoke(&t.id, session_id, REASON_LOGOUT, self.now())
+            .await?;
+        self.audit(
+            &t.id,
+            "session_revoked",
+            Some(req),
+            json!({"session_id": session_id, "by": claims.sub}),
+        )
+        .await;
+        Ok(Response::json(200, &json!({"success": true})))
+    }
+
+    /// `GET /health`: the stores answer.
+    pub async fn health(&self) -> Response {
+        let docs = self
+            .docs
+            .get(
+                crate::docstore::TENANTS,
+                tenant::DEFAULT_TENANT,
+                tenant::DEFAULT_TENANT,
+            )
+            .await;
+        let hot = usso_edge::HotStore::get_many(&self.hot, &["usso:health".to_owned()]).await;
+        let ok = docs.is_ok() && hot.is_ok();
+        Response::json(
+            if ok { 200 } else { 503 },
+            &json!({
+                "status": if ok { "ok" } else { "degraded" },
+                "version": env!("CARGO_PKG_VERSION"),
+                "document_store": if docs.is_ok() { "ok" } else { "error" },
+                "hot_store": if hot.is_ok() { "ok" } else { "error" },
+            }),
+        )
+        .with_header("cache-control", "no-store")
+    }
+}

@@ -1,0 +1,191 @@
+//! Start-up: the data directory, the master key, the embedded stores, the default tenant, the
+//! system administrator, and publishing every tenant to the hot store.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use usso_shared::seal::SecretKey;
+use usso_shared::{Error, ErrorCode, Result};
+
+use crate::config::Config;
+use crate::docstore::{DocumentStore, SqliteDocs};
+use crate::hot::SqliteHot;
+use crate::identifier::{Identifier, IdentifierKind};
+use crate::password::{Hasher, Verdict};
+use crate::tenant::{self, Tenant, DEFAULT_TENANT};
+use crate::users::{self, User};
+
+/// Username of the system administrator.
+pub const SYSTEM_USER: &str = "system";
+
+/// The opened stores and master key.
+pub struct Stores {
+    /// Document store.
+    pub docs: SqliteDocs,
+    /// Hot store.
+    pub hot: SqliteHot,
+    /// Master key.
+    pub master: SecretKey,
+}
+
+fn config_error(detail: String) -> Error {
+    Error::new(ErrorCode::ConfigurationError, detail)
+}
+
+/// Opens the data directory (creating it), the master key and both embedded stores.
+pub fn open(cfg: &Config) -> Result<Stores> {
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+        config_error(format!(
+            "cannot create USSO_DATA_DIR {}: {e}",
+            cfg.data_dir.display()
+        ))
+    })?;
+    let master = master_key(cfg)?;
+    Ok(Stores {
+        docs: SqliteDocs::open(&cfg.data_dir.join("usso.db"))?,
+        hot: SqliteHot::open(&cfg.data_dir.join("hot.db"))?,
+        master,
+    })
+}
+
+fn master_key(cfg: &Config) -> Result<SecretKey> {
+    if let Some(text) = &cfg.master_key {
+        return SecretKey::parse(text.trim()).map_err(|_| {
+            config_error("USSO_MASTER_KEY must be 32 bytes in base64url (43 characters)".into())
+        });
+    }
+    let path = cfg.data_dir.join("master.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => SecretKey::parse(text.trim())
+            .map_err(|_| config_error(format!("{} is not a valid master key", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretKey::generate()?;
+            write_private(&path, &key.to_base64url())?;
+            tracing::warn!(path = %path.display(), "generated a new master key; back it up (or set USSO_MASTER_KEY)");
+            Ok(key)
+        }
+        Err(e) => Err(config_error(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| config_error(format!("cannot write {}: {e}", path.display())))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| config_error(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Creates `org_default` on first start and keeps its issuer in line with `USSO_ISSUER`.
+pub async fn default_tenant(
+    stores: &Stores,
+    cfg: &Config,
+    issuer: &str,
+    now: i64,
+) -> Result<Tenant> {
+    match tenant::load(&stores.docs, DEFAULT_TENANT).await? {
+        Some(mut t) => {
+            if cfg.issuer.is_some() && t.issuer != issuer {
+                let doc = stores
+                    .docs
+                    .get(crate::docstore::TENANTS, DEFAULT_TENANT, DEFAULT_TENANT)
+                    .await?
+                    .ok_or_else(|| Error::internal("default tenant vanished"))?;
+                t.issuer = issuer.to_owned();
+                let body = serde_json::to_value(&t).map_err(|e| Error::internal(e.to_string()))?;
+                stores
+                    .docs
+                    .replace(
+                        crate::docstore::TENANTS,
+                        DEFAULT_TENANT,
+                        DEFAULT_TENANT,
+                        body,
+                        doc.version,
+                    )
+                    .await?;
+            }
+            Ok(t)
+        }
+        None => {
+            let mut t = Tenant::new(
+                DEFAULT_TENANT,
+                "Default",
+                issuer,
+                cfg.access_token_expire,
+                cfg.refresh_token_expire,
+                now,
+            );
+            t.domains = vec!["localhost".into(), "127.0.0.1".into()];
+            tenant::create(&stores.docs, &stores.master, &t, now).await?;
+            tracing::info!(tenant = DEFAULT_TENANT, "created the default tenant");
+            Ok(t)
+        }
+    }
+}
+
+/// Ensures the system administrator exists; returns a generated password to show once.
+pub async fn system_user(
+    stores: &Stores,
+    hasher: &Hasher,
+    cfg: &Config,
+    now: i64,
+) -> Result<Option<String>> {
+    let ident = Identifier {
+        kind: IdentifierKind::Username,
+        value: SYSTEM_USER.into(),
+    };
+    match users::find_by_identifier(&stores.docs, DEFAULT_TENANT, &ident).await? {
+        Some((mut user, version)) => {
+            if let Some(pw) = &cfg.system_password {
+                let current = hasher.verify(pw, user.password_hash.as_deref()).await?;
+                if !matches!(
+                    current,
+                    Verdict::Valid {
+                        needs_rehash: false
+                    }
+                ) {
+                    user.password_hash = Some(hasher.hash(pw).await?);
+                    user.updated_at = now;
+                    users::update(&stores.docs, &user, version).await?;
+                    tracing::warn!("system administrator password reset from SYSTEM_PASSWORD");
+                }
+            }
+            Ok(None)
+        }
+        None => {
+            let (password, generated) = match &cfg.system_password {
+                Some(pw) => (pw.clone(), false),
+                None => (usso_shared::random::token_id()?, true),
+            };
+            let mut user = User::new(
+                DEFAULT_TENANT,
+                &ident,
+                Some(hasher.hash(&password).await?),
+                now,
+            )?;
+            user.roles = vec!["superadmin".into()];
+            user.scopes = vec!["superadmin:*".into()];
+            user.name = Some("System administrator".into());
+            users::create(&stores.docs, &user, &ident, true).await?;
+            Ok(generated.then_some(password))
+        }
+    }
+}
+
+/// Publishes every tenant to the hot store.
+pub async fn publish_all(stores: &Stores, now: i64) -> Result<()> {
+    for id in stores.docs.tenants().await? {
+        if let Some(t) = tenant::load(&stores.docs, &id).await? {
+            tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
+        }
+    }
+    Ok(())
+}

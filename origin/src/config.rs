@@ -1,0 +1,225 @@
+//! Configuration: environment variables (and a `.env` file) with matching command-line flags.
+//! Bad values stop start-up with a message naming the variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "usso-origin",
+    version,
+    about = "USSO-compatible identity service (origin)"
+)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: Config,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Settings.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(
+        long,
+        env = "USSO_LISTEN",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// Directory of the embedded stores and the generated master key.
+    #[arg(long, env = "USSO_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// Master key sealing private keys at rest (32 bytes, base64url); generated and saved in
+    /// the data directory on first start when absent.
+    #[arg(long, env = "USSO_MASTER_KEY", hide_env_values = true, global = true)]
+    pub master_key: Option<String>,
+    /// The system administrator's password (username `system`); generated and shown once on
+    /// first start when unset; setting it later and restarting resets it.
+    #[arg(long, env = "SYSTEM_PASSWORD", hide_env_values = true, global = true)]
+    pub system_password: Option<String>,
+    /// Issuer URL of the default tenant (default: http://localhost:<port>).
+    #[arg(long, env = "USSO_ISSUER", global = true)]
+    pub issuer: Option<String>,
+    /// Access-token lifetime in seconds for new tenants.
+    #[arg(
+        long,
+        env = "ACCESS_TOKEN_EXPIRE",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub access_token_expire: i64,
+    /// Refresh-token lifetime in seconds for new tenants.
+    #[arg(
+        long,
+        env = "REFRESH_TOKEN_EXPIRE",
+        default_value_t = 2_592_000,
+        global = true
+    )]
+    pub refresh_token_expire: i64,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "USSO_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
+    /// Argon2id memory cost in KiB (OWASP minimum 19456).
+    #[arg(
+        long,
+        env = "USSO_ARGON2_MEMORY_KIB",
+        default_value_t = 19_456,
+        global = true
+    )]
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (minimum 2).
+    #[arg(
+        long,
+        env = "USSO_ARGON2_ITERATIONS",
+        default_value_t = 2,
+        global = true
+    )]
+    pub argon2_iterations: u32,
+    /// Argon2id parallelism.
+    #[arg(
+        long,
+        env = "USSO_ARGON2_PARALLELISM",
+        default_value_t = 1,
+        global = true
+    )]
+    pub argon2_parallelism: u32,
+    /// Concurrent password hashes (default: the number of cores).
+    #[arg(long, env = "USSO_HASH_WORKERS", global = true)]
+    pub hash_workers: Option<usize>,
+    /// Password hashes allowed to wait for a worker before answering 429.
+    #[arg(long, env = "USSO_HASH_QUEUE", default_value_t = 64, global = true)]
+    pub hash_queue: usize,
+    /// Check on every verify that the session is still live (instant revocation, one read).
+    #[arg(
+        long,
+        env = "USSO_STRICT_VERIFY",
+        default_value_t = false,
+        global = true
+    )]
+    pub strict_verify: bool,
+    /// Trust `X-Forwarded-For` for the client address (only behind your own proxy).
+    #[arg(long, env = "USSO_TRUST_PROXY", default_value_t = false, global = true)]
+    pub trust_proxy: bool,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// Tenant commands.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (with its first signing key).
+    Create {
+        /// Tenant id (A-Z a-z 0-9 _ -).
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Host names resolving to the tenant (repeatable).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Issuer URL (default: https://<first domain>).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Issue tokens without `aud`.
+        #[arg(long)]
+        no_audience: bool,
+    },
+    /// List tenants.
+    List,
+}
+
+/// User commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user with a password (read from USSO_NEW_PASSWORD or the --password flag).
+    Create {
+        /// Email, phone (E.164) or username.
+        identifier: String,
+        /// Tenant.
+        #[arg(long, default_value = "org_default")]
+        tenant: String,
+        /// Password.
+        #[arg(long, env = "USSO_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Role slugs (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Direct scopes (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+}
+
+/// Key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Rotate a tenant's signing key.
+    Rotate {
+        /// Tenant.
+        #[arg(default_value = "org_default")]
+        tenant: String,
+    },
+    /// List a tenant's keys.
+    List {
+        /// Tenant.
+        #[arg(default_value = "org_default")]
+        tenant: String,
+    },
+}
+
+impl Config {
+    /// Checks values that clap cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(60..=86_400).contains(&self.access_token_expire) {
+            return Err(format!(
+                "ACCESS_TOKEN_EXPIRE must be between 60 and 86400 seconds, got {}",
+                self.access_token_expire
+            ));
+        }
+        if self.refresh_token_expire <= self.access_token_expire
+            || self.refresh_token_expire > 31_536_000
+        {
+            return Err(format!(
+                "REFRESH_TOKEN_EXPIRE must be longer than ACCESS_TOKEN_EXPIRE and at most 31536000 seconds, got {}",
+                self.refresh_token_expire
+            ));
+        }
+        if let Some(iss) = &self.issuer {
+            if !(iss.starts_with("http://") || iss.starts_with("https://")) || iss.len() > 200 {
+                return Err(format!("USSO_ISSUER must be an http(s) URL, got `{iss}`"));
+            }
+        }
+        if self.hash_workers == Some(0) {
+            return Err("USSO_HASH_WORKERS must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The default tenant's issuer.
+    pub fn issuer(&self, bound: SocketAddr) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{}", bound.port()))
+    }
+}

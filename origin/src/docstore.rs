@@ -1,0 +1,413 @@
+//! The durable document store: JSON documents in collections, scoped by tenant, with a version
+//! for optimistic concurrency. Uniqueness comes from document ids (e.g. an identifier document
+//! keyed by the canonical identifier), not from secondary indexes, so every backend (the
+//! embedded SQLite default, MongoDB through the Data API) can provide it.
+
+use std::future::Future;
+
+use rusqlite::{params, OptionalExtension};
+use serde_json::Value;
+use usso_shared::{Error, ErrorCode, Result};
+
+use crate::db::{sql, Db};
+
+/// A stored document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doc {
+    /// Id, unique within (collection, tenant).
+    pub id: String,
+    /// Version, incremented by every write (starts at 1).
+    pub version: i64,
+    /// The document.
+    pub body: Value,
+}
+
+/// One page of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Documents of this page.
+    pub items: Vec<Doc>,
+    /// Matches in all.
+    pub total: u64,
+}
+
+/// The document-store operations the origin needs. Every call names the tenant: a query can
+/// never reach another tenant's documents.
+pub trait DocumentStore: Send + Sync + 'static {
+    /// One document by id.
+    fn get(
+        &self,
+        coll: &str,
+        tenant: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Doc>>> + Send;
+    /// Inserts a new document; `conflict` if the id exists.
+    fn insert(
+        &self,
+        coll: &str,
+        tenant: &str,
+        id: &str,
+        body: Value,
+    ) -> impl Future<Output = Result<Doc>> + Send;
+    /// Replaces a document if its version is still `expected_version`; `conflict` otherwise,
+    /// `not_found` if it is gone.
+    fn replace(
+        &self,
+        coll: &str,
+        tenant: &str,
+        id: &str,
+        body: Value,
+        expected_version: i64,
+    ) -> impl Future<Output = Result<Doc>> + Send;
+    /// Inserts or overwrites.
+    fn upsert(
+        &self,
+        coll: &str,
+        tenant: &str,
+        id: &str,
+        body: Value,
+    ) -> impl Future<Output = Result<Doc>> + Send;
+    /// Deletes; whether it existed.
+    fn delete(
+        &self,
+        coll: &str,
+        tenant: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Documents whose top-level fields equal the given values, newest first.
+    fn find(
+        &self,
+        coll: &str,
+        tenant: &str,
+        filter: &[(&str, Value)],
+        offset: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Page>> + Send;
+    /// Every tenant id that has documents in `coll` with id equal to the tenant (tenant records).
+    fn tenants(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+}
+
+/// The embedded default: SQLite in WAL mode.
+#[derive(Clone)]
+pub struct SqliteDocs {
+    db: Db,
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS docs (
+    coll TEXT NOT NULL, tenant TEXT NOT NULL, id TEXT NOT NULL,
+    version INTEGER NOT NULL, body TEXT NOT NULL, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (coll, tenant, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS docs_by_time ON docs (coll, tenant, updated_at);";
+
+/// Collection of tenant records (`tenant` = `id` = the tenant id).
+pub const TENANTS: &str = "tenants";
+
+fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn parse_body(text: String) -> Result<Value> {
+    serde_json::from_str(&text).map_err(|e| Error::internal(format!("corrupt document: {e}")))
+}
+
+impl SqliteDocs {
+    /// Opens `path`.
+    pub fn open(path: &std::path::Path) -> Result<Self> {
+        Ok(Self {
+            db: Db::open(path, "document", crate::db::Durability::Full, SCHEMA)?,
+        })
+    }
+}
+
+fn valid_field(f: &str) -> bool {
+    !f.is_empty() && f.len() <= 64 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl DocumentStore for SqliteDocs {
+    async fn get(&self, coll: &str, tenant: &str, id: &str) -> Result<Option<Doc>> {
+        let (coll, tenant, id) = (coll.to_owned(), tenant.to_owned(), id.to_owned());
+        self.db
+            .call(move |c| {
+                let row: Option<(i64, String)> = c
+                    .query_row(
+                        "SELECT version, body FROM docs WHERE coll=?1 AND tenant=?2 AND id=?3",
+                        params![coll, tenant, id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                row.map(|(version, body)| {
+                    Ok(Doc {
+                        id,
+                        version,
+                        body: parse_body(body)?,
+                    })
+                })
+                .transpose()
+            })
+            .await
+    }
+
+    async fn insert(&self, coll: &str, tenant: &str, id: &str, body: Value) -> Result<Doc> {
+        let (coll, tenant, id) = (coll.to_owned(), tenant.to_owned(), id.to_owned());
+        self.db
+            .call(move |c| {
+                let n = c
+                    .execute(
+                        "INSERT INTO docs (coll, tenant, id, version, body, updated_at) VALUES (?1,?2,?3,1,?4,?5)
+                         ON CONFLICT DO NOTHING",
+                        params![coll, tenant, id, body.to_string(), now_millis()],
+                    )
+                    .map_err(sql)?;
+                if n == 0 {
+                    return Err(Error::new(ErrorCode::Conflict, format!("{coll} `{id}` exists")));
+                }
+                Ok(Doc { id, version: 1, body })
+            })
+            .await
+    }
+
+    async fn replace(
+        &self,
+        coll: &str,
+        tenant: &str,
+        id: &str,
+        body: Value,
+        expected_version: i64,
+    ) -> Result<Doc> {
+        let (coll, tenant, id) = (coll.to_owned(), tenant.to_owned(), id.to_owned());
+        self.db
+            .call(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE docs SET version=version+1, body=?5, updated_at=?6
+                         WHERE coll=?1 AND tenant=?2 AND id=?3 AND version=?4",
+                        params![
+                            coll,
+                            tenant,
+                            id,
+                            expected_version,
+                            body.to_string(),
+                            now_millis()
+                        ],
+                    )
+                    .map_err(sql)?;
+                if n == 1 {
+                    return Ok(Doc {
+                        id,
+                        version: expected_version + 1,
+                        body,
+                    });
+                }
+                let exists: bool = c
+                    .query_row(
+                        "SELECT 1 FROM docs WHERE coll=?1 AND tenant=?2 AND id=?3",
+                        params![coll, tenant, id],
+                        |_| Ok(true),
+                    )
+                    .optional()
+                    .map_err(sql)?
+                    .unwrap_or(false);
+                Err(if exists {
+                    Error::new(
+                        ErrorCode::Conflict,
+                        format!("{coll} `{id}` changed concurrently"),
+                    )
+                } else {
+                    Error::new(ErrorCode::NotFound, format!("{coll} `{id}` not found"))
+                })
+            })
+            .await
+    }
+
+    async fn upsert(&self, coll: &str, tenant: &str, id: &str, body: Value) -> Result<Doc> {
+        let (coll, tenant, id) = (coll.to_owned(), tenant.to_owned(), id.to_owned());
+        self.db
+            .call(move |c| {
+                let version: i64 = c
+                    .query_row(
+                        "INSERT INTO docs (coll, tenant, id, version, body, updated_at) VALUES (?1,?2,?3,1,?4,?5)
+                         ON CONFLICT (coll, tenant, id) DO UPDATE SET version=version+1, body=excluded.body,
+                         updated_at=excluded.updated_at RETURNING version",
+                        params![coll, tenant, id, body.to_string(), now_millis()],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql)?;
+                Ok(Doc { id, version, body })
+            })
+            .await
+    }
+
+    async fn delete(&self, coll: &str, tenant: &str, id: &str) -> Result<bool> {
+        let (coll, tenant, id) = (coll.to_owned(), tenant.to_owned(), id.to_owned());
+        self.db
+            .call(move |c| {
+                let n = c
+                    .execute(
+                        "DELETE FROM docs WHERE coll=?1 AND tenant=?2 AND id=?3",
+                        params![coll, tenant, id],
+                    )
+                    .map_err(sql)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn find(
+        &self,
+        coll: &str,
+        tenant: &str,
+        filter: &[(&str, Value)],
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page> {
+        if let Some((f, _)) = filter.iter().find(|(f, _)| !valid_field(f)) {
+            return Err(Error::internal(format!("invalid filter field `{f}`")));
+        }
+        let mut cond = String::from("coll=?1 AND tenant=?2");
+        let mut args: Vec<String> = vec![coll.to_owned(), tenant.to_owned()];
+        for (i, (field, value)) in filter.iter().enumerate() {
+            // Compare JSON text of the field with the JSON text of the value.
+            cond.push_str(&format!(
+                " AND json_quote(json_extract(body, '$.{field}')) = ?{}",
+                i + 3
+            ));
+            args.push(value.to_string());
+        }
+        let limit = limit.min(1000) as i64;
+        let offset = offset.min(i64::MAX as u64) as i64;
+        self.db
+            .call(move |c| {
+                let total: i64 = c
+                    .query_row(
+                        &format!("SELECT count(*) FROM docs WHERE {cond}"),
+                        rusqlite::params_from_iter(args.iter()),
+                        |r| r.get(0),
+                    )
+                    .map_err(sql)?;
+                let mut stmt = c
+                    .prepare(&format!(
+                        "SELECT id, version, body FROM docs WHERE {cond} ORDER BY updated_at DESC, id LIMIT {limit} OFFSET {offset}"
+                    ))
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                    })
+                    .map_err(sql)?;
+                let mut items = Vec::new();
+                for row in rows {
+                    let (id, version, body) = row.map_err(sql)?;
+                    items.push(Doc { id, version, body: parse_body(body)? });
+                }
+                Ok(Page { items, total: total.max(0) as u64 })
+            })
+            .await
+    }
+
+    async fn tenants(&self) -> Result<Vec<String>> {
+        self.db
+            .call(|c| {
+                let mut stmt = c
+                    .prepare("SELECT id FROM docs WHERE coll='tenants' AND tenant=id ORDER BY id")
+                    .map_err(sql)?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql)?;
+                rows.map(|r| r.map_err(sql)).collect()
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store() -> (SqliteDocs, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "usso-docs-{}",
+            usso_shared::random::hex_id().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        (SqliteDocs::open(&dir.join("docs.db")).unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn crud_versions_and_tenant_isolation() {
+        let (s, dir) = store();
+        let d = s
+            .insert("users", "t1", "u1", json!({"name": "a", "n": 1}))
+            .await
+            .unwrap();
+        assert_eq!(d.version, 1);
+        assert_eq!(
+            s.insert("users", "t1", "u1", json!({}))
+                .await
+                .unwrap_err()
+                .code(),
+            ErrorCode::Conflict
+        );
+        // Same id in another tenant is another document.
+        s.insert("users", "t2", "u1", json!({"name": "b"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get("users", "t2", "u1").await.unwrap().unwrap().body["name"],
+            json!("b")
+        );
+        let d2 = s
+            .replace("users", "t1", "u1", json!({"name": "a2"}), 1)
+            .await
+            .unwrap();
+        assert_eq!(d2.version, 2);
+        assert_eq!(
+            s.replace("users", "t1", "u1", json!({}), 1)
+                .await
+                .unwrap_err()
+                .code(),
+            ErrorCode::Conflict
+        );
+        assert_eq!(
+            s.replace("users", "t1", "nope", json!({}), 1)
+                .await
+                .unwrap_err()
+                .code(),
+            ErrorCode::NotFound
+        );
+        let page = s
+            .find("users", "t1", &[("name", json!("a2"))], 0, 10)
+            .await
+            .unwrap();
+        assert_eq!((page.total, page.items.len()), (1, 1));
+        let none = s
+            .find("users", "t1", &[("name", json!("b"))], 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(none.total, 0);
+        assert!(s.delete("users", "t1", "u1").await.unwrap());
+        assert!(!s.delete("users", "t1", "u1").await.unwrap());
+        assert_eq!(s.upsert("x", "t1", "k", json!(1)).await.unwrap().version, 1);
+        assert_eq!(s.upsert("x", "t1", "k", json!(2)).await.unwrap().version, 2);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_inserts_of_one_id_yield_one_document() {
+        let (s, dir) = store();
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.insert("identifiers", "t", "email:a@x.io", json!({"i": i}))
+                    .await
+                    .is_ok()
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            ok += t.await.unwrap() as usize;
+        }
+        assert_eq!(ok, 1);
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

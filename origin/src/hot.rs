@@ -1,0 +1,248 @@
+//! The origin's hot store: everything the edge core needs ([`HotStore`]) plus what only the
+//! origin does (creating sessions, listing them, rate-limit counters, publishing values).
+//! The embedded default keeps it in its own SQLite file, so sessions survive a restart and the
+//! rotation step is one transaction.
+
+use std::future::Future;
+
+use rusqlite::{params, OptionalExtension};
+use usso_edge::store::HotStore;
+use usso_shared::rotation::{self, Outcome, SessionRecord, Successor, Write};
+use usso_shared::{Error, Result};
+
+use crate::db::{sql, Db, Durability};
+
+/// Origin-only hot-store operations.
+pub trait OriginHot: HotStore + Send + Sync + 'static {
+    /// Sets a plain value (published tenant policy, domains, keys).
+    fn set(&self, key: &str, value: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Stores a new session.
+    fn put_session(&self, record: &SessionRecord) -> impl Future<Output = Result<()>> + Send;
+    /// The sessions of one subject in a tenant, newest first.
+    fn sessions_of(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+    ) -> impl Future<Output = Result<Vec<SessionRecord>>> + Send;
+    /// Counts one hit in a fixed window: the count including this hit and the window's end.
+    fn hit(
+        &self,
+        counter: &str,
+        window_secs: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<(u64, i64)>> + Send;
+    /// Resets counters.
+    fn clear(&self, counters: &[String]) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The embedded hot store (SQLite, WAL). Keys follow [`usso_edge::store::key`].
+#[derive(Clone)]
+pub struct SqliteHot {
+    db: Db,
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sessions (
+    tenant TEXT NOT NULL, id TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,
+    expires_at INTEGER NOT NULL, PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_by_subject ON sessions (tenant, subject);
+CREATE TABLE IF NOT EXISTS counters (k TEXT PRIMARY KEY, n INTEGER NOT NULL, reset_at INTEGER NOT NULL) WITHOUT ROWID;";
+
+impl SqliteHot {
+    /// Opens `path`.
+    pub fn open(path: &std::path::Path) -> Result<Self> {
+        Ok(Self {
+            db: Db::open(path, "hot", Durability::Normal, SCHEMA)?,
+        })
+    }
+}
+
+fn read_session(
+    tx: &rusqlite::Connection,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<SessionRecord>> {
+    let body: Option<String> = tx
+        .query_row(
+            "SELECT body FROM sessions WHERE tenant=?1 AND id=?2",
+            params![tenant, id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql)?;
+    body.map(|b| {
+        serde_json::from_str(&b).map_err(|e| Error::internal(format!("corrupt session: {e}")))
+    })
+    .transpose()
+}
+
+fn write_session(tx: &rusqlite::Connection, r: &SessionRecord) -> Result<()> {
+    let body = serde_json::to_string(r).map_err(|e| Error::internal(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO sessions (tenant, id, subject, body, expires_at) VALUES (?1,?2,?3,?4,?5)
+         ON CONFLICT (tenant, id) DO UPDATE SET body=excluded.body, expires_at=excluded.expires_at",
+        params![r.tenant_id, r.session_id, r.subject, body, r.expires_at],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+impl HotStore for SqliteHot {
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>> {
+        let keys = keys.to_vec();
+        self.db
+            .call(move |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT v FROM kv WHERE k=?1")
+                    .map_err(sql)?;
+                keys.iter()
+                    .map(|k| stmt.query_row([k], |r| r.get(0)).optional().map_err(sql))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn session(&self, tenant_id: &str, session_id: &str) -> Result<Option<SessionRecord>> {
+        let (t, s) = (tenant_id.to_owned(), session_id.to_owned());
+        self.db.call(move |c| read_session(c, &t, &s)).await
+    }
+
+    async fn rotate(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        presented_hash: &str,
+        successor: &Successor,
+        grace_secs: i64,
+        now: i64,
+    ) -> Result<(Outcome, Option<SessionRecord>)> {
+        let (t, s, h, succ) = (
+            tenant_id.to_owned(),
+            session_id.to_owned(),
+            presented_hash.to_owned(),
+            successor.clone(),
+        );
+        self.db
+            .transaction(move |tx| {
+                let record = read_session(tx, &t, &s)?;
+                let (outcome, write) = rotation::step(record.as_ref(), &h, &succ, grace_secs, now);
+                match write {
+                    Write::Put(next) => {
+                        write_session(tx, &next)?;
+                        Ok((outcome, Some(*next)))
+                    }
+                    Write::None => Ok((outcome, record)),
+                }
+            })
+            .await
+    }
+
+    async fn revoke(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<Option<SessionRecord>> {
+        let (t, s, reason) = (
+            tenant_id.to_owned(),
+            session_id.to_owned(),
+            reason.to_owned(),
+        );
+        self.db
+            .transaction(move |tx| {
+                let Some(mut r) = read_session(tx, &t, &s)? else {
+                    return Ok(None);
+                };
+                if r.revoked_at.is_none() {
+                    r.revoke(&reason, now);
+                    write_session(tx, &r)?;
+                }
+                Ok(Some(r))
+            })
+            .await
+    }
+}
+
+impl OriginHot for SqliteHot {
+    async fn set(&self, k: &str, v: &str) -> Result<()> {
+        let (k, v) = (k.to_owned(), v.to_owned());
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v=excluded.v",
+                    params![k, v],
+                )
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn put_session(&self, record: &SessionRecord) -> Result<()> {
+        let r = record.clone();
+        self.db.transaction(move |tx| write_session(tx, &r)).await
+    }
+
+    async fn sessions_of(&self, tenant_id: &str, subject: &str) -> Result<Vec<SessionRecord>> {
+        let (t, s) = (tenant_id.to_owned(), subject.to_owned());
+        self.db
+            .call(move |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT body FROM sessions WHERE tenant=?1 AND subject=?2")
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map(params![t, s], |r| r.get::<_, String>(0))
+                    .map_err(sql)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let body = row.map_err(sql)?;
+                    out.push(
+                        serde_json::from_str::<SessionRecord>(&body)
+                            .map_err(|e| Error::internal(format!("corrupt session: {e}")))?,
+                    );
+                }
+                out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
+        let k = counter.to_owned();
+        self.db
+            .call(move |c| {
+                let (n, reset_at): (i64, i64) = c
+                    .query_row(
+                        "INSERT INTO counters (k, n, reset_at) VALUES (?1, 1, ?2 + ?3)
+                         ON CONFLICT (k) DO UPDATE SET
+                           n = CASE WHEN reset_at <= ?2 THEN 1 ELSE n + 1 END,
+                           reset_at = CASE WHEN reset_at <= ?2 THEN ?2 + ?3 ELSE reset_at END
+                         RETURNING n, reset_at",
+                        params![k, now, window_secs],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(sql)?;
+                Ok((n.max(0) as u64, reset_at))
+            })
+            .await
+    }
+
+    async fn clear(&self, counters: &[String]) -> Result<()> {
+        let ks = counters.to_vec();
+        self.db
+            .call(move |c| {
+                for k in &ks {
+                    c.execute("DELETE FROM counters WHERE k=?1", [k])
+                        .map_err(sql)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// Key of a rate-limit counter.
+pub fn counter(kind: &str, tenant: &str, parts: &[&str]) -> String {
+    format!("usso:rl:{kind}:{tenant}:{}", parts.join("|"))
+}

@@ -1,0 +1,23 @@
+//! # usso-origin
+//!
+//! The native, self-hosted side of the USSO token service: users and identifiers, Argon2id
+//! passwords, tenants and their keys, sessions, rate limits, audit, the admin CLI, and the
+//! edge core's token routes mounted natively over the embedded hot store.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod bootstrap;
+pub mod config;
+pub mod db;
+pub mod docstore;
+pub mod hot;
+pub mod identifier;
+pub mod logging;
+pub mod openapi;
+pub mod password;
+pub mod run;
+pub mod server;
+pub mod tenant;
+pub mod users;

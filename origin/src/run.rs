@@ -1,0 +1,196 @@
+//! The composition root: configuration → stores → state → server or admin command.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use usso_edge::{EdgeConfig, EdgeCore};
+use usso_shared::clock::{Clock, SystemClock};
+use usso_shared::{Error, ErrorCode, Result};
+
+use crate::app::App;
+use crate::bootstrap::{self, Stores};
+use crate::config::{Command, Config, KeyCommand, TenantCommand, UserCommand};
+use crate::identifier::Identifier;
+use crate::password::{Hasher, PasswordParams, PasswordPolicy};
+use crate::tenant::{self, Tenant};
+use crate::users::{self, User};
+
+fn hasher(cfg: &Config) -> Result<Hasher> {
+    let params = PasswordParams {
+        memory_kib: cfg.argon2_memory_kib,
+        iterations: cfg.argon2_iterations,
+        parallelism: cfg.argon2_parallelism,
+    };
+    params.validate()?;
+    let workers = cfg
+        .hash_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    Ok(Hasher::new(params, workers, cfg.hash_queue))
+}
+
+/// Runs a command to completion.
+pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
+    cfg.validate()
+        .map_err(|m| Error::new(ErrorCode::ConfigurationError, m))?;
+    let stores = bootstrap::open(&cfg)?;
+    let hasher = hasher(&cfg)?;
+    let now = SystemClock.now();
+    match command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cfg, stores, hasher).await,
+        Command::Tenant(TenantCommand::Create {
+            id,
+            name,
+            domains,
+            issuer,
+            no_audience,
+        }) => {
+            let domains: Vec<String> = domains
+                .iter()
+                .map(|d| {
+                    usso_edge::tenant::host_name(d).ok_or_else(|| {
+                        Error::new(ErrorCode::ValidationError, format!("bad domain `{d}`"))
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let issuer = issuer
+                .or_else(|| domains.first().map(|d| format!("https://{d}")))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::ValidationError,
+                        "give --issuer or at least one --domain",
+                    )
+                })?;
+            let mut t = Tenant::new(
+                &id,
+                name.as_deref().unwrap_or(&id),
+                &issuer,
+                cfg.access_token_expire,
+                cfg.refresh_token_expire,
+                now,
+            );
+            t.domains = domains;
+            if no_audience {
+                t.audience = None;
+            }
+            tenant::create(&stores.docs, &stores.master, &t, now).await?;
+            tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
+            println!(
+                "{}",
+                json!({"created": t.id, "issuer": t.issuer, "domains": t.domains})
+            );
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::List) => {
+            for id in crate::docstore::DocumentStore::tenants(&stores.docs).await? {
+                if let Some(t) = tenant::load(&stores.docs, &id).await? {
+                    println!(
+                        "{}",
+                        json!({"id": t.id, "name": t.name, "issuer": t.issuer, "domains": t.domains, "is_active": t.is_active})
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            identifier,
+            tenant: tid,
+            password,
+            roles,
+            scopes,
+        }) => {
+            let t = tenant::load(&stores.docs, &tid).await?.ok_or_else(|| {
+                Error::new(ErrorCode::TenantNotFound, format!("no tenant `{tid}`"))
+            })?;
+            let ident = Identifier::parse(&identifier, None)?;
+            PasswordPolicy {
+                min_length: t.password_min_length,
+                ..PasswordPolicy::default()
+            }
+            .check(&password)?;
+            let mut user = User::new(&t.id, &ident, Some(hasher.hash(&password).await?), now)?;
+            user.roles = roles;
+            user.scopes = scopes;
+            users::create(&stores.docs, &user, &ident, true).await?;
+            println!(
+                "{}",
+                json!({"created": user.id, "identifier": ident.key(), "tenant": t.id})
+            );
+            Ok(())
+        }
+        Command::Key(KeyCommand::Rotate { tenant: tid }) => {
+            let t = tenant::load(&stores.docs, &tid).await?.ok_or_else(|| {
+                Error::new(ErrorCode::TenantNotFound, format!("no tenant `{tid}`"))
+            })?;
+            let kid = tenant::rotate_key(&stores.docs, &stores.master, &t, now).await?;
+            tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
+            audit_cli(&stores, &t.id, "key_rotated", json!({"kid": kid})).await;
+            println!("{}", json!({"tenant": t.id, "active_kid": kid}));
+            Ok(())
+        }
+        Command::Key(KeyCommand::List { tenant: tid }) => {
+            for k in tenant::list_keys(&stores.docs, &stores.master, &tid).await? {
+                println!("{k}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn audit_cli(stores: &Stores, tenant: &str, event: &str, detail: serde_json::Value) {
+    let id = format!(
+        "{:013}-{}",
+        chrono::Utc::now().timestamp_millis(),
+        usso_shared::random::hex_id().unwrap_or_default()
+    );
+    let body = json!({"event": event, "tenant_id": tenant, "at": SystemClock.now(), "ip": null, "user_agent": "cli", "detail": detail});
+    if let Err(e) =
+        crate::docstore::DocumentStore::insert(&stores.docs, crate::app::AUDIT, tenant, &id, body)
+            .await
+    {
+        tracing::error!(error = %e, "audit write failed");
+    }
+}
+
+async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorCode::ConfigurationError,
+                format!("cannot listen on {}: {e}", cfg.listen),
+            )
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let now = SystemClock.now();
+    bootstrap::default_tenant(&stores, &cfg, &cfg.issuer(bound), now).await?;
+    if let Some(password) = bootstrap::system_user(&stores, &hasher, &cfg, now).await? {
+        eprintln!(
+            "\n================================================================\n\
+             System administrator created: username `system`\n\
+             password: {password}\n\
+             It is shown only this once. Set SYSTEM_PASSWORD and restart to reset it.\n\
+             ================================================================\n"
+        );
+    }
+    bootstrap::publish_all(&stores, now).await?;
+    let mut edge_cfg = EdgeConfig::new(stores.master.clone());
+    edge_cfg.strict_verify = cfg.strict_verify;
+    let app = Arc::new(App {
+        core: EdgeCore::new(stores.hot.clone(), SystemClock, edge_cfg),
+        docs: stores.docs,
+        hot: stores.hot,
+        hasher,
+        master: stores.master,
+        trust_proxy: cfg.trust_proxy,
+    });
+    // Tests and scripts wait for this line.
+    println!("usso-origin listening on http://{bound}");
+    tracing::info!(%bound, data_dir = %cfg.data_dir.display(), "serving");
+    crate::server::serve(listener, app)
+        .await
+        .map_err(|e| Error::internal(format!("server failed: {e}")))?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! The HTTP server: axum routing, translation to and from the edge core's request/response
+//! types, request logging, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequest, Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::json;
+use usso_edge::http::{Method, Request, Response, MAX_BODY_BYTES};
+use usso_shared::{Error, ErrorCode};
+
+use crate::app::AppRef;
+
+/// A request converted for the core (body read with a size limit).
+pub struct CoreRequest(pub Request);
+
+impl<S: Send + Sync> FromRequest<S> for CoreRequest {
+    type Rejection = Out;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Out> {
+        let (parts, body) = req.into_parts();
+        let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+        let bytes: Bytes = match limited.collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return Err(Out(Response::error(&Error::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("request body exceeds {MAX_BODY_BYTES} bytes"),
+                ))))
+            }
+            Err(e) => {
+                return Err(Out(Response::error(&Error::bad_request(format!(
+                    "unreadable body: {e}"
+                )))))
+            }
+        };
+        let headers = parts
+            .headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let client_ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(CoreRequest(Request {
+            method: Method::parse(parts.method.as_str()),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers,
+            body: bytes.to_vec(),
+            client_ip,
+        }))
+    }
+}
+
+/// A core response as an axum response.
+pub struct Out(pub Response);
+
+impl IntoResponse for Out {
+    fn into_response(self) -> axum::response::Response {
+        let r = self.0;
+        let mut res = axum::response::Response::new(Body::from(r.body));
+        *res.status_mut() =
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        for (n, v) in r.headers {
+            if let (Ok(n), Ok(v)) = (HeaderName::try_from(n), HeaderValue::try_from(v)) {
+                res.headers_mut().append(n, v);
+            }
+        }
+        res
+    }
+}
+
+fn out(r: usso_shared::Result<Response>) -> Out {
+    Out(r.unwrap_or_else(|e| Response::error(&e)))
+}
+
+/// Passes a request to the edge core and audits what it did.
+async fn edge(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
+    let res = app.core.handle(&req).await;
+    // Audit what the token routes did (the edge core itself has no audit sink).
+    let event = match (req.path.as_str(), res.status) {
+        ("/api/sso/v1/auth/refresh", 200) => Some("refresh"),
+        ("/api/sso/v1/auth/refresh", 401)
+            if res.body_json()["error_code"] == "refresh_token_reused" =>
+        {
+            Some("refresh_reuse_detected")
+        }
+        ("/api/sso/v1/auth/logout", 200) => Some("logout"),
+        _ => None,
+    };
+    if let Some(event) = event {
+        if let Ok(t) = app.core.resolve_tenant(&req, false).await {
+            app.audit(&t.config.tenant_id, event, Some(&req), json!({}))
+                .await;
+        }
+    }
+    Out(res)
+}
+
+/// The tenant's JWKS (active, next and previous keys).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "tokens",
+    params(("domain" = Option<String>, Query, description = "host[:port] selecting the tenant")),
+    responses((status = 200, description = "JWKS, with Cache-Control and ETag"), (status = 304, description = "Not modified"),
+        (status = 400, description = "Unknown tenant", body = crate::openapi::ErrorResponse)))]
+pub async fn jwks(app: State<AppRef>, req: CoreRequest) -> Out {
+    edge(app, req).await
+}
+
+/// OpenID-style discovery document.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "tokens",
+    params(("domain" = Option<String>, Query, description = "host[:port] selecting the tenant")),
+    responses((status = 200, description = "Discovery document"), (status = 400, body = crate::openapi::ErrorResponse)))]
+pub async fn discovery(app: State<AppRef>, req: CoreRequest) -> Out {
+    edge(app, req).await
+}
+
+/// Verifies an access token and returns its claims (`?strict=true` also checks the session).
+#[utoipa::path(post, path = "/api/sso/v1/auth/verify-token", tag = "tokens",
+    request_body = crate::openapi::VerifyRequest,
+    params(("strict" = Option<bool>, Query, description = "also require a live session")),
+    responses((status = 200, description = "The verified claims"), (status = 401, body = crate::openapi::ErrorResponse),
+        (status = 422, body = crate::openapi::ErrorResponse)))]
+pub async fn verify_token(app: State<AppRef>, req: CoreRequest) -> Out {
+    edge(app, req).await
+}
+
+/// Rotates a refresh token (body or `usso-refresh-token` cookie; GET reads the cookie).
+#[utoipa::path(post, path = "/api/sso/v1/auth/refresh", tag = "auth",
+    request_body = crate::openapi::RefreshRequest,
+    responses((status = 200, body = crate::openapi::TokenResponse),
+        (status = 401, description = "invalid_token, refresh_token_reused, session_revoked, session_expired", body = crate::openapi::ErrorResponse)))]
+pub async fn refresh(app: State<AppRef>, req: CoreRequest) -> Out {
+    edge(app, req).await
+}
+
+/// Ends the session of the presented token and clears the cookies.
+#[utoipa::path(post, path = "/api/sso/v1/auth/logout", tag = "auth",
+    request_body = crate::openapi::RefreshRequest,
+    responses((status = 200, description = "Logged out"), (status = 401, body = crate::openapi::ErrorResponse)))]
+pub async fn logout(app: State<AppRef>, req: CoreRequest) -> Out {
+    edge(app, req).await
+}
+
+/// Password login; with `register: true` an unknown identifier is registered.
+#[utoipa::path(post, path = "/api/sso/v1/auth/login", tag = "auth",
+    request_body = crate::openapi::LoginRequest,
+    responses((status = 200, body = crate::openapi::TokenResponse),
+        (status = 401, description = "invalid_credentials", body = crate::openapi::ErrorResponse),
+        (status = 422, body = crate::openapi::ErrorResponse),
+        (status = 429, description = "Rate limited; see Retry-After", body = crate::openapi::ErrorResponse)))]
+pub async fn login(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(app.login(&req, false).await)
+}
+
+/// Creates an account and signs it in.
+#[utoipa::path(post, path = "/api/sso/v1/auth/register", tag = "auth",
+    request_body = crate::openapi::LoginRequest,
+    responses((status = 200, body = crate::openapi::TokenResponse),
+        (status = 409, description = "Identifier taken", body = crate::openapi::ErrorResponse),
+        (status = 422, body = crate::openapi::ErrorResponse)))]
+pub async fn register(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(app.login(&req, true).await)
+}
+
+/// The current user.
+#[utoipa::path(get, path = "/api/sso/v1/auth/me", tag = "auth",
+    responses((status = 200, description = "The user"), (status = 401, body = crate::openapi::ErrorResponse)))]
+pub async fn me(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(app.me(&req).await)
+}
+
+/// The current user (alias).
+#[utoipa::path(get, path = "/api/sso/v1/me", tag = "auth",
+    responses((status = 200, description = "The user"), (status = 401, body = crate::openapi::ErrorResponse)))]
+pub async fn me_alias(app: State<AppRef>, req: CoreRequest) -> Out {
+    me(app, req).await
+}
+
+/// The caller's sessions (`user_id` with `read:sessions`).
+#[utoipa::path(get, path = "/api/sso/v1/sessions", tag = "sessions",
+    params(("user_id" = Option<String>, Query), ("offset" = Option<u64>, Query), ("limit" = Option<u64>, Query)),
+    responses((status = 200, description = "{items, total, offset, limit}"), (status = 401, body = crate::openapi::ErrorResponse),
+        (status = 403, body = crate::openapi::ErrorResponse)))]
+pub async fn sessions(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(app.sessions(&req).await)
+}
+
+/// Revokes one of the caller's sessions (any session with `delete:sessions`).
+#[utoipa::path(delete, path = "/api/sso/v1/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "Revoked"), (status = 404, body = crate::openapi::ErrorResponse)))]
+pub async fn revoke_session(
+    State(app): State<AppRef>,
+    Path(id): Path<String>,
+    CoreRequest(req): CoreRequest,
+) -> Out {
+    out(app.revoke_session(&req, &id).await)
+}
+
+/// Liveness and store health.
+#[utoipa::path(get, path = "/health", tag = "system",
+    responses((status = 200, description = "ok"), (status = 503, description = "a store is failing")))]
+pub async fn health(State(app): State<AppRef>) -> Out {
+    Out(app.health().await)
+}
+
+async fn not_found() -> Out {
+    Out(Response::error(&Error::new(
+        ErrorCode::NotFound,
+        "no such route",
+    )))
+}
+
+async fn method_not_allowed() -> Out {
+    Out(Response::error(&Error::bad_request("method not allowed on this route")).with_status(405))
+}
+
+/// The router of the whole product.
+pub fn router(app: AppRef) -> Router {
+    const P: &str = "/api/sso/v1";
+    Router::new()
+        .route("/health", get(health))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route(&format!("{P}/auth/verify-token"), post(verify_token))
+        .route(&format!("{P}/auth/refresh"), post(refresh).get(refresh))
+        .route(&format!("{P}/auth/logout"), post(logout).get(logout))
+        .route(&format!("{P}/auth/login"), post(login))
+        .route(&format!("{P}/auth/register"), post(register))
+        .route(&format!("{P}/auth/me"), get(me))
+        .route(&format!("{P}/me"), get(me_alias))
+        .route(&format!("{P}/sessions"), get(sessions))
+        .route(&format!("{P}/sessions/{{id}}"), delete(revoke_session))
+        .merge(crate::openapi::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(log_requests))
+        .with_state(app)
+}
+
+async fn log_requests(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let start = Instant::now();
+    let res = next.run(req).await;
+    tracing::info!(
+        target: "http",
+        %method,
+        path,
+        status = res.status().as_u16(),
+        micros = start.elapsed().as_micros() as u64,
+    );
+    res
+}
+
+/// Serves until SIGTERM/SIGINT, then finishes in-flight requests and returns.
+pub async fn serve(listener: tokio::net::TcpListener, app: AppRef) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

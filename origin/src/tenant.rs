@@ -1,0 +1,301 @@
+//! Tenants: their full policy (stored in the document store) and the view published to the hot
+//! store for the token routes, plus each tenant's signing keys (sealed at rest) and rotation.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use usso_edge::store::key;
+use usso_edge::TenantConfig;
+use usso_shared::keys::{KeyPair, KeyRing, KeyStatus};
+use usso_shared::rotation::RotationPolicy;
+use usso_shared::seal::SecretKey;
+use usso_shared::{Error, ErrorCode, Result};
+
+use crate::docstore::{DocumentStore, TENANTS};
+use crate::hot::OriginHot;
+
+/// Collection of signing keys (per tenant, id = kid).
+pub const KEYS: &str = "keys";
+/// The tenant created on first start.
+pub const DEFAULT_TENANT: &str = "org_default";
+
+/// A request-count limit in a fixed window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limit {
+    /// Requests allowed per window.
+    pub max: u64,
+    /// Window length in seconds.
+    pub window_secs: i64,
+}
+
+/// A tenant and its policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Id, e.g. `org_default`.
+    pub id: String,
+    /// Display name (used in messages).
+    pub name: String,
+    /// Issuer URL.
+    pub issuer: String,
+    /// Audience; `None` turns `aud` off (needed by the Rust SDK 0.4.1).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Host names resolving to this tenant.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Access-token lifetime (s).
+    pub access_ttl_secs: i64,
+    /// Refresh-token lifetime (s).
+    pub refresh_ttl_secs: i64,
+    /// Clock leeway (s, ≤ 60).
+    pub leeway_secs: i64,
+    /// Grace window, idle timeout, absolute lifetime.
+    pub rotation: RotationPolicy,
+    /// JWKS/discovery cache max-age (s).
+    pub jwks_max_age_secs: i64,
+    /// Whether unknown identifiers may register.
+    pub registration_enabled: bool,
+    /// Minimum password length (characters).
+    pub password_min_length: usize,
+    /// Login attempts per (identifier, IP).
+    pub login_limit_pair: Limit,
+    /// Login attempts per identifier.
+    pub login_limit_identifier: Limit,
+    /// Inactive tenants answer `tenant_not_found`.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+impl Tenant {
+    /// A tenant with the contract's defaults.
+    pub fn new(
+        id: &str,
+        name: &str,
+        issuer: &str,
+        access_ttl: i64,
+        refresh_ttl: i64,
+        now: i64,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            issuer: issuer.into(),
+            audience: Some("usso".into()),
+            domains: Vec::new(),
+            access_ttl_secs: access_ttl,
+            refresh_ttl_secs: refresh_ttl,
+            leeway_secs: usso_shared::token::DEFAULT_LEEWAY_SECS,
+            rotation: RotationPolicy {
+                absolute_lifetime_secs: refresh_ttl
+                    .max(RotationPolicy::default().absolute_lifetime_secs),
+                ..RotationPolicy::default()
+            },
+            jwks_max_age_secs: usso_edge::tenant::DEFAULT_JWKS_MAX_AGE,
+            registration_enabled: true,
+            password_min_length: 8,
+            login_limit_pair: Limit {
+                max: 5,
+                window_secs: 300,
+            },
+            login_limit_identifier: Limit {
+                max: 20,
+                window_secs: 300,
+            },
+            is_active: true,
+            created_at: now,
+        }
+    }
+
+    /// The view the token routes need.
+    pub fn edge_config(&self) -> TenantConfig {
+        TenantConfig {
+            tenant_id: self.id.clone(),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            domains: self.domains.clone(),
+            access_ttl_secs: self.access_ttl_secs,
+            refresh_ttl_secs: self.refresh_ttl_secs,
+            leeway_secs: self.leeway_secs,
+            rotation: self.rotation,
+            jwks_max_age_secs: self.jwks_max_age_secs,
+            cookie_secure: None,
+        }
+    }
+
+    /// How long a retired key keeps verifying: the longest access token plus JWKS caching.
+    pub fn key_retention_secs(&self) -> i64 {
+        self.access_ttl_secs + self.jwks_max_age_secs + 60
+    }
+}
+
+/// Checks a tenant id: 1–64 of `[A-Za-z0-9_-]`.
+pub fn valid_tenant_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::ValidationError,
+            "tenant id must be 1-64 characters of A-Z, a-z, 0-9, `_` and `-`",
+        ))
+    }
+}
+
+/// Reads a tenant.
+pub async fn load<D: DocumentStore>(docs: &D, id: &str) -> Result<Option<Tenant>> {
+    match docs.get(TENANTS, id, id).await? {
+        Some(d) => serde_json::from_value(d.body)
+            .map(Some)
+            .map_err(|e| Error::internal(format!("corrupt tenant `{id}`: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// Creates a tenant with a first signing key; `conflict` if it exists.
+pub async fn create<D: DocumentStore>(
+    docs: &D,
+    master: &SecretKey,
+    tenant: &Tenant,
+    now: i64,
+) -> Result<()> {
+    valid_tenant_id(&tenant.id)?;
+    let body = serde_json::to_value(tenant).map_err(|e| Error::internal(e.to_string()))?;
+    docs.insert(TENANTS, &tenant.id, &tenant.id, body).await?;
+    let pair = KeyPair::generate()?;
+    save_key(
+        docs,
+        master,
+        &tenant.id,
+        &pair,
+        KeyStatus::Active,
+        None,
+        now,
+    )
+    .await
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct KeyDoc {
+    kid: String,
+    status: KeyStatus,
+    sealed: String,
+    created_at: i64,
+    #[serde(default)]
+    retire_at: Option<i64>,
+}
+
+async fn save_key<D: DocumentStore>(
+    docs: &D,
+    master: &SecretKey,
+    tenant: &str,
+    pair: &KeyPair,
+    status: KeyStatus,
+    retire_at: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    let doc = KeyDoc {
+        kid: pair.kid().to_owned(),
+        status,
+        sealed: pair.seal(master)?,
+        created_at: now,
+        retire_at,
+    };
+    let body = serde_json::to_value(&doc).map_err(|e| Error::internal(e.to_string()))?;
+    docs.upsert(KEYS, tenant, pair.kid(), body).await?;
+    Ok(())
+}
+
+/// A tenant's key ring from the document store (keys opened with the master key).
+pub async fn ring<D: DocumentStore>(docs: &D, master: &SecretKey, tenant: &str) -> Result<KeyRing> {
+    let page = docs.find(KEYS, tenant, &[], 0, 1000).await?;
+    let mut ring = KeyRing::new();
+    for d in page.items {
+        let k: KeyDoc = serde_json::from_value(d.body)
+            .map_err(|e| Error::internal(format!("corrupt key: {e}")))?;
+        let pair = KeyPair::open(master, &k.kid, &k.sealed).map_err(|_| {
+            Error::new(
+                ErrorCode::ConfigurationError,
+                format!(
+                    "signing key {} of tenant {tenant} does not open: wrong USSO_MASTER_KEY?",
+                    k.kid
+                ),
+            )
+        })?;
+        ring.add(pair, k.status, k.retire_at);
+    }
+    Ok(ring)
+}
+
+/// Rotates a tenant's signing key: a fresh key becomes active, the active one becomes previous
+/// and keeps verifying for the retention period; retired keys are deleted. Returns the new kid.
+pub async fn rotate_key<D: DocumentStore>(
+    docs: &D,
+    master: &SecretKey,
+    tenant: &Tenant,
+    now: i64,
+) -> Result<String> {
+    let mut ring = ring(docs, master, &tenant.id).await?;
+    let before: Vec<String> = ring.keys().iter().map(|k| k.kid().to_owned()).collect();
+    let kid = ring.rotate(KeyPair::generate()?, now, tenant.key_retention_secs());
+    for k in ring.keys() {
+        if let Some(pair) = k.key_pair() {
+            save_key(
+                docs,
+                master,
+                &tenant.id,
+                pair,
+                k.status(),
+                k.retire_at(),
+                now,
+            )
+            .await?;
+        }
+    }
+    for old in before {
+        if !ring.keys().iter().any(|k| k.kid() == old) {
+            docs.delete(KEYS, &tenant.id, &old).await?;
+        }
+    }
+    Ok(kid)
+}
+
+/// A summary of a tenant's keys for the CLI.
+pub async fn list_keys<D: DocumentStore>(
+    docs: &D,
+    master: &SecretKey,
+    tenant: &str,
+) -> Result<Vec<serde_json::Value>> {
+    let ring = ring(docs, master, tenant).await?;
+    Ok(ring
+        .keys()
+        .iter()
+        .map(|k| json!({"kid": k.kid(), "status": k.status(), "retire_at": k.retire_at()}))
+        .collect())
+}
+
+/// Publishes a tenant's policy, domains and key set to the hot store for the token routes.
+pub async fn publish<D: DocumentStore, H: OriginHot>(
+    docs: &D,
+    hot: &H,
+    master: &SecretKey,
+    tenant: &Tenant,
+    now: i64,
+) -> Result<()> {
+    let ring = ring(docs, master, &tenant.id).await?;
+    let set = ring.publish(&tenant.id, master, now)?;
+    hot.set(&key::keys(&tenant.id), &to_json(&set)?).await?;
+    hot.set(&key::tenant(&tenant.id), &to_json(&tenant.edge_config())?)
+        .await?;
+    for d in &tenant.domains {
+        hot.set(&key::domain(d), &tenant.id).await?;
+    }
+    Ok(())
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::internal(e.to_string()))
+}

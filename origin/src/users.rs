@@ -1,0 +1,249 @@
+//! Users and their identifiers. An identifier document keyed by the canonical identifier
+//! (`email:a@example.com`) is written first: it is the uniqueness gate, so two concurrent
+//! registrations of one identifier cannot both succeed on any backend.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use usso_shared::claims::Grant;
+use usso_shared::{encoding, random, Error, ErrorCode, Result};
+
+use crate::docstore::{Doc, DocumentStore};
+use crate::identifier::{Identifier, IdentifierKind};
+
+/// Collection of users (id = UUID).
+pub const USERS: &str = "users";
+/// Collection of identifiers (id = `kind:value`).
+pub const IDENTIFIERS: &str = "identifiers";
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// UUID v4.
+    pub id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Canonical email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// E.164 phone.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Canonical username.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Argon2id PHC string; `None` for passwordless accounts.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// Role slugs.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Direct scope grants.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Disabled users cannot log in or refresh.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+    /// Last successful login.
+    #[serde(default)]
+    pub last_login_at: Option<i64>,
+}
+
+/// An identifier document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentifierDoc {
+    /// The user it belongs to.
+    pub user_id: String,
+    /// Kind.
+    pub kind: IdentifierKind,
+    /// Canonical value.
+    pub value: String,
+    /// Whether ownership was proven (OTP, magic link).
+    pub verified: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A random UUID v4.
+pub fn new_uuid() -> Result<String> {
+    let mut b = random::bytes::<16>()?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = encoding::hex_encode(&b);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+impl User {
+    /// A new active user with one identifier.
+    pub fn new(
+        tenant_id: &str,
+        ident: &Identifier,
+        password_hash: Option<String>,
+        now: i64,
+    ) -> Result<Self> {
+        let mut u = Self {
+            id: new_uuid()?,
+            tenant_id: tenant_id.into(),
+            email: None,
+            phone: None,
+            username: None,
+            name: None,
+            password_hash,
+            roles: Vec::new(),
+            scopes: Vec::new(),
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        };
+        u.set_identifier(ident);
+        Ok(u)
+    }
+
+    fn set_identifier(&mut self, ident: &Identifier) {
+        let v = Some(ident.value.clone());
+        match ident.kind {
+            IdentifierKind::Email => self.email = v,
+            IdentifierKind::Phone => self.phone = v,
+            IdentifierKind::Username => self.username = v,
+        }
+    }
+
+    /// `sub` of the user's tokens.
+    pub fn subject(&self) -> String {
+        format!("user:{}", self.id)
+    }
+
+    /// The public view (never the password hash).
+    pub fn public(&self) -> Value {
+        json!({
+            "id": self.id,
+            "sub": self.subject(),
+            "tenant_id": self.tenant_id,
+            "email": self.email,
+            "phone": self.phone,
+            "username": self.username,
+            "name": self.name,
+            "roles": self.roles,
+            "scopes": self.scopes,
+            "is_active": self.is_active,
+            "created_at": self.created_at,
+            "last_login_at": self.last_login_at,
+        })
+    }
+
+    /// What a session of this user grants, given the methods used to authenticate.
+    pub fn grant(&self, amr: Vec<String>) -> Grant {
+        let acr = if amr.len() >= 2 {
+            "usso:acr:2"
+        } else {
+            "usso:acr:1"
+        };
+        Grant {
+            sub: self.subject(),
+            user_id: Some(self.id.clone()),
+            workspace_id: None,
+            roles: self.roles.clone(),
+            scopes: self.scopes.clone(),
+            amr,
+            acr: Some(acr.into()),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            username: self.username.clone(),
+            user_name: self.name.clone(),
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(doc: Doc, what: &str) -> Result<T> {
+    serde_json::from_value(doc.body)
+        .map_err(|e| Error::internal(format!("corrupt {what} `{}`: {e}", doc.id)))
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::internal(e.to_string()))
+}
+
+/// The user an identifier belongs to, with the document version.
+pub async fn find_by_identifier<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    ident: &Identifier,
+) -> Result<Option<(User, i64)>> {
+    let Some(idoc) = docs.get(IDENTIFIERS, tenant, &ident.key()).await? else {
+        return Ok(None);
+    };
+    let idoc: IdentifierDoc = decode(idoc, "identifier")?;
+    get(docs, tenant, &idoc.user_id).await
+}
+
+/// A user by id, with the document version.
+pub async fn get<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<(User, i64)>> {
+    match docs.get(USERS, tenant, id).await? {
+        Some(d) => {
+            let v = d.version;
+            Ok(Some((decode(d, "user")?, v)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Creates a user: the identifier document first (the uniqueness gate), then the user; if the
+/// user write fails the identifier is released again.
+pub async fn create<D: DocumentStore>(
+    docs: &D,
+    user: &User,
+    ident: &Identifier,
+    verified: bool,
+) -> Result<()> {
+    let idoc = IdentifierDoc {
+        user_id: user.id.clone(),
+        kind: ident.kind,
+        value: ident.value.clone(),
+        verified,
+        created_at: user.created_at,
+    };
+    docs.insert(IDENTIFIERS, &user.tenant_id, &ident.key(), encode(&idoc)?)
+        .await
+        .map_err(|e| {
+            if e.code() == ErrorCode::Conflict {
+                Error::new(ErrorCode::Conflict, "this identifier is already registered")
+            } else {
+                e
+            }
+        })?;
+    if let Err(e) = docs
+        .insert(USERS, &user.tenant_id, &user.id, encode(user)?)
+        .await
+    {
+        let _ = docs
+            .delete(IDENTIFIERS, &user.tenant_id, &ident.key())
+            .await;
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Writes a changed user if nobody changed it since `version`.
+pub async fn update<D: DocumentStore>(docs: &D, user: &User, version: i64) -> Result<i64> {
+    Ok(docs
+        .replace(USERS, &user.tenant_id, &user.id, encode(user)?, version)
+        .await?
+        .version)
+}
