@@ -149,6 +149,15 @@ impl PasswordParams {
 
     /// The argon2 crate's parameters (checks only Argon2's own limits, not OWASP's).
     fn argon2_params(&self) -> Result<Params> {
+        // Checked first: argon2 computes `8 × parallelism` in u32, which overflows (and panics
+        // with overflow checks) for values above its own limit.
+        if self.parallelism > Params::MAX_P_COST {
+            return Err(config_error(format!(
+                "Argon2 parallelism must be at most {}, got {}",
+                Params::MAX_P_COST,
+                self.parallelism
+            )));
+        }
         Params::new(
             self.memory_kib,
             self.iterations,
@@ -391,7 +400,9 @@ impl Hasher {
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<Verdict> {
         check_length(password)?;
         // Fail the same way for known and unknown accounts when the parameters are unusable.
-        self.inner.argon.clone()?;
+        if let Err(e) = &self.inner.argon {
+            return Err(e.clone());
+        }
         let secret = Secret::new(password);
         let phc = phc.map(str::to_owned);
         self.run(move |inner| match phc {
@@ -510,6 +521,14 @@ impl Inner {
             Ok(h) => h,
             Err(e) => return self.unusable(password, &format!("unparsable: {e}")),
         };
+        // Checked before argon2 parses the parameters: it computes `8 × p` in u32, which
+        // overflows (and panics with overflow checks) for p above its own limit.
+        let huge_p = hash.params.iter().any(|(name, value)| {
+            name.as_str() == "p" && value.decimal().is_ok_and(|p| p > Params::MAX_P_COST)
+        });
+        if huge_p {
+            return self.unusable(password, "parallelism above Argon2's limit");
+        }
         let stored = match Params::try_from(&hash) {
             Ok(p) => p,
             Err(e) => return self.unusable(password, &format!("bad parameters: {e}")),
@@ -632,6 +651,21 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::ConfigurationError);
         let e = PasswordParams::new(u32::MAX, 2, u32::MAX).unwrap_err();
         assert_eq!(e.code(), ErrorCode::ConfigurationError);
+        // Must not reach argon2's `8 × p` overflow.
+        for p in [0x100_0000, 0x2000_0000, u32::MAX] {
+            let e = PasswordParams::new(u32::MAX, 2, p).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::ConfigurationError);
+            let h = Hasher::new(
+                PasswordParams {
+                    memory_kib: u32::MAX,
+                    iterations: 1,
+                    parallelism: p,
+                },
+                1,
+                1,
+            );
+            assert!(h.inner.argon.is_err());
+        }
         let insecure = PasswordParams::insecure_for_tests();
         assert_eq!(
             insecure.validate().unwrap_err().code(),
@@ -863,6 +897,12 @@ mod tests {
             // Absurd cost (4 TiB): refused, never allocated.
             "$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
             "$argon2id$v=19$m=64,t=4294967295,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
+            "$argon2id$v=19$m=64,t=1,p=4294967295$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
+            "$argon2id$v=19$m=64,t=1,p=536870912$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
+            "$argon2id$v=19$m=64,t=1,p=16777216$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
+            "$argon2id$v=19$m=64,t=1,p=1,p=536870912$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2g"
+                .into(),
+            "$argon2id$v=19$m=64,t=1,p=99999999999$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
             good.replace("$argon2id$", "$argon2xx$"),
             good[..good.len() - 10].to_owned(),
             format!("{good}$extra"),
