@@ -22,6 +22,9 @@ async fn main() {
     }
     let base = args[1].trim_end_matches('/').to_owned();
     let scenario = args[2].clone();
+    if scenario == "hash-baseline" {
+        return hash_baseline(args[3].parse().expect("COUNT")).await;
+    }
     let conc: usize = args[3].parse().expect("CONCURRENCY");
     let secs: u64 = args[4].parse().expect("SECONDS");
     let client = reqwest::Client::builder()
@@ -116,5 +119,24 @@ async fn main() {
             "requests_per_sec": n as f64 / elapsed,
             "status_counts": *counts.lock().unwrap(),
         })
+    );
+}
+
+/// Times single Argon2id hashes with the default (OWASP) parameters, one at a time: the
+/// baseline login throughput is cores / this time.
+async fn hash_baseline(count: usize) {
+    use usso_origin::password::{Hasher, PasswordParams};
+    let h = Hasher::new(PasswordParams::default(), 1, 1);
+    h.hash("warm up the pool").await.unwrap();
+    let start = Instant::now();
+    for _ in 0..count {
+        h.hash("load test password").await.unwrap();
+    }
+    let per = start.elapsed().as_secs_f64() / count as f64;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{}",
+        json!({"scenario": "hash-baseline", "hashes": count, "seconds_per_hash": per,
+               "cores": cores, "baseline_logins_per_sec": cores as f64 / per})
     );
 }

@@ -295,6 +295,57 @@ struct Inner {
     runs: AtomicU64,
     /// The dummy PHC hash for unknown accounts, computed once with the current parameters.
     dummy: OnceLock<Option<String>>,
+    /// The dedicated worker threads' job queue (see [`WorkerPool`]).
+    pool: WorkerPool,
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// `workers` dedicated OS threads that run every Argon2 computation. A fixed set of threads
+/// (rather than tokio's elastic blocking pool) keeps memory bounded: each Argon2 run allocates
+/// `m` KiB, and the allocator keeps that memory cached per thread, so the number of threads that
+/// ever hash bounds the memory the pool holds (≈ workers × m). The threads end when the last
+/// [`Hasher`] clone is dropped.
+struct WorkerPool {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl WorkerPool {
+    fn new(workers: usize) -> Self {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..workers {
+            let rx = Arc::clone(&rx);
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    let job = {
+                        let guard = rx.lock().unwrap_or_else(|e| e.into_inner());
+                        guard.recv()
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => break,
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        Self { jobs }
+    }
+
+    /// Runs `f` on a worker thread and waits for its result.
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| Error::internal("password hashing pool is closed"))?;
+        rx.await
+            .map_err(|_| Error::internal("password worker failed"))
+    }
 }
 
 impl fmt::Debug for Hasher {
@@ -316,8 +367,8 @@ impl Hasher {
     /// [`PasswordParams::validate`] first for configured values. Parameters Argon2 itself cannot
     /// use make [`Hasher::hash`] and [`Hasher::verify`] fail with `configuration_error`.
     ///
-    /// When called inside a tokio runtime, the dummy hash for unknown accounts is computed in
-    /// the background right away, so the first unknown-account login costs no more than others.
+    /// The dummy hash for unknown accounts is computed on a worker right away, so the first
+    /// unknown-account login costs no more than others.
     pub fn new(params: PasswordParams, workers: usize, queue: usize) -> Self {
         let workers = workers.clamp(1, Semaphore::MAX_PERMITS);
         let inner = Arc::new(Inner {
@@ -330,14 +381,13 @@ impl Hasher {
             avg_nanos: AtomicU64::new(0),
             runs: AtomicU64::new(0),
             dummy: OnceLock::new(),
+            pool: WorkerPool::new(workers),
         });
         if inner.argon.is_ok() {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                let warm = Arc::clone(&inner);
-                drop(rt.spawn_blocking(move || {
-                    let _ = warm.dummy_hash();
-                }));
-            }
+            let warm = Arc::clone(&inner);
+            let _ = inner.pool.jobs.send(Box::new(move || {
+                let _ = warm.dummy_hash();
+            }));
         }
         Self { inner }
     }
@@ -428,17 +478,19 @@ impl Hasher {
             .acquire_owned()
             .await
             .map_err(|_| Error::internal("password hashing pool is closed"))?;
+        let _ = rt;
         let inner = Arc::clone(&self.inner);
         // The permit and the admission travel with the job: they are released when the work is
         // done, even if the caller stops waiting, so the limits always hold.
-        rt.spawn_blocking(move || {
-            let out = job(&inner);
-            drop(permit);
-            drop(admission);
-            out
-        })
-        .await
-        .map_err(|e| Error::internal(format!("password worker failed: {e}")))
+        self.inner
+            .pool
+            .run(move || {
+                let out = job(&inner);
+                drop(permit);
+                drop(admission);
+                out
+            })
+            .await
     }
 }
 

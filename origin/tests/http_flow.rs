@@ -312,7 +312,8 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
         422,
         "validation_error",
     );
-    let huge = c
+    // On its own connection: the server answers before reading the whole body and closes it.
+    let huge = client()
         .post(s.url(login))
         .header("content-type", "application/json")
         .body(vec![b' '; 200_000])
@@ -709,5 +710,199 @@ fn bad_configuration_stops_startup_with_a_clear_message() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .to_lowercase()
         .contains("listen"));
+    std::fs::remove_dir_all(&data).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_admin_password_is_shown_once_and_system_password_resets_it() {
+    let data = temp_dir("admin");
+    let port = free_port();
+    let c = client();
+    let s = Server::start_with(&data, port, &[], None);
+    let logs = s.logs();
+    let shown = logs
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap_or_else(|| panic!("the generated password is shown: {logs}"))
+        .trim()
+        .to_owned();
+    let ok = post(
+        &c,
+        &s,
+        "/api/sso/v1/auth/login",
+        &json!({"identifier": "system", "secret": shown}),
+    )
+    .await;
+    assert_eq!(ok.0, 200, "{}", ok.1);
+    s.stop();
+    // Restart without SYSTEM_PASSWORD: nothing is regenerated or shown again.
+    let s = Server::start_with(&data, port, &[], None);
+    assert!(!s.logs().contains("password: "), "{}", s.logs());
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            "/api/sso/v1/auth/login",
+            &json!({"identifier": "system", "secret": shown})
+        )
+        .await
+        .0,
+        200
+    );
+    s.stop();
+    // Setting SYSTEM_PASSWORD and restarting resets it.
+    let s = Server::start_with(&data, port, &[], Some("a brand new admin password"));
+    assert_error(
+        &post(
+            &c,
+            &s,
+            "/api/sso/v1/auth/login",
+            &json!({"identifier": "system", "secret": shown}),
+        )
+        .await,
+        401,
+        "invalid_credentials",
+    );
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            "/api/sso/v1/auth/login",
+            &json!({"identifier": "system", "secret": "a brand new admin password"})
+        )
+        .await
+        .0,
+        200
+    );
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_describes_every_route_and_cli_manages_tenants() {
+    let data = temp_dir("openapi");
+    // A second tenant from the CLI, resolved by Host and by X-Tenant-ID.
+    let out = admin(
+        &data,
+        &[
+            "tenant",
+            "create",
+            "acme",
+            "--domain",
+            "sso.acme.test",
+            "--no-audience",
+        ],
+        &[("SYSTEM_PASSWORD", "x")],
+    );
+    assert!(out.contains("\"created\":\"acme\""), "{out}");
+    let out = admin(
+        &data,
+        &[
+            "user",
+            "create",
+            "ops@acme.test",
+            "--tenant",
+            "acme",
+            "--role",
+            "admin",
+            "--scope",
+            "read:sessions",
+        ],
+        &[("USSO_NEW_PASSWORD", "ops password 1")],
+    );
+    assert!(out.contains("email:ops@acme.test"), "{out}");
+    let s = Server::start(&data, free_port(), &[]);
+    let c = client();
+    let doc: Value = c
+        .get(s.url("/api/sso/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/health",
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+        "/api/sso/v1/auth/login",
+        "/api/sso/v1/auth/register",
+        "/api/sso/v1/auth/refresh",
+        "/api/sso/v1/auth/logout",
+        "/api/sso/v1/auth/verify-token",
+        "/api/sso/v1/auth/me",
+        "/api/sso/v1/me",
+        "/api/sso/v1/sessions",
+        "/api/sso/v1/sessions/{id}",
+    ] {
+        assert!(paths.contains_key(p), "OpenAPI lists {p}");
+    }
+    let page = c.get(s.url("/api/sso/v1/docs")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+
+    let login = c
+        .post(s.url("/api/sso/v1/auth/login"))
+        .header("x-tenant-id", "acme")
+        .json(&json!({"identifier": "ops@acme.test", "secret": "ops password 1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let body: Value = login.json().await.unwrap();
+    let access = body["access_token"].as_str().unwrap();
+    // The acme token has no `aud` and acme's issuer; it is invalid for org_default.
+    let v = c
+        .post(s.url("/api/sso/v1/auth/verify-token"))
+        .header("host", "sso.acme.test")
+        .json(&json!({"token": access}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v.status(), 200);
+    let claims: Value = v.json().await.unwrap();
+    assert!(claims.get("aud").is_none());
+    assert_eq!(claims["iss"], json!("https://sso.acme.test"));
+    assert_error(
+        &post(
+            &c,
+            &s,
+            "/api/sso/v1/auth/verify-token",
+            &json!({"token": access}),
+        )
+        .await,
+        401,
+        "invalid_token",
+    );
+    // An admin with read:sessions may list another user's sessions.
+    let uid = claims["user_id"].as_str().unwrap().to_owned();
+    let reg = c
+        .post(s.url("/api/sso/v1/auth/register"))
+        .header("x-tenant-id", "acme")
+        .json(&json!({"identifier": "plain@acme.test", "secret": "plain password"}))
+        .send()
+        .await
+        .unwrap();
+    let plain: Value = reg.json().await.unwrap();
+    let plain_id = plain["user"]["id"].as_str().unwrap();
+    let plain_access = plain["access_token"].as_str().unwrap();
+    let r = c
+        .get(s.url(&format!("/api/sso/v1/sessions?user_id={plain_id}")))
+        .header("x-tenant-id", "acme")
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["total"], json!(1));
+    let r = c
+        .get(s.url(&format!("/api/sso/v1/sessions?user_id={uid}")))
+        .header("x-tenant-id", "acme")
+        .bearer_auth(plain_access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    s.stop();
     std::fs::remove_dir_all(&data).ok();
 }

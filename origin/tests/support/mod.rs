@@ -63,10 +63,22 @@ pub fn admin(data: &PathBuf, args: &[&str], envs: &[(&str, &str)]) -> String {
 
 impl Server {
     pub fn start(data: &PathBuf, port: u16, envs: &[(&str, &str)]) -> Server {
+        Self::start_with(data, port, envs, Some(SYSTEM_PASSWORD))
+    }
+
+    /// Starts with or without `SYSTEM_PASSWORD`.
+    pub fn start_with(
+        data: &PathBuf,
+        port: u16,
+        envs: &[(&str, &str)],
+        system_password: Option<&str>,
+    ) -> Server {
         let mut c = bin();
+        if let Some(pw) = system_password {
+            c.env("SYSTEM_PASSWORD", pw);
+        }
         c.env("USSO_LISTEN", format!("127.0.0.1:{port}"))
             .env("USSO_DATA_DIR", data)
-            .env("SYSTEM_PASSWORD", SYSTEM_PASSWORD)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in envs {

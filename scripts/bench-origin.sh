@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Origin benchmarks, measured side by side in one run (see docs/benchmarks.md):
+#   - one Argon2id hash (the baseline: cores / hash time = the best possible login rate)
+#   - login, verify-token and refresh requests per second against the release binary
+#   - peak memory (VmHWM) of the server under 1,000 concurrent logins
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${BENCH_SECS:-10}
+cargo build --release -p usso-origin --bin usso-origin --example load
+BIN=target/release/usso-origin
+LOAD=target/release/examples/load
+DATA=$(mktemp -d)
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+OUT=$(mktemp)
+RUST_LOG=warn USSO_DATA_DIR=$DATA USSO_LISTEN=127.0.0.1:$PORT SYSTEM_PASSWORD=bench-password \
+  USSO_HASH_QUEUE=${USSO_HASH_QUEUE:-64} "$BIN" >"$OUT" 2>/dev/null &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA" "$OUT"' EXIT
+for _ in $(seq 1 100); do grep -q "listening on" "$OUT" && break; sleep 0.1; done
+grep -q "listening on" "$OUT" || { echo "server did not start" >&2; exit 1; }
+BASE=http://127.0.0.1:$PORT
+"$LOAD" "$BASE" hash-baseline 20 0
+"$LOAD" "$BASE" login 8 "$SECS"
+"$LOAD" "$BASE" verify 16 "$SECS"
+"$LOAD" "$BASE" refresh 16 "$SECS"
+echo "{\"rss_before_burst_kib\": $(awk '/VmRSS/{print $2}' /proc/$PID/status)}"
+"$LOAD" "$BASE" burst-login 1000 0
+echo "{\"peak_rss_kib\": $(awk '/VmHWM/{print $2}' /proc/$PID/status)}"
