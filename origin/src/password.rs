@@ -4,7 +4,8 @@
 //!   the OWASP minimum (19 MiB, t=2, p=1).
 //! * [`PasswordPolicy`]: the length (and optional composition) rules a caller applies to a *new*
 //!   password. Length counts Unicode characters, not bytes.
-//! * [`Hasher`]: hashes and verifies on tokio's blocking pool, at most `workers` at once and at
+//! * [`Hasher`]: hashes and verifies on `workers` dedicated threads (each reusing one Argon2
+//!   memory buffer, so memory stays ≈ workers × m), at most `workers` at once and at
 //!   most `queue` waiting beyond that. When both are full it answers at once with
 //!   `too_many_requests` and an estimated `Retry-After`; it never queues without limit.
 //!
@@ -16,9 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{
-    Error as PhcError, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{Error as PhcError, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use usso_shared::{Error, ErrorCode, Result};
@@ -423,13 +422,8 @@ impl Hasher {
             .map_err(|e| Error::internal(format!("cannot encode salt: {e}")))?;
         let secret = Secret::new(password);
         self.run(move |inner| {
-            let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
             inner
-                .timed(|| {
-                    argon
-                        .hash_password(secret.bytes(), &salt)
-                        .map(|h| h.to_string())
-                })
+                .timed(|| phc_hash(&params, secret.bytes(), &salt))
                 .map_err(|e| Error::internal(format!("password hashing failed: {e}")))
         })
         .await?
@@ -538,9 +532,8 @@ impl Inner {
             .get_or_init(|| {
                 let params = self.argon.clone().ok()?;
                 let salt = SaltString::encode_b64(DUMMY_SALT).ok()?;
-                let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-                match argon.hash_password(DUMMY_PASSWORD, &salt) {
-                    Ok(h) => Some(h.to_string()),
+                match phc_hash(&params, DUMMY_PASSWORD, &salt) {
+                    Ok(h) => Some(h),
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot compute the dummy password hash");
                         None
@@ -555,14 +548,27 @@ impl Inner {
         let parsed = self.dummy_hash().and_then(|d| PasswordHash::new(d).ok());
         match parsed {
             Some(hash) => {
-                let _ = self.timed(|| Argon2::default().verify_password(password, &hash));
+                if let Ok(params) = self.argon.clone() {
+                    let keep = params.block_count();
+                    let _ = self.timed(|| phc_verify(&hash, &params, password, keep));
+                }
             }
             None => {
                 // No dummy hash: hash the password instead, same cost.
                 if let Ok(params) = self.argon.clone() {
-                    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                    let keep = params.block_count();
                     let mut out = [0u8; OUTPUT_BYTES];
-                    let _ = self.timed(|| argon.hash_password_into(password, DUMMY_SALT, &mut out));
+                    let _ = self.timed(|| {
+                        compute(
+                            Algorithm::Argon2id,
+                            Version::V0x13,
+                            params,
+                            password,
+                            DUMMY_SALT,
+                            &mut out,
+                            keep,
+                        )
+                    });
                 }
             }
         }
@@ -588,7 +594,8 @@ impl Inner {
         if let Some(why) = self.too_costly(&stored) {
             return self.unusable(password, why);
         }
-        match self.timed(|| Argon2::default().verify_password(password, &hash)) {
+        let keep = self.argon.as_ref().map_or(0, Params::block_count);
+        match self.timed(|| phc_verify(&hash, &stored, password, keep)) {
             Ok(()) => Verdict::Valid {
                 needs_rehash: self.needs_rehash(&hash, &stored),
             },
@@ -676,9 +683,110 @@ impl Drop for Secret {
     }
 }
 
+thread_local! {
+    /// This worker thread's Argon2 memory, reused by every computation on the thread. Without
+    /// it each run allocates `m` KiB afresh, and glibc's adaptive mmap threshold keeps those
+    /// freed blocks cached per arena, so a server's memory grew by `m` KiB per login.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Computes a raw Argon2 hash into `out` with this thread's reusable memory; memory grown for
+/// an unusually costly stored hash is released again down to `keep_blocks`.
+fn compute(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    keep_blocks: usize,
+) -> argon2::Result<()> {
+    let needed = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    BLOCKS.with(|cell| {
+        let mut blocks = cell.borrow_mut();
+        if blocks.len() < needed {
+            blocks.resize(needed, argon2::Block::default());
+        }
+        let result =
+            argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed]);
+        if blocks.len() > keep_blocks.max(1) {
+            blocks.truncate(keep_blocks.max(1));
+            blocks.shrink_to_fit();
+        }
+        result
+    })
+}
+
+/// A PHC string `$argon2id$v=19$m=…,t=…,p=…$salt$hash` made with the reusable memory.
+fn phc_hash(
+    params: &Params,
+    password: &[u8],
+    salt: &SaltString,
+) -> std::result::Result<String, PhcError> {
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+    let mut out = [0u8; OUTPUT_BYTES];
+    compute(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params.clone(),
+        password,
+        salt_bytes,
+        &mut out,
+        params.block_count(),
+    )?;
+    let mut ps = argon2::password_hash::ParamsString::new();
+    ps.add_decimal("m", params.m_cost())?;
+    ps.add_decimal("t", params.t_cost())?;
+    ps.add_decimal("p", params.p_cost())?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ps,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(&out)?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Verifies `password` against a parsed PHC hash (any Argon2 variant and version) with the
+/// reusable memory; the comparison of outputs is constant-time (`Output`'s equality).
+fn phc_verify(
+    hash: &PasswordHash<'_>,
+    stored: &Params,
+    password: &[u8],
+    keep_blocks: usize,
+) -> std::result::Result<(), PhcError> {
+    let algorithm = Algorithm::try_from(hash.algorithm)?;
+    let version = Version::try_from(hash.version.unwrap_or(Version::V0x13.into()))?;
+    let expected = hash.hash.ok_or(PhcError::Password)?;
+    let salt = hash.salt.ok_or(PhcError::SaltInvalid(
+        argon2::password_hash::errors::InvalidValue::Malformed,
+    ))?;
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+    let mut out = vec![0u8; expected.len()];
+    compute(
+        algorithm,
+        version,
+        stored.clone(),
+        password,
+        salt_bytes,
+        &mut out,
+        keep_blocks,
+    )?;
+    if argon2::password_hash::Output::new(&out)? == expected {
+        Ok(())
+    } else {
+        Err(PhcError::Password)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordHasher;
 
     fn fast() -> Hasher {
         Hasher::new(PasswordParams::insecure_for_tests(), 2, 8)
