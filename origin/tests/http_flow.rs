@@ -906,3 +906,63 @@ async fn openapi_describes_every_route_and_cli_manages_tenants() {
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests_and_loses_no_committed_write() {
+    let data = temp_dir("term");
+    let port = free_port();
+    let s = Server::start(&data, port, &[]);
+    let c = client();
+    // 20 registrations in flight (each costs an Argon2id hash on a 2-worker pool).
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (c, url) = (c.clone(), s.url("/api/sso/v1/auth/register"));
+        tasks.push(tokio::spawn(async move {
+            let r = c
+                .post(url)
+                .json(&json!({"identifier": format!("term{i}@example.com"), "secret": "graceful password"}))
+                .send()
+                .await;
+            r.map(|r| r.status().as_u16()).unwrap_or(0)
+        }));
+    }
+    // As soon as the first one is answered, the rest are still in flight: stop the server.
+    let first = tasks.remove(0).await.unwrap();
+    assert_eq!(first, 200);
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill")
+        .arg("-TERM")
+        .arg(&pid)
+        .status()
+        .unwrap()
+        .success());
+    let mut codes = vec![first];
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    s.stop_after_signal();
+    // Every request that reached the server was answered; every 200 is durable.
+    let ok: Vec<usize> = codes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == 200)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        ok.len() >= 2,
+        "in-flight requests finished after SIGTERM: {codes:?}"
+    );
+    let s = Server::start(&data, port, &[]);
+    for i in ok {
+        let r = post(
+            &c,
+            &s,
+            "/api/sso/v1/auth/login",
+            &json!({"identifier": format!("term{i}@example.com"), "secret": "graceful password"}),
+        )
+        .await;
+        assert_eq!(r.0, 200, "user {i} survived: {}", r.1);
+    }
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}

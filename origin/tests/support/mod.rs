@@ -138,6 +138,16 @@ impl Server {
         );
     }
 
+    /// Waits for a server already sent SIGTERM: it must exit cleanly.
+    pub fn stop_after_signal(mut self) {
+        let exit = self.child.wait().unwrap();
+        assert!(
+            exit.success(),
+            "usso-origin exited with {exit}: {}",
+            self.stderr.lock().unwrap()
+        );
+    }
+
     pub fn logs(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
