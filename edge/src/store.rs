@@ -31,6 +31,24 @@ pub mod key {
     }
 }
 
+/// Applies the pure rotation step to a loaded record: the outcome, the record as it stands
+/// afterwards, and whether that record must be written back. Backends call this inside their
+/// atomic section (a mutex, a transaction); the Lua script of the Redis backends mirrors it.
+pub fn apply_rotation(
+    record: Option<SessionRecord>,
+    presented_hash: &str,
+    successor: &Successor,
+    grace_secs: i64,
+    now: i64,
+) -> (Outcome, Option<SessionRecord>, bool) {
+    let (outcome, write) =
+        rotation::step(record.as_ref(), presented_hash, successor, grace_secs, now);
+    match write {
+        Write::Put(next) => (outcome, Some(*next), true),
+        Write::None => (outcome, record, false),
+    }
+}
+
 /// The hot-store operations of the token routes.
 pub trait HotStore: MaybeSync {
     /// Reads several plain values in one round trip (missing keys are `None`).
@@ -130,17 +148,14 @@ impl HotStore for MemoryHotStore {
         let k = key::session(tenant_id, session_id);
         let mut map = self.lock();
         let record = Self::read_session(&map, &k)?;
-        let (outcome, write) =
-            rotation::step(record.as_ref(), presented_hash, successor, grace_secs, now);
-        match write {
-            Write::Put(next) => {
-                let v = serde_json::to_string(&next)
-                    .map_err(|e| usso_shared::Error::internal(e.to_string()))?;
-                map.insert(k, v);
-                Ok((outcome, Some(*next)))
-            }
-            Write::None => Ok((outcome, record)),
+        let (outcome, record, dirty) =
+            apply_rotation(record, presented_hash, successor, grace_secs, now);
+        if let (true, Some(next)) = (dirty, &record) {
+            let v = serde_json::to_string(next)
+                .map_err(|e| usso_shared::Error::internal(e.to_string()))?;
+            map.insert(k, v);
         }
+        Ok((outcome, record))
     }
 
     async fn revoke(

@@ -123,7 +123,7 @@ impl App {
             return Err(Error::new(ErrorCode::ValidationError, "secret is too long"));
         }
         let ident = if body.identifier.trim() == crate::bootstrap::SYSTEM_USER
-            && t.id == tenant::DEFAULT_TENANT
+            && t.id() == tenant::DEFAULT_TENANT
             && !registering
         {
             Identifier {
@@ -137,8 +137,8 @@ impl App {
         let now = self.now();
 
         // Count the attempt before checking it, so parallel guesses cannot slip past the limit.
-        let pair_key = counter("login", &t.id, &[&ident.key(), &ip]);
-        let id_key = counter("login-id", &t.id, &[&ident.key()]);
+        let pair_key = counter("login", t.id(), &[&ident.key(), &ip]);
+        let id_key = counter("login-id", t.id(), &[&ident.key()]);
         let (pair_n, pair_reset) = self
             .hot
             .hit(&pair_key, t.login_limit_pair.window_secs, now)
@@ -154,7 +154,7 @@ impl App {
                 id_reset
             };
             self.audit(
-                &t.id,
+                t.id(),
                 "login_rate_limited",
                 Some(req),
                 json!({"identifier": ident.key()}),
@@ -163,7 +163,7 @@ impl App {
             return Err(Error::too_many_requests((reset - now).max(1) as u64));
         }
 
-        let found = users::find_by_identifier(&self.docs, &t.id, &ident).await?;
+        let found = users::find_by_identifier(&self.docs, t.id(), &ident).await?;
         let (mut user, version) = match found {
             Some(u) if registering => {
                 let _ = u;
@@ -190,7 +190,7 @@ impl App {
                 // Same work as a real check, so timing does not tell whether the account exists.
                 self.hasher.verify(&body.secret, None).await?;
                 self.audit(
-                    &t.id,
+                    t.id(),
                     "login_failed",
                     Some(req),
                     json!({"identifier": ident.key(), "reason": "unknown"}),
@@ -209,7 +209,7 @@ impl App {
         {
             Verdict::Invalid => {
                 self.audit(
-                    &t.id,
+                    t.id(),
                     "login_failed",
                     Some(req),
                     json!({"user_id": user.id, "reason": "password"}),
@@ -257,7 +257,7 @@ impl App {
         policy.check(&body.secret)?;
         let now = self.now();
         let hash = self.hasher.hash(&body.secret).await?;
-        let mut user = User::new(&t.id, ident, Some(hash), now)?;
+        let mut user = User::new(t.id(), ident, Some(hash), now)?;
         if let Some(name) = &body.name {
             let name = name.trim();
             if name.chars().count() > 128 || name.chars().any(char::is_control) {
@@ -271,7 +271,7 @@ impl App {
         user.last_login_at = Some(now);
         users::create(&self.docs, &user, ident, false).await?;
         self.audit(
-            &t.id,
+            t.id(),
             "register",
             Some(req),
             json!({"user_id": user.id, "identifier": ident.key()}),
@@ -297,7 +297,7 @@ impl App {
             .map(|s| s.chars().take(256).collect());
         self.hot.put_session(&record).await?;
         self.audit(
-            &t.id,
+            t.id(),
             "login_ok",
             Some(req),
             json!({"user_id": user.id, "session_id": record.session_id}),
@@ -325,7 +325,7 @@ impl App {
         let id = claims
             .user_id
             .ok_or_else(|| Error::new(ErrorCode::NotFound, "not a user token"))?;
-        let (user, _) = users::get(&self.docs, &t.id, &id)
+        let (user, _) = users::get(&self.docs, t.id(), &id)
             .await?
             .ok_or_else(|| Error::new(ErrorCode::NotFound, "user not found"))?;
         Ok(Response::json(200, &user.public()).with_header("cache-control", "no-store"))
@@ -356,7 +356,7 @@ impl App {
             .unwrap_or(50)
             .clamp(1, 200);
         let now = self.now();
-        let all = self.hot.sessions_of(&t.id, &subject).await?;
+        let all = self.hot.sessions_of(t.id(), &subject).await?;
         let total = all.len();
         let items: Vec<Value> = all
             .into_iter()
@@ -389,7 +389,7 @@ impl App {
         let (t, _, claims) = self.caller(req).await?;
         let record = self
             .hot
-            .session(&t.id, session_id)
+            .session(t.id(), session_id)
             .await?
             .ok_or_else(|| Error::new(ErrorCode::NotFound, "session not found"))?;
         if record.subject != claims.sub
@@ -399,10 +399,10 @@ impl App {
             return Err(Error::new(ErrorCode::NotFound, "session not found"));
         }
         self.hot
-            .revoke(&t.id, session_id, REASON_LOGOUT, self.now())
+            .revoke(t.id(), session_id, REASON_LOGOUT, self.now())
             .await?;
         self.audit(
-            &t.id,
+            t.id(),
             "session_revoked",
             Some(req),
             json!({"session_id": session_id, "by": claims.sub}),

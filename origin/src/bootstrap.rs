@@ -93,13 +93,13 @@ pub async fn default_tenant(
 ) -> Result<Tenant> {
     match tenant::load(&stores.docs, DEFAULT_TENANT).await? {
         Some(mut t) => {
-            if cfg.issuer.is_some() && t.issuer != issuer {
+            if cfg.issuer.is_some() && t.tokens.issuer != issuer {
                 let doc = stores
                     .docs
                     .get(crate::docstore::TENANTS, DEFAULT_TENANT, DEFAULT_TENANT)
                     .await?
                     .ok_or_else(|| Error::internal("default tenant vanished"))?;
-                t.issuer = issuer.to_owned();
+                t.tokens.issuer = issuer.to_owned();
                 let body = serde_json::to_value(&t).map_err(|e| Error::internal(e.to_string()))?;
                 stores
                     .docs
@@ -123,7 +123,7 @@ pub async fn default_tenant(
                 cfg.refresh_token_expire,
                 now,
             );
-            t.domains = vec!["localhost".into(), "127.0.0.1".into()];
+            t.tokens.domains = vec!["localhost".into(), "127.0.0.1".into()];
             tenant::create(&stores.docs, &stores.master, &t, now).await?;
             tracing::info!(tenant = DEFAULT_TENANT, "created the default tenant");
             Ok(t)

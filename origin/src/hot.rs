@@ -6,8 +6,8 @@
 use std::future::Future;
 
 use rusqlite::{params, OptionalExtension};
-use usso_edge::store::HotStore;
-use usso_shared::rotation::{self, Outcome, SessionRecord, Successor, Write};
+use usso_edge::store::{apply_rotation, HotStore};
+use usso_shared::rotation::{Outcome, SessionRecord, Successor};
 use usso_shared::{Error, Result};
 
 use crate::db::{sql, Db, Durability};
@@ -125,14 +125,11 @@ impl HotStore for SqliteHot {
         self.db
             .transaction(move |tx| {
                 let record = read_session(tx, &t, &s)?;
-                let (outcome, write) = rotation::step(record.as_ref(), &h, &succ, grace_secs, now);
-                match write {
-                    Write::Put(next) => {
-                        write_session(tx, &next)?;
-                        Ok((outcome, Some(*next)))
-                    }
-                    Write::None => Ok((outcome, record)),
+                let (outcome, record, dirty) = apply_rotation(record, &h, &succ, grace_secs, now);
+                if let (true, Some(next)) = (dirty, &record) {
+                    write_session(tx, next)?;
                 }
+                Ok((outcome, record))
             })
             .await
     }

@@ -68,15 +68,15 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
                 cfg.refresh_token_expire,
                 now,
             );
-            t.domains = domains;
+            t.tokens.domains = domains;
             if no_audience {
-                t.audience = None;
+                t.tokens.audience = None;
             }
             tenant::create(&stores.docs, &stores.master, &t, now).await?;
             tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
             println!(
                 "{}",
-                json!({"created": t.id, "issuer": t.issuer, "domains": t.domains})
+                json!({"created": t.id(), "issuer": t.tokens.issuer, "domains": t.tokens.domains})
             );
             Ok(())
         }
@@ -85,7 +85,7 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
                 if let Some(t) = tenant::load(&stores.docs, &id).await? {
                     println!(
                         "{}",
-                        json!({"id": t.id, "name": t.name, "issuer": t.issuer, "domains": t.domains, "is_active": t.is_active})
+                        json!({"id": t.id(), "name": t.name, "issuer": t.tokens.issuer, "domains": t.tokens.domains, "is_active": t.is_active})
                     );
                 }
             }
@@ -107,13 +107,13 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
                 ..PasswordPolicy::default()
             }
             .check(&password)?;
-            let mut user = User::new(&t.id, &ident, Some(hasher.hash(&password).await?), now)?;
+            let mut user = User::new(t.id(), &ident, Some(hasher.hash(&password).await?), now)?;
             user.roles = roles;
             user.scopes = scopes;
             users::create(&stores.docs, &user, &ident, true).await?;
             println!(
                 "{}",
-                json!({"created": user.id, "identifier": ident.key(), "tenant": t.id})
+                json!({"created": user.id, "identifier": ident.key(), "tenant": t.id()})
             );
             Ok(())
         }
@@ -123,8 +123,8 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             })?;
             let kid = tenant::rotate_key(&stores.docs, &stores.master, &t, now).await?;
             tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
-            audit_cli(&stores, &t.id, "key_rotated", json!({"kid": kid})).await;
-            println!("{}", json!({"tenant": t.id, "active_kid": kid}));
+            audit_cli(&stores, t.id(), "key_rotated", json!({"kid": kid})).await;
+            println!("{}", json!({"tenant": t.id(), "active_kid": kid}));
             Ok(())
         }
         Command::Key(KeyCommand::List { tenant: tid }) => {

@@ -27,31 +27,15 @@ pub struct Limit {
     pub window_secs: i64,
 }
 
-/// A tenant and its policy.
+/// A tenant and its policy: the token policy the edge also sees ([`TenantConfig`], stored
+/// flattened into the same document) plus what only the origin enforces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tenant {
-    /// Id, e.g. `org_default`.
-    pub id: String,
+    /// Issuer, audience, domains, lifetimes, leeway, rotation policy, JWKS caching.
+    #[serde(flatten)]
+    pub tokens: TenantConfig,
     /// Display name (used in messages).
     pub name: String,
-    /// Issuer URL.
-    pub issuer: String,
-    /// Audience; `None` turns `aud` off (needed by the Rust SDK 0.4.1).
-    #[serde(default)]
-    pub audience: Option<String>,
-    /// Host names resolving to this tenant.
-    #[serde(default)]
-    pub domains: Vec<String>,
-    /// Access-token lifetime (s).
-    pub access_ttl_secs: i64,
-    /// Refresh-token lifetime (s).
-    pub refresh_ttl_secs: i64,
-    /// Clock leeway (s, ≤ 60).
-    pub leeway_secs: i64,
-    /// Grace window, idle timeout, absolute lifetime.
-    pub rotation: RotationPolicy,
-    /// JWKS/discovery cache max-age (s).
-    pub jwks_max_age_secs: i64,
     /// Whether unknown identifiers may register.
     pub registration_enabled: bool,
     /// Minimum password length (characters).
@@ -76,21 +60,17 @@ impl Tenant {
         refresh_ttl: i64,
         now: i64,
     ) -> Self {
+        let mut tokens = TenantConfig::new(id, issuer);
+        tokens.access_ttl_secs = access_ttl;
+        tokens.refresh_ttl_secs = refresh_ttl;
+        tokens.rotation = RotationPolicy {
+            absolute_lifetime_secs: refresh_ttl
+                .max(RotationPolicy::default().absolute_lifetime_secs),
+            ..RotationPolicy::default()
+        };
         Self {
-            id: id.into(),
+            tokens,
             name: name.into(),
-            issuer: issuer.into(),
-            audience: Some("usso".into()),
-            domains: Vec::new(),
-            access_ttl_secs: access_ttl,
-            refresh_ttl_secs: refresh_ttl,
-            leeway_secs: usso_shared::token::DEFAULT_LEEWAY_SECS,
-            rotation: RotationPolicy {
-                absolute_lifetime_secs: refresh_ttl
-                    .max(RotationPolicy::default().absolute_lifetime_secs),
-                ..RotationPolicy::default()
-            },
-            jwks_max_age_secs: usso_edge::tenant::DEFAULT_JWKS_MAX_AGE,
             registration_enabled: true,
             password_min_length: 8,
             login_limit_pair: Limit {
@@ -106,25 +86,14 @@ impl Tenant {
         }
     }
 
-    /// The view the token routes need.
-    pub fn edge_config(&self) -> TenantConfig {
-        TenantConfig {
-            tenant_id: self.id.clone(),
-            issuer: self.issuer.clone(),
-            audience: self.audience.clone(),
-            domains: self.domains.clone(),
-            access_ttl_secs: self.access_ttl_secs,
-            refresh_ttl_secs: self.refresh_ttl_secs,
-            leeway_secs: self.leeway_secs,
-            rotation: self.rotation,
-            jwks_max_age_secs: self.jwks_max_age_secs,
-            cookie_secure: None,
-        }
+    /// The tenant id.
+    pub fn id(&self) -> &str {
+        &self.tokens.tenant_id
     }
 
     /// How long a retired key keeps verifying: the longest access token plus JWKS caching.
     pub fn key_retention_secs(&self) -> i64 {
-        self.access_ttl_secs + self.jwks_max_age_secs + 60
+        self.tokens.access_ttl_secs + self.tokens.jwks_max_age_secs + 60
     }
 }
 
@@ -162,14 +131,14 @@ pub async fn create<D: DocumentStore>(
     tenant: &Tenant,
     now: i64,
 ) -> Result<()> {
-    valid_tenant_id(&tenant.id)?;
+    valid_tenant_id(tenant.id())?;
     let body = serde_json::to_value(tenant).map_err(|e| Error::internal(e.to_string()))?;
-    docs.insert(TENANTS, &tenant.id, &tenant.id, body).await?;
+    docs.insert(TENANTS, tenant.id(), tenant.id(), body).await?;
     let pair = KeyPair::generate()?;
     save_key(
         docs,
         master,
-        &tenant.id,
+        tenant.id(),
         &pair,
         KeyStatus::Active,
         None,
@@ -238,7 +207,7 @@ pub async fn rotate_key<D: DocumentStore>(
     tenant: &Tenant,
     now: i64,
 ) -> Result<String> {
-    let mut ring = ring(docs, master, &tenant.id).await?;
+    let mut ring = ring(docs, master, tenant.id()).await?;
     let before: Vec<String> = ring.keys().iter().map(|k| k.kid().to_owned()).collect();
     let kid = ring.rotate(KeyPair::generate()?, now, tenant.key_retention_secs());
     for k in ring.keys() {
@@ -246,7 +215,7 @@ pub async fn rotate_key<D: DocumentStore>(
             save_key(
                 docs,
                 master,
-                &tenant.id,
+                tenant.id(),
                 pair,
                 k.status(),
                 k.retire_at(),
@@ -257,7 +226,7 @@ pub async fn rotate_key<D: DocumentStore>(
     }
     for old in before {
         if !ring.keys().iter().any(|k| k.kid() == old) {
-            docs.delete(KEYS, &tenant.id, &old).await?;
+            docs.delete(KEYS, tenant.id(), &old).await?;
         }
     }
     Ok(kid)
@@ -285,13 +254,13 @@ pub async fn publish<D: DocumentStore, H: OriginHot>(
     tenant: &Tenant,
     now: i64,
 ) -> Result<()> {
-    let ring = ring(docs, master, &tenant.id).await?;
-    let set = ring.publish(&tenant.id, master, now)?;
-    hot.set(&key::keys(&tenant.id), &to_json(&set)?).await?;
-    hot.set(&key::tenant(&tenant.id), &to_json(&tenant.edge_config())?)
+    let ring = ring(docs, master, tenant.id()).await?;
+    let set = ring.publish(tenant.id(), master, now)?;
+    hot.set(&key::keys(tenant.id()), &to_json(&set)?).await?;
+    hot.set(&key::tenant(tenant.id()), &to_json(&tenant.tokens)?)
         .await?;
-    for d in &tenant.domains {
-        hot.set(&key::domain(d), &tenant.id).await?;
+    for d in &tenant.tokens.domains {
+        hot.set(&key::domain(d), tenant.id()).await?;
     }
     Ok(())
 }
