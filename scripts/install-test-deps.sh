@@ -21,3 +21,12 @@ if [[ "$(cat tests/node_modules/.usso-lock-sum 2>/dev/null)" != "$lock_sum" ]]; 
   (cd tests && npm ci --no-audit --no-fund)
   echo "$lock_sum" > tests/node_modules/.usso-lock-sum
 fi
+
+# A real Redis for the gateway and hot-store tests (Debian's package).
+if ! have redis-server; then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  # The package starts a system instance; the tests start their own on free ports.
+  ($SUDO systemctl stop redis-server 2>/dev/null || $SUDO service redis-server stop 2>/dev/null || true) >/dev/null
+fi

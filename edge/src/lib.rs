@@ -12,8 +12,10 @@
 pub mod core;
 pub mod http;
 pub mod issue;
+pub mod redis_session;
 pub mod store;
 pub mod tenant;
+pub mod upstash_store;
 
 pub use crate::core::{EdgeConfig, EdgeCore, TenantState, API, ROUTES};
 pub use crate::http::{Method, Request, Response};

@@ -104,6 +104,25 @@ pub struct Config {
         global = true
     )]
     pub strict_verify: bool,
+    /// A self-hosted Redis for the Upstash-compatible gateway (`redis://host:port/db`).
+    #[arg(long, env = "USSO_REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<String>,
+    /// Bearer token edge functions send to the gateway at `/redis` (≥ 16 characters).
+    #[arg(
+        long,
+        env = "USSO_GATEWAY_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub gateway_token: Option<String>,
+    /// Key prefix the gateway confines clients to.
+    #[arg(
+        long,
+        env = "USSO_GATEWAY_PREFIX",
+        default_value = "usso:",
+        global = true
+    )]
+    pub gateway_prefix: String,
     /// Trust `X-Forwarded-For` for the client address (only behind your own proxy).
     #[arg(long, env = "USSO_TRUST_PROXY", default_value_t = false, global = true)]
     pub trust_proxy: bool,
@@ -209,6 +228,14 @@ impl Config {
             if !(iss.starts_with("http://") || iss.starts_with("https://")) || iss.len() > 200 {
                 return Err(format!("USSO_ISSUER must be an http(s) URL, got `{iss}`"));
             }
+        }
+        if self.redis_url.is_some() != self.gateway_token.is_some() {
+            return Err(
+                "USSO_REDIS_URL and USSO_GATEWAY_TOKEN go together: they serve the \
+                        Upstash-compatible gateway (the origin's own Redis hot store is not \
+                        available yet)"
+                    .into(),
+            );
         }
         if self.hash_workers == Some(0) {
             return Err("USSO_HASH_WORKERS must be at least 1".into());

@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod docstore;
+pub mod gateway;
 pub mod hot;
 pub mod identifier;
 pub mod logging;

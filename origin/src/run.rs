@@ -185,10 +185,16 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
         master: stores.master,
         trust_proxy: cfg.trust_proxy,
     });
+    let gateway = match (&cfg.redis_url, &cfg.gateway_token) {
+        (Some(url), Some(token)) => Some(Arc::new(
+            crate::gateway::Gateway::connect(url, token, &cfg.gateway_prefix).await?,
+        )),
+        _ => None,
+    };
     // Tests and scripts wait for this line.
     println!("usso-origin listening on http://{bound}");
     tracing::info!(%bound, data_dir = %cfg.data_dir.display(), "serving");
-    crate::server::serve(listener, app)
+    crate::server::serve(listener, app, gateway)
         .await
         .map_err(|e| Error::internal(format!("server failed: {e}")))?;
     tracing::info!("stopped");

@@ -15,7 +15,10 @@ use serde_json::json;
 use usso_edge::http::{Method, Request, Response, MAX_BODY_BYTES};
 use usso_shared::{Error, ErrorCode};
 
+use std::sync::Arc;
+
 use crate::app::AppRef;
+use crate::gateway::Gateway;
 
 /// A request converted for the core (body read with a size limit).
 pub struct CoreRequest(pub Request);
@@ -226,10 +229,15 @@ async fn method_not_allowed() -> Out {
     Out(Response::error(&Error::bad_request("method not allowed on this route")).with_status(405))
 }
 
-/// The router of the whole product.
-pub fn router(app: AppRef) -> Router {
+/// The router of the whole product (with the Upstash-compatible gateway when configured).
+pub fn router(app: AppRef, gateway: Option<Arc<Gateway>>) -> Router {
     const P: &str = "/api/sso/v1";
+    let gateway_routes = match gateway {
+        Some(g) => g.routes(),
+        None => Router::new(),
+    };
     Router::new()
+        .merge(gateway_routes)
         .route("/health", get(health))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(discovery))
@@ -268,10 +276,14 @@ async fn log_requests(
 }
 
 /// Serves until SIGTERM/SIGINT, then finishes in-flight requests and returns.
-pub async fn serve(listener: tokio::net::TcpListener, app: AppRef) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: AppRef,
+    gateway: Option<Arc<Gateway>>,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        router(app, gateway).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await

@@ -21,5 +21,6 @@ pub mod scope;
 pub mod seal;
 pub mod token;
 pub mod transport;
+pub mod upstash;
 
 pub use error::{Error, ErrorCode, Result};
