@@ -23,9 +23,9 @@ step "lint (clippy, all targets, native features on and off)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-step "build usso-shared for wasm32-unknown-unknown and wasm32-wasip2"
-cargo build -p usso-shared --target wasm32-unknown-unknown
-cargo build -p usso-shared --target wasm32-wasip2
+step "build usso-shared and the usso-edge core for wasm32-unknown-unknown and wasm32-wasip2"
+cargo build -p usso-shared -p usso-edge --target wasm32-unknown-unknown
+cargo build -p usso-shared -p usso-edge --target wasm32-wasip2
 
 step "tests (unit, integration, interop; benches run once in test mode)"
 cargo test --workspace --all-features --all-targets

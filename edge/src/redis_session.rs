@@ -10,10 +10,50 @@
 //! SHA-256 hashes of `jti`s and the sealed successor are stored, never a usable token.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use serde_json::Value;
 use usso_shared::rotation::{Outcome, SessionRecord};
+use usso_shared::transport::{HttpTransport, MaybeSend, MaybeSync};
+use usso_shared::upstash::Upstash;
 use usso_shared::{Error, Result};
+
+/// Something that runs one Redis command and answers it as JSON (nil → null, integers →
+/// numbers, bulk strings → strings, arrays → arrays): the Upstash REST client, or a native
+/// connection at the origin. Redis-backed hot stores are written once over this.
+pub trait RedisExec: MaybeSync {
+    /// Runs one command.
+    fn exec(&self, args: Vec<String>) -> impl Future<Output = Result<Value>> + MaybeSend;
+}
+
+impl<T: HttpTransport> RedisExec for Upstash<T> {
+    async fn exec(&self, args: Vec<String>) -> Result<Value> {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.command(&refs).await
+    }
+}
+
+/// `EVAL script numkeys keys… args…` as one command.
+pub fn eval_args(script: &str, keys: &[&str], args: &[&str]) -> Vec<String> {
+    let mut v = vec!["EVAL".to_owned(), script.to_owned(), keys.len().to_string()];
+    v.extend(keys.iter().map(|k| (*k).to_owned()));
+    v.extend(args.iter().map(|a| (*a).to_owned()));
+    v
+}
+
+/// A fixed-window counter. KEYS: counter. ARGV: window seconds. Returns `{count, ttl}`.
+pub const HIT_SCRIPT: &str = r#"
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+"#;
+
+/// Every script the service runs (the gateway runs no other).
+pub const SCRIPTS: [&str; 4] = [ROTATE_SCRIPT, REVOKE_SCRIPT, CREATE_SCRIPT, HIT_SCRIPT];
 
 /// Atomic rotation. KEYS: session. ARGV: presented hash, successor hash, sealed successor,
 /// grace seconds, now. Returns `{outcome, field, value, …}` (the hash after the step).

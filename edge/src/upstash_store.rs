@@ -1,33 +1,40 @@
-//! The hot store over the Upstash Redis REST protocol: the edge's backend on Workers and Spin
-//! (and one of the origin's). Every operation is one HTTP round trip; the rotation step is one
-//! `EVAL` of [`ROTATE_SCRIPT`].
+//! The hot store over Redis: through the Upstash REST protocol (the edge's backend on Workers
+//! and Spin, and one of the origin's) or any other [`RedisExec`] (the origin's native client).
+//! Every operation is one round trip; the rotation step is one `EVAL` of [`ROTATE_SCRIPT`].
 
 use serde_json::Value;
 use usso_shared::rotation::{Outcome, SessionRecord, Successor};
-use usso_shared::transport::HttpTransport;
 use usso_shared::upstash::Upstash;
 use usso_shared::Result;
 
 use crate::redis_session::{
-    pairs, record_from_fields, rotate_answer, REVOKE_SCRIPT, ROTATE_SCRIPT,
+    eval_args, pairs, record_from_fields, rotate_answer, RedisExec, REVOKE_SCRIPT, ROTATE_SCRIPT,
 };
 use crate::store::{key, HotStore};
 
-/// [`HotStore`] over Upstash REST.
+/// [`HotStore`] over Redis commands.
 #[derive(Debug, Clone)]
-pub struct UpstashHotStore<T> {
-    client: Upstash<T>,
+pub struct RedisHotStore<C> {
+    client: C,
 }
 
-impl<T: HttpTransport> UpstashHotStore<T> {
-    /// A store over a REST client.
-    pub fn new(client: Upstash<T>) -> Self {
+/// The hot store over Upstash REST.
+pub type UpstashHotStore<T> = RedisHotStore<Upstash<T>>;
+
+impl<C: RedisExec> RedisHotStore<C> {
+    /// A store over a command runner.
+    pub fn new(client: C) -> Self {
         Self { client }
     }
 
-    /// The REST client (for the origin's publishing and session creation).
-    pub fn client(&self) -> &Upstash<T> {
+    /// The command runner (for the origin's publishing and session creation).
+    pub fn client(&self) -> &C {
         &self.client
+    }
+
+    /// Runs a script in one round trip.
+    pub async fn eval(&self, script: &str, keys: &[&str], args: &[&str]) -> Result<Value> {
+        self.client.exec(eval_args(script, keys, args)).await
     }
 }
 
@@ -42,11 +49,11 @@ fn hash_answer(v: &Value) -> Result<Option<SessionRecord>> {
     }
 }
 
-impl<T: HttpTransport> HotStore for UpstashHotStore<T> {
+impl<C: RedisExec> HotStore for RedisHotStore<C> {
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>> {
-        let mut cmd: Vec<&str> = vec!["MGET"];
-        cmd.extend(keys.iter().map(String::as_str));
-        match self.client.command(&cmd).await? {
+        let mut cmd = vec!["MGET".to_owned()];
+        cmd.extend(keys.iter().cloned());
+        match self.client.exec(cmd).await? {
             Value::Array(items) if items.len() == keys.len() => Ok(items
                 .into_iter()
                 .map(|v| match v {
@@ -62,7 +69,7 @@ impl<T: HttpTransport> HotStore for UpstashHotStore<T> {
 
     async fn session(&self, tenant_id: &str, session_id: &str) -> Result<Option<SessionRecord>> {
         let k = key::session(tenant_id, session_id);
-        hash_answer(&self.client.command(&["HGETALL", &k]).await?)
+        hash_answer(&self.client.exec(vec!["HGETALL".to_owned(), k]).await?)
     }
 
     async fn rotate(
@@ -77,7 +84,6 @@ impl<T: HttpTransport> HotStore for UpstashHotStore<T> {
         let k = key::session(tenant_id, session_id);
         let (grace, now) = (grace_secs.to_string(), now.to_string());
         let answer = self
-            .client
             .eval(
                 ROTATE_SCRIPT,
                 &[&k],
@@ -102,7 +108,6 @@ impl<T: HttpTransport> HotStore for UpstashHotStore<T> {
     ) -> Result<Option<SessionRecord>> {
         let k = key::session(tenant_id, session_id);
         let answer = self
-            .client
             .eval(REVOKE_SCRIPT, &[&k], &[reason, &now.to_string()])
             .await?;
         hash_answer(&answer)

@@ -14,7 +14,7 @@ use usso_shared::seal::SecretKey;
 use usso_shared::{random, scope, Error, ErrorCode, Result};
 
 use crate::docstore::{DocumentStore, SqliteDocs};
-use crate::hot::{counter, OriginHot, SqliteHot};
+use crate::hot::{counter, Hot, OriginHot};
 use crate::identifier::Identifier;
 use crate::openapi::LoginRequest;
 use crate::password::{Hasher, PasswordPolicy, Verdict, MAX_PASSWORD_BYTES};
@@ -30,9 +30,9 @@ pub struct App {
     /// Document store.
     pub docs: SqliteDocs,
     /// Hot store.
-    pub hot: SqliteHot,
+    pub hot: Hot,
     /// The edge core over the same hot store.
-    pub core: EdgeCore<SqliteHot, SystemClock>,
+    pub core: EdgeCore<Hot, SystemClock>,
     /// Password hashing pool.
     pub hasher: Hasher,
     /// Master key.
@@ -309,7 +309,7 @@ impl App {
     /// The verified access claims of a request (bearer, then cookie).
     async fn caller(&self, req: &Request) -> Result<(Tenant, Arc<TenantState>, AccessClaims)> {
         let (t, state) = self.tenant_of(req).await?;
-        let token = EdgeCore::<SqliteHot, SystemClock>::access_token(req)
+        let token = EdgeCore::<Hot, SystemClock>::access_token(req)
             .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no access token"))?;
         let claims = self
             .core

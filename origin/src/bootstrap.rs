@@ -9,7 +9,7 @@ use usso_shared::{Error, ErrorCode, Result};
 
 use crate::config::Config;
 use crate::docstore::{DocumentStore, SqliteDocs};
-use crate::hot::SqliteHot;
+use crate::hot::{Hot, SqliteHot};
 use crate::identifier::{Identifier, IdentifierKind};
 use crate::password::{Hasher, Verdict};
 use crate::tenant::{self, Tenant, DEFAULT_TENANT};
@@ -23,7 +23,7 @@ pub struct Stores {
     /// Document store.
     pub docs: SqliteDocs,
     /// Hot store.
-    pub hot: SqliteHot,
+    pub hot: Hot,
     /// Master key.
     pub master: SecretKey,
 }
@@ -32,8 +32,9 @@ fn config_error(detail: String) -> Error {
     Error::new(ErrorCode::ConfigurationError, detail)
 }
 
-/// Opens the data directory (creating it), the master key and both embedded stores.
-pub fn open(cfg: &Config) -> Result<Stores> {
+/// Opens the data directory (creating it), the master key, the document store and the
+/// configured hot store (embedded by default, Redis or Upstash REST).
+pub async fn open(cfg: &Config) -> Result<Stores> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
         config_error(format!(
             "cannot create USSO_DATA_DIR {}: {e}",
@@ -43,9 +44,34 @@ pub fn open(cfg: &Config) -> Result<Stores> {
     let master = master_key(cfg)?;
     Ok(Stores {
         docs: SqliteDocs::open(&cfg.data_dir.join("usso.db"))?,
-        hot: SqliteHot::open(&cfg.data_dir.join("hot.db"))?,
+        hot: hot_store(cfg).await?,
         master,
     })
+}
+
+async fn hot_store(cfg: &Config) -> Result<Hot> {
+    use usso_edge::upstash_store::RedisHotStore;
+    if let Some(url) = &cfg.redis_url {
+        let conn = crate::redis_native::NativeRedis::connect(url).await?;
+        return Ok(Hot::Redis(RedisHotStore::new(conn)));
+    }
+    if let (Some(url), Some(token)) = (&cfg.upstash_url, &cfg.upstash_token) {
+        let transport =
+            usso_shared::transport::ReqwestTransport::new(std::time::Duration::from_secs(5))?;
+        let client = usso_shared::upstash::Upstash::new(url, token, transport);
+        let store = RedisHotStore::new(client);
+        // Fail at start-up, not at the first login, when the URL or token is wrong.
+        usso_edge::HotStore::get_many(&store, &["usso:ping".to_owned()])
+            .await
+            .map_err(|e| {
+                config_error(format!(
+                    "UPSTASH_REDIS_REST_URL does not answer: {}",
+                    e.detail()
+                ))
+            })?;
+        return Ok(Hot::Upstash(store));
+    }
+    Ok(Hot::Sqlite(SqliteHot::open(&cfg.data_dir.join("hot.db"))?))
 }
 
 fn master_key(cfg: &Config) -> Result<SecretKey> {

@@ -104,7 +104,19 @@ pub struct Config {
         global = true
     )]
     pub strict_verify: bool,
-    /// A self-hosted Redis for the Upstash-compatible gateway (`redis://host:port/db`).
+    /// Upstash REST URL of the hot store (with `UPSTASH_REDIS_REST_TOKEN`).
+    #[arg(long, env = "UPSTASH_REDIS_REST_URL", global = true)]
+    pub upstash_url: Option<String>,
+    /// Upstash REST token.
+    #[arg(
+        long,
+        env = "UPSTASH_REDIS_REST_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub upstash_token: Option<String>,
+    /// A self-hosted Redis as the hot store (`redis://host:port/db`); also what the
+    /// Upstash-compatible gateway serves when `USSO_GATEWAY_TOKEN` is set.
     #[arg(long, env = "USSO_REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<String>,
     /// Bearer token edge functions send to the gateway at `/redis` (≥ 16 characters).
@@ -229,13 +241,23 @@ impl Config {
                 return Err(format!("USSO_ISSUER must be an http(s) URL, got `{iss}`"));
             }
         }
-        if self.redis_url.is_some() != self.gateway_token.is_some() {
+        if self.gateway_token.is_some() && self.redis_url.is_none() {
             return Err(
-                "USSO_REDIS_URL and USSO_GATEWAY_TOKEN go together: they serve the \
-                        Upstash-compatible gateway (the origin's own Redis hot store is not \
-                        available yet)"
-                    .into(),
+                "USSO_GATEWAY_TOKEN needs USSO_REDIS_URL (the Redis the gateway serves)".into(),
             );
+        }
+        if self.upstash_url.is_some() != self.upstash_token.is_some() {
+            return Err("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together".into());
+        }
+        if self.upstash_url.is_some() && self.redis_url.is_some() {
+            return Err("choose one hot store: USSO_REDIS_URL or UPSTASH_REDIS_REST_URL".into());
+        }
+        if let Some(u) = &self.upstash_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(format!(
+                    "UPSTASH_REDIS_REST_URL must be an http(s) URL, got `{u}`"
+                ));
+            }
         }
         if self.hash_workers == Some(0) {
             return Err("USSO_HASH_WORKERS must be at least 1".into());

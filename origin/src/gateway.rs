@@ -18,12 +18,14 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
-use usso_edge::redis_session::{CREATE_SCRIPT, REVOKE_SCRIPT, ROTATE_SCRIPT};
+use usso_edge::redis_session::SCRIPTS;
+
+use crate::redis_native::{to_json, NativeRedis};
 use usso_shared::{Error, ErrorCode, Result};
 
 /// The gateway's state.
 pub struct Gateway {
-    conn: redis::aio::ConnectionManager,
+    conn: NativeRedis,
     token: String,
     prefix: String,
     scripts: Vec<String>,
@@ -60,21 +62,8 @@ impl Gateway {
                 "USSO_GATEWAY_TOKEN must be at least 16 characters",
             ));
         }
-        let client = redis::Client::open(redis_url).map_err(|e| {
-            Error::new(
-                ErrorCode::ConfigurationError,
-                format!("USSO_REDIS_URL: {e}"),
-            )
-        })?;
-        let conn = redis::aio::ConnectionManager::new(client)
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorCode::ConfigurationError,
-                    format!("cannot reach USSO_REDIS_URL: {e}"),
-                )
-            })?;
-        let scripts = [ROTATE_SCRIPT, REVOKE_SCRIPT, CREATE_SCRIPT]
+        let conn = NativeRedis::connect(redis_url).await?;
+        let scripts = SCRIPTS
             .iter()
             .map(|s| redis::Script::new(s).get_hash().to_owned())
             .collect();
@@ -168,38 +157,10 @@ impl Gateway {
         if let Err(e) = self.check(cmd) {
             return json!({ "error": e });
         }
-        let mut c = redis::cmd(&cmd[0]);
-        for a in &cmd[1..] {
-            c.arg(a);
-        }
-        let mut conn = self.conn.clone();
-        match c.query_async::<redis::Value>(&mut conn).await {
+        match self.conn.raw(cmd).await {
             Ok(v) => json!({ "result": to_json(v) }),
             Err(e) => json!({ "error": e.to_string() }),
         }
-    }
-}
-
-fn to_json(v: redis::Value) -> Value {
-    use redis::Value as R;
-    match v {
-        R::Nil => Value::Null,
-        R::Int(i) => json!(i),
-        R::BulkString(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
-        R::Array(items) | R::Set(items) => Value::Array(items.into_iter().map(to_json).collect()),
-        R::SimpleString(s) => Value::String(s),
-        R::Okay => Value::String("OK".into()),
-        R::Double(d) => json!(d),
-        R::Boolean(b) => json!(b),
-        R::Map(pairs) => Value::Array(
-            pairs
-                .into_iter()
-                .flat_map(|(k, v)| [to_json(k), to_json(v)])
-                .collect(),
-        ),
-        R::VerbatimString { text, .. } => Value::String(text),
-        R::ServerError(e) => json!({ "error": format!("{e:?}") }),
-        other => Value::String(format!("{other:?}")),
     }
 }
 
@@ -297,7 +258,7 @@ async fn multi_exec(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: By
         }
         pipe.add_command(cmd);
     }
-    let mut conn = gw.conn.clone();
+    let mut conn = gw.conn.0.clone();
     match pipe.query_async::<Vec<redis::Value>>(&mut conn).await {
         Ok(values) => Json(Value::Array(
             values

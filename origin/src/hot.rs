@@ -243,3 +243,148 @@ impl OriginHot for SqliteHot {
 pub fn counter(kind: &str, tenant: &str, parts: &[&str]) -> String {
     format!("usso:rl:{kind}:{tenant}:{}", parts.join("|"))
 }
+
+// ---- Redis (native or Upstash REST) -----------------------------------------------------------
+
+use serde_json::Value;
+use usso_edge::redis_session::{create_args, subject_index, RedisExec, CREATE_SCRIPT, HIT_SCRIPT};
+use usso_edge::upstash_store::RedisHotStore;
+
+impl<C: RedisExec + Send + Sync + 'static> OriginHot for RedisHotStore<C> {
+    async fn set(&self, k: &str, v: &str) -> Result<()> {
+        self.client()
+            .exec(vec!["SET".into(), k.into(), v.into()])
+            .await
+            .map(|_| ())
+    }
+
+    async fn put_session(&self, record: &SessionRecord) -> Result<()> {
+        let k = usso_edge::store::key::session(&record.tenant_id, &record.session_id);
+        let idx = subject_index(&record.tenant_id, &record.subject);
+        let now = record.last_used_at;
+        let args = create_args(record, now)?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.eval(CREATE_SCRIPT, &[&k, &idx], &args)
+            .await
+            .map(|_| ())
+    }
+
+    async fn sessions_of(&self, tenant_id: &str, subject: &str) -> Result<Vec<SessionRecord>> {
+        let idx = subject_index(tenant_id, subject);
+        let ids = match self.client().exec(vec!["SMEMBERS".into(), idx]).await? {
+            Value::Array(ids) => ids,
+            _ => return Err(Error::unavailable("SMEMBERS answered the wrong shape")),
+        };
+        let mut out = Vec::new();
+        for id in ids.iter().filter_map(Value::as_str) {
+            if let Some(r) = self.session(tenant_id, id).await? {
+                out.push(r);
+            }
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(out)
+    }
+
+    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
+        let answer = self
+            .eval(HIT_SCRIPT, &[counter], &[&window_secs.to_string()])
+            .await?;
+        match answer.as_array().map(Vec::as_slice) {
+            Some([n, ttl]) => match (n.as_i64(), ttl.as_i64()) {
+                (Some(n), Some(ttl)) => Ok((n.max(0) as u64, now + ttl.max(1))),
+                _ => Err(Error::unavailable("rate-limit script answered non-numbers")),
+            },
+            _ => Err(Error::unavailable(
+                "rate-limit script answered the wrong shape",
+            )),
+        }
+    }
+
+    async fn clear(&self, counters: &[String]) -> Result<()> {
+        if counters.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = vec!["DEL".to_owned()];
+        cmd.extend(counters.iter().cloned());
+        self.client().exec(cmd).await.map(|_| ())
+    }
+}
+
+/// The hot-store backend chosen by configuration.
+#[derive(Clone)]
+pub enum Hot {
+    /// Embedded SQLite (the default).
+    Sqlite(SqliteHot),
+    /// A self-hosted Redis through the native client (`USSO_REDIS_URL`).
+    Redis(RedisHotStore<crate::redis_native::NativeRedis>),
+    /// Upstash (or the gateway) over REST (`UPSTASH_REDIS_REST_URL` + `_TOKEN`).
+    Upstash(RedisHotStore<usso_shared::upstash::Upstash<usso_shared::transport::ReqwestTransport>>),
+}
+
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Hot::Sqlite($s) => $e,
+            Hot::Redis($s) => $e,
+            Hot::Upstash($s) => $e,
+        }
+    };
+}
+
+impl Hot {
+    /// The backend's name, for logs and `/health`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Hot::Sqlite(_) => "sqlite",
+            Hot::Redis(_) => "redis",
+            Hot::Upstash(_) => "upstash",
+        }
+    }
+}
+
+impl HotStore for Hot {
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>> {
+        each!(self, s => s.get_many(keys).await)
+    }
+    async fn session(&self, tenant_id: &str, session_id: &str) -> Result<Option<SessionRecord>> {
+        each!(self, s => s.session(tenant_id, session_id).await)
+    }
+    async fn rotate(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        presented_hash: &str,
+        successor: &Successor,
+        grace_secs: i64,
+        now: i64,
+    ) -> Result<(Outcome, Option<SessionRecord>)> {
+        each!(self, s => s.rotate(tenant_id, session_id, presented_hash, successor, grace_secs, now).await)
+    }
+    async fn revoke(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<Option<SessionRecord>> {
+        each!(self, s => s.revoke(tenant_id, session_id, reason, now).await)
+    }
+}
+
+impl OriginHot for Hot {
+    async fn set(&self, k: &str, v: &str) -> Result<()> {
+        each!(self, s => s.set(k, v).await)
+    }
+    async fn put_session(&self, record: &SessionRecord) -> Result<()> {
+        each!(self, s => s.put_session(record).await)
+    }
+    async fn sessions_of(&self, tenant_id: &str, subject: &str) -> Result<Vec<SessionRecord>> {
+        each!(self, s => s.sessions_of(tenant_id, subject).await)
+    }
+    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
+        each!(self, s => s.hit(counter, window_secs, now).await)
+    }
+    async fn clear(&self, counters: &[String]) -> Result<()> {
+        each!(self, s => s.clear(counters).await)
+    }
+}

@@ -18,6 +18,7 @@ pub mod identifier;
 pub mod logging;
 pub mod openapi;
 pub mod password;
+pub mod redis_native;
 pub mod run;
 pub mod server;
 pub mod tenant;

@@ -32,7 +32,7 @@ fn hasher(cfg: &Config) -> Result<Hasher> {
 pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
     cfg.validate()
         .map_err(|m| Error::new(ErrorCode::ConfigurationError, m))?;
-    let stores = bootstrap::open(&cfg)?;
+    let stores = bootstrap::open(&cfg).await?;
     let hasher = hasher(&cfg)?;
     let now = SystemClock.now();
     match command.unwrap_or(Command::Serve) {
@@ -193,7 +193,7 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
     };
     // Tests and scripts wait for this line.
     println!("usso-origin listening on http://{bound}");
-    tracing::info!(%bound, data_dir = %cfg.data_dir.display(), "serving");
+    tracing::info!(%bound, data_dir = %cfg.data_dir.display(), hot_store = app.hot.name(), "serving");
     crate::server::serve(listener, app, gateway)
         .await
         .map_err(|e| Error::internal(format!("server failed: {e}")))?;
