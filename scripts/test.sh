@@ -27,7 +27,13 @@ step "build usso-shared and the usso-edge core for wasm32-unknown-unknown and wa
 cargo build -p usso-shared -p usso-edge --target wasm32-unknown-unknown
 cargo build -p usso-shared -p usso-edge --target wasm32-wasip2
 
-step "tests (unit, integration, interop; benches run once in test mode)"
+step "lint the edge adapters on their targets (Workers: wasm32-unknown-unknown, Spin: wasm32-wasip2)"
+cargo clippy -p usso-edge-workers --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p usso-edge-spin --target wasm32-wasip2 -- -D warnings
+
+# The end-to-end tests build the Worker (worker-build) and the Spin component (release) themselves
+# and run them in workerd, `wrangler dev` and `wasmtime serve`.
+step "tests (unit, integration, interop, edge runtimes; benches run once in test mode)"
 cargo test --workspace --all-features --all-targets
 cargo test --workspace --all-features --doc
 

@@ -49,6 +49,10 @@ pub struct EdgeConfig {
     pub keyset_ttl_secs: i64,
     /// Check on every verify that the session is still live (one hot-store read).
     pub strict_verify: bool,
+    /// Tenant for requests that name none (no `X-Tenant-ID`, no `Host`), e.g. behind a host
+    /// that does not pass the `Host` header on (`wasmtime serve`). An unknown host is still an
+    /// error.
+    pub default_tenant: Option<String>,
 }
 
 impl EdgeConfig {
@@ -59,6 +63,7 @@ impl EdgeConfig {
             key_cooldown_secs: 30,
             keyset_ttl_secs: 60,
             strict_verify: false,
+            default_tenant: None,
         }
     }
 }
@@ -176,10 +181,15 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             None
         }
         .or_else(|| req.header("host").map(str::to_owned));
-        let host = host
-            .as_deref()
-            .and_then(host_name)
-            .ok_or_else(|| Error::new(ErrorCode::TenantNotFound, "no tenant header or host"))?;
+        let Some(host) = host.as_deref().and_then(host_name) else {
+            return match &self.config.default_tenant {
+                Some(id) => self.tenant(id).await,
+                None => Err(Error::new(
+                    ErrorCode::TenantNotFound,
+                    "no tenant header or host",
+                )),
+            };
+        };
         let id = self.tenant_for_host(&host).await?;
         self.tenant(&id).await
     }

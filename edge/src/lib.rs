@@ -13,11 +13,13 @@ pub mod core;
 pub mod http;
 pub mod issue;
 pub mod redis_session;
+pub mod settings;
 pub mod store;
 pub mod tenant;
 pub mod upstash_store;
 
 pub use crate::core::{EdgeConfig, EdgeCore, TenantState, API, ROUTES};
 pub use crate::http::{Method, Request, Response};
+pub use crate::settings::EdgeSettings;
 pub use crate::store::{HotStore, MemoryHotStore};
 pub use crate::tenant::TenantConfig;

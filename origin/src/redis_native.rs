@@ -42,13 +42,25 @@ impl NativeRedis {
     }
 
     /// Runs one command, answering Redis values.
+    ///
+    /// A command that meets a dropped connection (e.g. the first one after Redis restarted) is
+    /// sent once more on the manager's fresh connection. That is safe for every command the
+    /// product sends: writes are idempotent or, for the rotation script, a repeat of a
+    /// committed rotation answers the same successor (the grace rule), and a rate-limit counter
+    /// at worst counts one attempt twice. Timeouts are not retried.
     pub async fn raw(&self, args: &[String]) -> redis::RedisResult<redis::Value> {
         let mut c = redis::cmd(&args[0]);
         for a in &args[1..] {
             c.arg(a);
         }
         let mut conn = self.0.clone();
-        c.query_async::<redis::Value>(&mut conn).await
+        match c.query_async::<redis::Value>(&mut conn).await {
+            Err(e) if !e.is_timeout() && (e.is_connection_dropped() || e.is_io_error()) => {
+                let mut conn = self.0.clone();
+                c.query_async::<redis::Value>(&mut conn).await
+            }
+            other => other,
+        }
     }
 }
 

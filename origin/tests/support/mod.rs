@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod edge;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -160,26 +162,42 @@ impl Drop for Server {
     }
 }
 
-/// A real `redis-server` (Debian package) on a free port, without persistence.
+/// A real `redis-server` (Debian package) on a free port: without persistence, or (with a data
+/// directory) with an append-only file fsynced before every reply, so that it can be killed and
+/// restarted without losing an acknowledged write.
 pub struct RedisServer {
     pub child: Child,
     pub port: u16,
+    dir: Option<PathBuf>,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let port = free_port();
-        let mut child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        Self::spawn(free_port(), None)
+    }
+
+    /// A durable server whose data lives in `dir`.
+    pub fn start_durable(dir: &std::path::Path) -> RedisServer {
+        Self::spawn(free_port(), Some(dir.to_path_buf()))
+    }
+
+    fn spawn(port: u16, dir: Option<PathBuf>) -> RedisServer {
+        let mut c = Command::new("redis-server");
+        c.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ]);
+        match &dir {
+            Some(d) => c
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(d),
+            None => c.args(["--appendonly", "no"]),
+        };
+        let mut child = c
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -199,7 +217,19 @@ impl RedisServer {
             let _ = child.kill();
             panic!("redis-server did not become ready");
         }
-        RedisServer { child, port }
+        RedisServer { child, port, dir }
+    }
+
+    /// SIGKILL: a crash, not a shutdown.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port (and data directory).
+    pub fn restart(&mut self) {
+        // The old (dead) process is reaped by its drop.
+        *self = Self::spawn(self.port, self.dir.clone());
     }
 
     pub fn url(&self) -> String {

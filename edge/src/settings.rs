@@ -1,0 +1,183 @@
+//! Deployment settings of an edge adapter, read from environment-style variables (Workers
+//! `[vars]`/secrets, Spin `[component.*.environment]`/variables, `wasmtime serve --env`). Every
+//! adapter reads the same names through [`EdgeSettings::from_lookup`], so a deployment is
+//! configured the same way on every platform. Tenant policy (issuer, audience, lifetimes, grace
+//! window) is not set here: the origin publishes it to the hot store with the keys.
+
+use usso_shared::clock::Clock;
+use usso_shared::seal::SecretKey;
+use usso_shared::transport::HttpTransport;
+use usso_shared::upstash::Upstash;
+use usso_shared::{Error, ErrorCode, Result};
+
+use crate::core::{EdgeConfig, EdgeCore};
+use crate::upstash_store::UpstashHotStore;
+
+/// Upstash REST endpoint (Upstash itself, or the origin's gateway at `…/redis`). Required.
+pub const REDIS_URL: &str = "UPSTASH_REDIS_REST_URL";
+/// Upstash REST token (secret). Required.
+pub const REDIS_TOKEN: &str = "UPSTASH_REDIS_REST_TOKEN";
+/// The origin's master key, which opens the published signing key (secret). Required.
+pub const MASTER_KEY: &str = "USSO_MASTER_KEY";
+/// `true`/`false`: every verify also checks that the session is live (one hot-store read).
+pub const STRICT_VERIFY: &str = "USSO_STRICT_VERIFY";
+/// Least seconds between two key reloads caused by unknown `kid`s (default 30).
+pub const KEY_COOLDOWN: &str = "USSO_KEY_COOLDOWN_SECS";
+/// Seconds after which the refresh path reloads a tenant's policy and keys (default 60).
+pub const KEYSET_TTL: &str = "USSO_KEYSET_TTL_SECS";
+/// Tenant for requests with neither `X-Tenant-ID` nor `Host` (optional).
+pub const DEFAULT_TENANT: &str = "USSO_DEFAULT_TENANT";
+
+/// Everything an edge deployment needs to build its [`EdgeCore`].
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// Upstash REST base URL.
+    pub redis_url: String,
+    /// Upstash REST bearer token.
+    pub redis_token: String,
+    /// Core settings.
+    pub config: EdgeConfig,
+}
+
+impl EdgeSettings {
+    /// Reads the settings through `get` (absent and empty values are the same). Missing or
+    /// malformed values give a `configuration_error` naming the variable.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &str| {
+            get(name).ok_or_else(|| {
+                Error::new(ErrorCode::ConfigurationError, format!("{name} is not set"))
+            })
+        };
+        let redis_url = required(REDIS_URL)?;
+        if !(redis_url.starts_with("https://") || redis_url.starts_with("http://")) {
+            return Err(Error::new(
+                ErrorCode::ConfigurationError,
+                format!("{REDIS_URL} must be an http(s) URL"),
+            ));
+        }
+        let redis_token = required(REDIS_TOKEN)?;
+        let master_key = SecretKey::parse(&required(MASTER_KEY)?).map_err(|_| {
+            Error::new(
+                ErrorCode::ConfigurationError,
+                format!(
+                    "{MASTER_KEY} is not a valid key (64 hex digits or 43 base64url characters)"
+                ),
+            )
+        })?;
+        let mut config = EdgeConfig::new(master_key);
+        if let Some(v) = get(STRICT_VERIFY) {
+            config.strict_verify = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(Error::new(
+                        ErrorCode::ConfigurationError,
+                        format!("{STRICT_VERIFY} must be true or false"),
+                    ))
+                }
+            };
+        }
+        let seconds = |name: &str, default: i64| -> Result<i64> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.parse::<u32>().map(i64::from).map_err(|_| {
+                    Error::new(
+                        ErrorCode::ConfigurationError,
+                        format!("{name} must be a whole number of seconds"),
+                    )
+                }),
+            }
+        };
+        config.key_cooldown_secs = seconds(KEY_COOLDOWN, config.key_cooldown_secs)?;
+        config.keyset_ttl_secs = seconds(KEYSET_TTL, config.keyset_ttl_secs)?;
+        config.default_tenant = get(DEFAULT_TENANT);
+        Ok(Self {
+            redis_url,
+            redis_token,
+            config,
+        })
+    }
+
+    /// The core over the Upstash REST hot store with the platform's `transport` and `clock`.
+    pub fn upstash_core<T: HttpTransport, C: Clock>(
+        self,
+        transport: T,
+        clock: C,
+    ) -> EdgeCore<UpstashHotStore<T>, C> {
+        EdgeCore::new(
+            UpstashHotStore::new(Upstash::new(&self.redis_url, &self.redis_token, transport)),
+            clock,
+            self.config,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    fn read(vars: &[(&str, &str)]) -> Result<EdgeSettings> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EdgeSettings::from_lookup(|n| map.get(n).cloned())
+    }
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (REDIS_URL, "https://eu1.upstash.io"),
+            (REDIS_TOKEN, "tok"),
+            (MASTER_KEY, KEY),
+        ]
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let s = read(&base()).unwrap();
+        assert_eq!(s.redis_url, "https://eu1.upstash.io");
+        assert!(!s.config.strict_verify);
+        assert_eq!(s.config.key_cooldown_secs, 30);
+        assert_eq!(s.config.keyset_ttl_secs, 60);
+        let mut vars = base();
+        vars.extend([
+            (STRICT_VERIFY, "true"),
+            (KEY_COOLDOWN, "0"),
+            (KEYSET_TTL, " 5 "),
+            (DEFAULT_TENANT, "org_default"),
+        ]);
+        let s = read(&vars).unwrap();
+        assert!(s.config.strict_verify);
+        assert_eq!(s.config.key_cooldown_secs, 0);
+        assert_eq!(s.config.keyset_ttl_secs, 5);
+        assert_eq!(s.config.default_tenant.as_deref(), Some("org_default"));
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable() {
+        for (name, value) in [
+            (REDIS_URL, ""),
+            (REDIS_URL, "redis://localhost:6379"),
+            (REDIS_TOKEN, "  "),
+            (MASTER_KEY, "short"),
+            (STRICT_VERIFY, "yes"),
+            (KEY_COOLDOWN, "-1"),
+            (KEYSET_TTL, "1e3"),
+        ] {
+            let mut vars = base();
+            vars.retain(|(k, _)| *k != name);
+            vars.push((name, value));
+            let err = read(&vars).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::ConfigurationError, "{name}={value}");
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+    }
+}

@@ -1,0 +1,608 @@
+//! ONE suite of the token routes, run against the three deployments of the edge core over a real
+//! `redis-server`: the native origin (its own routes), the Workers build in `workerd`, and the
+//! Spin component under `wasmtime serve`. Both edges reach Redis through the origin's
+//! Upstash-compatible gateway. Each run: login at the origin → verify, `me` and refresh at the
+//! deployment → grace retry and reuse detection → logout at the deployment makes strict verify
+//! fail everywhere → a key rotation at the origin is picked up without a redeploy. Bad input at
+//! the deployment gets the contract's error shape.
+//!
+//! A second test kills `redis-server` during a refresh burst at each edge and restarts it.
+//!
+//! Needs `redis-server`, `worker-build`, `wasm-bindgen`, npm `workerd` and `wasmtime` (all
+//! installed by scripts/test.sh); a missing tool fails the test, it never skips it.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use support::edge::{wasmtime_serve, workerd, EdgeProcess};
+use support::{admin, free_port, temp_dir, RedisServer, Server};
+
+const TOKEN: &str = "gateway-token-for-tests-0123456789";
+
+/// Redis, the origin (with its gateway) and the settings the edges need.
+struct Stack {
+    origin: Option<Server>,
+    port: u16,
+    data: std::path::PathBuf,
+    master: String,
+    redis_url: String,
+    client: Client,
+}
+
+impl Stack {
+    fn start(redis: &RedisServer, tag: &str) -> Stack {
+        let master = usso_shared::seal::SecretKey::generate()
+            .unwrap()
+            .to_base64url();
+        let mut stack = Stack {
+            origin: None,
+            port: free_port(),
+            data: temp_dir(tag),
+            master,
+            redis_url: redis.url(),
+            client: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        };
+        stack.start_origin();
+        stack
+    }
+
+    fn envs(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("USSO_REDIS_URL", self.redis_url.as_str()),
+            ("USSO_GATEWAY_TOKEN", TOKEN),
+            ("USSO_MASTER_KEY", self.master.as_str()),
+        ]
+    }
+
+    fn start_origin(&mut self) {
+        self.origin = Some(Server::start(&self.data, self.port, &self.envs()));
+    }
+
+    fn origin(&self, path: &str) -> String {
+        self.origin.as_ref().unwrap().url(path)
+    }
+
+    /// What an edge deployment is configured with (as `[vars]`/secrets or `--env`).
+    fn edge_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("UPSTASH_REDIS_REST_URL", self.origin("/redis")),
+            ("UPSTASH_REDIS_REST_TOKEN", TOKEN.to_owned()),
+            ("USSO_MASTER_KEY", self.master.clone()),
+            // Tests rotate keys back to back: reload on every unknown kid.
+            ("USSO_KEY_COOLDOWN_SECS", "0".to_owned()),
+        ]
+    }
+
+    /// Rotates the default tenant's key with the CLI (origin stopped, same data directory and
+    /// Redis); returns the new active kid.
+    fn rotate_key(&mut self) -> String {
+        self.origin.take().unwrap().stop();
+        let out = admin(&self.data, &["key", "rotate"], &self.envs());
+        self.start_origin();
+        serde_json::from_str::<Value>(&out).unwrap()["active_kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn post(&self, url: String, body: &Value) -> (StatusCode, Value) {
+        let r = self.client.post(url).json(body).send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(origin) = self.origin.take() {
+            origin.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+fn start_edges(stack: &Stack) -> (EdgeProcess, EdgeProcess) {
+    let vars = stack.edge_vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    (workerd(&vars), wasmtime_serve(&vars))
+}
+
+fn code(r: &(StatusCode, Value)) -> (u16, String) {
+    (
+        r.0.as_u16(),
+        r.1["error_code"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+fn kid_of(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: Value =
+        serde_json::from_slice(&usso_shared::encoding::b64url_decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+/// The suite, against the deployment at `edge` (a base URL; the origin's own for the native run).
+async fn suite(stack: &mut Stack, edge: &str, who: &str) {
+    let at = |p: &str| format!("{edge}{p}");
+    let c = stack.client.clone();
+    let email = format!("{who}@example.com");
+    let password = format!("{who} password 1");
+
+    // JWKS and discovery at the deployment are the origin's.
+    let jwks = c.get(at("/.well-known/jwks.json")).send().await.unwrap();
+    if jwks.status() != 200 {
+        panic!(
+            "{who}: JWKS {}: {}",
+            jwks.status(),
+            jwks.text().await.unwrap()
+        );
+    }
+    assert!(jwks.headers().get("etag").is_some(), "{who}: JWKS ETag");
+    let jwks: Value = jwks.json().await.unwrap();
+    let origin_jwks: Value = c
+        .get(stack.origin("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks, origin_jwks, "{who}: JWKS");
+    let discovery: Value = c
+        .get(at("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        discovery["jwks_uri"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/.well-known/jwks.json")),
+        "{who}: {discovery}"
+    );
+
+    // Login at the origin; verify, me and refresh at the deployment.
+    let reg = stack
+        .post(
+            stack.origin("/api/sso/v1/auth/register"),
+            &json!({"identifier": email, "secret": password}),
+        )
+        .await;
+    assert_eq!(reg.0, 200, "{who}: {}", reg.1);
+    let access = reg.1["access_token"].as_str().unwrap().to_owned();
+    let t0 = reg.1["refresh_token"].as_str().unwrap().to_owned();
+    let v = stack
+        .post(
+            at("/api/sso/v1/auth/verify-token"),
+            &json!({"token": access}),
+        )
+        .await;
+    assert_eq!(v.0, 200, "{who}: {}", v.1);
+    assert_eq!(v.1["sub"], reg.1["user"]["sub"], "{who}");
+    let me = c
+        .get(at("/api/sso/v1/auth/me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "{who}");
+    assert_eq!(me.json::<Value>().await.unwrap()["email"], json!(email));
+    let r1 = stack
+        .post(
+            at("/api/sso/v1/auth/refresh"),
+            &json!({"refresh_token": t0}),
+        )
+        .await;
+    assert_eq!(r1.0, 200, "{who}: {}", r1.1);
+    let t1 = r1.1["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(t1, t0);
+    // A grace retry (here at the origin) returns the same successor.
+    let retry = stack
+        .post(
+            stack.origin("/api/sso/v1/auth/refresh"),
+            &json!({"refresh_token": t0}),
+        )
+        .await;
+    assert_eq!(retry.1["refresh_token"], json!(t1), "{who}: grace retry");
+    // Refresh by cookie at the deployment.
+    let by_cookie = c
+        .post(at("/api/sso/v1/auth/refresh"))
+        .header("cookie", format!("usso-refresh-token={t1}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_cookie.status(), 200, "{who}: cookie refresh");
+    let cookies: Vec<String> = by_cookie
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        cookies.iter().any(|c| c.starts_with("usso-refresh-token=")),
+        "{who}: {cookies:?}"
+    );
+    let t2 = by_cookie.json::<Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Reuse of t0 (past its successor's successor) revokes the session everywhere.
+    assert_eq!(
+        code(
+            &stack
+                .post(
+                    at("/api/sso/v1/auth/refresh"),
+                    &json!({"refresh_token": t0})
+                )
+                .await
+        ),
+        (401, "refresh_token_reused".into()),
+        "{who}"
+    );
+    assert_eq!(
+        code(
+            &stack
+                .post(
+                    stack.origin("/api/sso/v1/auth/refresh"),
+                    &json!({"refresh_token": t2})
+                )
+                .await
+        ),
+        (401, "session_revoked".into()),
+        "{who}"
+    );
+
+    // Logout at the deployment: strict verify fails at the origin and at the deployment.
+    let login = stack
+        .post(
+            stack.origin("/api/sso/v1/auth/login"),
+            &json!({"identifier": email, "secret": password}),
+        )
+        .await;
+    assert_eq!(login.0, 200, "{who}: {}", login.1);
+    let access = login.1["access_token"].as_str().unwrap().to_owned();
+    let out = c
+        .post(at("/api/sso/v1/auth/logout"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 200, "{who}: logout");
+    for base in [stack.origin(""), edge.to_owned()] {
+        assert_eq!(
+            code(
+                &stack
+                    .post(
+                        format!("{base}/api/sso/v1/auth/verify-token?strict=true"),
+                        &json!({"token": access})
+                    )
+                    .await
+            ),
+            (401, "session_revoked".into()),
+            "{who}: strict verify at {base}"
+        );
+    }
+    assert_eq!(
+        code(
+            &stack
+                .post(
+                    at("/api/sso/v1/auth/refresh"),
+                    &json!({"refresh_token": login.1["refresh_token"]})
+                )
+                .await
+        ),
+        (401, "session_revoked".into()),
+        "{who}: refresh after logout"
+    );
+
+    // Bad input at the deployment: the contract's error shape and status.
+    let bad = c
+        .post(at("/api/sso/v1/auth/refresh"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400, "{who}: malformed JSON");
+    let body: Value = bad.json().await.unwrap();
+    assert!(
+        body["error_code"].is_string() && body["message"]["en"].is_string(),
+        "{who}: {body}"
+    );
+    let typed = stack
+        .post(at("/api/sso/v1/auth/verify-token"), &json!({"token": 42}))
+        .await;
+    assert_eq!(typed.0, 422, "{who}: wrong type: {}", typed.1);
+    let forged = stack
+        .post(
+            at("/api/sso/v1/auth/verify-token"),
+            &json!({"token": format!("{access}x")}),
+        )
+        .await;
+    assert_eq!(forged.0, 401, "{who}: tampered signature: {}", forged.1);
+    let huge = c
+        .post(at("/api/sso/v1/auth/refresh"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 65 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413, "{who}: huge body");
+    let missing = c.get(at("/api/sso/v1/no-such-route")).send().await.unwrap();
+    assert_eq!(missing.status(), 404, "{who}");
+    let unknown_tenant = c
+        .post(at("/api/sso/v1/auth/verify-token"))
+        .header("x-tenant-id", "org_nobody")
+        .json(&json!({"token": access}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown_tenant.status(), 400, "{who}: unknown tenant");
+    assert_eq!(
+        unknown_tenant.json::<Value>().await.unwrap()["error_code"],
+        "tenant_not_found",
+        "{who}"
+    );
+
+    // A key rotation at the origin is picked up by the running deployment.
+    let old_kid = kid_of(&access);
+    let new_kid = stack.rotate_key();
+    assert_ne!(new_kid, old_kid);
+    let login = stack
+        .post(
+            stack.origin("/api/sso/v1/auth/login"),
+            &json!({"identifier": email, "secret": password}),
+        )
+        .await;
+    let fresh = login.1["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(kid_of(&fresh), new_kid);
+    let v = stack
+        .post(
+            at("/api/sso/v1/auth/verify-token"),
+            &json!({"token": fresh}),
+        )
+        .await;
+    assert_eq!(v.0, 200, "{who}: new kid without a redeploy: {}", v.1);
+    let r = stack
+        .post(
+            at("/api/sso/v1/auth/refresh"),
+            &json!({"refresh_token": login.1["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(r.0, 200, "{who}: {}", r.1);
+    assert_eq!(
+        kid_of(r.1["access_token"].as_str().unwrap()),
+        new_kid,
+        "{who}: signs with the new active key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_suite_against_origin_workers_and_spin() {
+    let redis = RedisServer::start();
+    let mut stack = Stack::start(&redis, "suite");
+    let (workers, spin) = start_edges(&stack);
+    let origin_base = stack.origin("");
+    suite(&mut stack, &origin_base, "native").await;
+    suite(&mut stack, &workers.base, "workers").await;
+    suite(&mut stack, &spin.base, "spin").await;
+}
+
+/// One refresh chain's record: the token it holds and what it saw.
+#[derive(Default)]
+struct Chain {
+    token: String,
+    ok: usize,
+    unavailable: usize,
+    other: Vec<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_crash_during_refresh_burst_loses_nothing() {
+    let redis_dir = temp_dir("redis-durable");
+    let mut redis = RedisServer::start_durable(&redis_dir);
+    let stack = Stack::start(&redis, "fault");
+    let (workers, spin) = start_edges(&stack);
+    let edges = [workers.base.clone(), spin.base.clone()];
+
+    // Sessions logged in at the origin; half are refreshed at each edge.
+    let reg = stack
+        .post(
+            stack.origin("/api/sso/v1/auth/register"),
+            &json!({"identifier": "burst@example.com", "secret": "burst password 1"}),
+        )
+        .await;
+    assert_eq!(reg.0, 200, "{}", reg.1);
+    let mut chains = vec![Chain {
+        token: reg.1["refresh_token"].as_str().unwrap().to_owned(),
+        ..Chain::default()
+    }];
+    for _ in 1..8 {
+        let login = stack
+            .post(
+                stack.origin("/api/sso/v1/auth/login"),
+                &json!({"identifier": "burst@example.com", "secret": "burst password 1"}),
+            )
+            .await;
+        assert_eq!(login.0, 200, "{}", login.1);
+        chains.push(Chain {
+            token: login.1["refresh_token"].as_str().unwrap().to_owned(),
+            ..Chain::default()
+        });
+    }
+    let chains: Vec<_> = chains
+        .into_iter()
+        .map(|c| Arc::new(tokio::sync::Mutex::new(c)))
+        .collect();
+
+    // The burst: each chain refreshes in a loop. A 200 moves it to the successor; anything else
+    // keeps the old token and retries it (what a client must do when the outcome is unknown).
+    let stop = Arc::new(AtomicBool::new(false));
+    let after_restart = Arc::new(AtomicUsize::new(0));
+    let restarted = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (i, chain) in chains.iter().enumerate() {
+        let (chain, stop, client) = (chain.clone(), stop.clone(), stack.client.clone());
+        let (after_restart, restarted) = (after_restart.clone(), restarted.clone());
+        let url = format!("{}/api/sso/v1/auth/refresh", edges[i % 2]);
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let token = chain.lock().await.token.clone();
+                let res = client
+                    .post(&url)
+                    .json(&json!({"refresh_token": token}))
+                    .send()
+                    .await;
+                let mut c = chain.lock().await;
+                match res {
+                    Ok(r) if r.status() == 200 => {
+                        let body: Value = r.json().await.unwrap();
+                        c.token = body["refresh_token"].as_str().unwrap().to_owned();
+                        c.ok += 1;
+                        if restarted.load(Ordering::SeqCst) {
+                            after_restart.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        let body: Value = r.json().await.unwrap_or(Value::Null);
+                        if status == 503 && body["error_code"] == "service_unavailable" {
+                            c.unavailable += 1;
+                        } else {
+                            c.other.push(format!("{status} {body}"));
+                        }
+                    }
+                    Err(e) => c.other.push(format!("transport: {e}")),
+                }
+            }
+        }));
+    }
+
+    let total_ok = || async {
+        let mut n = 0;
+        for c in &chains {
+            n += c.lock().await.ok;
+        }
+        n
+    };
+    let total_unavailable = || async {
+        let mut n = 0;
+        for c in &chains {
+            n += c.lock().await.unavailable;
+        }
+        n
+    };
+    let wait_for = |what: &'static str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        move || assert!(Instant::now() < deadline, "timed out waiting for {what}")
+    };
+
+    // Refreshes flow, then Redis crashes mid-burst.
+    let check = wait_for("refreshes before the crash");
+    while total_ok().await < 40 {
+        check();
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    redis.crash();
+    // While Redis is down, the edges answer with clear errors.
+    let check = wait_for("errors while Redis is down");
+    while total_unavailable().await < 10 {
+        check();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ok_while_down = total_ok().await;
+    redis.restart();
+    restarted.store(true, Ordering::SeqCst);
+    // They recover without a restart of the edges.
+    let check = wait_for("refreshes after the restart");
+    while after_restart.load(Ordering::SeqCst) < 40 {
+        check();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        t.await.unwrap();
+    }
+
+    // Every chain still holds a live session: each 200 was committed (its successor refreshes),
+    // no error was a false failure that revoked or lost a session, and nothing else was seen.
+    for (i, chain) in chains.iter().enumerate() {
+        let c = chain.lock().await;
+        assert!(
+            c.other.is_empty(),
+            "chain {i}: unexpected answers {:?}",
+            c.other
+        );
+        let last = stack
+            .post(
+                stack.origin("/api/sso/v1/auth/refresh"),
+                &json!({"refresh_token": c.token}),
+            )
+            .await;
+        assert_eq!(last.0, 200, "chain {i}: session lost: {}", last.1);
+    }
+    let unavailable = total_unavailable().await;
+    eprintln!(
+        "burst: {} refreshes ok ({ok_while_down} before the crash was noticed), {unavailable} answered 503 while Redis was down",
+        total_ok().await
+    );
+    drop((workers, spin));
+    drop(stack);
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&redis_dir);
+}
+
+/// `wrangler.toml` as a user runs it: `wrangler dev` builds the Worker with its `[build]`
+/// command and serves it in workerd; it serves the origin's JWKS and verifies its tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrangler_dev_serves_wrangler_toml() {
+    let redis = RedisServer::start();
+    let stack = Stack::start(&redis, "wrangler");
+    let vars = stack.edge_vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dev = support::edge::WranglerDev::start(&vars);
+    let jwks: Value = stack
+        .client
+        .get(dev.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let origin_jwks: Value = stack
+        .client
+        .get(stack.origin("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks, origin_jwks);
+    let reg = stack
+        .post(
+            stack.origin("/api/sso/v1/auth/register"),
+            &json!({"identifier": "wrangler@example.com", "secret": "wrangler password 1"}),
+        )
+        .await;
+    let v = stack
+        .post(
+            dev.url("/api/sso/v1/auth/verify-token"),
+            &json!({"token": reg.1["access_token"]}),
+        )
+        .await;
+    assert_eq!(v.0, 200, "{}", v.1);
+    assert_eq!(v.1["sub"], reg.1["user"]["sub"]);
+}
