@@ -53,6 +53,8 @@ pub struct EdgeConfig {
     /// that does not pass the `Host` header on (`wasmtime serve`). An unknown host is still an
     /// error.
     pub default_tenant: Option<String>,
+    /// Serve the opt-in benchmark routes (see [`crate::bench`]); never in production.
+    pub bench_routes: bool,
 }
 
 impl EdgeConfig {
@@ -64,6 +66,7 @@ impl EdgeConfig {
             keyset_ttl_secs: 60,
             strict_verify: false,
             default_tenant: None,
+            bench_routes: false,
         }
     }
 }
@@ -111,6 +114,11 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         }
     }
 
+    /// The settings.
+    pub fn config(&self) -> &EdgeConfig {
+        &self.config
+    }
+
     /// The hot store.
     pub fn store(&self) -> &S {
         &self.store
@@ -143,6 +151,11 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             (Method::Get, "/api/sso/v1/auth/me" | "/api/sso/v1/me") => self.me(req).await,
             (Method::Get | Method::Post, "/api/sso/v1/auth/refresh") => self.refresh(req).await,
             (Method::Get | Method::Post, "/api/sso/v1/auth/logout") => self.logout(req).await,
+            (Method::Post, crate::bench::VERIFY | crate::bench::VERIFY_STRICT)
+                if self.config.bench_routes =>
+            {
+                self.bench(req).await
+            }
             (_, p) if Self::handles_path(p) => Err(Error::new(
                 ErrorCode::BadRequest,
                 "method not allowed on this route",

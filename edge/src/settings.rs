@@ -25,6 +25,8 @@ pub const STRICT_VERIFY: &str = "USSO_STRICT_VERIFY";
 pub const KEY_COOLDOWN: &str = "USSO_KEY_COOLDOWN_SECS";
 /// Seconds after which the refresh path reloads a tenant's policy and keys (default 60).
 pub const KEYSET_TTL: &str = "USSO_KEYSET_TTL_SECS";
+/// `true`: serve the opt-in benchmark routes of [`crate::bench`] (never in production).
+pub const BENCH_ROUTES: &str = "USSO_BENCH_ROUTES";
 /// Tenant for requests with neither `X-Tenant-ID` nor `Host` (optional).
 pub const DEFAULT_TENANT: &str = "USSO_DEFAULT_TENANT";
 
@@ -70,18 +72,16 @@ impl EdgeSettings {
             )
         })?;
         let mut config = EdgeConfig::new(master_key);
-        if let Some(v) = get(STRICT_VERIFY) {
-            config.strict_verify = match v.as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => {
-                    return Err(Error::new(
-                        ErrorCode::ConfigurationError,
-                        format!("{STRICT_VERIFY} must be true or false"),
-                    ))
-                }
-            };
-        }
+        let flag = |name: &str| match get(name).as_deref() {
+            None | Some("false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(_) => Err(Error::new(
+                ErrorCode::ConfigurationError,
+                format!("{name} must be true or false"),
+            )),
+        };
+        config.strict_verify = flag(STRICT_VERIFY)?;
+        config.bench_routes = flag(BENCH_ROUTES)?;
         let seconds = |name: &str, default: i64| -> Result<i64> {
             match get(name) {
                 None => Ok(default),
@@ -169,6 +169,7 @@ mod tests {
             (REDIS_TOKEN, "  "),
             (MASTER_KEY, "short"),
             (STRICT_VERIFY, "yes"),
+            (BENCH_ROUTES, "on"),
             (KEY_COOLDOWN, "-1"),
             (KEYSET_TTL, "1e3"),
         ] {

@@ -38,6 +38,10 @@ struct World {
 }
 
 fn world() -> World {
+    world_with(|_| {})
+}
+
+fn world_with(settings: impl FnOnce(&mut EdgeConfig)) -> World {
     let master = SecretKey::from_bytes([9u8; 32]);
     let clock = TestClock(Arc::new(AtomicI64::new(T0)));
     let store = MemoryHotStore::new();
@@ -45,7 +49,9 @@ fn world() -> World {
     cfg.domains = vec!["localhost".into(), "127.0.0.1".into()];
     let ring = KeyRing::with_active(KeyPair::from_secret(&[1u8; 32]));
     publish(&store, &cfg, &ring, &master, T0);
-    let core = EdgeCore::new(store, clock.clone(), EdgeConfig::new(master.clone()));
+    let mut config = EdgeConfig::new(master.clone());
+    settings(&mut config);
+    let core = EdgeCore::new(store, clock.clone(), config);
     World {
         core,
         clock,
@@ -357,4 +363,62 @@ async fn unknown_kid_reloads_keys_once_per_cooldown() {
         issue::start_session(&w.cfg, stranger.signer().unwrap(), grant(), w.clock.now()).unwrap();
     let (s, e) = w.verify(&forged.access_token, false).await;
     assert_eq!((s, e["error_code"].as_str()), (401, Some("invalid_token")));
+}
+
+#[tokio::test]
+async fn default_tenant_applies_only_without_tenant_header_or_host() {
+    let jwks = || Request::new(Method::Get, "/.well-known/jwks.json");
+    let w = world();
+    let res = w.core.handle(&jwks()).await;
+    assert_eq!(
+        (res.status, res.body_json()["error_code"].as_str()),
+        (400, Some("tenant_not_found"))
+    );
+    let w = world_with(|c| c.default_tenant = Some("org_default".into()));
+    let res = w.core.handle(&jwks()).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body_json()["keys"].as_array().map(Vec::len), Some(1));
+    // A host that names no tenant is still refused.
+    let res = w
+        .core
+        .handle(&jwks().with_header("host", "evil.example"))
+        .await;
+    assert_eq!(res.status, 400);
+}
+
+#[tokio::test]
+async fn bench_routes_are_opt_in_and_check_what_they_measure() {
+    let bench = |path: &str, token: &str| {
+        Request::new(Method::Post, path).with_json(&json!({"token": token}))
+    };
+    let w = world();
+    let pair = w.login();
+    for path in ["/__bench/verify", "/__bench/verify-strict"] {
+        assert_eq!(
+            w.call(bench(path, &pair.access_token)).await.0,
+            404,
+            "{path}"
+        );
+    }
+    let w = world_with(|c| c.bench_routes = true);
+    let pair = w.login();
+    for path in ["/__bench/verify", "/__bench/verify-strict"] {
+        let (s, body) = w
+            .call(bench(&format!("{path}?n=3"), &pair.access_token))
+            .await;
+        assert_eq!((s, body["n"].as_u64()), (200, Some(3)), "{path}: {body}");
+        // A tampered signature fails both: they really verify.
+        let mut tampered = pair.access_token.clone().into_bytes();
+        let at = tampered.len() - 10;
+        tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        let (s, body) = w.call(bench(path, &tampered)).await;
+        assert_eq!(s, 401, "{path}: {body}");
+        for n in ["0", "10001", "x"] {
+            let (s, _) = w
+                .call(bench(&format!("{path}?n={n}"), &pair.access_token))
+                .await;
+            assert_eq!(s, 422, "{path}?n={n}");
+        }
+    }
 }

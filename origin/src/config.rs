@@ -104,6 +104,14 @@ pub struct Config {
         global = true
     )]
     pub strict_verify: bool,
+    /// Serve the edge core's opt-in benchmark routes (`/__bench/*`; never in production).
+    #[arg(
+        long,
+        env = "USSO_BENCH_ROUTES",
+        default_value_t = false,
+        global = true
+    )]
+    pub bench_routes: bool,
     /// Upstash REST URL of the hot store (with `UPSTASH_REDIS_REST_TOKEN`).
     #[arg(long, env = "UPSTASH_REDIS_REST_URL", global = true)]
     pub upstash_url: Option<String>,

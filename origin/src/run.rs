@@ -177,6 +177,7 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
     bootstrap::publish_all(&stores, now).await?;
     let mut edge_cfg = EdgeConfig::new(stores.master.clone());
     edge_cfg.strict_verify = cfg.strict_verify;
+    edge_cfg.bench_routes = cfg.bench_routes;
     let app = Arc::new(App {
         core: EdgeCore::new(stores.hot.clone(), SystemClock, edge_cfg),
         docs: stores.docs,

@@ -242,6 +242,9 @@ pub fn router(app: AppRef, gateway: Option<Arc<Gateway>>) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(discovery))
         .route(&format!("{P}/auth/verify-token"), post(verify_token))
+        // Opt-in benchmark routes (the core answers 404 unless USSO_BENCH_ROUTES is set).
+        .route(usso_edge::bench::VERIFY, post(edge))
+        .route(usso_edge::bench::VERIFY_STRICT, post(edge))
         .route(&format!("{P}/auth/refresh"), post(refresh).get(refresh))
         .route(&format!("{P}/auth/logout"), post(logout).get(logout))
         .route(&format!("{P}/auth/login"), post(login))

@@ -606,3 +606,88 @@ async fn wrangler_dev_serves_wrangler_toml() {
     assert_eq!(v.0, 200, "{}", v.1);
     assert_eq!(v.1["sub"], reg.1["user"]["sub"]);
 }
+
+/// Counts the HTTP requests (Upstash round trips) a transport sends.
+struct Counting {
+    inner: usso_shared::transport::ReqwestTransport,
+    sent: Arc<AtomicUsize>,
+}
+
+impl usso_shared::transport::HttpTransport for Counting {
+    async fn send(
+        &self,
+        request: usso_shared::transport::HttpRequest,
+    ) -> usso_shared::Result<usso_shared::transport::HttpResponse> {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        self.inner.send(request).await
+    }
+}
+
+/// The core the edges run, natively, over the same Upstash client and the real gateway: once a
+/// tenant is loaded, a verify costs no round trip and a refresh exactly one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_upstash_round_trip_per_refresh_and_none_per_verify() {
+    let redis = RedisServer::start();
+    let stack = Stack::start(&redis, "roundtrips");
+    let vars = stack.edge_vars();
+    let settings = usso_edge::EdgeSettings::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let transport = Counting {
+        inner: usso_shared::transport::ReqwestTransport::new(Duration::from_secs(10)).unwrap(),
+        sent: sent.clone(),
+    };
+    let core = settings.upstash_core(transport, usso_shared::clock::SystemClock);
+    let call = |path: &str, body: Value| {
+        usso_edge::Request::new(usso_edge::Method::Post, path)
+            .with_header("x-tenant-id", "org_default")
+            .with_json(&body)
+    };
+    let reg = stack
+        .post(
+            stack.origin("/api/sso/v1/auth/register"),
+            &json!({"identifier": "trips@example.com", "secret": "trips password 1"}),
+        )
+        .await;
+    assert_eq!(reg.0, 200, "{}", reg.1);
+    // Cold: the first request loads the tenant (policy and keys).
+    let res = core
+        .handle(&call(
+            "/api/sso/v1/auth/verify-token",
+            json!({"token": reg.1["access_token"]}),
+        ))
+        .await;
+    assert_eq!(res.status, 200);
+    let mut token = reg.1["refresh_token"].as_str().unwrap().to_owned();
+    for i in 0..20 {
+        let before = sent.load(Ordering::SeqCst);
+        let res = core
+            .handle(&call(
+                "/api/sso/v1/auth/verify-token",
+                json!({"token": reg.1["access_token"]}),
+            ))
+            .await;
+        assert_eq!(res.status, 200);
+        assert_eq!(sent.load(Ordering::SeqCst), before, "verify {i}: no I/O");
+        let res = core
+            .handle(&call(
+                "/api/sso/v1/auth/refresh",
+                json!({"refresh_token": token}),
+            ))
+            .await;
+        assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            sent.load(Ordering::SeqCst) - before,
+            1,
+            "refresh {i}: one round trip"
+        );
+        token = res.body_json()["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    }
+}
