@@ -4,7 +4,13 @@
 //! cargo run --release -p usso-origin --example load -- BASE_URL SCENARIO CONCURRENCY SECONDS
 //! ```
 //! Scenarios: `login` (distinct pre-registered users), `verify`, `refresh`, `burst-login`
-//! (CONCURRENCY logins at once, one each). Prints one JSON line with requests/s and status counts.
+//! (CONCURRENCY logins at once, one each), and for deployments started with
+//! `USSO_BENCH_ROUTES=true`: `bench-verify:N` and `bench-verify-strict:N` (N full verifications,
+//! or N bare `verify_strict`s, per request; see `usso_edge::bench`). Prints one JSON line with
+//! requests/s, latency percentiles and status counts.
+//!
+//! Users are set up (logged in with `register: true`) at `USSO_LOAD_ORIGIN` when it is set (an
+//! edge has no login route), else at BASE_URL.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +38,17 @@ async fn main() {
         .build()
         .unwrap();
     let password = "load test password";
+    let origin = std::env::var("USSO_LOAD_ORIGIN").unwrap_or_else(|_| base.clone());
+    let origin = origin.trim_end_matches('/').to_owned();
+    let bench = scenario
+        .strip_prefix("bench-verify-strict:")
+        .map(|n| (usso_edge::bench::VERIFY_STRICT, n))
+        .or_else(|| {
+            scenario
+                .strip_prefix("bench-verify:")
+                .map(|n| (usso_edge::bench::VERIFY, n))
+        })
+        .map(|(path, n)| format!("{path}?n={n}"));
 
     // Setup: one user per worker, registered up front (not measured).
     let users: Vec<String> = (0..conc)
@@ -40,7 +57,7 @@ async fn main() {
     let mut sessions = Vec::new();
     for u in &users {
         let r: Value = client
-            .post(format!("{base}/api/sso/v1/auth/login"))
+            .post(format!("{origin}/api/sso/v1/auth/login"))
             .json(&json!({"identifier": u, "secret": password, "register": true}))
             .send()
             .await
@@ -54,7 +71,12 @@ async fn main() {
         ));
     }
 
+    if let Some(k) = scenario.strip_prefix("bench-ratio:") {
+        let k: u32 = k.parse().expect("bench-ratio:K");
+        return bench_ratio(&client, &base, &sessions[0].0, k, secs).await;
+    }
     let counts = Arc::new(Mutex::new(BTreeMap::<u16, u64>::new()));
+    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + Duration::from_secs(secs);
@@ -68,10 +90,15 @@ async fn main() {
             done.clone(),
             users[i].clone(),
         );
+        let (bench, latencies) = (bench.clone(), latencies.clone());
         tasks.push(tokio::spawn(async move {
             let mut refresh = refresh;
             loop {
+                let sent = Instant::now();
                 let req = match scenario.as_str() {
+                    _ if bench.is_some() => client
+                        .post(format!("{base}{}", bench.as_deref().unwrap_or_default()))
+                        .json(&json!({"token": access})),
                     "login" | "burst-login" => client
                         .post(format!("{base}/api/sso/v1/auth/login"))
                         .json(&json!({"identifier": user, "secret": password})),
@@ -96,6 +123,10 @@ async fn main() {
                     }
                     Err(_) => 0,
                 };
+                latencies
+                    .lock()
+                    .unwrap()
+                    .push(sent.elapsed().as_secs_f64() * 1000.0);
                 *counts.lock().unwrap().entry(status).or_default() += 1;
                 done.fetch_add(1, Ordering::Relaxed);
                 if scenario == "burst-login" || Instant::now() >= deadline {
@@ -109,6 +140,14 @@ async fn main() {
     }
     let elapsed = start.elapsed().as_secs_f64();
     let n = done.load(Ordering::Relaxed);
+    let mut lat = std::mem::take(&mut *latencies.lock().unwrap());
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let mean_ms = lat.iter().sum::<f64>() / lat.len().max(1) as f64;
     println!(
         "{}",
         json!({
@@ -117,8 +156,44 @@ async fn main() {
             "seconds": elapsed,
             "requests": n,
             "requests_per_sec": n as f64 / elapsed,
+            "latency_ms": {"mean": mean_ms, "p50": pct(0.5), "p99": pct(0.99)},
             "status_counts": *counts.lock().unwrap(),
         })
+    );
+}
+
+/// Full verification vs bare `verify_strict` in the deployment's own runtime, measured in
+/// pairs: each round sends `n=1` and `n=K+1` to both bench routes back to back, so both see the
+/// same machine load; per-operation cost = (mean latency at K+1 - mean at 1) / K.
+async fn bench_ratio(client: &reqwest::Client, base: &str, token: &str, k: u32, secs: u64) {
+    use usso_edge::bench::{VERIFY, VERIFY_STRICT};
+    let mut sums = [[0f64; 2]; 2]; // [full, bare] x [n=1, n=K+1]
+    let mut rounds = 0u32;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline || rounds < 3 {
+        for (i, path) in [VERIFY, VERIFY_STRICT].into_iter().enumerate() {
+            for (j, n) in [1, k + 1].into_iter().enumerate() {
+                let sent = Instant::now();
+                let r = client
+                    .post(format!("{base}{path}?n={n}"))
+                    .json(&json!({ "token": token }))
+                    .send()
+                    .await
+                    .expect("bench request");
+                assert_eq!(r.status(), 200, "{path}?n={n}: {}", r.text().await.unwrap_or_default());
+                let _ = r.bytes().await;
+                sums[i][j] += sent.elapsed().as_secs_f64();
+            }
+        }
+        rounds += 1;
+    }
+    let per_op_us = |i: usize| (sums[i][1] - sums[i][0]) / f64::from(rounds) / f64::from(k) * 1e6;
+    let (full, bare) = (per_op_us(0), per_op_us(1));
+    println!(
+        "{}",
+        json!({"scenario": "bench-ratio", "k": k, "rounds": rounds, "full_verify_us": full,
+               "bare_verify_strict_us": bare, "full_over_bare": full / bare,
+               "status_counts": {"200": rounds * 4}})
     );
 }
 

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Edge benchmarks, measured side by side in one run (see docs/benchmarks.md):
+#   - per-verify cost inside each runtime (native origin, workerd, wasmtime serve): a full
+#     access-token verification vs a bare Ed25519 verify_strict of the same token, both through
+#     the opt-in /__bench routes, timed in interleaved pairs as (latency at n=K+1 - latency at
+#     n=1) / K so the HTTP work cancels out and both see the same machine load; the ratio
+#     full/bare is the figure that matters (same runtime, same run)
+#   - verify-token requests/s and refresh latency against each deployment (Redis behind the
+#     origin's Upstash-compatible gateway; one Upstash round trip per refresh is asserted by
+#     the test one_upstash_round_trip_per_refresh_and_none_per_verify)
+# Needs what scripts/test.sh installs. BENCH_SECS (default 5) per measurement, BENCH_K (200).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SECS=${BENCH_SECS:-5}
+K=${BENCH_K:-200}
+TOKEN=bench-gateway-token-0123456789
+
+echo "building (release; the Worker with wasm-opt from npm binaryen)" >&2
+cargo build -q --release -p usso-origin --bin usso-origin --example load
+cargo build -q --release -p usso-edge-spin --target wasm32-wasip2
+(cd edge/workers && WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen" \
+  WASM_OPT_BIN="$ROOT/tests/node_modules/.bin/wasm-opt" worker-build --release >/dev/null 2>&1)
+LOAD=$ROOT/target/release/examples/load
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+wait_http() { # url: poll until it answers (readiness, not a fixed sleep)
+  for _ in $(seq 1 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "no answer from $1" >&2; exit 1
+}
+
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+PIDS+=($!)
+for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+MASTER=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+ORIGIN_PORT=$(free_port)
+ORIGIN=http://127.0.0.1:$ORIGIN_PORT
+RUST_LOG=warn USSO_DATA_DIR=$WORK/data USSO_LISTEN=127.0.0.1:$ORIGIN_PORT SYSTEM_PASSWORD=bench-password \
+  USSO_REDIS_URL=redis://127.0.0.1:$REDIS_PORT USSO_GATEWAY_TOKEN=$TOKEN USSO_MASTER_KEY=$MASTER \
+  USSO_BENCH_ROUTES=true target/release/usso-origin >/dev/null 2>&1 &
+PIDS+=($!)
+wait_http "$ORIGIN/health"
+
+# workerd, configured as the tests do (support/edge.rs): modules next to the config file.
+WORKERD_PORT=$(free_port)
+cp edge/workers/build/index.js edge/workers/build/index_bg.wasm "$WORK/"
+cat >"$WORK/edge.capnp" <<EOF
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .edge),
+              (name = "net", network = (allow = ["public", "private", "local"]))],
+  sockets = [(name = "http", address = "127.0.0.1:$WORKERD_PORT", http = (), service = "main")],
+);
+const edge :Workerd.Worker = (
+  modules = [(name = "index.js", esModule = embed "index.js"),
+             (name = "index_bg.wasm", wasm = embed "index_bg.wasm")],
+  compatibilityDate = "2026-04-01",
+  bindings = [(name = "UPSTASH_REDIS_REST_URL", text = "$ORIGIN/redis"),
+              (name = "UPSTASH_REDIS_REST_TOKEN", text = "$TOKEN"),
+              (name = "USSO_MASTER_KEY", text = "$MASTER"),
+              (name = "USSO_BENCH_ROUTES", text = "true")],
+  globalOutbound = "net",
+);
+EOF
+tests/node_modules/@cloudflare/workerd-linux-64/bin/workerd serve "$WORK/edge.capnp" >/dev/null 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$WORKERD_PORT/"
+
+WASMTIME_PORT=$(free_port)
+tests/.venv/bin/wasmtime serve -S cli --addr "127.0.0.1:$WASMTIME_PORT" \
+  --env UPSTASH_REDIS_REST_URL="$ORIGIN/redis" --env UPSTASH_REDIS_REST_TOKEN=$TOKEN \
+  --env USSO_MASTER_KEY="$MASTER" --env USSO_BENCH_ROUTES=true --env USSO_DEFAULT_TENANT=org_default \
+  target/wasm32-wasip2/release/usso_edge_spin.wasm >/dev/null 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$WASMTIME_PORT/"
+
+RESULTS=$WORK/results.jsonl
+export USSO_LOAD_ORIGIN=$ORIGIN
+for target in "native $ORIGIN" "workerd http://127.0.0.1:$WORKERD_PORT" "wasmtime http://127.0.0.1:$WASMTIME_PORT"; do
+  set -- $target
+  echo "measuring $1" >&2
+  "$LOAD" "$2" "bench-ratio:$K" 1 "$((SECS * 2))" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
+  "$LOAD" "$2" verify 8 "$SECS" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
+  "$LOAD" "$2" refresh 1 "$SECS" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
+done
+
+python3 - "$RESULTS" "$K" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+k = int(sys.argv[2])
+by = {(r["runtime"], r["scenario"]): r for r in rows}
+for r in rows:
+    bad = {s: n for s, n in r["status_counts"].items() if s != "200"}
+    if bad:
+        sys.exit(f"{r['runtime']} {r['scenario']}: non-200 answers {bad}")
+native_bare = by[("native", "bench-ratio")]["bare_verify_strict_us"]
+print("| runtime | full verify (µs) | bare verify_strict (µs) | full ÷ bare | bare ÷ native bare | verify-token req/s (8 conc.) | refresh p50 / p99 (ms) |")
+print("|---|---|---|---|---|---|---|")
+for rt in ["native", "workerd", "wasmtime"]:
+    b = by[(rt, "bench-ratio")]
+    full, bare = b["full_verify_us"], b["bare_verify_strict_us"]
+    v, r = by[(rt, "verify")], by[(rt, "refresh")]
+    print(f"| {rt} | {full:.1f} | {bare:.1f} | {full / bare:.2f}× | {bare / native_bare:.2f}× "
+          f"| {v['requests_per_sec']:.0f} | {r['latency_ms']['p50']:.2f} / {r['latency_ms']['p99']:.2f} |")
+EOF
