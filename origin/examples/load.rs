@@ -180,7 +180,12 @@ async fn bench_ratio(client: &reqwest::Client, base: &str, token: &str, k: u32, 
                     .send()
                     .await
                     .expect("bench request");
-                assert_eq!(r.status(), 200, "{path}?n={n}: {}", r.text().await.unwrap_or_default());
+                assert_eq!(
+                    r.status(),
+                    200,
+                    "{path}?n={n}: {}",
+                    r.text().await.unwrap_or_default()
+                );
                 let _ = r.bytes().await;
                 sums[i][j] += sent.elapsed().as_secs_f64();
             }

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 use usso_edge::redis_session::SCRIPTS;
 
-use crate::redis_native::{to_json, NativeRedis};
+use crate::redis_native::{to_json_as, NativeRedis};
 use usso_shared::{Error, ErrorCode, Result};
 
 /// The gateway's state.
@@ -153,12 +153,12 @@ impl Gateway {
         }
     }
 
-    async fn run(&self, cmd: &[String]) -> Value {
+    async fn run(&self, cmd: &[String], base64: bool) -> Value {
         if let Err(e) = self.check(cmd) {
             return json!({ "error": e });
         }
         match self.conn.raw(cmd).await {
-            Ok(v) => json!({ "result": to_json(v) }),
+            Ok(v) => json!({ "result": to_json_as(v, base64) }),
             Err(e) => json!({ "error": e.to_string() }),
         }
     }
@@ -175,6 +175,13 @@ fn parse_command(v: &Value) -> Option<Vec<String>> {
         })
         .collect::<Option<Vec<_>>>()
         .filter(|c| !c.is_empty())
+}
+
+/// Whether the client asked for base64-encoded strings (`Upstash-Encoding: base64`).
+fn wants_base64(headers: &HeaderMap) -> bool {
+    headers
+        .get("upstash-encoding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"base64"))
 }
 
 fn reject(status: StatusCode, msg: &str) -> Response {
@@ -204,7 +211,7 @@ async fn single(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes)
             "ERR a command is a non-empty array of strings",
         );
     };
-    let out = gw.run(&cmd).await;
+    let out = gw.run(&cmd, wants_base64(&headers)).await;
     let status = if out.get("error").is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -230,7 +237,7 @@ async fn pipeline(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Byte
     };
     let mut out = Vec::with_capacity(cmds.len());
     for c in &cmds {
-        out.push(gw.run(c).await);
+        out.push(gw.run(c, wants_base64(&headers)).await);
     }
     Json(Value::Array(out)).into_response()
 }
@@ -263,7 +270,7 @@ async fn multi_exec(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: By
         Ok(values) => Json(Value::Array(
             values
                 .into_iter()
-                .map(|v| json!({ "result": to_json(v) }))
+                .map(|v| json!({ "result": to_json_as(v, wants_base64(&headers)) }))
                 .collect(),
         ))
         .into_response(),

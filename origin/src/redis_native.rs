@@ -76,25 +76,44 @@ impl RedisExec for NativeRedis {
     }
 }
 
-/// Redis values as the JSON Upstash answers with.
+/// Redis values as the JSON Upstash answers with (strings as UTF-8 text).
 pub fn to_json(v: redis::Value) -> Value {
+    to_json_as(v, false)
+}
+
+/// Redis values as the JSON Upstash answers with; with `base64` (the client sent
+/// `Upstash-Encoding: base64`, as the official clients do by default) every string is the
+/// standard base64 of its bytes, so binary values survive and the clients decode them.
+pub fn to_json_as(v: redis::Value, base64: bool) -> Value {
     use redis::Value as R;
+    let text = |bytes: &[u8]| {
+        Value::String(if base64 {
+            usso_shared::encoding::b64_encode(bytes)
+        } else {
+            String::from_utf8_lossy(bytes).into_owned()
+        })
+    };
     match v {
         R::Nil => Value::Null,
         R::Int(i) => json!(i),
-        R::BulkString(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
-        R::Array(items) | R::Set(items) => Value::Array(items.into_iter().map(to_json).collect()),
-        R::SimpleString(s) => Value::String(s),
-        R::Okay => Value::String("OK".into()),
+        R::BulkString(b) => text(&b),
+        R::Array(items) | R::Set(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| to_json_as(item, base64))
+                .collect(),
+        ),
+        R::SimpleString(s) => text(s.as_bytes()),
+        R::Okay => text(b"OK"),
         R::Double(d) => json!(d),
         R::Boolean(b) => json!(b),
         R::Map(pairs) => Value::Array(
             pairs
                 .into_iter()
-                .flat_map(|(k, v)| [to_json(k), to_json(v)])
+                .flat_map(|(k, v)| [to_json_as(k, base64), to_json_as(v, base64)])
                 .collect(),
         ),
-        R::VerbatimString { text, .. } => Value::String(text),
+        R::VerbatimString { text: t, .. } => text(t.as_bytes()),
         R::ServerError(e) => json!({ "error": format!("{e:?}") }),
         other => Value::String(format!("{other:?}")),
     }

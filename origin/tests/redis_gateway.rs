@@ -274,3 +274,56 @@ async fn redis_rotation_script_matches_the_rust_rules() {
     s.stop();
     std::fs::remove_dir_all(data).ok();
 }
+
+/// The official Upstash client (npm `@upstash/redis`, unmodified) against the gateway: commands,
+/// pipeline and transaction work; confinement and authentication hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_upstash_client_works_against_the_gateway() {
+    let (_redis, s, data) = start();
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests");
+    assert!(
+        tests
+            .join("node_modules/@upstash/redis/package.json")
+            .exists(),
+        "npm @upstash/redis is missing: run scripts/test.sh"
+    );
+    let out = std::process::Command::new("node")
+        .current_dir(&tests)
+        .args(["interop/upstash.mjs", &s.url("/redis"), TOKEN, "usso:npm:"])
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ok = |name: &str| {
+        assert_eq!(r[name]["ok"], json!(true), "{name}: {}", r[name]);
+        r[name]["value"].clone()
+    };
+    let refused = |name: &str, needle: &str| {
+        assert_eq!(r[name]["ok"], json!(false), "{name} must fail: {}", r[name]);
+        let error = r[name]["error"].as_str().unwrap_or_default();
+        assert!(error.contains(needle), "{name}: {error}");
+    };
+    assert_eq!(ok("ping"), json!("PONG"));
+    assert_eq!(ok("set"), json!("OK"));
+    assert_eq!(ok("get"), json!("one"));
+    assert_eq!(ok("incr"), json!(1));
+    assert_eq!(ok("hset"), json!(2));
+    assert_eq!(ok("hgetall"), json!({"f1": "v1", "f2": "v2"}));
+    assert_eq!(ok("sadd"), json!(2));
+    assert_eq!(ok("smembers"), json!(["x", "y"]));
+    assert!(ok("ttl").as_i64().is_some_and(|t| (1..=60).contains(&t)));
+    assert_eq!(ok("pipeline"), json!(["OK", "v", 2]));
+    assert_eq!(ok("multi"), json!(["OK", "w"]));
+    assert_eq!(ok("del"), json!(3));
+    assert_eq!(ok("get_deleted"), Value::Null);
+    refused("outside_prefix", "prefix");
+    refused("flushall", "not allowed");
+    refused("foreign_script", "");
+    refused("wrong_token", "");
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}

@@ -1,6 +1,11 @@
 //! Small encoding helpers: base64url without padding (strict, constant-time) and hex.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
+use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+
+/// Standard base64 with padding (RFC 4648 §4), as `atob` reads it.
+pub fn b64_encode(bytes: &[u8]) -> String {
+    Base64::encode_string(bytes)
+}
 
 /// Base64url without padding.
 pub fn b64url_encode(bytes: &[u8]) -> String {
