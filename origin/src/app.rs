@@ -13,7 +13,7 @@ use usso_shared::rotation::REASON_LOGOUT;
 use usso_shared::seal::SecretKey;
 use usso_shared::{random, scope, Error, ErrorCode, Result};
 
-use crate::docstore::{DocumentStore, SqliteDocs};
+use crate::docstore::{Docs, DocumentStore};
 use crate::hot::{counter, Hot, OriginHot};
 use crate::identifier::Identifier;
 use crate::openapi::LoginRequest;
@@ -28,7 +28,7 @@ pub const AUDIT: &str = "audit";
 /// Everything a request handler needs.
 pub struct App {
     /// Document store.
-    pub docs: SqliteDocs,
+    pub docs: Docs,
     /// Hot store.
     pub hot: Hot,
     /// The edge core over the same hot store.

@@ -8,7 +8,7 @@ use usso_shared::seal::SecretKey;
 use usso_shared::{Error, ErrorCode, Result};
 
 use crate::config::Config;
-use crate::docstore::{DocumentStore, SqliteDocs};
+use crate::docstore::{Docs, DocumentStore};
 use crate::hot::{Hot, SqliteHot};
 use crate::identifier::{Identifier, IdentifierKind};
 use crate::password::{Hasher, Verdict};
@@ -21,7 +21,7 @@ pub const SYSTEM_USER: &str = "system";
 /// The opened stores and master key.
 pub struct Stores {
     /// Document store.
-    pub docs: SqliteDocs,
+    pub docs: Docs,
     /// Hot store.
     pub hot: Hot,
     /// Master key.
@@ -43,10 +43,48 @@ pub async fn open(cfg: &Config) -> Result<Stores> {
     })?;
     let master = master_key(cfg)?;
     Ok(Stores {
-        docs: SqliteDocs::open(&cfg.data_dir.join("usso.db"))?,
+        docs: doc_store(cfg).await?,
         hot: hot_store(cfg).await?,
         master,
     })
+}
+
+async fn doc_store(cfg: &Config) -> Result<Docs> {
+    let Some(url) = &cfg.mongo_url else {
+        return Ok(Docs::Sqlite(crate::docstore::SqliteDocs::open(
+            &cfg.data_dir.join("usso.db"),
+        )?));
+    };
+    use usso_shared::data_api::{Auth, DataApi, Target};
+    let auth = match (&cfg.mongo_api_key, &cfg.mongo_user, &cfg.mongo_password) {
+        (Some(key), None, None) => Auth::ApiKey(key.clone()),
+        (None, Some(user), Some(password)) => Auth::Basic {
+            user: user.clone(),
+            password: password.clone(),
+        },
+        _ => unreachable!("checked by Config::validate"),
+    };
+    let transport = usso_shared::transport::ReqwestTransport::new(std::time::Duration::from_secs(
+        cfg.mongo_timeout_secs,
+    ))?;
+    let api = DataApi::new(
+        Target {
+            base_url: url.clone(),
+            data_source: cfg.mongo_data_source.clone(),
+            database: cfg.mongo_database.clone(),
+        },
+        auth,
+        transport,
+    );
+    let docs = crate::mongo_docs::MongoDocs::new(api);
+    // Fail at start-up, not at the first login, when the URL or the credentials are wrong.
+    docs.ping().await.map_err(|e| {
+        config_error(format!(
+            "USSO_MONGO_DATA_API_URL does not answer as a Data API: {}",
+            e.detail()
+        ))
+    })?;
+    Ok(Docs::Mongo(docs))
 }
 
 async fn hot_store(cfg: &Config) -> Result<Hot> {

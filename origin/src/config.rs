@@ -104,6 +104,53 @@ pub struct Config {
         global = true
     )]
     pub strict_verify: bool,
+    /// MongoDB Data API base URL (up to `/action/…`): the durable store is MongoDB instead of the
+    /// embedded SQLite.
+    #[arg(long, env = "USSO_MONGO_DATA_API_URL", global = true)]
+    pub mongo_url: Option<String>,
+    /// Data API key (Atlas: `apiKey` header).
+    #[arg(
+        long,
+        env = "USSO_MONGO_DATA_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub mongo_api_key: Option<String>,
+    /// Data API user for HTTP Basic authentication (FerretDB), with `USSO_MONGO_PASSWORD`.
+    #[arg(long, env = "USSO_MONGO_USER", global = true)]
+    pub mongo_user: Option<String>,
+    /// Data API password for HTTP Basic authentication.
+    #[arg(
+        long,
+        env = "USSO_MONGO_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub mongo_password: Option<String>,
+    /// The Data API `dataSource` (Atlas: the linked cluster's name).
+    #[arg(
+        long,
+        env = "USSO_MONGO_DATA_SOURCE",
+        default_value = "mongodb-atlas",
+        global = true
+    )]
+    pub mongo_data_source: String,
+    /// The database.
+    #[arg(
+        long,
+        env = "USSO_MONGO_DATABASE",
+        default_value = "usso",
+        global = true
+    )]
+    pub mongo_database: String,
+    /// Seconds before a Data API request times out.
+    #[arg(
+        long,
+        env = "USSO_MONGO_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub mongo_timeout_secs: u64,
     /// Serve the edge core's opt-in benchmark routes (`/__bench/*`; never in production).
     #[arg(
         long,
@@ -186,6 +233,13 @@ pub enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// Export everything the tenant holds as JSON lines on stdout (users, identifiers, the
+    /// tenant record, the audit trail; password hashes redacted, signing keys left out).
+    Export {
+        /// Tenant.
+        #[arg(default_value = "org_default")]
+        tenant: String,
+    },
 }
 
 /// User commands.
@@ -207,6 +261,15 @@ pub enum UserCommand {
         /// Direct scopes (repeatable).
         #[arg(long = "scope")]
         scopes: Vec<String>,
+    },
+    /// Erase a user: revoke their sessions, delete their account and identifiers, strip the
+    /// audit entries that name them.
+    Erase {
+        /// Any of the user's identifiers (email, phone, username).
+        identifier: String,
+        /// Tenant.
+        #[arg(long, default_value = "org_default")]
+        tenant: String,
     },
 }
 
@@ -266,6 +329,31 @@ impl Config {
                     "UPSTASH_REDIS_REST_URL must be an http(s) URL, got `{u}`"
                 ));
             }
+        }
+        if let Some(u) = &self.mongo_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(format!(
+                    "USSO_MONGO_DATA_API_URL must be an http(s) URL, got `{u}`"
+                ));
+            }
+            match (&self.mongo_api_key, &self.mongo_user, &self.mongo_password) {
+                (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+                _ => {
+                    return Err("USSO_MONGO_DATA_API_URL needs either USSO_MONGO_DATA_API_KEY or USSO_MONGO_USER with USSO_MONGO_PASSWORD".into())
+                }
+            }
+            if self.mongo_database.is_empty() || self.mongo_data_source.is_empty() {
+                return Err(
+                    "USSO_MONGO_DATABASE and USSO_MONGO_DATA_SOURCE must not be empty".into(),
+                );
+            }
+            if !(1..=300).contains(&self.mongo_timeout_secs) {
+                return Err("USSO_MONGO_TIMEOUT_SECS must be 1 to 300".into());
+            }
+        } else if self.mongo_api_key.is_some() || self.mongo_user.is_some() {
+            return Err(
+                "USSO_MONGO_DATA_API_KEY / USSO_MONGO_USER need USSO_MONGO_DATA_API_URL".into(),
+            );
         }
         if self.hash_workers == Some(0) {
             return Err("USSO_HASH_WORKERS must be at least 1".into());

@@ -87,6 +87,73 @@ pub trait DocumentStore: Send + Sync + 'static {
     fn tenants(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 
+/// The configured document store: embedded SQLite (default) or MongoDB through the Data API.
+/// Both pass the same conformance suite (`origin/tests/docstore_conformance.rs`).
+#[derive(Clone)]
+pub enum Docs {
+    /// Embedded SQLite.
+    Sqlite(SqliteDocs),
+    /// MongoDB through the Data API.
+    Mongo(crate::mongo_docs::MongoDocs),
+}
+
+impl Docs {
+    /// Which backend, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Docs::Sqlite(_) => "embedded SQLite",
+            Docs::Mongo(_) => "MongoDB Data API",
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $d:ident => $call:expr) => {
+        match $self {
+            Docs::Sqlite($d) => $call.await,
+            Docs::Mongo($d) => $call.await,
+        }
+    };
+}
+
+impl DocumentStore for Docs {
+    async fn get(&self, coll: &str, tenant: &str, id: &str) -> Result<Option<Doc>> {
+        delegate!(self, d => d.get(coll, tenant, id))
+    }
+    async fn insert(&self, coll: &str, tenant: &str, id: &str, body: Value) -> Result<Doc> {
+        delegate!(self, d => d.insert(coll, tenant, id, body))
+    }
+    async fn replace(
+        &self,
+        coll: &str,
+        tenant: &str,
+        id: &str,
+        body: Value,
+        expected_version: i64,
+    ) -> Result<Doc> {
+        delegate!(self, d => d.replace(coll, tenant, id, body, expected_version))
+    }
+    async fn upsert(&self, coll: &str, tenant: &str, id: &str, body: Value) -> Result<Doc> {
+        delegate!(self, d => d.upsert(coll, tenant, id, body))
+    }
+    async fn delete(&self, coll: &str, tenant: &str, id: &str) -> Result<bool> {
+        delegate!(self, d => d.delete(coll, tenant, id))
+    }
+    async fn find(
+        &self,
+        coll: &str,
+        tenant: &str,
+        filter: &[(&str, Value)],
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page> {
+        delegate!(self, d => d.find(coll, tenant, filter, offset, limit))
+    }
+    async fn tenants(&self) -> Result<Vec<String>> {
+        delegate!(self, d => d.tenants())
+    }
+}
+
 /// The embedded default: SQLite in WAL mode.
 #[derive(Clone)]
 pub struct SqliteDocs {
@@ -119,7 +186,29 @@ impl SqliteDocs {
     }
 }
 
-fn valid_field(f: &str) -> bool {
+/// Refuses field names MongoDB reserves (a leading `$`, or a NUL), at any depth, so that every
+/// backend stores exactly the same documents.
+pub fn check_body(v: &Value) -> Result<()> {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k.starts_with('$') || k.contains('\0') {
+                    return Err(Error::new(
+                        ErrorCode::ValidationError,
+                        format!("field name `{k}` cannot be stored"),
+                    ));
+                }
+                check_body(v)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(check_body),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `f` may name a filter field (letters, digits, `_`; at most 64 bytes).
+pub(crate) fn valid_field(f: &str) -> bool {
     !f.is_empty() && f.len() <= 64 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
@@ -149,6 +238,7 @@ impl DocumentStore for SqliteDocs {
     }
 
     async fn insert(&self, coll: &str, tenant: &str, id: &str, body: Value) -> Result<Doc> {
+        check_body(&body)?;
         let (coll, tenant, id) = (coll.to_owned(), tenant.to_owned(), id.to_owned());
         self.db
             .call(move |c| {
@@ -175,6 +265,7 @@ impl DocumentStore for SqliteDocs {
         body: Value,
         expected_version: i64,
     ) -> Result<Doc> {
+        check_body(&body)?;
         let (coll, tenant, id) = (coll.to_owned(), tenant.to_owned(), id.to_owned());
         self.db
             .call(move |c| {
@@ -221,6 +312,7 @@ impl DocumentStore for SqliteDocs {
     }
 
     async fn upsert(&self, coll: &str, tenant: &str, id: &str, body: Value) -> Result<Doc> {
+        check_body(&body)?;
         let (coll, tenant, id) = (coll.to_owned(), tenant.to_owned(), id.to_owned());
         self.db
             .call(move |c| {
@@ -266,13 +358,21 @@ impl DocumentStore for SqliteDocs {
         }
         let mut cond = String::from("coll=?1 AND tenant=?2");
         let mut args: Vec<String> = vec![coll.to_owned(), tenant.to_owned()];
-        for (i, (field, value)) in filter.iter().enumerate() {
-            // Compare JSON text of the field with the JSON text of the value.
-            cond.push_str(&format!(
-                " AND json_quote(json_extract(body, '$.{field}')) = ?{}",
-                i + 3
-            ));
+        for (field, value) in filter {
+            // Same JSON type and same value; `null` also matches a missing field (as MongoDB's
+            // equality does).
+            if value.is_null() {
+                cond.push_str(&format!(
+                    " AND coalesce(json_type(body, '$.{field}'), 'null') = 'null'"
+                ));
+                continue;
+            }
             args.push(value.to_string());
+            let n = args.len();
+            cond.push_str(&format!(
+                " AND json_type(body, '$.{field}') = json_type(?{n}) \
+                 AND json_extract(body, '$.{field}') = json_extract(?{n}, '$')"
+            ));
         }
         let limit = limit.min(1000) as i64;
         let offset = offset.min(i64::MAX as u64) as i64;

@@ -117,6 +117,29 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             );
             Ok(())
         }
+        Command::Tenant(TenantCommand::Export { tenant: tid }) => {
+            tenant::load(&stores.docs, &tid).await?.ok_or_else(|| {
+                Error::new(ErrorCode::TenantNotFound, format!("no tenant `{tid}`"))
+            })?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let n = crate::gdpr::export_tenant(&stores.docs, &tid, &mut out).await?;
+            std::io::Write::flush(&mut out).map_err(|e| Error::internal(e.to_string()))?;
+            audit_cli(&stores, &tid, "tenant_exported", json!({"documents": n})).await;
+            Ok(())
+        }
+        Command::User(UserCommand::Erase {
+            identifier,
+            tenant: tid,
+        }) => {
+            let ident = Identifier::parse(&identifier, None)?;
+            let (user, _) = users::find_by_identifier(&stores.docs, &tid, &ident)
+                .await?
+                .ok_or_else(|| Error::new(ErrorCode::NotFound, "no such user"))?;
+            let erased = crate::gdpr::erase_user(&stores.docs, &stores.hot, &user, now).await?;
+            audit_cli(&stores, &tid, "user_erased", json!({"erased": true})).await;
+            println!("{}", json!(erased));
+            Ok(())
+        }
         Command::Key(KeyCommand::Rotate { tenant: tid }) => {
             let t = tenant::load(&stores.docs, &tid).await?.ok_or_else(|| {
                 Error::new(ErrorCode::TenantNotFound, format!("no tenant `{tid}`"))
@@ -194,7 +217,7 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
     };
     // Tests and scripts wait for this line.
     println!("usso-origin listening on http://{bound}");
-    tracing::info!(%bound, data_dir = %cfg.data_dir.display(), hot_store = app.hot.name(), "serving");
+    tracing::info!(%bound, data_dir = %cfg.data_dir.display(), hot_store = app.hot.name(), document_store = app.docs.name(), "serving");
     crate::server::serve(listener, app, gateway)
         .await
         .map_err(|e| Error::internal(format!("server failed: {e}")))?;

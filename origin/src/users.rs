@@ -247,3 +247,8 @@ pub async fn update<D: DocumentStore>(docs: &D, user: &User, version: i64) -> Re
         .await?
         .version)
 }
+
+/// Deletes a user's account document (identifiers are separate documents); whether it existed.
+pub async fn delete<D: DocumentStore>(docs: &D, user: &User) -> Result<bool> {
+    docs.delete(USERS, &user.tenant_id, &user.id).await
+}

@@ -7,6 +7,11 @@ pub fn b64_encode(bytes: &[u8]) -> String {
     Base64::encode_string(bytes)
 }
 
+/// Strict standard base64 with padding.
+pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    Base64::decode_vec(s).ok()
+}
+
 /// Base64url without padding.
 pub fn b64url_encode(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)

@@ -12,6 +12,8 @@
 
 pub mod claims;
 pub mod clock;
+pub mod data_api;
+pub mod ejson;
 pub mod encoding;
 pub mod error;
 pub mod keys;

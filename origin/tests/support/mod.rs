@@ -243,3 +243,76 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+/// The MongoDB Data API STAND-IN (`tests/data_api/standin.py`, Python standard library): MongoDB
+/// cannot be installed on these machines, so the Data API backend's tests run against this
+/// implementation of the documented request and response formats, and against a real endpoint
+/// too when `USSO_TEST_MONGO_DATA_API_URL` is set (see docs/mongodb.md).
+pub struct DataApiStandin {
+    pub child: Child,
+    pub url: String,
+    pub api_key: String,
+}
+
+impl DataApiStandin {
+    pub fn start() -> DataApiStandin {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data_api/standin.py");
+        let api_key = format!("standin-key-{}", usso_shared::random::hex_id().unwrap());
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["--port", "0", "--api-key", &api_key])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 must be installed");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("data-api-standin listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the Data API stand-in did not become ready");
+            }
+        };
+        DataApiStandin {
+            child,
+            url,
+            api_key,
+        }
+    }
+
+    /// Environment that makes the origin use it.
+    pub fn origin_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("USSO_MONGO_DATA_API_URL", self.url.clone()),
+            ("USSO_MONGO_DATA_API_KEY", self.api_key.clone()),
+        ]
+    }
+
+    /// Asks it to fail, delay or garble the next requests (its test-only fault endpoint).
+    pub async fn fault(&self, fault: serde_json::Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/__standin/fault", self.url))
+            .header("apiKey", &self.api_key)
+            .json(&fault)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "fault injection refused");
+    }
+}
+
+impl Drop for DataApiStandin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,139 @@
+//! The data-protection duties, on any document store and hot store: export everything a tenant
+//! holds, and erase one user.
+
+use serde_json::{json, Value};
+use usso_shared::Result;
+
+use crate::app::AUDIT;
+use crate::docstore::{DocumentStore, TENANTS};
+use crate::hot::OriginHot;
+use crate::identifier::IdentifierKind;
+use crate::users::{self, User, IDENTIFIERS, USERS};
+
+/// Collections exported, in order. The sealed private keys (`keys`) are left out on purpose:
+/// they are secrets of the service, not data about anyone; `usso-origin key list` shows the
+/// public part.
+pub const EXPORTED: [&str; 4] = [TENANTS, USERS, IDENTIFIERS, AUDIT];
+
+const PAGE: u64 = 500;
+
+/// Every document of `tenant` in `coll`, oldest write last (the store's own order), page by page.
+async fn each_doc<D: DocumentStore>(
+    docs: &D,
+    coll: &str,
+    tenant: &str,
+    mut f: impl FnMut(crate::docstore::Doc) -> Result<()>,
+) -> Result<u64> {
+    let mut offset = 0;
+    loop {
+        let page = docs.find(coll, tenant, &[], offset, PAGE).await?;
+        let n = page.items.len() as u64;
+        for d in page.items {
+            f(d)?;
+        }
+        if n < PAGE {
+            return Ok(offset + n);
+        }
+        offset += n;
+    }
+}
+
+/// Writes every document of `tenant` as JSON lines (`{"collection","id","version","body"}`) to
+/// `out`; password hashes are replaced by `"<redacted>"`. Returns the number of documents.
+pub async fn export_tenant<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    out: &mut impl std::io::Write,
+) -> Result<u64> {
+    let mut total = 0;
+    for coll in EXPORTED {
+        total += each_doc(docs, coll, tenant, |d| {
+            let mut body = d.body;
+            if coll == USERS && body.get("password_hash").is_some_and(|h| !h.is_null()) {
+                body["password_hash"] = json!("<redacted>");
+            }
+            let line = json!({"collection": coll, "id": d.id, "version": d.version, "body": body});
+            writeln!(out, "{line}").map_err(|e| usso_shared::Error::internal(e.to_string()))
+        })
+        .await?;
+    }
+    Ok(total)
+}
+
+/// What an erasure removed.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Erased {
+    /// The erased user's id.
+    pub user_id: String,
+    /// Identifier documents deleted.
+    pub identifiers: u64,
+    /// Sessions revoked.
+    pub sessions: u64,
+    /// Audit entries stripped of personal data.
+    pub audit_entries: u64,
+}
+
+/// Erases `user`: revokes their sessions, deletes their identifiers and account, and strips
+/// the audit entries that name them (the event and its time stay; address, user agent and
+/// details go).
+pub async fn erase_user<D: DocumentStore, H: OriginHot>(
+    docs: &D,
+    hot: &H,
+    user: &User,
+    now: i64,
+) -> Result<Erased> {
+    let mut erased = Erased {
+        user_id: user.id.clone(),
+        ..Erased::default()
+    };
+    for s in hot.sessions_of(&user.tenant_id, &user.subject()).await? {
+        if hot
+            .revoke(&user.tenant_id, &s.session_id, "user_erased", now)
+            .await?
+            .is_some()
+        {
+            erased.sessions += 1;
+        }
+    }
+    let idents: Vec<String> = [
+        (IdentifierKind::Email, &user.email),
+        (IdentifierKind::Phone, &user.phone),
+        (IdentifierKind::Username, &user.username),
+    ]
+    .into_iter()
+    .filter_map(|(kind, v)| v.as_ref().map(|v| format!("{}:{v}", kind.as_str())))
+    .collect();
+    for key in &idents {
+        if docs.delete(IDENTIFIERS, &user.tenant_id, key).await? {
+            erased.identifiers += 1;
+        }
+    }
+    users::delete(docs, user).await?;
+    let mut named = Vec::new();
+    each_doc(docs, AUDIT, &user.tenant_id, |d| {
+        let detail = &d.body["detail"];
+        let names_user = detail["user_id"].as_str() == Some(user.id.as_str())
+            || detail["identifier"]
+                .as_str()
+                .is_some_and(|i| idents.iter().any(|k| k == i));
+        if names_user {
+            named.push(d);
+        }
+        Ok(())
+    })
+    .await?;
+    for d in named {
+        let stripped = json!({
+            "event": d.body["event"],
+            "tenant_id": d.body["tenant_id"],
+            "at": d.body["at"],
+            "ip": Value::Null,
+            "user_agent": Value::Null,
+            "detail": {"erased": true},
+        });
+        docs.replace(AUDIT, &user.tenant_id, &d.id, stripped, d.version)
+            .await?;
+        erased.audit_entries += 1;
+    }
+    Ok(erased)
+}

@@ -1,0 +1,231 @@
+//! MongoDB as the document store, through the Data API ([`usso_shared::data_api`]).
+//!
+//! Layout: collection = the store's collection name; one MongoDB document per stored document:
+//! `{_id: "<tenant>/<id>", tenant, doc_id, version: int64, updated_at: date, body: {…}}`. The
+//! `_id` makes (tenant, id) unique without any index management through the Data API; every
+//! filter also names `tenant`, so no query can reach another tenant's documents (tenant ids
+//! never contain `/`). Optimistic concurrency: `replace` is an `updateOne` whose filter
+//! includes the expected `version`, which MongoDB applies atomically to the one document.
+
+use serde_json::{json, Value};
+use usso_shared::data_api::{DataApi, Find};
+use usso_shared::ejson;
+use usso_shared::transport::ReqwestTransport;
+use usso_shared::{Error, ErrorCode, Result};
+
+use crate::docstore::{Doc, DocumentStore, Page, TENANTS};
+
+/// The Data API backend.
+#[derive(Clone)]
+pub struct MongoDocs {
+    api: std::sync::Arc<DataApi<ReqwestTransport>>,
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn key(tenant: &str, id: &str) -> String {
+    format!("{tenant}/{id}")
+}
+
+fn filter_of(tenant: &str, id: &str) -> Value {
+    json!({ "_id": key(tenant, id), "tenant": tenant })
+}
+
+impl MongoDocs {
+    /// A store over `api`.
+    pub fn new(api: DataApi<ReqwestTransport>) -> Self {
+        Self {
+            api: std::sync::Arc::new(api),
+        }
+    }
+
+    /// Checks that the endpoint answers and accepts the credentials (a cheap `findOne`).
+    pub async fn ping(&self) -> Result<()> {
+        self.api
+            .find_one(TENANTS, json!({ "_id": "/ping" }))
+            .await
+            .map(|_| ())
+    }
+
+    fn doc(stored: &Value) -> Result<Doc> {
+        let bad =
+            |field: &str| Error::unavailable(format!("stored document without a valid `{field}`"));
+        Ok(Doc {
+            id: stored["doc_id"]
+                .as_str()
+                .ok_or_else(|| bad("doc_id"))?
+                .to_owned(),
+            version: ejson::parse_long(&stored["version"]).ok_or_else(|| bad("version"))?,
+            body: ejson::to_plain(stored.get("body").ok_or_else(|| bad("body"))?)?,
+        })
+    }
+
+    fn stored(tenant: &str, id: &str, version: i64, body: &Value) -> Result<Value> {
+        Ok(json!({
+            "_id": key(tenant, id),
+            "tenant": tenant,
+            "doc_id": id,
+            "version": ejson::long(version),
+            "updated_at": ejson::date_ms(now_millis()),
+            "body": ejson::to_canonical(body)?,
+        }))
+    }
+}
+
+impl DocumentStore for MongoDocs {
+    async fn get(&self, coll: &str, tenant: &str, id: &str) -> Result<Option<Doc>> {
+        self.api
+            .find_one(coll, filter_of(tenant, id))
+            .await?
+            .map(|d| Self::doc(&d))
+            .transpose()
+    }
+
+    async fn insert(&self, coll: &str, tenant: &str, id: &str, body: Value) -> Result<Doc> {
+        let stored = Self::stored(tenant, id, 1, &body)?;
+        match self.api.insert_one(coll, stored).await {
+            Ok(_) => Ok(Doc {
+                id: id.to_owned(),
+                version: 1,
+                body,
+            }),
+            Err(e) if e.code() == ErrorCode::Conflict => Err(Error::new(
+                ErrorCode::Conflict,
+                format!("{coll} `{id}` exists"),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn replace(
+        &self,
+        coll: &str,
+        tenant: &str,
+        id: &str,
+        body: Value,
+        expected_version: i64,
+    ) -> Result<Doc> {
+        let mut filter = filter_of(tenant, id);
+        filter["version"] = ejson::long(expected_version);
+        let update = json!({
+            "$set": {
+                "version": ejson::long(expected_version + 1),
+                "updated_at": ejson::date_ms(now_millis()),
+                "body": ejson::to_canonical(&body)?,
+            }
+        });
+        let done = self.api.update_one(coll, filter, update, false).await?;
+        if done.matched == 1 {
+            return Ok(Doc {
+                id: id.to_owned(),
+                version: expected_version + 1,
+                body,
+            });
+        }
+        Err(match self.get(coll, tenant, id).await? {
+            Some(_) => Error::new(
+                ErrorCode::Conflict,
+                format!("{coll} `{id}` changed concurrently"),
+            ),
+            None => Error::new(ErrorCode::NotFound, format!("{coll} `{id}` not found")),
+        })
+    }
+
+    async fn upsert(&self, coll: &str, tenant: &str, id: &str, body: Value) -> Result<Doc> {
+        let update = json!({
+            "$set": {
+                "tenant": tenant,
+                "doc_id": id,
+                "updated_at": ejson::date_ms(now_millis()),
+                "body": ejson::to_canonical(&body)?,
+            },
+            "$inc": { "version": ejson::long(1) },
+        });
+        self.api
+            .update_one(coll, filter_of(tenant, id), update, true)
+            .await?;
+        // The version after this write (or a later one, if another writer followed at once).
+        let version = self.get(coll, tenant, id).await?.map_or(1, |d| d.version);
+        Ok(Doc {
+            id: id.to_owned(),
+            version,
+            body,
+        })
+    }
+
+    async fn delete(&self, coll: &str, tenant: &str, id: &str) -> Result<bool> {
+        Ok(self.api.delete_one(coll, filter_of(tenant, id)).await? > 0)
+    }
+
+    async fn find(
+        &self,
+        coll: &str,
+        tenant: &str,
+        filter: &[(&str, Value)],
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page> {
+        let mut query = json!({ "tenant": tenant });
+        for (field, value) in filter {
+            if !crate::docstore::valid_field(field) {
+                return Err(Error::internal(format!("invalid filter field `{field}`")));
+            }
+            // `$eq` on the body field: the same equality the embedded store applies.
+            query[format!("body.{field}")] = json!({ "$eq": ejson::to_canonical(value)? });
+        }
+        let limit = limit.clamp(1, 1000);
+        let total = self.api.count(coll, query.clone()).await?;
+        let items = self
+            .api
+            .find(
+                coll,
+                Find {
+                    filter: query,
+                    sort: vec![("updated_at".into(), -1), ("doc_id".into(), 1)],
+                    skip: offset,
+                    limit,
+                    projection: None,
+                },
+            )
+            .await?
+            .iter()
+            .map(Self::doc)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page { items, total })
+    }
+
+    async fn tenants(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut skip = 0;
+        loop {
+            let page = self
+                .api
+                .find(
+                    TENANTS,
+                    Find {
+                        filter: json!({}),
+                        projection: Some(json!({ "tenant": 1, "doc_id": 1 })),
+                        sort: vec![("_id".into(), 1)],
+                        skip,
+                        limit: 1000,
+                    },
+                )
+                .await?;
+            let n = page.len() as u64;
+            out.extend(page.iter().filter_map(|d| {
+                let (t, id) = (d["tenant"].as_str()?, d["doc_id"].as_str()?);
+                (t == id).then(|| t.to_owned())
+            }));
+            if n < 1000 {
+                break;
+            }
+            skip += n;
+        }
+        out.sort();
+        Ok(out)
+    }
+}
