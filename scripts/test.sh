@@ -37,4 +37,7 @@ step "tests (unit, integration, interop, edge runtimes; benches run once in test
 cargo test --workspace --all-features --all-targets
 cargo test --workspace --all-features --doc
 
+step "the origin's HTTP suite again, on MongoDB through the Data API (the stand-in; docs/mongodb.md)"
+USSO_TEST_DOCSTORE=dataapi cargo test -p usso-origin --all-features --test http_flow
+
 step "all tests passed"

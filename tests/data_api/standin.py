@@ -1610,6 +1610,9 @@ class Handler(BaseHTTPRequestHandler):
     basic_user = None
     basic_password = None
 
+    def version_string(self):
+        return self.server_version
+
     def log_message(self, fmt, *args):
         if VERBOSE:
             sys.stderr.write("data-api-standin: %s - %s\n" % (self.address_string(), fmt % args))
@@ -1851,6 +1854,11 @@ def main(argv=None):
     ap.add_argument("--user", help="HTTP Basic auth user (optional)")
     ap.add_argument("--password", help="HTTP Basic auth password (optional)")
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    ap.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="exit when the process that started it exits (tests that share one stand-in)",
+    )
     args = ap.parse_args(argv)
     if (args.user is None) != (args.password is None):
         ap.error("--user and --password must be given together")
@@ -1866,6 +1874,16 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+    if args.exit_with_parent:
+        parent = os.getppid()
+
+        def watch_parent():
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(0)
+
+        threading.Thread(target=watch_parent, daemon=True).start()
 
     server = Server(("127.0.0.1", args.port), Handler)
     port = server.server_address[1]

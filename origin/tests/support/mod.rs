@@ -47,10 +47,39 @@ pub fn bin() -> Command {
     c
 }
 
+/// With `USSO_TEST_DOCSTORE=dataapi`, every origin these tests start (and every admin command)
+/// uses MongoDB through the Data API STAND-IN instead of SQLite: one stand-in per test process,
+/// one database per data directory (so a restart on the same directory finds its data). This is
+/// how scripts/test.sh runs the whole HTTP suite on the Data API backend too.
+pub fn docstore_env(data: &std::path::Path, envs: &[(&str, &str)]) -> Vec<(String, String)> {
+    static STANDIN: std::sync::OnceLock<DataApiStandin> = std::sync::OnceLock::new();
+    let wanted = std::env::var("USSO_TEST_DOCSTORE").is_ok_and(|v| v == "dataapi");
+    if !wanted || envs.iter().any(|(k, _)| k.starts_with("USSO_MONGO_")) {
+        return Vec::new();
+    }
+    let standin = STANDIN.get_or_init(DataApiStandin::start);
+    let name: String = data
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let database = format!("t{}", &name[name.len().saturating_sub(40)..]);
+    vec![
+        ("USSO_MONGO_DATA_API_URL".into(), standin.url.clone()),
+        ("USSO_MONGO_DATA_API_KEY".into(), standin.api_key.clone()),
+        ("USSO_MONGO_DATABASE".into(), database),
+    ]
+}
+
 /// Runs an admin command against a data directory; returns stdout.
 pub fn admin(data: &PathBuf, args: &[&str], envs: &[(&str, &str)]) -> String {
     let mut c = bin();
     c.env("USSO_DATA_DIR", data).args(args);
+    for (k, v) in docstore_env(data, envs) {
+        c.env(k, v);
+    }
     for (k, v) in envs {
         c.env(k, v);
     }
@@ -83,6 +112,9 @@ impl Server {
             .env("USSO_DATA_DIR", data)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        for (k, v) in docstore_env(data, envs) {
+            c.env(k, v);
+        }
         for (k, v) in envs {
             c.env(k, v);
         }
@@ -261,7 +293,7 @@ impl DataApiStandin {
         let api_key = format!("standin-key-{}", usso_shared::random::hex_id().unwrap());
         let mut child = Command::new("python3")
             .arg(&script)
-            .args(["--port", "0", "--api-key", &api_key])
+            .args(["--port", "0", "--api-key", &api_key, "--exit-with-parent"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
