@@ -51,3 +51,10 @@ if [[ ! -L tests/.venv/bin/wasmtime || "$(version_of tests/.venv/bin/wasmtime)" 
   # Run the binary itself (no Python wrapper process between the tests and the host).
   ln -sf "$(realpath "$cli/wasmtime")" tests/.venv/bin/wasmtime
 fi
+
+# A real SMTP server for the delivery tests (tests/smtp/capture.py): aiosmtpd 1.4.6 and its two
+# dependencies from PyPI, pinned, in the same venv.
+if [[ "$(tests/.venv/bin/python -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null)" != "1.4.6" ]]; then
+  [[ -x tests/.venv/bin/pip ]] || python3 -m venv tests/.venv
+  tests/.venv/bin/pip install -q --disable-pip-version-check aiosmtpd==1.4.6 atpublic==9.0.0 attrs==26.1.0
+fi

@@ -15,8 +15,10 @@ use usso_shared::{random, scope, Error, ErrorCode, Result};
 
 use crate::docstore::{Docs, DocumentStore};
 use crate::hot::{counter, Hot, OriginHot};
-use crate::identifier::Identifier;
+use crate::identifier::{Identifier, IdentifierKind};
 use crate::openapi::LoginRequest;
+use crate::otp;
+use crate::outbox::Message;
 use crate::password::{Hasher, PasswordPolicy, Verdict, MAX_PASSWORD_BYTES};
 use crate::tenant::{self, Tenant};
 use crate::users::{self, User};
@@ -39,12 +41,27 @@ pub struct App {
     pub master: SecretKey,
     /// Trust `X-Forwarded-For`.
     pub trust_proxy: bool,
+    /// Durable delivery of codes and links.
+    pub outbox: Arc<Outbox>,
 }
+
+/// The origin's outbox type.
+pub type Outbox =
+    crate::outbox::Outbox<Docs, crate::channels::MailChannel, crate::channels::SmsChannel>;
 
 /// Shared handle.
 pub type AppRef = Arc<App>;
 
 impl App {
+    /// One-time codes under a tenant's policy.
+    fn codes<'a>(&'a self, policy: &'a otp::OtpPolicy) -> otp::Codes<'a, Hot> {
+        otp::Codes {
+            hot: &self.hot,
+            master: &self.master,
+            policy,
+        }
+    }
+
     /// Current time.
     pub fn now(&self) -> i64 {
         SystemClock.now()
@@ -106,11 +123,8 @@ impl App {
             | Some("email/password")
             | Some("phone/password")
             | Some("username/password") => {}
-            Some("email/otp") | Some("phone/otp") => {
-                return Err(Error::new(
-                    ErrorCode::ValidationError,
-                    "OTP login is not available on this server yet",
-                ))
+            Some(m @ ("email/otp" | "phone/otp")) => {
+                return self.login_with_code(req, &t, &state, &body, m).await;
             }
             Some(_) => {
                 return Err(Error::new(
@@ -240,6 +254,191 @@ impl App {
                 self.issue(&t, &state, user, vec!["password".into()], req)
                     .await
             }
+        }
+    }
+
+    /// `POST /auth/request-otp`: a one-time code by email or SMS. The answer is the same
+    /// whether or not the identifier has an account, and takes the same work.
+    pub async fn request_otp(&self, req: &Request) -> Result<Response> {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            identifier: String,
+            #[serde(default, rename = "type")]
+            kind: Option<String>,
+            #[serde(default)]
+            channel_type: Option<String>,
+        }
+        let (t, _state) = self.tenant_of(req).await?;
+        let body: Body = req.json()?;
+        let ident = Identifier::parse(&body.identifier, body.kind.as_deref())?;
+        let channel = match (body.channel_type.as_deref(), ident.kind) {
+            (None | Some("email"), IdentifierKind::Email) => "email",
+            (None | Some("sms"), IdentifierKind::Phone) => "sms",
+            (None, IdentifierKind::Username) => {
+                return Err(Error::new(
+                    ErrorCode::ValidationError,
+                    "codes go to an email address or a phone number",
+                ))
+            }
+            (Some(c), _) if c == "email" || c == "sms" => {
+                return Err(Error::new(
+                    ErrorCode::ValidationError,
+                    format!("channel_type {c} does not fit this identifier"),
+                ))
+            }
+            (Some(_), _) => {
+                return Err(Error::new(
+                    ErrorCode::ValidationError,
+                    "channel_type must be email or sms",
+                ))
+            }
+        };
+        let now = self.now();
+        let ip = self.client_ip(req);
+        let id_key = counter("otp-id", t.id(), &[&ident.key()]);
+        let ip_key = counter("otp-ip", t.id(), &[&ip]);
+        let (id_n, id_reset) = self
+            .hot
+            .hit(&id_key, t.otp_limit_identifier.window_secs, now)
+            .await?;
+        let (ip_n, ip_reset) = self
+            .hot
+            .hit(&ip_key, t.otp_limit_ip.window_secs, now)
+            .await?;
+        if id_n > t.otp_limit_identifier.max || ip_n > t.otp_limit_ip.max {
+            let reset = if id_n > t.otp_limit_identifier.max {
+                id_reset
+            } else {
+                ip_reset
+            };
+            return Err(Error::too_many_requests((reset - now).max(1) as u64));
+        }
+        let known = users::find_by_identifier(&self.docs, t.id(), &ident)
+            .await?
+            .is_some_and(|(u, _)| u.is_active);
+        // Unknown identifiers get a code too when they may register with it; otherwise the
+        // same work is done and the message is not delivered.
+        let deliver = known || t.registration_enabled;
+        let code = self
+            .codes(&t.otp)
+            .issue(t.id(), &ident.key(), otp::Purpose::Login, now)
+            .await?;
+        let minutes = (t.otp.ttl_secs as u64).div_ceil(60);
+        let message = if channel == "email" {
+            Message::Email(
+                t.templates
+                    .render_otp_email(&ident.value, &t.name, &code, minutes),
+            )
+        } else {
+            Message::Sms(
+                t.templates
+                    .render_otp_sms(&ident.value, &t.name, &code, minutes),
+            )
+        };
+        crate::outbox::enqueue(&self.docs, &self.master, t.id(), &message, now, deliver).await?;
+        self.outbox.wake();
+        self.audit(
+            t.id(),
+            "otp_requested",
+            Some(req),
+            json!({"identifier": ident.key(), "channel": channel}),
+        )
+        .await;
+        Ok(Response::json(
+            200,
+            &json!({
+                "detail": "If this identifier can receive codes, one is on its way.",
+                "channel": channel,
+                "expires_in": t.otp.ttl_secs,
+            }),
+        )
+        .with_header("cache-control", "no-store"))
+    }
+
+    /// Login (or, with `register`, registration) with a one-time code as `secret`.
+    async fn login_with_code(
+        &self,
+        req: &Request,
+        t: &Tenant,
+        state: &Arc<TenantState>,
+        body: &LoginRequest,
+        method: &str,
+    ) -> Result<Response> {
+        let kind = if method == "email/otp" {
+            "email"
+        } else {
+            "phone"
+        };
+        let ident = Identifier::parse(&body.identifier, Some(kind))?;
+        if body.secret.len() > 32 {
+            return Err(Error::new(ErrorCode::ValidationError, "secret is too long"));
+        }
+        let now = self.now();
+        let ip = self.client_ip(req);
+        let pair_key = counter("login", t.id(), &[&ident.key(), &ip]);
+        let id_key = counter("login-id", t.id(), &[&ident.key()]);
+        let (pair_n, pair_reset) = self
+            .hot
+            .hit(&pair_key, t.login_limit_pair.window_secs, now)
+            .await?;
+        let (id_n, id_reset) = self
+            .hot
+            .hit(&id_key, t.login_limit_identifier.window_secs, now)
+            .await?;
+        if pair_n > t.login_limit_pair.max || id_n > t.login_limit_identifier.max {
+            let reset = if pair_n > t.login_limit_pair.max {
+                pair_reset
+            } else {
+                id_reset
+            };
+            return Err(Error::too_many_requests((reset - now).max(1) as u64));
+        }
+        if let Err(e) = self
+            .codes(&t.otp)
+            .check(t.id(), &ident.key(), otp::Purpose::Login, &body.secret, now)
+            .await
+        {
+            self.audit(
+                t.id(),
+                "login_failed",
+                Some(req),
+                json!({"identifier": ident.key(), "reason": "otp"}),
+            )
+            .await;
+            return Err(e);
+        }
+        self.hot.clear(&[pair_key, id_key]).await?;
+        let amr = vec![method.to_owned()];
+        match users::find_by_identifier(&self.docs, t.id(), &ident).await? {
+            Some((user, _)) if !user.is_active => Err(Error::new(
+                ErrorCode::PermissionDenied,
+                "this account is disabled",
+            )),
+            Some((mut user, version)) => {
+                user.last_login_at = Some(now);
+                user.updated_at = now;
+                if let Err(e) = users::update(&self.docs, &user, version).await {
+                    tracing::debug!(error = %e, "last-login update skipped");
+                }
+                self.issue(t, state, user, amr, req).await
+            }
+            None if body.register && t.registration_enabled => {
+                let mut user = User::new(t.id(), &ident, None, now)?;
+                user.last_login_at = Some(now);
+                users::create(&self.docs, &user, &ident, true).await?;
+                self.audit(
+                    t.id(),
+                    "register",
+                    Some(req),
+                    json!({"user_id": user.id, "identifier": ident.key(), "method": method}),
+                )
+                .await;
+                self.issue(t, state, user, amr, req).await
+            }
+            None => Err(Error::new(
+                ErrorCode::InvalidCredentials,
+                "no account for this identifier; log in with register: true to create one",
+            )),
         }
     }
 

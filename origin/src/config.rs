@@ -44,7 +44,7 @@ pub struct Config {
     /// first start when unset; setting it later and restarting resets it.
     #[arg(long, env = "SYSTEM_PASSWORD", hide_env_values = true, global = true)]
     pub system_password: Option<String>,
-    /// Issuer URL of the default tenant (default: http://localhost:<port>).
+    /// Issuer URL of the default tenant (default: `http://localhost:<port>`).
     #[arg(long, env = "USSO_ISSUER", global = true)]
     pub issuer: Option<String>,
     /// Access-token lifetime in seconds for new tenants.
@@ -151,6 +151,63 @@ pub struct Config {
         global = true
     )]
     pub mongo_timeout_secs: u64,
+    /// SMTP relay for one-time codes and magic links (unset: the development mailer, which only
+    /// logs and writes `<data dir>/dev-outbox.jsonl`).
+    #[arg(long, env = "USSO_SMTP_HOST", global = true)]
+    pub smtp_host: Option<String>,
+    /// SMTP port.
+    #[arg(long, env = "USSO_SMTP_PORT", default_value_t = 587, global = true)]
+    pub smtp_port: u16,
+    /// `starttls` (required STARTTLS), `tls` (SMTPS) or `none`.
+    #[arg(
+        long,
+        env = "USSO_SMTP_SECURITY",
+        default_value = "starttls",
+        global = true
+    )]
+    pub smtp_security: String,
+    /// SMTP user (AUTH).
+    #[arg(long, env = "USSO_SMTP_USER", global = true)]
+    pub smtp_user: Option<String>,
+    /// SMTP password.
+    #[arg(
+        long,
+        env = "USSO_SMTP_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub smtp_password: Option<String>,
+    /// Sender mailbox, e.g. `Acme <no-reply@acme.test>`.
+    #[arg(long, env = "USSO_SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
+    /// Twilio account SID (SMS through Twilio's Messages API).
+    #[arg(long, env = "USSO_TWILIO_ACCOUNT_SID", global = true)]
+    pub twilio_account_sid: Option<String>,
+    /// Twilio auth token.
+    #[arg(
+        long,
+        env = "USSO_TWILIO_AUTH_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub twilio_auth_token: Option<String>,
+    /// Twilio sender number.
+    #[arg(long, env = "USSO_TWILIO_FROM", global = true)]
+    pub twilio_from: Option<String>,
+    /// Twilio API base URL (tests point it at a local receiver).
+    #[arg(long, env = "USSO_TWILIO_BASE_URL", global = true)]
+    pub twilio_base_url: Option<String>,
+    /// Any SMS gateway: messages are POSTed here with an HMAC signature.
+    #[arg(long, env = "USSO_SMS_WEBHOOK_URL", global = true)]
+    pub sms_webhook_url: Option<String>,
+    /// The webhook's HMAC secret.
+    #[arg(
+        long,
+        env = "USSO_SMS_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub sms_webhook_secret: Option<String>,
     /// Serve the edge core's opt-in benchmark routes (`/__bench/*`; never in production).
     #[arg(
         long,

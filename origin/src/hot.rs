@@ -33,6 +33,18 @@ pub trait OriginHot: HotStore + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(u64, i64)>> + Send;
     /// Resets counters.
     fn clear(&self, counters: &[String]) -> impl Future<Output = Result<()>> + Send;
+    /// Sets a value that disappears after `ttl_secs` (one-time codes).
+    fn put_expiring(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// A value set by [`OriginHot::put_expiring`], if it has not expired.
+    fn get_live(&self, key: &str, now: i64) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Removes a value set by [`OriginHot::put_expiring`].
+    fn remove(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The embedded hot store (SQLite, WAL). Keys follow [`usso_edge::store::key`].
@@ -46,7 +58,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     tenant TEXT NOT NULL, id TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,
     expires_at INTEGER NOT NULL, PRIMARY KEY (tenant, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_by_subject ON sessions (tenant, subject);
-CREATE TABLE IF NOT EXISTS counters (k TEXT PRIMARY KEY, n INTEGER NOT NULL, reset_at INTEGER NOT NULL) WITHOUT ROWID;";
+CREATE TABLE IF NOT EXISTS counters (k TEXT PRIMARY KEY, n INTEGER NOT NULL, reset_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS expiring (k TEXT PRIMARY KEY, v TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;";
 
 impl SqliteHot {
     /// Opens `path`.
@@ -237,6 +250,50 @@ impl OriginHot for SqliteHot {
             })
             .await
     }
+
+    async fn put_expiring(&self, key: &str, value: &str, ttl_secs: i64, now: i64) -> Result<()> {
+        let (k, v) = (key.to_owned(), value.to_owned());
+        self.db
+            .call(move |c| {
+                // Expired entries of any key go at the same time: the table stays small.
+                c.execute("DELETE FROM expiring WHERE expires_at <= ?1", [now])
+                    .map_err(sql)?;
+                c.execute(
+                    "INSERT INTO expiring (k, v, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (k) DO UPDATE SET v = excluded.v, expires_at = excluded.expires_at",
+                    params![k, v, now + ttl_secs],
+                )
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_live(&self, key: &str, now: i64) -> Result<Option<String>> {
+        let k = key.to_owned();
+        self.db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT v FROM expiring WHERE k = ?1 AND expires_at > ?2",
+                    params![k, now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql)
+            })
+            .await
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        let k = key.to_owned();
+        self.db
+            .call(move |c| {
+                c.execute("DELETE FROM expiring WHERE k = ?1", [k])
+                    .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
 }
 
 /// Key of a rate-limit counter.
@@ -307,6 +364,34 @@ impl<C: RedisExec + Send + Sync + 'static> OriginHot for RedisHotStore<C> {
         let mut cmd = vec!["DEL".to_owned()];
         cmd.extend(counters.iter().cloned());
         self.client().exec(cmd).await.map(|_| ())
+    }
+
+    async fn put_expiring(&self, key: &str, value: &str, ttl_secs: i64, _now: i64) -> Result<()> {
+        self.client()
+            .exec(vec![
+                "SET".into(),
+                key.into(),
+                value.into(),
+                "EX".into(),
+                ttl_secs.max(1).to_string(),
+            ])
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_live(&self, key: &str, _now: i64) -> Result<Option<String>> {
+        match self.client().exec(vec!["GET".into(), key.into()]).await? {
+            Value::Null => Ok(None),
+            Value::String(v) => Ok(Some(v)),
+            _ => Err(Error::unavailable("GET answered the wrong shape")),
+        }
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.client()
+            .exec(vec!["DEL".into(), key.into()])
+            .await
+            .map(|_| ())
     }
 }
 
@@ -386,5 +471,14 @@ impl OriginHot for Hot {
     }
     async fn clear(&self, counters: &[String]) -> Result<()> {
         each!(self, s => s.clear(counters).await)
+    }
+    async fn put_expiring(&self, key: &str, value: &str, ttl_secs: i64, now: i64) -> Result<()> {
+        each!(self, s => s.put_expiring(key, value, ttl_secs, now).await)
+    }
+    async fn get_live(&self, key: &str, now: i64) -> Result<Option<String>> {
+        each!(self, s => s.get_live(key, now).await)
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        each!(self, s => s.remove(key).await)
     }
 }

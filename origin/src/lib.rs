@@ -9,8 +9,11 @@
 
 pub mod app;
 pub mod bootstrap;
+pub mod captcha;
+pub mod channels;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod docstore;
 pub mod gateway;
 pub mod gdpr;
@@ -19,6 +22,8 @@ pub mod identifier;
 pub mod logging;
 pub mod mongo_docs;
 pub mod openapi;
+pub mod otp;
+pub mod outbox;
 pub mod password;
 pub mod redis_native;
 pub mod run;

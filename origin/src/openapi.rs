@@ -31,6 +31,30 @@ pub struct LoginRequest {
     pub name: Option<String>,
 }
 
+/// Body of `POST /auth/request-otp`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct OtpRequest {
+    /// Email or phone (E.164).
+    pub identifier: String,
+    /// Identifier type hint: `email`, `phone`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// `email` or `sms` (inferred from the identifier when absent).
+    #[serde(default)]
+    pub channel_type: Option<String>,
+}
+
+/// Answer of `POST /auth/request-otp` (the same whether or not an account exists).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct OtpAccepted {
+    /// A message for people.
+    pub detail: String,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// Seconds the code stays valid.
+    pub expires_in: i64,
+}
+
 /// Body of `POST /auth/verify-token`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct VerifyRequest {
@@ -97,12 +121,13 @@ pub struct ErrorResponse {
         crate::server::logout,
         crate::server::login,
         crate::server::register,
+        crate::server::request_otp,
         crate::server::me,
         crate::server::me_alias,
         crate::server::sessions,
         crate::server::revoke_session,
     ),
-    components(schemas(LoginRequest, VerifyRequest, RefreshRequest, TokenResponse, TokenPairDoc, ErrorResponse)),
+    components(schemas(LoginRequest, OtpRequest, OtpAccepted, VerifyRequest, RefreshRequest, TokenResponse, TokenPairDoc, ErrorResponse)),
     tags((name = "auth"), (name = "tokens"), (name = "sessions"), (name = "system"))
 )]
 pub struct ApiDoc;

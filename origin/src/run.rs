@@ -201,7 +201,22 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
     let mut edge_cfg = EdgeConfig::new(stores.master.clone());
     edge_cfg.strict_verify = cfg.strict_verify;
     edge_cfg.bench_routes = cfg.bench_routes;
+    let (mail, sms, dev) = crate::channels::from_config(&cfg)?;
+    if dev {
+        tracing::warn!(
+            target: "delivery",
+            path = %cfg.data_dir.join("dev-outbox.jsonl").display(),
+            "no email and/or SMS provider configured: the DEVELOPMENT MAILER logs messages and writes them to this file, it sends nothing"
+        );
+    }
+    let outbox = Arc::new(crate::outbox::Outbox::new(
+        stores.docs.clone(),
+        stores.master.clone(),
+        mail,
+        sms,
+    ));
     let app = Arc::new(App {
+        outbox: outbox.clone(),
         core: EdgeCore::new(stores.hot.clone(), SystemClock, edge_cfg),
         docs: stores.docs,
         hot: stores.hot,
@@ -218,9 +233,15 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
     // Tests and scripts wait for this line.
     println!("usso-origin listening on http://{bound}");
     tracing::info!(%bound, data_dir = %cfg.data_dir.display(), hot_store = app.hot.name(), document_store = app.docs.name(), "serving");
-    crate::server::serve(listener, app, gateway)
-        .await
-        .map_err(|e| Error::internal(format!("server failed: {e}")))?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(outbox.run(async {
+        let _ = stop_rx.await;
+    }));
+    let served = crate::server::serve(listener, app, gateway).await;
+    // The delivery in progress finishes; what is still queued waits in the store for the next start.
+    let _ = stop_tx.send(());
+    let _ = worker.await;
+    served.map_err(|e| Error::internal(format!("server failed: {e}")))?;
     tracing::info!("stopped");
     Ok(())
 }

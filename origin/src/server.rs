@@ -166,6 +166,17 @@ pub async fn login(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> 
     out(app.login(&req, false).await)
 }
 
+/// Sends a one-time code by email or SMS (the answer does not tell whether the identifier has an
+/// account). Log in with it: `method` `email/otp` or `phone/otp`, the code as `secret`.
+#[utoipa::path(post, path = "/api/sso/v1/auth/request-otp", tag = "auth",
+    request_body = crate::openapi::OtpRequest,
+    responses((status = 200, body = crate::openapi::OtpAccepted),
+        (status = 422, body = crate::openapi::ErrorResponse),
+        (status = 429, description = "Rate limited; see Retry-After", body = crate::openapi::ErrorResponse)))]
+pub async fn request_otp(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(app.request_otp(&req).await)
+}
+
 /// Creates an account and signs it in.
 #[utoipa::path(post, path = "/api/sso/v1/auth/register", tag = "auth",
     request_body = crate::openapi::LoginRequest,
@@ -249,6 +260,7 @@ pub fn router(app: AppRef, gateway: Option<Arc<Gateway>>) -> Router {
         .route(&format!("{P}/auth/logout"), post(logout).get(logout))
         .route(&format!("{P}/auth/login"), post(login))
         .route(&format!("{P}/auth/register"), post(register))
+        .route(&format!("{P}/auth/request-otp"), post(request_otp))
         .route(&format!("{P}/auth/me"), get(me))
         .route(&format!("{P}/me"), get(me_alias))
         .route(&format!("{P}/sessions"), get(sessions))

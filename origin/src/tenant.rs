@@ -44,6 +44,18 @@ pub struct Tenant {
     pub login_limit_pair: Limit,
     /// Login attempts per identifier.
     pub login_limit_identifier: Limit,
+    /// One-time codes: length, lifetime, attempts.
+    #[serde(default)]
+    pub otp: crate::otp::OtpPolicy,
+    /// Code requests per identifier.
+    #[serde(default = "otp_request_limit")]
+    pub otp_limit_identifier: Limit,
+    /// Code requests per client address.
+    #[serde(default = "otp_request_limit")]
+    pub otp_limit_ip: Limit,
+    /// Message templates (defaults when unset).
+    #[serde(default)]
+    pub templates: crate::delivery::Templates,
     /// Inactive tenants answer `tenant_not_found`.
     pub is_active: bool,
     /// Creation time.
@@ -81,6 +93,10 @@ impl Tenant {
                 max: 20,
                 window_secs: 300,
             },
+            otp: crate::otp::OtpPolicy::default(),
+            otp_limit_identifier: otp_request_limit(),
+            otp_limit_ip: otp_request_limit(),
+            templates: crate::delivery::Templates::default(),
             is_active: true,
             created_at: now,
         }
@@ -94,6 +110,14 @@ impl Tenant {
     /// How long a retired key keeps verifying: the longest access token plus JWKS caching.
     pub fn key_retention_secs(&self) -> i64 {
         self.tokens.access_ttl_secs + self.tokens.jwks_max_age_secs + 60
+    }
+}
+
+/// The contract's default for code requests: 3 per 300 s.
+pub fn otp_request_limit() -> Limit {
+    Limit {
+        max: 3,
+        window_secs: 300,
     }
 }
 
