@@ -2,12 +2,13 @@
 //! by scripts/install-test-deps.sh) for `SmtpMailer`, and a real local HTTP receiver (axum) for
 //! `TwilioSms` and `WebhookSms`. Helper processes are awaited through their readiness line.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use support::{free_port, SmtpCapture as Capture};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -19,141 +20,6 @@ use usso_origin::delivery::{
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "usso-{tag}-{}-{}",
-        std::process::id(),
-        usso_shared::random::hex_id().unwrap()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The capture SMTP server, killed on drop.
-struct Capture {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Capture {
-    fn start(auth: Option<(&str, &str)>) -> Capture {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let python = root.join("tests/.venv/bin/python");
-        let script = root.join("tests/smtp/capture.py");
-        assert!(
-            python.exists(),
-            "{} is missing: run scripts/install-test-deps.sh (it creates tests/.venv and \
-             installs aiosmtpd there)",
-            python.display()
-        );
-        let dir = temp_dir("smtp-capture");
-        let mut cmd = Command::new(&python);
-        cmd.arg(&script)
-            .args(["--port", "0", "--dir"])
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some((user, password)) = auth {
-            cmd.args(["--user", user, "--password", password]);
-        }
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let stderr_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("smtp-capture listening on ") {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => {
-                let port = addr
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or_else(|| panic!("bad readiness line address {addr:?}"));
-                Capture { child, port, dir }
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let err = stderr_reader.join().unwrap_or_default();
-                panic!(
-                    "tests/smtp/capture.py did not become ready (is aiosmtpd installed in \
-                     tests/.venv? run scripts/install-test-deps.sh):\n{err}"
-                );
-            }
-        }
-    }
-
-    /// The raw message n (1-based), which the server wrote before answering 250.
-    fn message(&self, n: usize) -> String {
-        let path = self.dir.join(format!("{n}.eml"));
-        String::from_utf8(
-            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-        )
-        .unwrap()
-    }
-
-    /// The envelope of message n.
-    fn envelope(&self, n: usize) -> serde_json::Value {
-        let path = self.dir.join(format!("{n}.json"));
-        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-    }
-
-    fn count(&self) -> usize {
-        std::fs::read_dir(&self.dir)
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "eml")
-            })
-            .count()
-    }
-
-    fn settings(&self, auth: Option<(&str, &str)>) -> SmtpSettings {
-        SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            security: Security::None,
-            username: auth.map(|a| a.0.to_owned()),
-            password: auth.map(|a| a.1.to_owned()),
-            from: "Acme <no-reply@acme.test>".into(),
-            timeout_secs: 10,
-        }
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// A parsed message: unfolded headers and the body.
 struct Eml {

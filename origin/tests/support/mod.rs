@@ -5,7 +5,8 @@
 
 pub mod edge;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -346,5 +347,128 @@ impl Drop for DataApiStandin {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A real SMTP server (`tests/smtp/capture.py` on PyPI `aiosmtpd`, in `tests/.venv`) that
+/// stores each accepted message as `DIR/<n>.eml` before answering 250; killed on drop.
+pub struct SmtpCapture {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl SmtpCapture {
+    pub fn start(auth: Option<(&str, &str)>) -> SmtpCapture {
+        Self::start_on(0, auth)
+    }
+
+    /// Starts on a given port (0: any free one).
+    pub fn start_on(port: u16, auth: Option<(&str, &str)>) -> SmtpCapture {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python = root.join("tests/.venv/bin/python");
+        let script = root.join("tests/smtp/capture.py");
+        assert!(
+            python.exists(),
+            "{} is missing: run scripts/install-test-deps.sh (it creates tests/.venv and \
+             installs aiosmtpd there)",
+            python.display()
+        );
+        let dir = temp_dir("smtp-capture");
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script)
+            .args(["--port", &port.to_string(), "--dir"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some((user, password)) = auth {
+            cmd.args(["--user", user, "--password", password]);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+        let stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("smtp-capture listening on ") {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => {
+                let port = addr
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| panic!("bad readiness line address {addr:?}"));
+                SmtpCapture { child, port, dir }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let err = stderr_reader.join().unwrap_or_default();
+                panic!(
+                    "tests/smtp/capture.py did not become ready (is aiosmtpd installed in \
+                     tests/.venv? run scripts/install-test-deps.sh):\n{err}"
+                );
+            }
+        }
+    }
+
+    /// The raw message n (1-based), which the server wrote before answering 250.
+    pub fn message(&self, n: usize) -> String {
+        let path = self.dir.join(format!("{n}.eml"));
+        String::from_utf8(
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        )
+        .unwrap()
+    }
+
+    /// The envelope of message n.
+    pub fn envelope(&self, n: usize) -> serde_json::Value {
+        let path = self.dir.join(format!("{n}.json"));
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(&self.dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "eml")
+            })
+            .count()
+    }
+
+    pub fn settings(&self, auth: Option<(&str, &str)>) -> usso_origin::delivery::SmtpSettings {
+        usso_origin::delivery::SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            security: usso_origin::delivery::Security::None,
+            username: auth.map(|a| a.0.to_owned()),
+            password: auth.map(|a| a.1.to_owned()),
+            from: "Acme <no-reply@acme.test>".into(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl Drop for SmtpCapture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,0 +1,296 @@
+//! One-time codes end to end against the real binary: the development mailer (no provider
+//! configured), a real SMTP server (`tests/smtp/capture.py`, aiosmtpd), brute force and request
+//! limits, and a restart while messages are queued.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use support::{free_port, temp_dir, Server, SmtpCapture};
+
+async fn post(c: &Client, url: String, body: &Value) -> (StatusCode, Value) {
+    let r = c.post(url).json(body).send().await.unwrap();
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The first run of `len` digits after "code" in a message (the default templates name it).
+fn code_in(text: &str, len: usize) -> Option<String> {
+    let digits: Vec<char> = text.chars().collect();
+    (0..digits.len().saturating_sub(len - 1)).find_map(|i| {
+        let run: String = digits[i..i + len].iter().collect();
+        let bounded = (i == 0 || !digits[i - 1].is_ascii_digit())
+            && digits.get(i + len).is_none_or(|c| !c.is_ascii_digit());
+        (bounded && run.chars().all(|c| c.is_ascii_digit())).then_some(run)
+    })
+}
+
+/// Polls `f` until it gives a value (the outbox delivers in the background), at most 30 s.
+async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The code in the development mailer's file for `to`, once it is there.
+async fn dev_code(data: &std::path::Path, to: &str) -> String {
+    let file = data.join("dev-outbox.jsonl");
+    eventually("the development mailer", || {
+        let text = std::fs::read_to_string(&file).ok()?;
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["to"] == to)
+            .last()
+            .and_then(|m| code_in(m["text"].as_str()?, 6))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_by_the_development_mailer_register_and_log_in() {
+    let data = temp_dir("otp-dev");
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
+
+    // Known and unknown identifiers get the same answer.
+    let unknown = post(
+        &c,
+        api("/auth/request-otp"),
+        &json!({"identifier": "Neo@Example.com"}),
+    )
+    .await;
+    assert_eq!(unknown.0, 200, "{}", unknown.1);
+    assert_eq!(unknown.1["channel"], "email");
+    let code = dev_code(&data, "neo@example.com").await;
+
+    // Without `register`, an unknown identifier cannot log in even with its code (which that
+    // attempt uses up)…
+    let no = post(
+        &c,
+        api("/auth/login"),
+        &json!({"identifier": "neo@example.com", "secret": code, "method": "email/otp"}),
+    )
+    .await;
+    assert_eq!(no.0, 401, "{}", no.1);
+    assert_eq!(
+        post(
+            &c,
+            api("/auth/request-otp"),
+            &json!({"identifier": "neo@example.com"})
+        )
+        .await
+        .0,
+        200
+    );
+    let code = eventually("a second code", || {
+        let text = std::fs::read_to_string(data.join("dev-outbox.jsonl")).ok()?;
+        let codes: Vec<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["to"] == "neo@example.com")
+            .filter_map(|m| code_in(m["text"].as_str()?, 6))
+            .collect();
+        (codes.len() >= 2).then(|| codes[codes.len() - 1].clone())
+    })
+    .await;
+    // …with `register` it signs up, the address verified by the code.
+    let yes = post(&c, api("/auth/login"), &json!({"identifier": "neo@example.com", "secret": code, "method": "email/otp", "register": true})).await;
+    assert_eq!(yes.0, 200, "{}", yes.1);
+    let claims = post(
+        &c,
+        api("/auth/verify-token"),
+        &json!({"token": yes.1["access_token"]}),
+    )
+    .await
+    .1;
+    assert_eq!(claims["amr"], json!(["email/otp"]));
+    // Single use.
+    let again = post(
+        &c,
+        api("/auth/login"),
+        &json!({"identifier": "neo@example.com", "secret": code, "method": "email/otp"}),
+    )
+    .await;
+    assert_eq!(
+        (again.0.as_u16(), again.1["error_code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+
+    // A known identifier: same answer shape; a fresh code logs in.
+    let known = post(
+        &c,
+        api("/auth/request-otp"),
+        &json!({"identifier": "neo@example.com"}),
+    )
+    .await;
+    assert_eq!(known.0, 200);
+    assert_eq!(
+        known.1.as_object().unwrap().keys().collect::<Vec<_>>(),
+        unknown.1.as_object().unwrap().keys().collect::<Vec<_>>()
+    );
+    let code2 = eventually("a second code", || {
+        let text = std::fs::read_to_string(data.join("dev-outbox.jsonl")).ok()?;
+        let codes: Vec<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["to"] == "neo@example.com")
+            .filter_map(|m| code_in(m["text"].as_str()?, 6))
+            .collect();
+        (codes.len() >= 3).then(|| codes[codes.len() - 1].clone())
+    })
+    .await;
+    let login = post(
+        &c,
+        api("/auth/login"),
+        &json!({"identifier": "neo@example.com", "secret": code2, "method": "email/otp"}),
+    )
+    .await;
+    assert_eq!(login.0, 200, "{}", login.1);
+
+    // Bad input.
+    for (body, status) in [
+        (json!({"identifier": "nobody"}), 422),
+        (
+            json!({"identifier": "a@b.example", "channel_type": "sms"}),
+            422,
+        ),
+        (
+            json!({"identifier": "a@b.example", "channel_type": "pigeon"}),
+            422,
+        ),
+        (json!({"identifier": 5}), 422),
+    ] {
+        let r = post(&c, api("/auth/request-otp"), &body).await;
+        assert_eq!(r.0.as_u16(), status, "{body}: {}", r.1);
+        assert!(r.1["error_code"].is_string());
+    }
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brute_force_exhausts_codes_and_requests_are_limited() {
+    let data = temp_dir("otp-brute");
+    // Client addresses from X-Forwarded-For, so one test can be many clients.
+    let s = Server::start(&data, free_port(), &[("USSO_TRUST_PROXY", "true")]);
+    let c = Client::new();
+    let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
+    let who = json!({"identifier": "trinity@example.com"});
+    assert_eq!(post(&c, api("/auth/request-otp"), &who).await.0, 200);
+    let code = dev_code(&data, "trinity@example.com").await;
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    // Five wrong codes exhaust it (the login limit per pair is five too: use register, same limits).
+    for _ in 0..5 {
+        let r = post(&c, api("/auth/login"), &json!({"identifier": "trinity@example.com", "secret": wrong, "method": "email/otp", "register": true})).await;
+        assert_eq!(r.0, 401, "{}", r.1);
+    }
+    let late = post(&c, api("/auth/login"), &json!({"identifier": "trinity@example.com", "secret": code, "method": "email/otp", "register": true})).await;
+    assert!(
+        matches!(late.0.as_u16(), 401 | 429),
+        "the right code after five wrong ones: {}",
+        late.1
+    );
+    assert_ne!(late.0, 200);
+
+    // Code requests: three per identifier per window (from any number of addresses) and three
+    // per address (for any identifiers), then 429 with Retry-After.
+    let request = |who: &'static str, ip: &'static str| {
+        let (c, url) = (c.clone(), api("/auth/request-otp"));
+        async move {
+            c.post(url)
+                .header("x-forwarded-for", ip)
+                .json(&json!({ "identifier": who }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+        assert_eq!(request("morpheus@example.com", ip).await.status(), 200);
+    }
+    let limited = request("morpheus@example.com", "10.0.0.4").await;
+    assert_eq!(limited.status(), 429, "per identifier");
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&retry));
+    for who in ["p1@example.com", "p2@example.com", "p3@example.com"] {
+        assert_eq!(request(who, "10.9.9.9").await.status(), 200);
+    }
+    assert_eq!(
+        request("p4@example.com", "10.9.9.9").await.status(),
+        429,
+        "per address"
+    );
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_by_real_smtp_and_queued_messages_survive_a_crash() {
+    // Messages queued while the relay is down; the origin is killed (SIGKILL), the relay comes
+    // up, the origin restarts: every queued message is delivered, once.
+    let smtp_port = free_port();
+    let data = temp_dir("otp-smtp");
+    let port = free_port();
+    let env = [
+        ("USSO_SMTP_HOST", "127.0.0.1".to_owned()),
+        ("USSO_SMTP_PORT", smtp_port.to_string()),
+        ("USSO_SMTP_SECURITY", "none".to_owned()),
+        ("USSO_SMTP_FROM", "Acme <no-reply@acme.test>".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let s = Server::start(&data, port, &env);
+    let c = Client::new();
+    let people = ["a1@example.com", "a2@example.com", "a3@example.com"];
+    for p in people {
+        let r = post(
+            &c,
+            s.url("/api/sso/v1/auth/request-otp"),
+            &json!({"identifier": p}),
+        )
+        .await;
+        assert_eq!(r.0, 200, "{}", r.1);
+    }
+    let mut s = s;
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    drop(s);
+
+    let relay = SmtpCapture::start_on(smtp_port, None);
+    let s = Server::start(&data, port, &env);
+    eventually("three delivered messages", || {
+        (relay.count() >= 3).then_some(())
+    })
+    .await;
+    // Log in with a code read from the real message.
+    let mut codes = std::collections::HashMap::new();
+    for n in 1..=relay.count() {
+        let raw = relay.message(n);
+        let to = relay.envelope(n)["rcpt_tos"][0]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(raw.contains("From: Acme <no-reply@acme.test>"), "{raw}");
+        let body = raw.split("\r\n\r\n").skip(1).collect::<Vec<_>>().join("\n");
+        codes.insert(to, code_in(&body, 6).expect("a code in the message"));
+    }
+    let mut delivered: Vec<_> = codes.keys().cloned().collect();
+    delivered.sort();
+    assert_eq!(delivered, people, "each queued message delivered");
+    let r = post(&c, s.url("/api/sso/v1/auth/login"), &json!({"identifier": "a2@example.com", "secret": codes["a2@example.com"], "method": "email/otp", "register": true})).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    s.stop();
+    assert_eq!(relay.count(), 3, "delivered once, not twice");
+    std::fs::remove_dir_all(&data).ok();
+}
