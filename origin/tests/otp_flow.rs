@@ -47,7 +47,7 @@ async fn dev_code(data: &std::path::Path, to: &str) -> String {
         text.lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|m| m["to"] == to)
-            .last()
+            .next_back()
             .and_then(|m| code_in(m["text"].as_str()?, 6))
     })
     .await
