@@ -46,8 +46,7 @@ async fn dev_code(data: &std::path::Path, to: &str) -> String {
         let text = std::fs::read_to_string(&file).ok()?;
         text.lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["to"] == to)
-            .next_back()
+            .rfind(|m| m["to"] == to)
             .and_then(|m| code_in(m["text"].as_str()?, 6))
     })
     .await
