@@ -93,6 +93,15 @@ impl Request {
         })
     }
 
+    /// A field of an `application/x-www-form-urlencoded` body (percent-decoded).
+    pub fn form_field(&self, name: &str) -> Option<String> {
+        let body = std::str::from_utf8(&self.body).ok()?;
+        body.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k).as_deref() == Some(name)).then(|| percent_decode(v))?
+        })
+    }
+
     /// A cookie value from the `Cookie` header(s).
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.headers

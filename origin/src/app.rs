@@ -117,6 +117,7 @@ impl App {
     pub async fn login(&self, req: &Request, registering: bool) -> Result<Response> {
         let (t, state) = self.tenant_of(req).await?;
         let body: LoginRequest = req.json()?;
+        self.captcha_guard(&t, "login", req).await?;
         match body.method.as_deref() {
             None
             | Some("password")
@@ -251,6 +252,9 @@ impl App {
                     // A concurrent change wins; the login itself stands.
                     tracing::debug!(error = %e, "last-login update skipped");
                 }
+                if t.require_mfa {
+                    return self.start_mfa(&t, &user, req).await;
+                }
                 self.issue(&t, &state, user, vec!["password".into()], req)
                     .await
             }
@@ -294,25 +298,8 @@ impl App {
             }
         };
         let now = self.now();
-        let ip = self.client_ip(req);
-        let id_key = counter("otp-id", t.id(), &[&ident.key()]);
-        let ip_key = counter("otp-ip", t.id(), &[&ip]);
-        let (id_n, id_reset) = self
-            .hot
-            .hit(&id_key, t.otp_limit_identifier.window_secs, now)
-            .await?;
-        let (ip_n, ip_reset) = self
-            .hot
-            .hit(&ip_key, t.otp_limit_ip.window_secs, now)
-            .await?;
-        if id_n > t.otp_limit_identifier.max || ip_n > t.otp_limit_ip.max {
-            let reset = if id_n > t.otp_limit_identifier.max {
-                id_reset
-            } else {
-                ip_reset
-            };
-            return Err(Error::too_many_requests((reset - now).max(1) as u64));
-        }
+        self.captcha_guard(&t, "otp", req).await?;
+        self.limit_requests(&t, "otp", &ident, req, now).await?;
         let known = users::find_by_identifier(&self.docs, t.id(), &ident)
             .await?
             .is_some_and(|(u, _)| u.is_active);
@@ -440,6 +427,365 @@ impl App {
                 "no account for this identifier; log in with register: true to create one",
             )),
         }
+    }
+
+    /// `GET /captcha/challenge`: an Altcha-compatible proof-of-work challenge.
+    pub fn captcha_challenge(&self) -> Result<Response> {
+        let cfg = crate::captcha::CaptchaConfig::from_master(&self.master);
+        let challenge = crate::captcha::create_challenge(&cfg, self.now())?;
+        Ok(Response::json(200, &challenge).with_header("cache-control", "no-store"))
+    }
+
+    /// Requires a solved challenge on `route` when the tenant asks for one: the payload in the
+    /// `X-Altcha` header or the body's `altcha` field; each solution works once.
+    async fn captcha_guard(&self, t: &Tenant, route: &str, req: &Request) -> Result<()> {
+        if !t.captcha.iter().any(|r| r == route) {
+            return Ok(());
+        }
+        let payload = req
+            .header("x-altcha")
+            .map(str::to_owned)
+            .or_else(|| {
+                serde_json::from_slice::<Value>(&req.body)
+                    .ok()?
+                    .get("altcha")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| Error::new(ErrorCode::ValidationError, "captcha required: solve GET /api/sso/v1/captcha/challenge and send the payload as `altcha`"))?;
+        let now = self.now();
+        let cfg = crate::captcha::CaptchaConfig::from_master(&self.master);
+        let verified = crate::captcha::verify_solution(&cfg, &payload, now)?;
+        let (uses, _) = self
+            .hot
+            .hit(
+                &verified.replay_key(),
+                verified.replay_ttl_secs(now).max(1) as i64,
+                now,
+            )
+            .await?;
+        if uses > 1 {
+            return Err(Error::new(
+                ErrorCode::ValidationError,
+                "this captcha solution was already used",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `POST /auth/request-magic-link`: mails a single-use sign-in link (same answer whether or
+    /// not the address has an account).
+    pub async fn request_magic_link(&self, req: &Request) -> Result<Response> {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            identifier: String,
+            #[serde(default)]
+            redirect_to: Option<String>,
+        }
+        let (t, _state) = self.tenant_of(req).await?;
+        let body: Body = req.json()?;
+        self.captcha_guard(&t, "magic_link", req).await?;
+        let ident = Identifier::parse(&body.identifier, Some("email"))?;
+        if let Some(r) = &body.redirect_to {
+            if !crate::magic_link::redirect_allowed(r, &t.allowed_redirects) {
+                return Err(Error::new(
+                    ErrorCode::ValidationError,
+                    "redirect_to is not an allowed URL for this tenant",
+                ));
+            }
+        }
+        let now = self.now();
+        self.limit_requests(&t, "ml", &ident, req, now).await?;
+        let known = users::find_by_identifier(&self.docs, t.id(), &ident)
+            .await?
+            .is_some_and(|(u, _)| u.is_active);
+        let deliver = known || t.registration_enabled;
+        let token = crate::magic_link::new_token()?;
+        let link = crate::magic_link::Link {
+            identifier: ident.key(),
+            redirect: body.redirect_to.clone(),
+            expires_at: now + t.magic_link_ttl_secs,
+        };
+        crate::magic_link::store(&self.hot, t.id(), &token, &link, t.magic_link_ttl_secs, now)
+            .await?;
+        let url = format!(
+            "{}/api/sso/v1/auth/magic-link?token={token}",
+            t.tokens.issuer.trim_end_matches('/')
+        );
+        let minutes = (t.magic_link_ttl_secs as u64).div_ceil(60);
+        let email = t
+            .templates
+            .render_magic_link_email(&ident.value, &t.name, &url, minutes);
+        crate::outbox::enqueue(
+            &self.docs,
+            &self.master,
+            t.id(),
+            &Message::Email(email),
+            now,
+            deliver,
+        )
+        .await?;
+        self.outbox.wake();
+        self.audit(
+            t.id(),
+            "magic_link_requested",
+            Some(req),
+            json!({"identifier": ident.key()}),
+        )
+        .await;
+        Ok(Response::json(
+            200,
+            &json!({
+                "detail": "If this address can sign in, a link is on its way.",
+                "expires_in": t.magic_link_ttl_secs,
+            }),
+        )
+        .with_header("cache-control", "no-store"))
+    }
+
+    /// `GET /auth/magic-link?token=…`: a confirmation page. It never signs in or consumes the
+    /// link (mail scanners open links); its button POSTs.
+    pub async fn magic_link_page(&self, req: &Request) -> Result<Response> {
+        let (t, _state) = self.tenant_of(req).await?;
+        let token = req.query_param("token").unwrap_or_default();
+        let live = crate::magic_link::peek(&self.hot, t.id(), &token, self.now())
+            .await?
+            .is_some();
+        let brand = crate::delivery::escape_html(&t.name);
+        let body = if live {
+            format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Sign in to {brand}</title></head>\
+                 <body><main><h1>Sign in to {brand}</h1><p>Press the button to finish signing in. If you did not ask for this link, close this page.</p>\
+                 <form method=\"post\" action=\"/api/sso/v1/auth/magic-link\"><input type=\"hidden\" name=\"token\" value=\"{}\"><button type=\"submit\">Sign in</button></form></main></body></html>",
+                crate::delivery::escape_html(&token)
+            )
+        } else {
+            format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{brand}</title></head>\
+                 <body><main><h1>This link has expired or was already used</h1><p>Ask for a new one.</p></main></body></html>"
+            )
+        };
+        Ok(html(if live { 200 } else { 410 }, body))
+    }
+
+    /// `POST /auth/magic-link` (the confirmation page's form, or JSON `{token}`): consumes the
+    /// link and signs in (registering the address if the tenant allows it); redirects to the
+    /// link's allowed URL with the session cookies, or answers the token response.
+    pub async fn magic_link_confirm(&self, req: &Request) -> Result<Response> {
+        let (t, state) = self.tenant_of(req).await?;
+        let token = req
+            .form_field("token")
+            .filter(|_| {
+                req.header("content-type")
+                    .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+            })
+            .or_else(|| {
+                serde_json::from_slice::<Value>(&req.body)
+                    .ok()?
+                    .get("token")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| Error::new(ErrorCode::ValidationError, "field `token` is required"))?;
+        let now = self.now();
+        let Some(link) = crate::magic_link::take(&self.hot, t.id(), &token, now).await? else {
+            return Err(Error::new(
+                ErrorCode::InvalidCredentials,
+                "this link has expired or was already used",
+            ));
+        };
+        let (kind, value) = link
+            .identifier
+            .split_once(':')
+            .ok_or_else(|| Error::internal("corrupt link identifier"))?;
+        let ident = Identifier::parse(value, Some(kind))?;
+        let amr = vec!["magic_link".to_owned()];
+        let user = match users::find_by_identifier(&self.docs, t.id(), &ident).await? {
+            Some((u, _)) if !u.is_active => {
+                return Err(Error::new(
+                    ErrorCode::PermissionDenied,
+                    "this account is disabled",
+                ))
+            }
+            Some((u, _)) => u,
+            None if t.registration_enabled => {
+                let user = User::new(t.id(), &ident, None, now)?;
+                users::create(&self.docs, &user, &ident, true).await?;
+                self.audit(
+                    t.id(),
+                    "register",
+                    Some(req),
+                    json!({"user_id": user.id, "identifier": ident.key(), "method": "magic_link"}),
+                )
+                .await;
+                user
+            }
+            None => {
+                return Err(Error::new(
+                    ErrorCode::InvalidCredentials,
+                    "this link has expired or was already used",
+                ))
+            }
+        };
+        let res = self.issue(&t, &state, user, amr, req).await?;
+        Ok(match link.redirect {
+            Some(url) => {
+                let mut redirect = Response {
+                    status: 303,
+                    headers: vec![
+                        ("location".into(), url),
+                        ("cache-control".into(), "no-store".into()),
+                    ],
+                    body: Vec::new(),
+                };
+                redirect.headers.extend(
+                    res.headers
+                        .into_iter()
+                        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie")),
+                );
+                redirect
+            }
+            None => res,
+        })
+    }
+
+    /// Per-identifier and per-address limits on code and link requests.
+    async fn limit_requests(
+        &self,
+        t: &Tenant,
+        kind: &str,
+        ident: &Identifier,
+        req: &Request,
+        now: i64,
+    ) -> Result<()> {
+        let ip = self.client_ip(req);
+        let id_key = counter(&format!("{kind}-id"), t.id(), &[&ident.key()]);
+        let ip_key = counter(&format!("{kind}-ip"), t.id(), &[&ip]);
+        let (id_n, id_reset) = self
+            .hot
+            .hit(&id_key, t.otp_limit_identifier.window_secs, now)
+            .await?;
+        let (ip_n, ip_reset) = self
+            .hot
+            .hit(&ip_key, t.otp_limit_ip.window_secs, now)
+            .await?;
+        if id_n > t.otp_limit_identifier.max || ip_n > t.otp_limit_ip.max {
+            let reset = if id_n > t.otp_limit_identifier.max {
+                id_reset
+            } else {
+                ip_reset
+            };
+            return Err(Error::too_many_requests((reset - now).max(1) as u64));
+        }
+        Ok(())
+    }
+
+    /// After a correct password on a tenant that requires a second factor: a one-time code to
+    /// the user's email (or phone) and a short-lived challenge instead of tokens.
+    async fn start_mfa(&self, t: &Tenant, user: &User, req: &Request) -> Result<Response> {
+        let now = self.now();
+        let (target, channel) = match (&user.email, &user.phone) {
+            (Some(e), _) => (Identifier::parse(e, Some("email"))?, "email"),
+            (None, Some(p)) => (Identifier::parse(p, Some("phone"))?, "sms"),
+            (None, None) => {
+                return Err(Error::new(
+                    ErrorCode::PermissionDenied,
+                    "a second factor is required but this account has no email or phone",
+                ))
+            }
+        };
+        let challenge = usso_shared::random::token_id()?;
+        let record = json!({"user_id": user.id, "identifier": target.key(), "channel": channel});
+        self.hot
+            .put_expiring(
+                &mfa_key(t.id(), &challenge),
+                &record.to_string(),
+                t.otp.ttl_secs,
+                now,
+            )
+            .await?;
+        let code = self
+            .codes(&t.otp)
+            .issue(t.id(), &target.key(), otp::Purpose::Mfa, now)
+            .await?;
+        let minutes = (t.otp.ttl_secs as u64).div_ceil(60);
+        let message = if channel == "email" {
+            Message::Email(
+                t.templates
+                    .render_otp_email(&target.value, &t.name, &code, minutes),
+            )
+        } else {
+            Message::Sms(
+                t.templates
+                    .render_otp_sms(&target.value, &t.name, &code, minutes),
+            )
+        };
+        crate::outbox::enqueue(&self.docs, &self.master, t.id(), &message, now, true).await?;
+        self.outbox.wake();
+        self.audit(
+            t.id(),
+            "mfa_challenge",
+            Some(req),
+            json!({"user_id": user.id}),
+        )
+        .await;
+        Ok(Response::json(
+            200,
+            &json!({
+                "mfa_required": true,
+                "mfa_challenge": challenge,
+                "channel": channel,
+                "expires_in": t.otp.ttl_secs,
+            }),
+        )
+        .with_header("cache-control", "no-store"))
+    }
+
+    /// `POST /auth/mfa/verify {mfa_challenge, code}`: completes a password login with the
+    /// one-time code; the tokens carry `acr: usso:acr:2` and both methods in `amr`.
+    pub async fn mfa_verify(&self, req: &Request) -> Result<Response> {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            mfa_challenge: String,
+            code: String,
+        }
+        let (t, state) = self.tenant_of(req).await?;
+        let body: Body = req.json()?;
+        let now = self.now();
+        let key = mfa_key(t.id(), &body.mfa_challenge);
+        let expired = || Error::new(ErrorCode::InvalidCredentials, "wrong or expired code");
+        if body.mfa_challenge.len() > 128 || body.code.len() > 32 {
+            return Err(expired());
+        }
+        let record: Value = match self.hot.get_live(&key, now).await? {
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| Error::internal(e.to_string()))?
+            }
+            None => return Err(expired()),
+        };
+        let identifier = record["identifier"].as_str().unwrap_or_default().to_owned();
+        let user_id = record["user_id"].as_str().unwrap_or_default().to_owned();
+        self.codes(&t.otp)
+            .check(t.id(), &identifier, otp::Purpose::Mfa, &body.code, now)
+            .await?;
+        self.hot.remove(&key).await?;
+        let (user, _) = users::get(&self.docs, t.id(), &user_id)
+            .await?
+            .filter(|(u, _)| u.is_active)
+            .ok_or_else(expired)?;
+        let second = if record["channel"] == "sms" {
+            "phone/otp"
+        } else {
+            "email/otp"
+        };
+        self.issue(
+            &t,
+            &state,
+            user,
+            vec!["password".into(), second.into()],
+            req,
+        )
+        .await
     }
 
     async fn register(
@@ -632,5 +978,25 @@ impl App {
             }),
         )
         .with_header("cache-control", "no-store")
+    }
+}
+
+fn mfa_key(tenant: &str, challenge: &str) -> String {
+    format!("usso:mfa:{tenant}:{challenge}")
+}
+
+fn html(status: u16, body: String) -> Response {
+    Response {
+        status,
+        headers: vec![
+            ("content-type".into(), "text/html; charset=utf-8".into()),
+            ("cache-control".into(), "no-store".into()),
+            ("referrer-policy".into(), "no-referrer".into()),
+            (
+                "content-security-policy".into(),
+                "default-src 'none'; form-action 'self'; frame-ancestors 'none'".into(),
+            ),
+        ],
+        body: body.into_bytes(),
     }
 }

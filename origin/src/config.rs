@@ -287,6 +287,16 @@ pub enum TenantCommand {
         /// Issue tokens without `aud`.
         #[arg(long)]
         no_audience: bool,
+        /// Where magic links may redirect (absolute URL, or a prefix ending in `/`; repeatable).
+        #[arg(long = "redirect")]
+        redirects: Vec<String>,
+        /// Password logins also need a one-time code.
+        #[arg(long)]
+        require_mfa: bool,
+        /// Routes that need a solved proof-of-work challenge: otp, magic_link, login
+        /// (repeatable).
+        #[arg(long = "captcha")]
+        captcha: Vec<String>,
     },
     /// List tenants.
     List,

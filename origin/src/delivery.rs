@@ -280,6 +280,13 @@ fn render_subject(template: &str, vars: &[(&str, &str)]) -> String {
     line.trim().to_owned()
 }
 
+/// `value` with `& < > " '` escaped for HTML text and attribute values.
+pub fn escape_html(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    escape_html_into(&mut out, value);
+    out
+}
+
 fn escape_html_into(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {

@@ -20,6 +20,7 @@ pub mod gdpr;
 pub mod hot;
 pub mod identifier;
 pub mod logging;
+pub mod magic_link;
 pub mod mongo_docs;
 pub mod openapi;
 pub mod otp;

@@ -55,6 +55,32 @@ pub struct OtpAccepted {
     pub expires_in: i64,
 }
 
+/// Body of `POST /auth/request-magic-link`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct MagicLinkRequest {
+    /// Email address.
+    pub identifier: String,
+    /// Where to send the browser after signing in (must be allowed by the tenant).
+    #[serde(default)]
+    pub redirect_to: Option<String>,
+}
+
+/// Body of `POST /auth/magic-link` (or the form field `token`).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct MagicLinkConfirm {
+    /// The token from the link.
+    pub token: String,
+}
+
+/// Body of `POST /auth/mfa/verify`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct MfaVerify {
+    /// The challenge from the login answer.
+    pub mfa_challenge: String,
+    /// The one-time code.
+    pub code: String,
+}
+
 /// Body of `POST /auth/verify-token`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct VerifyRequest {
@@ -122,12 +148,17 @@ pub struct ErrorResponse {
         crate::server::login,
         crate::server::register,
         crate::server::request_otp,
+        crate::server::request_magic_link,
+        crate::server::magic_link_page,
+        crate::server::magic_link_confirm,
+        crate::server::mfa_verify,
+        crate::server::captcha_challenge,
         crate::server::me,
         crate::server::me_alias,
         crate::server::sessions,
         crate::server::revoke_session,
     ),
-    components(schemas(LoginRequest, OtpRequest, OtpAccepted, VerifyRequest, RefreshRequest, TokenResponse, TokenPairDoc, ErrorResponse)),
+    components(schemas(LoginRequest, OtpRequest, OtpAccepted, MagicLinkRequest, MagicLinkConfirm, MfaVerify, VerifyRequest, RefreshRequest, TokenResponse, TokenPairDoc, ErrorResponse)),
     tags((name = "auth"), (name = "tokens"), (name = "sessions"), (name = "system"))
 )]
 pub struct ApiDoc;

@@ -43,7 +43,27 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             domains,
             issuer,
             no_audience,
+            redirects,
+            require_mfa,
+            captcha,
         }) => {
+            for r in &redirects {
+                if !(r.starts_with("https://") || r.starts_with("http://")) {
+                    return Err(Error::new(
+                        ErrorCode::ValidationError,
+                        format!("--redirect must be an absolute http(s) URL, got `{r}`"),
+                    ));
+                }
+            }
+            if let Some(c) = captcha
+                .iter()
+                .find(|c| !["otp", "magic_link", "login"].contains(&c.as_str()))
+            {
+                return Err(Error::new(
+                    ErrorCode::ValidationError,
+                    format!("--captcha takes otp, magic_link or login, got `{c}`"),
+                ));
+            }
             let domains: Vec<String> = domains
                 .iter()
                 .map(|d| {
@@ -72,6 +92,9 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             if no_audience {
                 t.tokens.audience = None;
             }
+            t.allowed_redirects = redirects;
+            t.require_mfa = require_mfa;
+            t.captcha = captcha;
             tenant::create(&stores.docs, &stores.master, &t, now).await?;
             tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
             println!(

@@ -177,6 +177,53 @@ pub async fn request_otp(State(app): State<AppRef>, CoreRequest(req): CoreReques
     out(app.request_otp(&req).await)
 }
 
+/// Mails a single-use sign-in link (the answer does not tell whether the address has an
+/// account).
+#[utoipa::path(post, path = "/api/sso/v1/auth/request-magic-link", tag = "auth",
+    request_body = crate::openapi::MagicLinkRequest,
+    responses((status = 200, description = "Accepted"),
+        (status = 422, body = crate::openapi::ErrorResponse),
+        (status = 429, description = "Rate limited; see Retry-After", body = crate::openapi::ErrorResponse)))]
+pub async fn request_magic_link(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(app.request_magic_link(&req).await)
+}
+
+/// The magic link's confirmation page (HTML). Opening it signs nothing in and consumes nothing.
+#[utoipa::path(get, path = "/api/sso/v1/auth/magic-link", tag = "auth",
+    params(("token" = String, Query, description = "the token from the mailed link")),
+    responses((status = 200, description = "Confirmation page with a sign-in button", content_type = "text/html"),
+        (status = 410, description = "Expired or used", content_type = "text/html")))]
+pub async fn magic_link_page(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(app.magic_link_page(&req).await)
+}
+
+/// Consumes a magic link and signs in (form field or JSON `token`): 303 to the link's allowed
+/// URL with the session cookies, or the token response.
+#[utoipa::path(post, path = "/api/sso/v1/auth/magic-link", tag = "auth",
+    request_body = crate::openapi::MagicLinkConfirm,
+    responses((status = 200, body = crate::openapi::TokenResponse),
+        (status = 303, description = "Signed in; redirected with cookies"),
+        (status = 401, description = "invalid_credentials (expired or used)", body = crate::openapi::ErrorResponse)))]
+pub async fn magic_link_confirm(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(app.magic_link_confirm(&req).await)
+}
+
+/// Completes a password login that answered `mfa_required`, with the one-time code.
+#[utoipa::path(post, path = "/api/sso/v1/auth/mfa/verify", tag = "auth",
+    request_body = crate::openapi::MfaVerify,
+    responses((status = 200, body = crate::openapi::TokenResponse),
+        (status = 401, description = "invalid_credentials", body = crate::openapi::ErrorResponse)))]
+pub async fn mfa_verify(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(app.mfa_verify(&req).await)
+}
+
+/// An Altcha-compatible proof-of-work challenge for the routes a tenant guards.
+#[utoipa::path(get, path = "/api/sso/v1/captcha/challenge", tag = "auth",
+    responses((status = 200, description = "{algorithm, challenge, maxnumber, salt, signature}")))]
+pub async fn captcha_challenge(State(app): State<AppRef>) -> Out {
+    out(app.captcha_challenge())
+}
+
 /// Creates an account and signs it in.
 #[utoipa::path(post, path = "/api/sso/v1/auth/register", tag = "auth",
     request_body = crate::openapi::LoginRequest,
@@ -261,6 +308,16 @@ pub fn router(app: AppRef, gateway: Option<Arc<Gateway>>) -> Router {
         .route(&format!("{P}/auth/login"), post(login))
         .route(&format!("{P}/auth/register"), post(register))
         .route(&format!("{P}/auth/request-otp"), post(request_otp))
+        .route(
+            &format!("{P}/auth/request-magic-link"),
+            post(request_magic_link),
+        )
+        .route(
+            &format!("{P}/auth/magic-link"),
+            get(magic_link_page).post(magic_link_confirm),
+        )
+        .route(&format!("{P}/auth/mfa/verify"), post(mfa_verify))
+        .route(&format!("{P}/captcha/challenge"), get(captcha_challenge))
         .route(&format!("{P}/auth/me"), get(me))
         .route(&format!("{P}/me"), get(me_alias))
         .route(&format!("{P}/sessions"), get(sessions))

@@ -56,6 +56,19 @@ pub struct Tenant {
     /// Message templates (defaults when unset).
     #[serde(default)]
     pub templates: crate::delivery::Templates,
+    /// Lifetime of a magic link, in seconds.
+    #[serde(default = "magic_link_ttl")]
+    pub magic_link_ttl_secs: i64,
+    /// Where a magic link may send the browser afterwards: absolute URLs, or prefixes ending
+    /// in `/`.
+    #[serde(default)]
+    pub allowed_redirects: Vec<String>,
+    /// A password login also needs a one-time code (second factor).
+    #[serde(default)]
+    pub require_mfa: bool,
+    /// Routes that need a solved proof-of-work challenge (`otp`, `magic_link`, `login`).
+    #[serde(default)]
+    pub captcha: Vec<String>,
     /// Inactive tenants answer `tenant_not_found`.
     pub is_active: bool,
     /// Creation time.
@@ -97,6 +110,10 @@ impl Tenant {
             otp_limit_identifier: otp_request_limit(),
             otp_limit_ip: otp_request_limit(),
             templates: crate::delivery::Templates::default(),
+            magic_link_ttl_secs: magic_link_ttl(),
+            allowed_redirects: Vec::new(),
+            require_mfa: false,
+            captcha: Vec::new(),
             is_active: true,
             created_at: now,
         }
@@ -111,6 +128,11 @@ impl Tenant {
     pub fn key_retention_secs(&self) -> i64 {
         self.tokens.access_ttl_secs + self.tokens.jwks_max_age_secs + 60
     }
+}
+
+/// Default magic-link lifetime: 15 minutes.
+pub fn magic_link_ttl() -> i64 {
+    900
 }
 
 /// The contract's default for code requests: 3 per 300 s.

@@ -1,0 +1,338 @@
+//! Magic links (a scanner's GET leaves the link usable; only the confirmation POST signs in),
+//! MFA (password + one-time code → `acr: usso:acr:2`) and the proof-of-work captcha, against the
+//! real binary with the development mailer.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use support::{admin, free_port, temp_dir, Server};
+
+async fn post(c: &Client, url: String, tenant: &str, body: &Value) -> (StatusCode, Value) {
+    let r = c
+        .post(url)
+        .header("x-tenant-id", tenant)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The text of the newest development-mailer message to `to` for which `pick` finds something.
+async fn dev_message<T>(data: &std::path::Path, to: &str, pick: impl Fn(&str) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(data.join("dev-outbox.jsonl")) {
+            let found = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|m| m["to"] == to)
+                .filter_map(|m| pick(m["text"].as_str()?))
+                .last();
+            if let Some(v) = found {
+                return v;
+            }
+        }
+        assert!(Instant::now() < deadline, "no message to {to}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn token_in(text: &str) -> Option<String> {
+    let start = text.find("token=")? + 6;
+    Some(
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect(),
+    )
+}
+
+fn six_digits(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(5)).find_map(|i| {
+        let run = &b[i..i + 6];
+        let bounded = (i == 0 || !b[i - 1].is_ascii_digit())
+            && b.get(i + 6).is_none_or(|c| !c.is_ascii_digit());
+        (bounded && run.iter().all(u8::is_ascii_digit))
+            .then(|| String::from_utf8(run.to_vec()).unwrap())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magic_links_survive_scanners_and_sign_in_once() {
+    let data = temp_dir("magic");
+    admin(
+        &data,
+        &[
+            "tenant",
+            "create",
+            "acme",
+            "--domain",
+            "acme.test",
+            "--redirect",
+            "https://app.acme.test/",
+        ],
+        &[],
+    );
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
+
+    let bad = post(
+        &c,
+        api("/auth/request-magic-link"),
+        "acme",
+        &json!({"identifier": "ann@acme.test", "redirect_to": "https://evil.test/"}),
+    )
+    .await;
+    assert_eq!(bad.0, 422, "{}", bad.1);
+    let ok = post(
+        &c,
+        api("/auth/request-magic-link"),
+        "acme",
+        &json!({"identifier": "ann@acme.test", "redirect_to": "https://app.acme.test/welcome"}),
+    )
+    .await;
+    assert_eq!(ok.0, 200, "{}", ok.1);
+    let token = dev_message(&data, "ann@acme.test", token_in).await;
+    assert_eq!(token.len(), 43);
+
+    // A mail scanner opens the link, twice: a confirmation page, nothing consumed.
+    for _ in 0..2 {
+        let page = c
+            .get(api(&format!("/auth/magic-link?token={token}")))
+            .header("x-tenant-id", "acme")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(
+            page.headers().get("set-cookie").is_none(),
+            "the GET signs nothing in"
+        );
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("method=\"post\"") && html.contains(&token),
+            "{html}"
+        );
+    }
+
+    // The person presses the button: signed in once, redirected with the session cookies.
+    let confirm = |c: Client, url: String, token: String| async move {
+        c.post(url)
+            .header("x-tenant-id", "acme")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+            .await
+            .unwrap()
+    };
+    let done = confirm(c.clone(), api("/auth/magic-link"), token.clone()).await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(done.headers()["location"], "https://app.acme.test/welcome");
+    let cookies: Vec<_> = done
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let access = cookies
+        .iter()
+        .find_map(|c| {
+            c.strip_prefix("usso-access-token=")?
+                .split(';')
+                .next()
+                .map(str::to_owned)
+        })
+        .expect("access cookie");
+    let claims = post(
+        &c,
+        api("/auth/verify-token"),
+        "acme",
+        &json!({"token": access}),
+    )
+    .await
+    .1;
+    assert_eq!(claims["amr"], json!(["magic_link"]));
+    assert_eq!(claims["email"], "ann@acme.test");
+    // Used up: the POST fails, the page says so.
+    let again = confirm(c.clone(), api("/auth/magic-link"), token.clone()).await;
+    assert_eq!(again.status(), 401);
+    let page = c
+        .get(api(&format!("/auth/magic-link?token={token}")))
+        .header("x-tenant-id", "acme")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 410);
+    // Garbage tokens.
+    let junk = post(
+        &c,
+        api("/auth/magic-link"),
+        "acme",
+        &json!({"token": "x".repeat(5000)}),
+    )
+    .await;
+    assert_eq!(junk.0, 401);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_requires_a_code_after_the_password() {
+    let data = temp_dir("mfa");
+    admin(
+        &data,
+        &[
+            "tenant",
+            "create",
+            "secure",
+            "--domain",
+            "secure.test",
+            "--require-mfa",
+        ],
+        &[],
+    );
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
+    let creds = json!({"identifier": "bob@secure.test", "secret": "bob password 1"});
+    assert_eq!(
+        post(&c, api("/auth/register"), "secure", &creds).await.0,
+        200
+    );
+
+    let step1 = post(&c, api("/auth/login"), "secure", &creds).await;
+    assert_eq!(step1.0, 200, "{}", step1.1);
+    assert_eq!(step1.1["mfa_required"], true);
+    assert!(
+        step1.1.get("access_token").is_none(),
+        "no tokens before the second factor"
+    );
+    let challenge = step1.1["mfa_challenge"].as_str().unwrap().to_owned();
+    let code = dev_message(&data, "bob@secure.test", six_digits).await;
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let bad = post(
+        &c,
+        api("/auth/mfa/verify"),
+        "secure",
+        &json!({"mfa_challenge": challenge, "code": wrong}),
+    )
+    .await;
+    assert_eq!(bad.0, 401);
+    let good = post(
+        &c,
+        api("/auth/mfa/verify"),
+        "secure",
+        &json!({"mfa_challenge": challenge, "code": code}),
+    )
+    .await;
+    assert_eq!(good.0, 200, "{}", good.1);
+    let claims = post(
+        &c,
+        api("/auth/verify-token"),
+        "secure",
+        &json!({"token": good.1["access_token"]}),
+    )
+    .await
+    .1;
+    assert_eq!(claims["acr"], "usso:acr:2");
+    assert_eq!(claims["amr"], json!(["password", "email/otp"]));
+    // The challenge is spent; a wrong password never starts one.
+    assert_eq!(
+        post(
+            &c,
+            api("/auth/mfa/verify"),
+            "secure",
+            &json!({"mfa_challenge": challenge, "code": code})
+        )
+        .await
+        .0,
+        401
+    );
+    let wrong_pw = post(
+        &c,
+        api("/auth/login"),
+        "secure",
+        &json!({"identifier": "bob@secure.test", "secret": "not the password"}),
+    )
+    .await;
+    assert_eq!(wrong_pw.0, 401);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_routes_need_a_solved_challenge_once() {
+    let data = temp_dir("captcha");
+    admin(
+        &data,
+        &[
+            "tenant",
+            "create",
+            "guarded",
+            "--domain",
+            "guarded.test",
+            "--captcha",
+            "otp",
+        ],
+        &[],
+    );
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
+    let who = json!({"identifier": "carol@guarded.test"});
+    let none = post(&c, api("/auth/request-otp"), "guarded", &who).await;
+    assert_eq!(none.0, 422, "{}", none.1);
+
+    let challenge: usso_origin::captcha::Challenge = c
+        .get(api("/captcha/challenge"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = usso_origin::captcha::solve(&challenge)
+        .expect("solvable")
+        .to_payload();
+    let with = |p: &str| json!({"identifier": "carol@guarded.test", "altcha": p});
+    assert_eq!(
+        post(&c, api("/auth/request-otp"), "guarded", &with(&payload))
+            .await
+            .0,
+        200
+    );
+    let replay = post(&c, api("/auth/request-otp"), "guarded", &with(&payload)).await;
+    assert_eq!(replay.0, 422, "a solution works once: {}", replay.1);
+    let forged = post(
+        &c,
+        api("/auth/request-otp"),
+        "guarded",
+        &with("eyJ4IjoxfQ=="),
+    )
+    .await;
+    assert_eq!(forged.0, 422);
+    // The default tenant does not guard the route.
+    let open = c
+        .post(api("/auth/request-otp"))
+        .json(&json!({"identifier": "dave@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 200);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
