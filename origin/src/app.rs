@@ -148,35 +148,8 @@ impl App {
         } else {
             Identifier::parse(&body.identifier, body.kind.as_deref())?
         };
-        let ip = self.client_ip(req);
         let now = self.now();
-
-        // Count the attempt before checking it, so parallel guesses cannot slip past the limit.
-        let pair_key = counter("login", t.id(), &[&ident.key(), &ip]);
-        let id_key = counter("login-id", t.id(), &[&ident.key()]);
-        let (pair_n, pair_reset) = self
-            .hot
-            .hit(&pair_key, t.login_limit_pair.window_secs, now)
-            .await?;
-        let (id_n, id_reset) = self
-            .hot
-            .hit(&id_key, t.login_limit_identifier.window_secs, now)
-            .await?;
-        if pair_n > t.login_limit_pair.max || id_n > t.login_limit_identifier.max {
-            let reset = if pair_n > t.login_limit_pair.max {
-                pair_reset
-            } else {
-                id_reset
-            };
-            self.audit(
-                t.id(),
-                "login_rate_limited",
-                Some(req),
-                json!({"identifier": ident.key()}),
-            )
-            .await;
-            return Err(Error::too_many_requests((reset - now).max(1) as u64));
-        }
+        let [pair_key, id_key] = self.count_login(&t, &ident, req, now).await?;
 
         let found = users::find_by_identifier(&self.docs, t.id(), &ident).await?;
         let (mut user, version) = match found {
@@ -361,25 +334,7 @@ impl App {
             return Err(Error::new(ErrorCode::ValidationError, "secret is too long"));
         }
         let now = self.now();
-        let ip = self.client_ip(req);
-        let pair_key = counter("login", t.id(), &[&ident.key(), &ip]);
-        let id_key = counter("login-id", t.id(), &[&ident.key()]);
-        let (pair_n, pair_reset) = self
-            .hot
-            .hit(&pair_key, t.login_limit_pair.window_secs, now)
-            .await?;
-        let (id_n, id_reset) = self
-            .hot
-            .hit(&id_key, t.login_limit_identifier.window_secs, now)
-            .await?;
-        if pair_n > t.login_limit_pair.max || id_n > t.login_limit_identifier.max {
-            let reset = if pair_n > t.login_limit_pair.max {
-                pair_reset
-            } else {
-                id_reset
-            };
-            return Err(Error::too_many_requests((reset - now).max(1) as u64));
-        }
+        let [pair_key, id_key] = self.count_login(t, &ident, req, now).await?;
         if let Err(e) = self
             .codes(&t.otp)
             .check(t.id(), &ident.key(), otp::Purpose::Login, &body.secret, now)
@@ -647,6 +602,44 @@ impl App {
             }
             None => res,
         })
+    }
+
+    /// Counts one credential check against the tenant's limits (per identifier and address, per
+    /// identifier, per address) before it is made, so parallel guesses cannot slip past; 429
+    /// with `Retry-After` beyond them. Returns the counters a success clears.
+    async fn count_login(
+        &self,
+        t: &Tenant,
+        ident: &Identifier,
+        req: &Request,
+        now: i64,
+    ) -> Result<[String; 2]> {
+        let ip = self.client_ip(req);
+        let pair_key = counter("login", t.id(), &[&ident.key(), &ip]);
+        let id_key = counter("login-id", t.id(), &[&ident.key()]);
+        let ip_key = counter("login-ip", t.id(), &[&ip]);
+        let mut reset_at = None;
+        for (key, limit) in [
+            (&pair_key, t.login_limit_pair),
+            (&id_key, t.login_limit_identifier),
+            (&ip_key, t.login_limit_ip),
+        ] {
+            let (n, reset) = self.hot.hit(key, limit.window_secs, now).await?;
+            if n > limit.max {
+                reset_at = Some(reset_at.map_or(reset, |r: i64| r.max(reset)));
+            }
+        }
+        if let Some(reset) = reset_at {
+            self.audit(
+                t.id(),
+                "login_rate_limited",
+                Some(req),
+                json!({"identifier": ident.key()}),
+            )
+            .await;
+            return Err(Error::too_many_requests((reset - now).max(1) as u64));
+        }
+        Ok([pair_key, id_key])
     }
 
     /// Per-identifier and per-address limits on code and link requests.

@@ -44,6 +44,9 @@ pub struct Tenant {
     pub login_limit_pair: Limit,
     /// Login attempts per identifier.
     pub login_limit_identifier: Limit,
+    /// Login attempts per client address (any identifiers).
+    #[serde(default = "login_ip_limit")]
+    pub login_limit_ip: Limit,
     /// One-time codes: length, lifetime, attempts.
     #[serde(default)]
     pub otp: crate::otp::OtpPolicy,
@@ -106,6 +109,7 @@ impl Tenant {
                 max: 20,
                 window_secs: 300,
             },
+            login_limit_ip: login_ip_limit(),
             otp: crate::otp::OtpPolicy::default(),
             otp_limit_identifier: otp_request_limit(),
             otp_limit_ip: otp_request_limit(),
@@ -127,6 +131,14 @@ impl Tenant {
     /// How long a retired key keeps verifying: the longest access token plus JWKS caching.
     pub fn key_retention_secs(&self) -> i64 {
         self.tokens.access_ttl_secs + self.tokens.jwks_max_age_secs + 60
+    }
+}
+
+/// Default limit on login attempts from one address: 100 per 300 s.
+pub fn login_ip_limit() -> Limit {
+    Limit {
+        max: 100,
+        window_secs: 300,
     }
 }
 

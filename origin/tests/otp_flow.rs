@@ -293,3 +293,179 @@ async fn codes_by_real_smtp_and_queued_messages_survive_a_crash() {
     assert_eq!(relay.count(), 3, "delivered once, not twice");
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// Counts of answers by status.
+async fn guesses(
+    c: &Client,
+    url: String,
+    attempts: Vec<(String, String, String)>, // identifier, code, client address
+) -> std::collections::BTreeMap<u16, usize> {
+    use futures_util::StreamExt;
+    let answers: Vec<u16> = futures_util::stream::iter(attempts)
+        .map(|(who, code, ip)| {
+            let (c, url) = (c.clone(), url.clone());
+            async move {
+                c.post(url)
+                    .header("x-forwarded-for", ip)
+                    .json(&json!({"identifier": who, "secret": code, "method": "email/otp", "register": true}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let mut counts = std::collections::BTreeMap::new();
+    for a in answers {
+        *counts.entry(a).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_guesses_hold_every_limit() {
+    let data = temp_dir("otp-guess");
+    let s = Server::start(&data, free_port(), &[("USSO_TRUST_PROXY", "true")]);
+    let c = Client::new();
+    let login = s.url("/api/sso/v1/auth/login");
+
+    // One client, 1,000 guesses over 250 identifiers: the per-address limit (100 per 5 min)
+    // stops it; nothing gets in.
+    let attempts = (0..1000)
+        .map(|i| {
+            (
+                format!("victim{}@example.com", i % 250),
+                format!("{:06}", i),
+                "10.1.1.1".to_owned(),
+            )
+        })
+        .collect();
+    let counts = guesses(&c, login.clone(), attempts).await;
+    assert_eq!(counts.get(&200), None, "{counts:?}");
+    assert_eq!(
+        counts.get(&401),
+        Some(&100),
+        "only 100 checks from one address: {counts:?}"
+    );
+    assert_eq!(counts.get(&429), Some(&900), "{counts:?}");
+
+    // Many clients, 1,000 guesses at one identifier that has a live code: the per-identifier
+    // limit (20) and the code's attempt limit (5) hold; the real code is never guessed.
+    assert_eq!(
+        post(
+            &c,
+            s.url("/api/sso/v1/auth/request-otp"),
+            &json!({"identifier": "target@example.com"})
+        )
+        .await
+        .0,
+        200
+    );
+    let code = dev_code(&data, "target@example.com").await;
+    let attempts = (0..1000)
+        .filter(|i| format!("{i:06}") != code)
+        .map(|i| {
+            (
+                "target@example.com".to_owned(),
+                format!("{i:06}"),
+                format!("10.2.{}.{}", i / 250, i % 250),
+            )
+        })
+        .collect();
+    let counts = guesses(&c, login.clone(), attempts).await;
+    assert_eq!(counts.get(&200), None, "{counts:?}");
+    assert_eq!(
+        counts.get(&401),
+        Some(&20),
+        "20 checks per identifier: {counts:?}"
+    );
+    // And the code itself was exhausted after 5 of them: even the right one fails now.
+    let late = post(&c, login, &json!({"identifier": "target@example.com", "secret": code, "method": "email/otp", "register": true})).await;
+    assert_ne!(late.0, 200);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_by_sms_through_the_signed_webhook() {
+    use axum::http::HeaderMap;
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+    let seen: Seen = Default::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let record = record.clone();
+            async move {
+                record.lock().unwrap().push((headers, body.to_vec()));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let secret = "webhook-secret-0123456789";
+    let url = format!("http://{addr}/sms");
+    let data = temp_dir("otp-sms");
+    let s = Server::start(
+        &data,
+        free_port(),
+        &[
+            ("USSO_SMS_WEBHOOK_URL", url.as_str()),
+            ("USSO_SMS_WEBHOOK_SECRET", secret),
+        ],
+    );
+    let c = Client::new();
+    let r = post(
+        &c,
+        s.url("/api/sso/v1/auth/request-otp"),
+        &json!({"identifier": "+1 (415) 555-0134"}),
+    )
+    .await;
+    assert_eq!(
+        (r.0.as_u16(), r.1["channel"].as_str()),
+        (200, Some("sms")),
+        "{}",
+        r.1
+    );
+    let (headers, body) =
+        eventually("the SMS webhook", || seen.lock().unwrap().first().cloned()).await;
+    let signature = headers["x-usso-signature"].to_str().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(usso_origin::delivery::verify_webhook_signature(
+        secret.as_bytes(),
+        signature,
+        &body,
+        now,
+        300
+    ));
+    let sms: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(sms["to"], "+14155550134");
+    let code = code_in(sms["body"].as_str().unwrap(), 6).unwrap();
+    let login = post(
+        &c,
+        s.url("/api/sso/v1/auth/login"),
+        &json!({"identifier": "+14155550134", "secret": code, "method": "phone/otp", "register": true}),
+    )
+    .await;
+    assert_eq!(login.0, 200, "{}", login.1);
+    let claims = post(
+        &c,
+        s.url("/api/sso/v1/auth/verify-token"),
+        &json!({"token": login.1["access_token"]}),
+    )
+    .await
+    .1;
+    assert_eq!(claims["amr"], json!(["phone/otp"]));
+    assert_eq!(claims["phone"], "+14155550134");
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
