@@ -11,6 +11,8 @@
 //!
 //! Users are set up (logged in with `register: true`) at `USSO_LOAD_ORIGIN` when it is set (an
 //! edge has no login route), else at BASE_URL.
+//!
+//! `timing PAIRS` compares answer times for known and unknown identifiers (see `timing`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,14 +24,18 @@ use serde_json::{json, Value};
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() < 5 {
-        eprintln!("usage: load BASE_URL login|verify|refresh|burst-login CONCURRENCY SECONDS");
+    if args.len() < 4 || (args.len() < 5 && !matches!(args[2].as_str(), "timing" | "hash-baseline"))
+    {
+        eprintln!("usage: load BASE_URL SCENARIO CONCURRENCY SECONDS | load BASE_URL timing PAIRS");
         std::process::exit(2);
     }
     let base = args[1].trim_end_matches('/').to_owned();
     let scenario = args[2].clone();
     if scenario == "hash-baseline" {
         return hash_baseline(args[3].parse().expect("COUNT")).await;
+    }
+    if scenario == "timing" {
+        return timing(&base, args[3].parse().expect("PAIRS")).await;
     }
     let conc: usize = args[3].parse().expect("CONCURRENCY");
     let secs: u64 = args[4].parse().expect("SECONDS");
@@ -200,6 +206,90 @@ async fn bench_ratio(client: &reqwest::Client, base: &str, token: &str, k: u32, 
                "bare_verify_strict_us": bare, "full_over_bare": full / bare,
                "status_counts": {"200": rounds * 4}})
     );
+}
+
+/// Whether answers tell known from unknown identifiers by time: `PAIRS` interleaved pairs of
+/// requests, one for a registered identifier and one for an unknown one, each from its own
+/// client address (the server must run with `USSO_TRUST_PROXY=true`, so the per-address and
+/// per-identifier limits do not interfere): `request-otp`, and a password login with a wrong
+/// password. Prints medians, quartiles and the median of the paired differences.
+async fn timing(base: &str, pairs: usize) {
+    let client = reqwest::Client::new();
+    let password = "timing test password";
+    let run = std::process::id();
+    // Setup (not measured): the known accounts.
+    for i in 0..pairs {
+        let r = client
+            .post(format!("{base}/api/sso/v1/auth/login"))
+            .header("x-forwarded-for", format!("10.200.{}.{}", i / 250, i % 250))
+            .json(&json!({"identifier": format!("known{i}-{run}@timing.test"), "secret": password, "register": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "setup login");
+    }
+    let timed = |path: &'static str, body: Value, ip: String| {
+        let (client, url) = (client.clone(), format!("{base}{path}"));
+        async move {
+            let start = Instant::now();
+            let r = client
+                .post(url)
+                .header("x-forwarded-for", ip)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let _ = r.bytes().await;
+            (start.elapsed().as_secs_f64() * 1000.0, status)
+        }
+    };
+    let mut out = serde_json::Map::new();
+    for (name, path) in [
+        ("request_otp", "/api/sso/v1/auth/request-otp"),
+        ("login_wrong_password", "/api/sso/v1/auth/login"),
+    ] {
+        let (mut known, mut unknown, mut diffs) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..pairs {
+            let body = |who: String| {
+                if name == "request_otp" {
+                    json!({"identifier": who})
+                } else {
+                    json!({"identifier": who, "secret": "not the password"})
+                }
+            };
+            let k = body(format!("known{i}-{run}@timing.test"));
+            let u = body(format!("unknown{i}-{run}@timing.test"));
+            let ip = |side: u8| format!("10.{}.{}.{}", 201 + side, i / 250, i % 250);
+            // Alternate which goes first, so drift affects both sides alike.
+            let ((tk, sk), (tu, su)) = if i % 2 == 0 {
+                let a = timed(path, k, ip(0)).await;
+                (a, timed(path, u, ip(1)).await)
+            } else {
+                let b = timed(path, u, ip(1)).await;
+                (timed(path, k, ip(0)).await, b)
+            };
+            assert_eq!(sk, su, "{name}: known and unknown got different statuses");
+            known.push(tk);
+            unknown.push(tu);
+            diffs.push(tk - tu);
+        }
+        let q = |v: &mut Vec<f64>, p: f64| {
+            v.sort_by(f64::total_cmp);
+            v[((v.len() - 1) as f64 * p).round() as usize]
+        };
+        out.insert(
+            name.into(),
+            json!({
+                "pairs": pairs,
+                "known_ms": {"p25": q(&mut known, 0.25), "median": q(&mut known, 0.5), "p75": q(&mut known, 0.75)},
+                "unknown_ms": {"p25": q(&mut unknown, 0.25), "median": q(&mut unknown, 0.5), "p75": q(&mut unknown, 0.75)},
+                "median_paired_difference_ms": q(&mut diffs, 0.5),
+                "paired_difference_iqr_ms": [q(&mut diffs, 0.25), q(&mut diffs, 0.75)],
+            }),
+        );
+    }
+    println!("{}", json!({"scenario": "timing", "results": out}));
 }
 
 /// Times single Argon2id hashes with the default (OWASP) parameters, one at a time: the

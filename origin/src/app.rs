@@ -273,9 +273,7 @@ impl App {
         let now = self.now();
         self.captcha_guard(&t, "otp", req).await?;
         self.limit_requests(&t, "otp", &ident, req, now).await?;
-        let known = users::find_by_identifier(&self.docs, t.id(), &ident)
-            .await?
-            .is_some_and(|(u, _)| u.is_active);
+        let known = users::holds_active(&self.docs, t.id(), &ident).await?;
         // Unknown identifiers get a code too when they may register with it; otherwise the
         // same work is done and the message is not delivered.
         let deliver = known || t.registration_enabled;
@@ -451,9 +449,7 @@ impl App {
         }
         let now = self.now();
         self.limit_requests(&t, "ml", &ident, req, now).await?;
-        let known = users::find_by_identifier(&self.docs, t.id(), &ident)
-            .await?
-            .is_some_and(|(u, _)| u.is_active);
+        let known = users::holds_active(&self.docs, t.id(), &ident).await?;
         let deliver = known || t.registration_enabled;
         let token = crate::magic_link::new_token()?;
         let link = crate::magic_link::Link {

@@ -176,13 +176,15 @@ fn encode<T: Serialize>(v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::internal(e.to_string()))
 }
 
-/// The user an identifier belongs to, with the document version.
+/// The user an identifier belongs to, with the document version (two store reads either way).
 pub async fn find_by_identifier<D: DocumentStore>(
     docs: &D,
     tenant: &str,
     ident: &Identifier,
 ) -> Result<Option<(User, i64)>> {
     let Some(idoc) = docs.get(IDENTIFIERS, tenant, &ident.key()).await? else {
+        // The same second read as for a known identifier, so the time taken does not tell.
+        let _ = docs.get(USERS, tenant, "-").await?;
         return Ok(None);
     };
     let idoc: IdentifierDoc = decode(idoc, "identifier")?;
@@ -251,4 +253,21 @@ pub async fn update<D: DocumentStore>(docs: &D, user: &User, version: i64) -> Re
 /// Deletes a user's account document (identifiers are separate documents); whether it existed.
 pub async fn delete<D: DocumentStore>(docs: &D, user: &User) -> Result<bool> {
     docs.delete(USERS, &user.tenant_id, &user.id).await
+}
+
+/// Whether an active account holds `ident`, with the same store reads whatever the answer (the
+/// identifier document, then a user document), so the time taken does not tell.
+pub async fn holds_active<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    ident: &Identifier,
+) -> Result<bool> {
+    let idoc = docs.get(IDENTIFIERS, tenant, &ident.key()).await?;
+    let user_id = idoc
+        .as_ref()
+        .and_then(|d| d.body["user_id"].as_str())
+        .unwrap_or("-")
+        .to_owned();
+    let user = docs.get(USERS, tenant, &user_id).await?;
+    Ok(idoc.is_some() && user.is_some_and(|u| u.body["is_active"] == Value::Bool(true)))
 }
