@@ -297,6 +297,28 @@ pub enum TenantCommand {
         /// (repeatable).
         #[arg(long = "captcha")]
         captcha: Vec<String>,
+        /// The tenant's own SMTP relay (else the origin's `USSO_SMTP_*`).
+        #[arg(long = "tenant-smtp-host")]
+        smtp_host: Option<String>,
+        /// Its port.
+        #[arg(long = "tenant-smtp-port", default_value_t = 587)]
+        smtp_port: u16,
+        /// `starttls`, `tls` or `none`.
+        #[arg(long = "tenant-smtp-security", default_value = "starttls")]
+        smtp_security: String,
+        /// Its user.
+        #[arg(long = "tenant-smtp-user")]
+        smtp_user: Option<String>,
+        /// Its password (sealed at rest), from the environment only.
+        #[arg(
+            long = "tenant-smtp-password",
+            env = "USSO_TENANT_SMTP_PASSWORD",
+            hide_env_values = true
+        )]
+        smtp_password: Option<String>,
+        /// The tenant's sender, e.g. `Acme <no-reply@acme.test>`.
+        #[arg(long = "tenant-smtp-from")]
+        smtp_from: Option<String>,
     },
     /// List tenants.
     List,

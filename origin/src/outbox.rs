@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use usso_shared::seal::{open_text, seal_text, SecretKey};
 use usso_shared::{Error, ErrorCode, Result};
 
-use crate::delivery::{DeliveryError, Email, Mailer, Sms, SmsSender};
+use crate::delivery::{DeliveryError, Email, Mailer, Sms, SmsSender, SmtpMailer};
 use crate::docstore::{Doc, DocumentStore};
 
 /// Collection of outbox entries.
@@ -102,13 +102,16 @@ pub fn backoff_secs(attempts: u32) -> i64 {
     (1i64 << attempts.min(8)).saturating_mul(2).min(300)
 }
 
-/// The delivering side.
+/// The delivering side. Email goes through the tenant's own SMTP relay when it has one
+/// ([`crate::tenant::TenantSmtp`]), else through the origin's `mailer`.
 pub struct Outbox<D, M, S> {
     docs: D,
     master: SecretKey,
     mailer: M,
     sms: S,
     wake: tokio::sync::Notify,
+    tenant_mailers:
+        tokio::sync::Mutex<std::collections::HashMap<String, (String, Arc<SmtpMailer>)>>,
 }
 
 impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
@@ -120,6 +123,7 @@ impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
             mailer,
             sms,
             wake: tokio::sync::Notify::new(),
+            tenant_mailers: Default::default(),
         }
     }
 
@@ -173,7 +177,14 @@ impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
             Err(e) => return Err(e),
         };
         let result = match self.open(&doc.id, &entry) {
-            Ok(Message::Email(m)) => self.mailer.send(&m).await,
+            Ok(Message::Email(m)) => match self.tenant_mailer(tenant).await {
+                Ok(Some(own)) => own.send(&m).await,
+                Ok(None) => self.mailer.send(&m).await,
+                Err(e) => Err(DeliveryError::transient(format!(
+                    "tenant SMTP settings: {}",
+                    e.detail()
+                ))),
+            },
             Ok(Message::Sms(m)) => self.sms.send(&m).await,
             Err(e) => Err(DeliveryError::permanent(e.detail().to_owned())),
         };
@@ -203,6 +214,30 @@ impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
             .replace(OUTBOX, tenant, &doc.id, to_value(&entry)?, claimed.version)
             .await?;
         Ok(delivered)
+    }
+
+    /// The tenant's own SMTP relay, if it has one (built once per settings and cached).
+    async fn tenant_mailer(&self, tenant: &str) -> Result<Option<Arc<SmtpMailer>>> {
+        let Some(smtp) = crate::tenant::load(&self.docs, tenant)
+            .await?
+            .and_then(|t| t.smtp)
+        else {
+            return Ok(None);
+        };
+        let settings = smtp.open(&self.master, tenant)?;
+        let fingerprint = format!(
+            "{settings:?}|{}",
+            smtp.sealed_password.as_deref().unwrap_or("")
+        );
+        let mut cache = self.tenant_mailers.lock().await;
+        if let Some((f, m)) = cache.get(tenant) {
+            if *f == fingerprint {
+                return Ok(Some(m.clone()));
+            }
+        }
+        let mailer = Arc::new(SmtpMailer::new(&settings)?);
+        cache.insert(tenant.to_owned(), (fingerprint, mailer.clone()));
+        Ok(Some(mailer))
     }
 
     fn open(&self, id: &str, entry: &Entry) -> Result<Message> {

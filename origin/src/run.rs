@@ -46,6 +46,12 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             redirects,
             require_mfa,
             captcha,
+            smtp_host,
+            smtp_port,
+            smtp_security,
+            smtp_user,
+            smtp_password,
+            smtp_from,
         }) => {
             for r in &redirects {
                 if !(r.starts_with("https://") || r.starts_with("http://")) {
@@ -95,6 +101,42 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             t.allowed_redirects = redirects;
             t.require_mfa = require_mfa;
             t.captcha = captcha;
+            if let Some(host) = smtp_host {
+                let security = match smtp_security.as_str() {
+                    "tls" => crate::delivery::Security::Tls,
+                    "starttls" => crate::delivery::Security::StartTls,
+                    "none" => crate::delivery::Security::None,
+                    other => {
+                        return Err(Error::new(
+                            ErrorCode::ValidationError,
+                            format!(
+                                "--tenant-smtp-security takes tls, starttls or none, got `{other}`"
+                            ),
+                        ))
+                    }
+                };
+                let settings = crate::delivery::SmtpSettings {
+                    host,
+                    port: smtp_port,
+                    security,
+                    username: smtp_user,
+                    password: smtp_password,
+                    from: smtp_from.ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::ValidationError,
+                            "--tenant-smtp-host needs --tenant-smtp-from",
+                        )
+                    })?,
+                    timeout_secs: 10,
+                };
+                // Refuse settings the mailer would refuse at delivery time.
+                crate::delivery::SmtpMailer::new(&settings)?;
+                t.smtp = Some(crate::tenant::TenantSmtp::new(
+                    settings,
+                    &stores.master,
+                    &id,
+                )?);
+            }
             tenant::create(&stores.docs, &stores.master, &t, now).await?;
             tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
             println!(

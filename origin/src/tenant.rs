@@ -72,6 +72,9 @@ pub struct Tenant {
     /// Routes that need a solved proof-of-work challenge (`otp`, `magic_link`, `login`).
     #[serde(default)]
     pub captcha: Vec<String>,
+    /// This tenant's own SMTP relay and sender (else the origin's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<TenantSmtp>,
     /// Inactive tenants answer `tenant_not_found`.
     pub is_active: bool,
     /// Creation time.
@@ -118,6 +121,7 @@ impl Tenant {
             allowed_redirects: Vec::new(),
             require_mfa: false,
             captcha: Vec::new(),
+            smtp: None,
             is_active: true,
             created_at: now,
         }
@@ -131,6 +135,58 @@ impl Tenant {
     /// How long a retired key keeps verifying: the longest access token plus JWKS caching.
     pub fn key_retention_secs(&self) -> i64 {
         self.tokens.access_ttl_secs + self.tokens.jwks_max_age_secs + 60
+    }
+}
+
+/// A tenant's own SMTP relay: the settings without the password, which is sealed under the
+/// master key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSmtp {
+    /// Relay, port, security, user and sender (`password` always `None` here).
+    pub settings: crate::delivery::SmtpSettings,
+    /// The sealed password, if any.
+    pub sealed_password: Option<String>,
+}
+
+impl TenantSmtp {
+    /// Seals `password` for `tenant`.
+    pub fn new(
+        mut settings: crate::delivery::SmtpSettings,
+        master: &SecretKey,
+        tenant: &str,
+    ) -> Result<Self> {
+        let sealed_password = settings
+            .password
+            .take()
+            .map(|p| {
+                usso_shared::seal::seal_text(
+                    &master.derive(b"usso tenant smtp v1"),
+                    tenant.as_bytes(),
+                    p.as_bytes(),
+                )
+            })
+            .transpose()?;
+        Ok(Self {
+            settings,
+            sealed_password,
+        })
+    }
+
+    /// The settings with the password opened.
+    pub fn open(&self, master: &SecretKey, tenant: &str) -> Result<crate::delivery::SmtpSettings> {
+        let mut settings = self.settings.clone();
+        if let Some(sealed) = &self.sealed_password {
+            let plain = usso_shared::seal::open_text(
+                &master.derive(b"usso tenant smtp v1"),
+                tenant.as_bytes(),
+                sealed,
+            )?;
+            settings.password = Some(
+                String::from_utf8(plain.to_vec())
+                    .map_err(|_| Error::internal("sealed SMTP password is not text"))?,
+            );
+        }
+        Ok(settings)
     }
 }
 

@@ -469,3 +469,75 @@ async fn codes_by_sms_through_the_signed_webhook() {
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_can_have_its_own_smtp_relay() {
+    let origin_relay = SmtpCapture::start(None);
+    let acme_relay = SmtpCapture::start(Some(("acme-relay", "relay password")));
+    let data = temp_dir("otp-tenant-smtp");
+    let acme_port = acme_relay.port.to_string();
+    support::admin(
+        &data,
+        &[
+            "tenant",
+            "create",
+            "acme",
+            "--domain",
+            "acme.test",
+            "--tenant-smtp-host",
+            "127.0.0.1",
+            "--tenant-smtp-port",
+            &acme_port,
+            "--tenant-smtp-security",
+            "none",
+            "--tenant-smtp-user",
+            "acme-relay",
+            "--tenant-smtp-from",
+            "Acme <sso@acme.test>",
+        ],
+        &[("USSO_TENANT_SMTP_PASSWORD", "relay password")],
+    );
+    // The password is sealed at rest: it appears nowhere in the export.
+    let export = support::admin(&data, &["tenant", "export", "acme"], &[]);
+    assert!(!export.contains("relay password"));
+    let origin_port = origin_relay.port.to_string();
+    let s = Server::start(
+        &data,
+        free_port(),
+        &[
+            ("USSO_SMTP_HOST", "127.0.0.1"),
+            ("USSO_SMTP_PORT", origin_port.as_str()),
+            ("USSO_SMTP_SECURITY", "none"),
+            ("USSO_SMTP_FROM", "SSO <sso@origin.test>"),
+        ],
+    );
+    let c = Client::new();
+    let r = c
+        .post(s.url("/api/sso/v1/auth/request-otp"))
+        .header("x-tenant-id", "acme")
+        .json(&json!({"identifier": "ann@acme.test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post(
+        &c,
+        s.url("/api/sso/v1/auth/request-otp"),
+        &json!({"identifier": "bob@example.com"}),
+    )
+    .await;
+    assert_eq!(r.0, 200);
+    eventually("both relays", || {
+        (acme_relay.count() == 1 && origin_relay.count() == 1).then_some(())
+    })
+    .await;
+    assert!(acme_relay.message(1).contains("From: Acme <sso@acme.test>"));
+    assert_eq!(acme_relay.envelope(1)["authenticated_as"], "acme-relay");
+    assert_eq!(acme_relay.envelope(1)["rcpt_tos"][0], "ann@acme.test");
+    assert!(origin_relay
+        .message(1)
+        .contains("From: SSO <sso@origin.test>"));
+    assert_eq!(origin_relay.envelope(1)["rcpt_tos"][0], "bob@example.com");
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
