@@ -270,6 +270,8 @@ pub enum Command {
 
 /// Tenant commands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process from the command line: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum TenantCommand {
     /// Create a tenant (with its first signing key).
     Create {
