@@ -324,6 +324,16 @@ pub enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// Change a tenant's policy: a JSON object of fields (name, registration_enabled,
+    /// password_min_length, login/otp limits, otp {length, ttl_secs, max_attempts}, templates,
+    /// magic_link_ttl_secs, allowed_redirects, require_mfa, captcha, is_active, token lifetimes).
+    Update {
+        /// Tenant.
+        tenant: String,
+        /// The changes, e.g. `{"otp": {"length": 8}}`.
+        #[arg(long = "set")]
+        set: String,
+    },
     /// Export everything the tenant holds as JSON lines on stdout (users, identifiers, the
     /// tenant record, the audit trail; password hashes redacted, signing keys left out).
     Export {

@@ -182,6 +182,19 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             );
             Ok(())
         }
+        Command::Tenant(TenantCommand::Update { tenant: tid, set }) => {
+            let changes: serde_json::Value = serde_json::from_str(&set).map_err(|e| {
+                Error::new(
+                    ErrorCode::ValidationError,
+                    format!("--set is not JSON: {e}"),
+                )
+            })?;
+            let t = tenant::update(&stores.docs, &tid, &changes).await?;
+            tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
+            audit_cli(&stores, t.id(), "tenant_updated", json!({"fields": changes.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>())})).await;
+            println!("{}", json!({"updated": t.id()}));
+            Ok(())
+        }
         Command::Tenant(TenantCommand::Export { tenant: tid }) => {
             tenant::load(&stores.docs, &tid).await?.ok_or_else(|| {
                 Error::new(ErrorCode::TenantNotFound, format!("no tenant `{tid}`"))

@@ -238,6 +238,118 @@ pub async fn load<D: DocumentStore>(docs: &D, id: &str) -> Result<Option<Tenant>
     }
 }
 
+/// Policy fields an operator may change with `tenant update` (the id, keys, timestamps and the
+/// sealed SMTP password are not among them).
+pub const UPDATABLE: [&str; 17] = [
+    "name",
+    "registration_enabled",
+    "password_min_length",
+    "login_limit_pair",
+    "login_limit_identifier",
+    "login_limit_ip",
+    "otp",
+    "otp_limit_identifier",
+    "otp_limit_ip",
+    "templates",
+    "magic_link_ttl_secs",
+    "allowed_redirects",
+    "require_mfa",
+    "captcha",
+    "is_active",
+    "access_ttl_secs",
+    "refresh_ttl_secs",
+];
+
+impl Tenant {
+    /// Checks the operator-settable policy.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::new(ErrorCode::ValidationError, m.to_owned()));
+        self.otp.validate()?;
+        self.templates.validate()?;
+        if self.name.trim().is_empty() || self.name.chars().count() > 128 {
+            return bad("name: 1 to 128 characters");
+        }
+        if !(8..=128).contains(&self.password_min_length) {
+            return bad("password_min_length: 8 to 128");
+        }
+        if !(60..=86_400).contains(&self.magic_link_ttl_secs) {
+            return bad("magic_link_ttl_secs: 60 to 86400");
+        }
+        for limit in [
+            self.login_limit_pair,
+            self.login_limit_identifier,
+            self.login_limit_ip,
+            self.otp_limit_identifier,
+            self.otp_limit_ip,
+        ] {
+            if limit.max == 0 || !(1..=86_400).contains(&limit.window_secs) {
+                return bad("limits: max ≥ 1, window 1 to 86400 seconds");
+            }
+        }
+        if self
+            .allowed_redirects
+            .iter()
+            .any(|r| !(r.starts_with("https://") || r.starts_with("http://")))
+        {
+            return bad("allowed_redirects: absolute http(s) URLs");
+        }
+        if self
+            .captcha
+            .iter()
+            .any(|c| !["otp", "magic_link", "login"].contains(&c.as_str()))
+        {
+            return bad("captcha: otp, magic_link, login");
+        }
+        if !(60..=86_400).contains(&self.tokens.access_ttl_secs)
+            || self.tokens.refresh_ttl_secs <= self.tokens.access_ttl_secs
+        {
+            return bad("access_ttl_secs 60 to 86400, refresh_ttl_secs longer");
+        }
+        Ok(())
+    }
+}
+
+/// Applies `changes` (a JSON object of [`UPDATABLE`] fields) to tenant `id` with a
+/// compare-and-set, validates the result, and returns it (publish it afterwards).
+pub async fn update<D: DocumentStore>(
+    docs: &D,
+    id: &str,
+    changes: &serde_json::Value,
+) -> Result<Tenant> {
+    let changes = changes.as_object().ok_or_else(|| {
+        Error::new(
+            ErrorCode::ValidationError,
+            "the changes must be a JSON object",
+        )
+    })?;
+    if let Some(k) = changes.keys().find(|k| !UPDATABLE.contains(&k.as_str())) {
+        return Err(Error::new(
+            ErrorCode::ValidationError,
+            format!(
+                "`{k}` cannot be changed here; changeable: {}",
+                UPDATABLE.join(", ")
+            ),
+        ));
+    }
+    let doc = docs
+        .get(TENANTS, id, id)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::TenantNotFound, format!("no tenant `{id}`")))?;
+    let mut body = doc.body;
+    for (k, v) in changes {
+        body[k] = v.clone();
+    }
+    let tenant: Tenant = serde_json::from_value(body.clone()).map_err(|e| {
+        Error::new(
+            ErrorCode::ValidationError,
+            format!("invalid tenant settings: {e}"),
+        )
+    })?;
+    tenant.validate()?;
+    docs.replace(TENANTS, id, id, body, doc.version).await?;
+    Ok(tenant)
+}
+
 /// Creates a tenant with a first signing key; `conflict` if it exists.
 pub async fn create<D: DocumentStore>(
     docs: &D,

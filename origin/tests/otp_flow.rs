@@ -541,3 +541,85 @@ async fn a_tenant_can_have_its_own_smtp_relay() {
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_policy_and_templates_can_be_changed() {
+    let data = temp_dir("otp-policy");
+    support::admin(
+        &data,
+        &[
+            "tenant",
+            "create",
+            "acme",
+            "--domain",
+            "acme.test",
+            "--name",
+            "Acme Corp",
+        ],
+        &[],
+    );
+    support::admin(
+        &data,
+        &[
+            "tenant",
+            "update",
+            "acme",
+            "--set",
+            r#"{"otp": {"length": 8, "ttl_secs": 120, "max_attempts": 3}, "templates": {"otp_subject": "{{brand}} sign-in", "otp_text": "Your {{brand}} code is {{code}} ({{minutes}} min)."}}"#,
+        ],
+        &[],
+    );
+    // Bad settings are refused and change nothing.
+    for bad in [
+        r#"{"otp": {"length": 3}}"#,
+        r#"{"tenant_id": "x"}"#,
+        r#"{"captcha": ["everything"]}"#,
+        "not json",
+    ] {
+        let out = support::bin()
+            .env("USSO_DATA_DIR", &data)
+            .args(["tenant", "update", "acme", "--set", bad])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{bad}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let r = c
+        .post(s.url("/api/sso/v1/auth/request-otp"))
+        .header("x-tenant-id", "acme")
+        .json(&json!({"identifier": "ann@acme.test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["expires_in"], 120);
+    let file = data.join("dev-outbox.jsonl");
+    let message = eventually("the message", || {
+        let text = std::fs::read_to_string(&file).ok()?;
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|m| m["to"] == "ann@acme.test")
+    })
+    .await;
+    assert_eq!(message["subject"], "Acme Corp sign-in");
+    let text = message["text"].as_str().unwrap();
+    assert!(text.starts_with("Your Acme Corp code is "), "{text}");
+    assert!(text.ends_with(" (2 min)."), "{text}");
+    let code = code_in(text, 8).expect("an 8-digit code");
+    let login = c
+        .post(s.url("/api/sso/v1/auth/login"))
+        .header("x-tenant-id", "acme")
+        .json(&json!({"identifier": "ann@acme.test", "secret": code, "method": "email/otp", "register": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
