@@ -21,6 +21,8 @@ use crate::docstore::{Doc, DocumentStore};
 pub const OUTBOX: &str = "outbox";
 /// Attempts before an entry is given up.
 pub const MAX_ATTEMPTS: u32 = 8;
+/// How often an idle worker looks for retries that came due.
+pub const IDLE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 /// Seconds a claimed entry stays claimed.
 pub const LEASE_SECS: i64 = 60;
 
@@ -254,13 +256,20 @@ impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
         tokio::pin!(stop);
         loop {
             let now = usso_shared::clock::Clock::now(&usso_shared::clock::SystemClock);
-            if let Err(e) = self.run_once(now).await {
-                tracing::warn!(target: "delivery", error = %e, "outbox pass failed");
-            }
+            // A pass that sent something looks again soon (more may be due); an idle one waits
+            // longer, since an enqueue wakes the worker at once anyway.
+            let pause = match self.run_once(now).await {
+                Ok(0) => IDLE_POLL,
+                Ok(_) => std::time::Duration::from_secs(1),
+                Err(e) => {
+                    tracing::warn!(target: "delivery", error = %e, "outbox pass failed");
+                    IDLE_POLL
+                }
+            };
             tokio::select! {
                 _ = &mut stop => return,
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     }
