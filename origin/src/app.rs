@@ -209,7 +209,11 @@ impl App {
                 ))
             }
             Verdict::Valid { needs_rehash } => {
-                self.hot.clear(&[pair_key, id_key]).await?;
+                // With a second factor still to come, the attempt counters stay: a stolen
+                // password must not buy unlimited fresh codes to guess.
+                if !t.require_mfa {
+                    self.hot.clear(&[pair_key, id_key]).await?;
+                }
                 if !user.is_active {
                     return Err(Error::new(
                         ErrorCode::PermissionDenied,
