@@ -57,6 +57,20 @@ async fn dev_code(data: &std::path::Path, to: &str) -> String {
     .await
 }
 
+/// The `n`th code (1-based) the development mailer wrote for `to`, once it is there.
+async fn nth_dev_code(data: &std::path::Path, to: &str, n: usize) -> String {
+    let file = data.join("dev-outbox.jsonl");
+    eventually("the development mailer", || {
+        let text = std::fs::read_to_string(&file).ok()?;
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["to"] == to)
+            .filter_map(|m| code_in(m["text"].as_str()?, 6))
+            .nth(n - 1)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_by_the_development_mailer_register_and_log_in() {
     let data = temp_dir("otp-dev");
@@ -94,17 +108,7 @@ async fn codes_by_the_development_mailer_register_and_log_in() {
         .0,
         200
     );
-    let code = eventually("a second code", || {
-        let text = std::fs::read_to_string(data.join("dev-outbox.jsonl")).ok()?;
-        let codes: Vec<String> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["to"] == "neo@example.com")
-            .filter_map(|m| code_in(m["text"].as_str()?, 6))
-            .collect();
-        (codes.len() >= 2).then(|| codes[codes.len() - 1].clone())
-    })
-    .await;
+    let code = nth_dev_code(&data, "neo@example.com", 2).await;
     // …with `register` it signs up, the address verified by the code.
     let yes = post(&c, api("/auth/login"), &json!({"identifier": "neo@example.com", "secret": code, "method": "email/otp", "register": true})).await;
     assert_eq!(yes.0, 200, "{}", yes.1);
@@ -140,17 +144,7 @@ async fn codes_by_the_development_mailer_register_and_log_in() {
         known.1.as_object().unwrap().keys().collect::<Vec<_>>(),
         unknown.1.as_object().unwrap().keys().collect::<Vec<_>>()
     );
-    let code2 = eventually("a second code", || {
-        let text = std::fs::read_to_string(data.join("dev-outbox.jsonl")).ok()?;
-        let codes: Vec<String> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["to"] == "neo@example.com")
-            .filter_map(|m| code_in(m["text"].as_str()?, 6))
-            .collect();
-        (codes.len() >= 3).then(|| codes[codes.len() - 1].clone())
-    })
-    .await;
+    let code2 = nth_dev_code(&data, "neo@example.com", 3).await;
     let login = post(
         &c,
         api("/auth/login"),
