@@ -285,20 +285,8 @@ impl App {
             .codes(&t.otp)
             .issue(t.id(), &ident.key(), otp::Purpose::Login, now)
             .await?;
-        let minutes = (t.otp.ttl_secs as u64).div_ceil(60);
-        let message = if channel == "email" {
-            Message::Email(
-                t.templates
-                    .render_otp_email(&ident.value, &t.name, &code, minutes),
-            )
-        } else {
-            Message::Sms(
-                t.templates
-                    .render_otp_sms(&ident.value, &t.name, &code, minutes),
-            )
-        };
-        crate::outbox::enqueue(&self.docs, &self.master, t.id(), &message, now, deliver).await?;
-        self.outbox.wake();
+        self.send_code(&t, &ident, channel, &code, deliver, now)
+            .await?;
         self.audit(
             t.id(),
             "otp_requested",
@@ -642,6 +630,34 @@ impl App {
         Ok([pair_key, id_key])
     }
 
+    /// Queues a one-time code for `to` by `channel` (`email` or `sms`) with the tenant's
+    /// templates, and wakes the outbox (see [`crate::outbox::enqueue`] for `deliver`).
+    async fn send_code(
+        &self,
+        t: &Tenant,
+        to: &Identifier,
+        channel: &str,
+        code: &str,
+        deliver: bool,
+        now: i64,
+    ) -> Result<()> {
+        let minutes = (t.otp.ttl_secs as u64).div_ceil(60);
+        let message = if channel == "email" {
+            Message::Email(
+                t.templates
+                    .render_otp_email(&to.value, &t.name, code, minutes),
+            )
+        } else {
+            Message::Sms(
+                t.templates
+                    .render_otp_sms(&to.value, &t.name, code, minutes),
+            )
+        };
+        crate::outbox::enqueue(&self.docs, &self.master, t.id(), &message, now, deliver).await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
     /// Per-identifier and per-address limits on code and link requests.
     async fn limit_requests(
         &self,
@@ -701,20 +717,8 @@ impl App {
             .codes(&t.otp)
             .issue(t.id(), &target.key(), otp::Purpose::Mfa, now)
             .await?;
-        let minutes = (t.otp.ttl_secs as u64).div_ceil(60);
-        let message = if channel == "email" {
-            Message::Email(
-                t.templates
-                    .render_otp_email(&target.value, &t.name, &code, minutes),
-            )
-        } else {
-            Message::Sms(
-                t.templates
-                    .render_otp_sms(&target.value, &t.name, &code, minutes),
-            )
-        };
-        crate::outbox::enqueue(&self.docs, &self.master, t.id(), &message, now, true).await?;
-        self.outbox.wake();
+        self.send_code(t, &target, channel, &code, true, now)
+            .await?;
         self.audit(
             t.id(),
             "mfa_challenge",

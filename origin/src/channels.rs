@@ -56,16 +56,12 @@ pub fn from_config(cfg: &Config) -> Result<(MailChannel, SmsChannel, bool)> {
     let mut dev = false;
     let mail = match &cfg.smtp_host {
         Some(host) => {
-            let security = match cfg.smtp_security.as_str() {
-                "tls" => Security::Tls,
-                "starttls" => Security::StartTls,
-                "none" => Security::None,
-                other => {
-                    return Err(config_error(format!(
-                        "USSO_SMTP_SECURITY must be tls, starttls or none, got `{other}`"
-                    )))
-                }
-            };
+            let security = Security::parse(&cfg.smtp_security).ok_or_else(|| {
+                config_error(format!(
+                    "USSO_SMTP_SECURITY must be tls, starttls or none, got `{}`",
+                    cfg.smtp_security
+                ))
+            })?;
             let from = cfg
                 .smtp_from
                 .clone()

@@ -391,6 +391,18 @@ pub enum Security {
     None,
 }
 
+impl Security {
+    /// Reads `tls`, `starttls` or `none`.
+    pub fn parse(text: &str) -> Option<Security> {
+        match text {
+            "tls" => Some(Security::Tls),
+            "starttls" => Some(Security::StartTls),
+            "none" => Some(Security::None),
+            _ => None,
+        }
+    }
+}
+
 /// Where and how to submit mail.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmtpSettings {

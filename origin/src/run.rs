@@ -102,19 +102,13 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             t.require_mfa = require_mfa;
             t.captcha = captcha;
             if let Some(host) = smtp_host {
-                let security = match smtp_security.as_str() {
-                    "tls" => crate::delivery::Security::Tls,
-                    "starttls" => crate::delivery::Security::StartTls,
-                    "none" => crate::delivery::Security::None,
-                    other => {
-                        return Err(Error::new(
+                let security =
+                    crate::delivery::Security::parse(&smtp_security).ok_or_else(|| {
+                        Error::new(
                             ErrorCode::ValidationError,
-                            format!(
-                                "--tenant-smtp-security takes tls, starttls or none, got `{other}`"
-                            ),
-                        ))
-                    }
-                };
+                            format!("--tenant-smtp-security takes tls, starttls or none, got `{smtp_security}`"),
+                        )
+                    })?;
                 let settings = crate::delivery::SmtpSettings {
                     host,
                     port: smtp_port,
