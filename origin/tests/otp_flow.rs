@@ -4,11 +4,11 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use support::{free_port, temp_dir, Server, SmtpCapture};
+use support::{dev_messages, eventually_within, free_port, temp_dir, Server, SmtpCapture};
 
 async fn post(c: &Client, url: String, body: &Value) -> (StatusCode, Value) {
     let r = c.post(url).json(body).send().await.unwrap();
@@ -16,15 +16,8 @@ async fn post(c: &Client, url: String, body: &Value) -> (StatusCode, Value) {
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
-/// The first run of `len` digits after "code" in a message (the default templates name it).
 fn code_in(text: &str, len: usize) -> Option<String> {
-    let digits: Vec<char> = text.chars().collect();
-    (0..digits.len().saturating_sub(len - 1)).find_map(|i| {
-        let run: String = digits[i..i + len].iter().collect();
-        let bounded = (i == 0 || !digits[i - 1].is_ascii_digit())
-            && digits.get(i + len).is_none_or(|c| !c.is_ascii_digit());
-        (bounded && run.chars().all(|c| c.is_ascii_digit())).then_some(run)
-    })
+    support::digits_in(text, len)
 }
 
 /// Polls `f` until it gives a value (the outbox delivers in the background), at most 30 s.
@@ -32,39 +25,20 @@ async fn eventually<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
     eventually_within(what, Duration::from_secs(30), f).await
 }
 
-/// Polls `f` until it gives a value, at most `limit`.
-async fn eventually_within<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// The code in the development mailer's file for `to`, once it is there.
+/// The newest code the development mailer wrote for `to`, once there is one.
 async fn dev_code(data: &std::path::Path, to: &str) -> String {
-    let file = data.join("dev-outbox.jsonl");
     eventually("the development mailer", || {
-        let text = std::fs::read_to_string(&file).ok()?;
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .rfind(|m| m["to"] == to)
-            .and_then(|m| code_in(m["text"].as_str()?, 6))
+        let last = dev_messages(data, to).pop()?;
+        code_in(last["text"].as_str()?, 6)
     })
     .await
 }
 
 /// The `n`th code (1-based) the development mailer wrote for `to`, once it is there.
 async fn nth_dev_code(data: &std::path::Path, to: &str, n: usize) -> String {
-    let file = data.join("dev-outbox.jsonl");
     eventually("the development mailer", || {
-        let text = std::fs::read_to_string(&file).ok()?;
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["to"] == to)
+        dev_messages(data, to)
+            .iter()
             .filter_map(|m| code_in(m["text"].as_str()?, 6))
             .nth(n - 1)
     })
@@ -600,12 +574,8 @@ async fn tenant_policy_and_templates_can_be_changed() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["expires_in"], 120);
-    let file = data.join("dev-outbox.jsonl");
     let message = eventually("the message", || {
-        let text = std::fs::read_to_string(&file).ok()?;
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|m| m["to"] == "ann@acme.test")
+        dev_messages(&data, "ann@acme.test").into_iter().next()
     })
     .await;
     assert_eq!(message["subject"], "Acme Corp sign-in");

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -22,24 +22,15 @@ async fn post(c: &Client, url: String, tenant: &str, body: &Value) -> (StatusCod
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
-/// The text of the newest development-mailer message to `to` for which `pick` finds something.
+/// What `pick` finds in the newest development-mailer message to `to` that has it.
 async fn dev_message<T>(data: &std::path::Path, to: &str, pick: impl Fn(&str) -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(data.join("dev-outbox.jsonl")) {
-            let found = text
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .filter(|m| m["to"] == to)
-                .filter_map(|m| pick(m["text"].as_str()?))
-                .last();
-            if let Some(v) = found {
-                return v;
-            }
-        }
-        assert!(Instant::now() < deadline, "no message to {to}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    support::eventually_within("a message", Duration::from_secs(30), || {
+        support::dev_messages(data, to)
+            .iter()
+            .rev()
+            .find_map(|m| pick(m["text"].as_str()?))
+    })
+    .await
 }
 
 fn token_in(text: &str) -> Option<String> {
@@ -53,14 +44,7 @@ fn token_in(text: &str) -> Option<String> {
 }
 
 fn six_digits(text: &str) -> Option<String> {
-    let b = text.as_bytes();
-    (0..b.len().saturating_sub(5)).find_map(|i| {
-        let run = &b[i..i + 6];
-        let bounded = (i == 0 || !b[i - 1].is_ascii_digit())
-            && b.get(i + 6).is_none_or(|c| !c.is_ascii_digit());
-        (bounded && run.iter().all(u8::is_ascii_digit))
-            .then(|| String::from_utf8(run.to_vec()).unwrap())
-    })
+    support::digits_in(text, 6)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -472,3 +472,46 @@ impl Drop for SmtpCapture {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The development mailer's messages to `to`, oldest first, as written to
+/// `<data dir>/dev-outbox.jsonl` (none yet: empty).
+pub fn dev_messages(data: &Path, to: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(data.join("dev-outbox.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["to"] == to)
+        .collect()
+}
+
+/// The first run of exactly `len` digits in `text` (a one-time code).
+pub fn digits_in(text: &str, len: usize) -> Option<String> {
+    let b = text.as_bytes();
+    (0..(b.len() + 1).saturating_sub(len)).find_map(|i| {
+        let run = &b[i..i + len];
+        let bounded = (i == 0 || !b[i - 1].is_ascii_digit())
+            && b.get(i + len).is_none_or(|c| !c.is_ascii_digit());
+        (bounded && run.iter().all(u8::is_ascii_digit))
+            .then(|| String::from_utf8_lossy(run).into_owned())
+    })
+}
+
+/// Polls `f` until it gives a value (work done in the background, such as delivery), at most
+/// `limit`.
+pub async fn eventually_within<T>(
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
