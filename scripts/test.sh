@@ -16,6 +16,15 @@ if [[ "${USSO_TEST_SKIP_INSTALL:-0}" != 1 ]]; then
   scripts/install-test-deps.sh
 fi
 
+step "layout: one integration-test binary per crate"
+# Each test binary links the whole crate graph (~180 MB for the origin): new test files go into
+# <crate>/tests/it/ as modules, never beside it.
+stray=$(find shared/tests edge/tests origin/tests -maxdepth 1 -type f -name '*.rs' 2>/dev/null || true)
+if [[ -n "$stray" ]]; then
+  echo "top-level test files (move them into <crate>/tests/it/ as modules):" $stray >&2
+  exit 1
+fi
+
 step "format"
 cargo fmt --all --check
 
@@ -38,6 +47,6 @@ cargo test --workspace --all-features --all-targets
 cargo test --workspace --all-features --doc
 
 step "the origin's HTTP suite again, on MongoDB through the Data API (the stand-in; docs/mongodb.md)"
-USSO_TEST_DOCSTORE=dataapi cargo test -p usso-origin --all-features --test http_flow
+USSO_TEST_DOCSTORE=dataapi cargo test -p usso-origin --all-features --test it http_flow::
 
 step "all tests passed"

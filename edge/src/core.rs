@@ -90,10 +90,16 @@ struct Cache {
     attempts: HashMap<String, i64>,
     /// Host → (tenant id or none, cached at).
     domains: HashMap<String, (Option<String>, i64)>,
+    /// Tenant ids the hot store did not know → when that was seen (the negative cache).
+    unknown: HashMap<String, i64>,
 }
 
-/// Most domains remembered (resolved or not) before the cache is cleared.
+/// Most domains remembered (resolved or not), and most unknown tenant ids remembered, before
+/// the map is cleared: a flood of made-up `Host` or `X-Tenant-ID` values costs bounded memory.
 const MAX_CACHED_DOMAINS: usize = 4096;
+
+/// How long an unknown tenant id is answered from memory before the store is asked again.
+const UNKNOWN_TENANT_TTL_SECS: i64 = 5;
 
 /// The edge core. See the module docs.
 pub struct EdgeCore<S, C> {
@@ -235,18 +241,32 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
     /// Reloads a tenant's policy and keys from the hot store (one round trip).
     pub async fn load_tenant(&self, tenant_id: &str) -> Result<Arc<TenantState>> {
         let now = self.now();
-        self.write_cache()
-            .attempts
-            .insert(tenant_id.to_owned(), now);
+        {
+            let mut cache = self.write_cache();
+            if let Some(at) = cache.unknown.get(tenant_id) {
+                if now - at < UNKNOWN_TENANT_TTL_SECS {
+                    return Err(unknown_tenant(tenant_id));
+                }
+            }
+            // Attempts are remembered only for tenants that exist (the map stays bounded by
+            // the number of tenants, whatever ids requests make up).
+            if cache.tenants.contains_key(tenant_id) {
+                cache.attempts.insert(tenant_id.to_owned(), now);
+            }
+        }
         let values = self
             .store
             .get_many(&[key::tenant(tenant_id), key::keys(tenant_id)])
             .await?;
         let mut values = values.into_iter();
-        let config = values
-            .next()
-            .flatten()
-            .ok_or_else(|| unknown_tenant(tenant_id))?;
+        let Some(config) = values.next().flatten() else {
+            let mut cache = self.write_cache();
+            if cache.unknown.len() >= MAX_CACHED_DOMAINS {
+                cache.unknown.clear();
+            }
+            cache.unknown.insert(tenant_id.to_owned(), now);
+            return Err(unknown_tenant(tenant_id));
+        };
         let config: TenantConfig = serde_json::from_str(&config).map_err(|e| {
             Error::new(
                 ErrorCode::ConfigurationError,
@@ -272,9 +292,10 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             ring,
             loaded_at: now,
         });
-        self.write_cache()
-            .tenants
-            .insert(tenant_id.to_owned(), state.clone());
+        let mut cache = self.write_cache();
+        cache.unknown.remove(tenant_id);
+        cache.attempts.insert(tenant_id.to_owned(), now);
+        cache.tenants.insert(tenant_id.to_owned(), state.clone());
         Ok(state)
     }
 
@@ -311,6 +332,13 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         }
         let fresh = self.load_tenant(&tenant.config.tenant_id).await?;
         parsed.verify(&fresh.ring, &fresh.rules, now)
+    }
+
+    /// How many entries the in-memory caches hold (tenants, attempts, domains, unknown ids):
+    /// bounded whatever tenant ids and hosts requests make up.
+    pub fn cached_entries(&self) -> usize {
+        let c = self.read_cache();
+        c.tenants.len() + c.attempts.len() + c.domains.len() + c.unknown.len()
     }
 
     fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
@@ -379,7 +407,9 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         Ok(Response::json(200, &verified).with_header("cache-control", "no-store"))
     }
 
-    async fn require_live_session(
+    /// Refuses claims whose session is revoked, expired or unknown (one hot-store read). Tokens
+    /// without a session (none are issued today) pass.
+    pub async fn require_live_session(
         &self,
         tenant: &TenantState,
         claims: &AccessClaims,
@@ -522,27 +552,31 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
                 refresh_token: None,
             }
         };
-        let session_id = if let Some(token) = Self::access_token(req) {
-            self.verify::<AccessClaims>(&tenant, token)
-                .await?
-                .into_claims()
-                .session_id
-        } else if let Some(token) = body
+        // The refresh token the client sent names the session to end (body, then cookie); an
+        // access token is used only when no refresh token came, so a stale access cookie of
+        // another account can neither end the wrong session nor make the logout fail.
+        let refresh = body
             .refresh_token
             .as_deref()
-            .or_else(|| req.cookie(REFRESH_COOKIE))
-        {
-            Some(
-                self.verify::<RefreshClaims>(&tenant, token)
-                    .await?
-                    .into_claims()
-                    .session_id,
-            )
+            .or_else(|| req.cookie(REFRESH_COOKIE));
+        let verified = if let Some(token) = refresh {
+            self.verify::<RefreshClaims>(&tenant, token)
+                .await
+                .map(|v| Some(v.into_claims().session_id))
+        } else if let Some(token) = Self::access_token(req) {
+            self.verify::<AccessClaims>(&tenant, token)
+                .await
+                .map(|v| v.into_claims().session_id)
         } else {
             return Err(Error::new(
                 ErrorCode::Unauthorized,
                 "no token to log out with",
             ));
+        };
+        let session_id = match verified {
+            Ok(sid) => sid,
+            // The cookies go whatever the token was worth.
+            Err(e) => return Ok(issue::clear_cookies(&tenant.config, Response::error(&e))),
         };
         let revoked = match session_id {
             Some(sid) => self

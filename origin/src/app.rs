@@ -13,6 +13,7 @@ use usso_shared::rotation::REASON_LOGOUT;
 use usso_shared::seal::SecretKey;
 use usso_shared::{random, scope, Error, ErrorCode, Result};
 
+use crate::authn::{self, Amr, Authenticated, Gate, SecondStep};
 use crate::docstore::{Docs, DocumentStore};
 use crate::hot::{counter, Hot, OriginHot};
 use crate::identifier::{Identifier, IdentifierKind};
@@ -21,8 +22,16 @@ use crate::otp;
 use crate::outbox::Message;
 use crate::password::{Hasher, PasswordPolicy, Verdict, MAX_PASSWORD_BYTES};
 use crate::tenant::{self, Tenant};
-use crate::users::{self, User};
+use crate::users::{self, Found, User};
 use usso_edge::HotStore;
+
+/// The resource of the session-management scopes: fully qualified, so `read:usso/sessions`,
+/// `read:sessions` (a suffix, per the USSO grammar) and `read:*` grant it, while a scope of
+/// another service that happens to end in `sessions` (`read:billing/sessions`) does not.
+pub const SESSIONS_RESOURCE: &str = "usso/sessions";
+
+/// Why a session was revoked when someone proved control of an unverified identifier.
+pub const REASON_ACCOUNT_CLAIMED: &str = "account_claimed";
 
 /// Collection of audit events.
 pub const AUDIT: &str = "audit";
@@ -39,8 +48,10 @@ pub struct App {
     pub hasher: Hasher,
     /// Master key.
     pub master: SecretKey,
-    /// Trust `X-Forwarded-For`.
-    pub trust_proxy: bool,
+    /// Trusted reverse proxies in front of the origin ([`crate::client_addr`]).
+    pub proxy_hops: u8,
+    /// Longest wait for a request body ([`crate::server::Limits`]).
+    pub body_timeout: std::time::Duration,
     /// Durable delivery of codes and links.
     pub outbox: Arc<Outbox>,
 }
@@ -67,16 +78,9 @@ impl App {
         SystemClock.now()
     }
 
-    /// The client address of a request.
+    /// The client address of a request, as the HTTP layer resolved it behind the trusted
+    /// proxies ([`crate::client_addr`]).
     pub fn client_ip(&self, req: &Request) -> String {
-        if self.trust_proxy {
-            if let Some(first) = req
-                .header("x-forwarded-for")
-                .and_then(|v| v.split(',').next())
-            {
-                return first.trim().chars().take(64).collect();
-            }
-        }
         req.client_ip.clone().unwrap_or_else(|| "unknown".into())
     }
 
@@ -151,16 +155,19 @@ impl App {
         let now = self.now();
         let [pair_key, id_key] = self.count_login(&t, &ident, req, now).await?;
 
-        let found = users::find_by_identifier(&self.docs, t.id(), &ident).await?;
-        let (mut user, version) = match found {
-            Some(u) if registering => {
-                let _ = u;
+        let found = users::find_for_sign_in(&self.docs, t.id(), &ident).await?;
+        let Found {
+            mut user,
+            version,
+            verified,
+        } = match found {
+            Some(_) if registering => {
                 return Err(Error::new(
                     ErrorCode::Conflict,
                     "this identifier is already registered",
                 ));
             }
-            Some(u) => u,
+            Some(f) => f,
             None if registering || body.register => {
                 if !t.registration_enabled {
                     return Err(Error::new(
@@ -168,11 +175,15 @@ impl App {
                         "registration is closed for this tenant",
                     ));
                 }
+                authn::can_register(&t, &ident, true)?;
                 let user = self.register(&t, &ident, &body, req).await?;
                 self.hot.clear(&[pair_key, id_key]).await?;
-                return self
-                    .issue(&t, &state, user, vec!["password".into()], req)
-                    .await;
+                let auth = Authenticated {
+                    user,
+                    amr: vec![Amr::Password],
+                    identifier_verified: false,
+                };
+                return self.complete(&t, &state, auth, req).await;
             }
             None => {
                 // Same work as a real check, so timing does not tell whether the account exists.
@@ -209,16 +220,15 @@ impl App {
                 ))
             }
             Verdict::Valid { needs_rehash } => {
-                // With a second factor still to come, the attempt counters stay: a stolen
+                let auth = Authenticated {
+                    user: user.clone(),
+                    amr: vec![Amr::Password],
+                    identifier_verified: verified,
+                };
+                // With a second step still to come, the attempt counters stay: a stolen
                 // password must not buy unlimited fresh codes to guess.
-                if !t.require_mfa {
+                if matches!(authn::gate(&t, &auth)?, Gate::Issue) {
                     self.hot.clear(&[pair_key, id_key]).await?;
-                }
-                if !user.is_active {
-                    return Err(Error::new(
-                        ErrorCode::PermissionDenied,
-                        "this account is disabled",
-                    ));
                 }
                 if needs_rehash {
                     user.password_hash = Some(self.hasher.hash(&body.secret).await?);
@@ -229,11 +239,8 @@ impl App {
                     // A concurrent change wins; the login itself stands.
                     tracing::debug!(error = %e, "last-login update skipped");
                 }
-                if t.require_mfa {
-                    return self.start_mfa(&t, &user, req).await;
-                }
-                self.issue(&t, &state, user, vec!["password".into()], req)
-                    .await
+                let auth = Authenticated { user, ..auth };
+                self.complete(&t, &state, auth, req).await
             }
         }
     }
@@ -340,21 +347,28 @@ impl App {
             return Err(e);
         }
         self.hot.clear(&[pair_key, id_key]).await?;
-        let amr = vec![method.to_owned()];
-        match users::find_by_identifier(&self.docs, t.id(), &ident).await? {
-            Some((user, _)) if !user.is_active => Err(Error::new(
-                ErrorCode::PermissionDenied,
-                "this account is disabled",
-            )),
-            Some((mut user, version)) => {
-                user.last_login_at = Some(now);
-                user.updated_at = now;
-                if let Err(e) = users::update(&self.docs, &user, version).await {
-                    tracing::debug!(error = %e, "last-login update skipped");
+        let amr = Amr::code_for(ident.kind);
+        match users::find_for_sign_in(&self.docs, t.id(), &ident).await? {
+            Some(found) => {
+                let mut user = self.claim_identifier(t, found, &ident, req).await?;
+                if let Some((mut fresh, version)) = users::get(&self.docs, t.id(), &user.id).await?
+                {
+                    fresh.last_login_at = Some(now);
+                    fresh.updated_at = now;
+                    match users::update(&self.docs, &fresh, version).await {
+                        Ok(_) => user = fresh,
+                        Err(e) => tracing::debug!(error = %e, "last-login update skipped"),
+                    }
                 }
-                self.issue(t, state, user, amr, req).await
+                let auth = Authenticated {
+                    user,
+                    amr: vec![amr],
+                    identifier_verified: true,
+                };
+                self.complete(t, state, auth, req).await
             }
             None if body.register && t.registration_enabled => {
+                authn::can_register(t, &ident, false)?;
                 let mut user = User::new(t.id(), &ident, None, now)?;
                 user.last_login_at = Some(now);
                 users::create(&self.docs, &user, &ident, true).await?;
@@ -365,13 +379,94 @@ impl App {
                     json!({"user_id": user.id, "identifier": ident.key(), "method": method}),
                 )
                 .await;
-                self.issue(t, state, user, amr, req).await
+                let auth = Authenticated {
+                    user,
+                    amr: vec![amr],
+                    identifier_verified: true,
+                };
+                self.complete(t, state, auth, req).await
             }
             None => Err(Error::new(
                 ErrorCode::InvalidCredentials,
                 "no account for this identifier; log in with register: true to create one",
             )),
         }
+    }
+
+    /// Someone just proved control of `ident` by a code or link alone (no password). If the
+    /// identifier was not proven before, whoever set the account up did not show they own it:
+    /// the identifier becomes verified, a password set without that proof stops working, and
+    /// every existing session of the account ends (the pre-hijacking defence). Both events are
+    /// audited. Returns the account as it stands afterwards.
+    async fn claim_identifier(
+        &self,
+        t: &Tenant,
+        found: Found,
+        ident: &Identifier,
+        req: &Request,
+    ) -> Result<User> {
+        let Found { user, verified, .. } = found;
+        if !user.is_active {
+            return Err(Error::new(
+                ErrorCode::PermissionDenied,
+                "this account is disabled",
+            ));
+        }
+        if verified || !users::mark_verified(&self.docs, t.id(), ident, &user.id).await? {
+            return Ok(user);
+        }
+        self.audit(
+            t.id(),
+            "identifier_verified",
+            Some(req),
+            json!({"user_id": user.id, "identifier": ident.key()}),
+        )
+        .await;
+        let now = self.now();
+        let (mut fresh, mut version) = users::get(&self.docs, t.id(), &user.id)
+            .await?
+            .ok_or_else(|| Error::internal("user vanished while signing in"))?;
+        let had_password = fresh.password_hash.is_some();
+        if had_password {
+            // Compare-and-set, retried: a concurrent last-login update must not restore it.
+            loop {
+                fresh.password_hash = None;
+                fresh.updated_at = now;
+                match users::update(&self.docs, &fresh, version).await {
+                    Ok(_) => break,
+                    Err(e) if e.code() == ErrorCode::Conflict => {
+                        (fresh, version) = users::get(&self.docs, t.id(), &user.id)
+                            .await?
+                            .ok_or_else(|| Error::internal("user vanished while signing in"))?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let revoked = self
+            .revoke_all(t.id(), &fresh.subject(), REASON_ACCOUNT_CLAIMED)
+            .await?;
+        self.audit(
+            t.id(),
+            "unverified_account_claimed",
+            Some(req),
+            json!({"user_id": fresh.id, "identifier": ident.key(), "password_removed": had_password, "sessions_revoked": revoked}),
+        )
+        .await;
+        Ok(fresh)
+    }
+
+    /// Revokes every live session of `subject`; how many.
+    pub async fn revoke_all(&self, tenant: &str, subject: &str, reason: &str) -> Result<usize> {
+        let now = self.now();
+        let mut n = 0;
+        for s in self.hot.sessions_of(tenant, subject).await? {
+            if s.is_live(now) {
+                self.hot.revoke(tenant, &s.session_id, reason, now).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// `GET /captcha/challenge`: an Altcha-compatible proof-of-work challenge.
@@ -542,16 +637,14 @@ impl App {
             .split_once(':')
             .ok_or_else(|| Error::internal("corrupt link identifier"))?;
         let ident = Identifier::parse(value, Some(kind))?;
-        let amr = vec!["magic_link".to_owned()];
-        let user = match users::find_by_identifier(&self.docs, t.id(), &ident).await? {
-            Some((u, _)) if !u.is_active => {
-                return Err(Error::new(
-                    ErrorCode::PermissionDenied,
-                    "this account is disabled",
-                ))
-            }
-            Some((u, _)) => u,
+        let auth = match users::find_for_sign_in(&self.docs, t.id(), &ident).await? {
+            Some(found) => Authenticated {
+                user: self.claim_identifier(&t, found, &ident, req).await?,
+                amr: vec![Amr::MagicLink],
+                identifier_verified: true,
+            },
             None if t.registration_enabled => {
+                authn::can_register(&t, &ident, false)?;
                 let user = User::new(t.id(), &ident, None, now)?;
                 users::create(&self.docs, &user, &ident, true).await?;
                 self.audit(
@@ -561,7 +654,11 @@ impl App {
                     json!({"user_id": user.id, "identifier": ident.key(), "method": "magic_link"}),
                 )
                 .await;
-                user
+                Authenticated {
+                    user,
+                    amr: vec![Amr::MagicLink],
+                    identifier_verified: true,
+                }
             }
             None => {
                 return Err(Error::new(
@@ -570,7 +667,7 @@ impl App {
                 ))
             }
         };
-        let res = self.issue(&t, &state, user, amr, req).await?;
+        let res = self.complete(&t, &state, auth, req).await?;
         Ok(match link.redirect {
             Some(url) => {
                 let mut redirect = Response {
@@ -689,22 +786,45 @@ impl App {
         Ok(())
     }
 
-    /// After a correct password on a tenant that requires a second factor: a one-time code to
-    /// the user's email (or phone) and a short-lived challenge instead of tokens.
-    async fn start_mfa(&self, t: &Tenant, user: &User, req: &Request) -> Result<Response> {
+    /// Turns a proof of identity into what the tenant's policy allows ([`authn::gate`], the one
+    /// place that decides): a session, or a second step by code.
+    async fn complete(
+        &self,
+        t: &Tenant,
+        state: &TenantState,
+        auth: Authenticated,
+        req: &Request,
+    ) -> Result<Response> {
+        match authn::gate(t, &auth)? {
+            Gate::Issue => self.issue(t, state, auth, req).await,
+            Gate::SecondStep(step) => self.start_second_step(t, &auth.user, step, req).await,
+        }
+    }
+
+    /// After a correct password, when the tenant requires a second factor or the account's
+    /// address is not proven yet: a one-time code to the account's email (or phone) and a
+    /// short-lived challenge instead of tokens. Completed by `POST /auth/mfa/verify`.
+    async fn start_second_step(
+        &self,
+        t: &Tenant,
+        user: &User,
+        step: SecondStep,
+        req: &Request,
+    ) -> Result<Response> {
         let now = self.now();
-        let (target, channel) = match (&user.email, &user.phone) {
-            (Some(e), _) => (Identifier::parse(e, Some("email"))?, "email"),
-            (None, Some(p)) => (Identifier::parse(p, Some("phone"))?, "sms"),
-            (None, None) => {
-                return Err(Error::new(
-                    ErrorCode::PermissionDenied,
-                    "a second factor is required but this account has no email or phone",
-                ))
-            }
+        let target = authn::second_factor_target(user).ok_or_else(|| {
+            Error::new(
+                ErrorCode::MfaRequired,
+                "a second step is required but this account has no email or phone",
+            )
+        })?;
+        let channel = if target.kind == IdentifierKind::Phone {
+            "sms"
+        } else {
+            "email"
         };
         let challenge = usso_shared::random::token_id()?;
-        let record = json!({"user_id": user.id, "identifier": target.key(), "channel": channel});
+        let record = json!({"user_id": user.id, "identifier": target.key(), "channel": channel, "step": step});
         self.hot
             .put_expiring(
                 &mfa_key(t.id(), &challenge),
@@ -723,13 +843,15 @@ impl App {
             t.id(),
             "mfa_challenge",
             Some(req),
-            json!({"user_id": user.id}),
+            json!({"user_id": user.id, "step": step}),
         )
         .await;
         Ok(Response::json(
             200,
             &json!({
-                "mfa_required": true,
+                "mfa_required": step == SecondStep::Mfa,
+                "verification_required": step == SecondStep::VerifyIdentifier,
+                "step": step,
                 "mfa_challenge": challenge,
                 "channel": channel,
                 "expires_in": t.otp.ttl_secs,
@@ -738,8 +860,10 @@ impl App {
         .with_header("cache-control", "no-store"))
     }
 
-    /// `POST /auth/mfa/verify {mfa_challenge, code}`: completes a password login with the
-    /// one-time code; the tokens carry `acr: usso:acr:2` and both methods in `amr`.
+    /// `POST /auth/mfa/verify {mfa_challenge, code}`: completes a password sign-in with the
+    /// one-time code sent to the account's address. The person knows the password AND reads
+    /// that address, so the address becomes verified (the password stays); the tokens carry
+    /// both methods in `amr` and `acr: usso:acr:2`.
     pub async fn mfa_verify(&self, req: &Request) -> Result<Response> {
         #[derive(serde::Deserialize)]
         struct Body {
@@ -766,23 +890,29 @@ impl App {
             .check(t.id(), &identifier, otp::Purpose::Mfa, &body.code, now)
             .await?;
         self.hot.remove(&key).await?;
+        let (kind, value) = identifier
+            .split_once(':')
+            .ok_or_else(|| Error::internal("corrupt challenge identifier"))?;
+        let target = Identifier::parse(value, Some(kind))?;
+        if users::mark_verified(&self.docs, t.id(), &target, &user_id).await? {
+            self.audit(
+                t.id(),
+                "identifier_verified",
+                Some(req),
+                json!({"user_id": user_id, "identifier": target.key()}),
+            )
+            .await;
+        }
         let (user, _) = users::get(&self.docs, t.id(), &user_id)
             .await?
             .filter(|(u, _)| u.is_active)
             .ok_or_else(expired)?;
-        let second = if record["channel"] == "sms" {
-            "phone/otp"
-        } else {
-            "email/otp"
-        };
-        self.issue(
-            &t,
-            &state,
+        let auth = Authenticated {
             user,
-            vec!["password".into(), second.into()],
-            req,
-        )
-        .await
+            amr: vec![Amr::Password, Amr::code_for(target.kind)],
+            identifier_verified: true,
+        };
+        self.complete(&t, &state, auth, req).await
     }
 
     async fn register(
@@ -822,17 +952,20 @@ impl App {
         Ok(user)
     }
 
+    /// Starts a session for a proof [`authn::gate`] let through; only [`Self::complete`]
+    /// calls it.
     async fn issue(
         &self,
         t: &Tenant,
         state: &TenantState,
-        user: User,
-        amr: Vec<String>,
+        auth: Authenticated,
         req: &Request,
     ) -> Result<Response> {
         let now = self.now();
         let signer = state.ring.signer()?;
-        let (mut record, pair) = issue::start_session(&state.config, signer, user.grant(amr), now)?;
+        let grant = auth.user.grant(auth.amr_strings(), auth.factors() >= 2);
+        let user = auth.user;
+        let (mut record, pair) = issue::start_session(&state.config, signer, grant, now)?;
         record.ip = Some(self.client_ip(req));
         record.user_agent = req
             .header("user-agent")
@@ -848,8 +981,14 @@ impl App {
         Ok(issue::token_response(&state.config, &pair, &user.public()))
     }
 
-    /// The verified access claims of a request (bearer, then cookie).
-    async fn caller(&self, req: &Request) -> Result<(Tenant, Arc<TenantState>, AccessClaims)> {
+    /// The verified access claims of a request (bearer, then cookie). With strict verification
+    /// on (`USSO_STRICT_VERIFY`) or `live` asked for, the session must also be live: a logged-out
+    /// session's access token reads nothing and manages nothing.
+    async fn caller(
+        &self,
+        req: &Request,
+        live: bool,
+    ) -> Result<(Tenant, Arc<TenantState>, AccessClaims)> {
         let (t, state) = self.tenant_of(req).await?;
         let token = EdgeCore::<Hot, SystemClock>::access_token(req)
             .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no access token"))?;
@@ -858,12 +997,15 @@ impl App {
             .verify::<AccessClaims>(&state, token)
             .await?
             .into_claims();
+        if live || self.core.config().strict_verify {
+            self.core.require_live_session(&state, &claims).await?;
+        }
         Ok((t, state, claims))
     }
 
     /// `GET /auth/me` and `GET /me`: the current user from the store.
     pub async fn me(&self, req: &Request) -> Result<Response> {
-        let (t, _, claims) = self.caller(req).await?;
+        let (t, _, claims) = self.caller(req, false).await?;
         let id = claims
             .user_id
             .ok_or_else(|| Error::new(ErrorCode::NotFound, "not a user token"))?;
@@ -875,13 +1017,14 @@ impl App {
 
     /// `GET /sessions`: the caller's sessions (admins may pass `user_id`).
     pub async fn sessions(&self, req: &Request) -> Result<Response> {
-        let (t, _, claims) = self.caller(req).await?;
+        // Session management always needs a live session, strict mode or not.
+        let (t, _, claims) = self.caller(req, true).await?;
         let subject = match req.query_param("user_id") {
             Some(uid) if Some(&uid) != claims.user_id.as_ref() => {
-                if !scope::check_access(&claims.scopes, "sessions", "read", &[]) {
+                if !scope::check_access(&claims.scopes, SESSIONS_RESOURCE, "read", &[]) {
                     return Err(Error::new(
                         ErrorCode::PermissionDenied,
-                        "reading other users' sessions needs read:sessions",
+                        "reading other users' sessions needs read:usso/sessions",
                     ));
                 }
                 format!("user:{uid}")
@@ -928,14 +1071,14 @@ impl App {
 
     /// `DELETE /sessions/{id}`.
     pub async fn revoke_session(&self, req: &Request, session_id: &str) -> Result<Response> {
-        let (t, _, claims) = self.caller(req).await?;
+        let (t, _, claims) = self.caller(req, true).await?;
         let record = self
             .hot
             .session(t.id(), session_id)
             .await?
             .ok_or_else(|| Error::new(ErrorCode::NotFound, "session not found"))?;
         if record.subject != claims.sub
-            && !scope::check_access(&claims.scopes, "sessions", "delete", &[])
+            && !scope::check_access(&claims.scopes, SESSIONS_RESOURCE, "delete", &[])
         {
             // Not yours: answer as if it did not exist.
             return Err(Error::new(ErrorCode::NotFound, "session not found"));

@@ -35,7 +35,7 @@ fn config_error(detail: String) -> Error {
 /// Opens the data directory (creating it), the master key, the document store and the
 /// configured hot store (embedded by default, Redis or Upstash REST).
 pub async fn open(cfg: &Config) -> Result<Stores> {
-    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+    crate::private_fs::dir(&cfg.data_dir).map_err(|e| {
         config_error(format!(
             "cannot create USSO_DATA_DIR {}: {e}",
             cfg.data_dir.display()

@@ -250,6 +250,46 @@ pub struct Config {
     /// Trust `X-Forwarded-For` for the client address (only behind your own proxy).
     #[arg(long, env = "USSO_TRUST_PROXY", default_value_t = false, global = true)]
     pub trust_proxy: bool,
+    /// Longest wait for a request's headers, from the moment the connection may send one (so
+    /// it also closes idle keep-alive connections and connections that send nothing).
+    #[arg(
+        long,
+        env = "USSO_HEADER_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub header_timeout_secs: u64,
+    /// Longest wait for a request's whole body once its headers arrived.
+    #[arg(
+        long,
+        env = "USSO_BODY_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub body_timeout_secs: u64,
+    /// Most connections served at once; beyond it new connections are closed at once (keep it
+    /// well below the process's file-descriptor limit).
+    #[arg(
+        long,
+        env = "USSO_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), in bytes (8192 to 1048576); larger
+    /// heads are refused with 431.
+    #[arg(
+        long,
+        env = "USSO_MAX_HEADER_BYTES",
+        default_value_t = 16384,
+        global = true
+    )]
+    pub max_header_bytes: usize,
+    /// How many reverse proxies in front of the origin append to `X-Forwarded-For` /
+    /// `Forwarded`: the client address is that many entries from the right (0: the socket
+    /// peer). `USSO_TRUST_PROXY=true` alone means 1.
+    #[arg(long, env = "USSO_TRUSTED_PROXY_HOPS", global = true)]
+    pub trusted_proxy_hops: Option<u8>,
 }
 
 /// Commands.
@@ -292,6 +332,10 @@ pub enum TenantCommand {
         /// Where magic links may redirect (absolute URL, or a prefix ending in `/`; repeatable).
         #[arg(long = "redirect")]
         redirects: Vec<String>,
+        /// What a password account needs before it signs in: `identifier` (its email or phone
+        /// proven by a code first; the default for new tenants) or `none`.
+        #[arg(long, default_value = "identifier", value_parser = ["identifier", "none"])]
+        activation: String,
         /// Password logins also need a one-time code.
         #[arg(long)]
         require_mfa: bool,
@@ -392,8 +436,35 @@ pub enum KeyCommand {
 }
 
 impl Config {
+    /// Trusted reverse proxies in front of the origin (see `trusted_proxy_hops`).
+    pub fn proxy_hops(&self) -> u8 {
+        self.trusted_proxy_hops
+            .unwrap_or(if self.trust_proxy { 1 } else { 0 })
+    }
+
+    /// The connection limits of the HTTP server.
+    pub fn limits(&self) -> crate::server::Limits {
+        crate::server::Limits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+            body_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
+            max_connections: self.max_connections,
+            max_header_bytes: self.max_header_bytes,
+        }
+    }
+
     /// Checks values that clap cannot.
     pub fn validate(&self) -> Result<(), String> {
+        if !(1..=3600).contains(&self.header_timeout_secs)
+            || !(1..=3600).contains(&self.body_timeout_secs)
+        {
+            return Err("USSO_HEADER_TIMEOUT_SECS and USSO_BODY_TIMEOUT_SECS: 1 to 3600".into());
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err("USSO_MAX_CONNECTIONS: 1 to 1000000".into());
+        }
+        if !(8192..=1_048_576).contains(&self.max_header_bytes) {
+            return Err("USSO_MAX_HEADER_BYTES: 8192 to 1048576".into());
+        }
         if !(60..=86_400).contains(&self.access_token_expire) {
             return Err(format!(
                 "ACCESS_TOKEN_EXPIRE must be between 60 and 86400 seconds, got {}",

@@ -33,6 +33,12 @@ impl Db {
         durability: Durability,
         schema: &str,
     ) -> Result<Self> {
+        crate::private_fs::file(path).map_err(|e| {
+            Error::new(
+                ErrorCode::ConfigurationError,
+                format!("cannot create {name} database {}: {e}", path.display()),
+            )
+        })?;
         let conn = Connection::open(path).map_err(|e| {
             Error::new(
                 ErrorCode::ConfigurationError,

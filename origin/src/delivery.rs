@@ -621,17 +621,13 @@ impl DevMailer {
         };
         if let Some(parent) = self.path.parent() {
             if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(fail)?;
+                crate::private_fs::dir(parent).map_err(fail)?;
             }
         }
         let mut line = value.to_string();
         line.push('\n');
         // One write of the whole line in append mode: concurrent records do not interleave.
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(fail)?;
+        let mut file = crate::private_fs::append(&self.path).map_err(fail)?;
         file.write_all(line.as_bytes()).map_err(fail)
     }
 }

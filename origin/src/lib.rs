@@ -8,9 +8,11 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod authn;
 pub mod bootstrap;
 pub mod captcha;
 pub mod channels;
+pub mod client_addr;
 pub mod config;
 pub mod db;
 pub mod delivery;
@@ -26,6 +28,7 @@ pub mod openapi;
 pub mod otp;
 pub mod outbox;
 pub mod password;
+pub mod private_fs;
 pub mod redis_native;
 pub mod run;
 pub mod server;

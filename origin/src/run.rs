@@ -45,6 +45,7 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             no_audience,
             redirects,
             require_mfa,
+            activation,
             captcha,
             smtp_host,
             smtp_port,
@@ -100,6 +101,11 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             }
             t.allowed_redirects = redirects;
             t.require_mfa = require_mfa;
+            t.activation = if activation == "none" {
+                crate::authn::Activation::None
+            } else {
+                crate::authn::Activation::Identifier
+            };
             t.captcha = captcha;
             if let Some(host) = smtp_host {
                 let security =
@@ -294,7 +300,8 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
         hot: stores.hot,
         hasher,
         master: stores.master,
-        trust_proxy: cfg.trust_proxy,
+        proxy_hops: cfg.proxy_hops(),
+        body_timeout: cfg.limits().body_timeout,
     });
     let gateway = match (&cfg.redis_url, &cfg.gateway_token) {
         (Some(url), Some(token)) => Some(Arc::new(
@@ -309,7 +316,7 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
     let worker = tokio::spawn(outbox.run(async {
         let _ = stop_rx.await;
     }));
-    let served = crate::server::serve(listener, app, gateway).await;
+    let served = crate::server::serve(listener, app, gateway, cfg.limits()).await;
     // The delivery in progress finishes; what is still queued waits in the store for the next start.
     let _ = stop_tx.send(());
     let _ = worker.await;

@@ -23,13 +23,23 @@ use crate::gateway::Gateway;
 /// A request converted for the core (body read with a size limit).
 pub struct CoreRequest(pub Request);
 
-impl<S: Send + Sync> FromRequest<S> for CoreRequest {
+impl FromRequest<AppRef> for CoreRequest {
     type Rejection = Out;
 
-    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Out> {
+    async fn from_request(req: axum::extract::Request, app: &AppRef) -> Result<Self, Out> {
         let (parts, body) = req.into_parts();
         let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
-        let bytes: Bytes = match limited.collect().await {
+        let collected = tokio::time::timeout(app.body_timeout, limited.collect())
+            .await
+            .map_err(|_| {
+                Out(Response::error(&Error::bad_request(format!(
+                    "the request body did not arrive within {} s",
+                    app.body_timeout.as_secs()
+                )))
+                .with_status(408)
+                .with_header("connection", "close"))
+            })?;
+        let bytes: Bytes = match collected {
             Ok(c) => c.to_bytes(),
             Err(e)
                 if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -46,15 +56,23 @@ impl<S: Send + Sync> FromRequest<S> for CoreRequest {
                 )))))
             }
         };
-        let headers = parts
+        let headers: Vec<(String, String)> = parts
             .headers
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        let client_ip = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+            .map(|c| c.0.ip());
+        let client_ip = crate::client_addr::resolve(peer, &headers, app.proxy_hops)
+            .map_err(|e| {
+                Out(Response::error(&Error::bad_request(format!(
+                    "malformed forwarding header: {}",
+                    e.0
+                ))))
+            })?
+            .map(|ip| ip.to_string());
         Ok(CoreRequest(Request {
             method: Method::parse(parts.method.as_str()),
             path: parts.uri.path().to_owned(),
@@ -347,18 +365,88 @@ async fn log_requests(
     res
 }
 
+/// Limits on connections, against slow or stalled clients (Slowloris and friends).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest wait for a request head, counted from the moment the connection may send one:
+    /// bounds connections that send nothing, send headers byte by byte, or sit idle between
+    /// keep-alive requests.
+    pub header_timeout: std::time::Duration,
+    /// Longest wait for a whole request body.
+    pub body_timeout: std::time::Duration,
+    /// Most connections served at once; beyond it a new connection is closed at once, so the
+    /// process never runs out of file descriptors and stalled connections free their slots
+    /// within `header_timeout`.
+    pub max_connections: usize,
+    /// Largest request head, in bytes (hyper answers 431 beyond it).
+    pub max_header_bytes: usize,
+}
+
 /// Serves until SIGTERM/SIGINT, then finishes in-flight requests and returns.
+///
+/// The accept loop drives hyper's HTTP/1 connection itself, with a timer, so that the limits
+/// above apply to every connection: a header-read deadline, a head size limit, a connection
+/// cap, and (in [`CoreRequest`]) a body deadline.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: AppRef,
     gateway: Option<Arc<Gateway>>,
+    limits: Limits,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(app, gateway).into_make_service_with_connect_info::<SocketAddr>(),
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let router = router(app, gateway);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes)
+        .keep_alive(true);
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or a reset before accept: keep serving the others.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%remote, max = limits.max_connections, "connection limit reached: closing a new connection");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(remote));
+                let mut router = router.clone();
+                tower_service::Service::call(&mut router, req.map(Body::new))
+            });
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %remote, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    // In-flight requests finish; idle connections close at once; stalled ones at the latest
+    // when their header deadline passes.
+    let _ = tokio::time::timeout(
+        limits.header_timeout + limits.body_timeout,
+        graceful.shutdown(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+    .await;
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -380,5 +468,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

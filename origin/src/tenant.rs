@@ -69,6 +69,11 @@ pub struct Tenant {
     /// A password login also needs a one-time code (second factor).
     #[serde(default)]
     pub require_mfa: bool,
+    /// What a password account needs before it may sign in (the USSO activation rule):
+    /// `none`, or `identifier` (its email or phone proven by a code first). Tenants stored
+    /// before this field existed read as `none`; `tenant create` makes `identifier`.
+    #[serde(default)]
+    pub activation: crate::authn::Activation,
     /// Routes that need a solved proof-of-work challenge (`otp`, `magic_link`, `login`).
     #[serde(default)]
     pub captcha: Vec<String>,
@@ -120,6 +125,7 @@ impl Tenant {
             magic_link_ttl_secs: magic_link_ttl(),
             allowed_redirects: Vec::new(),
             require_mfa: false,
+            activation: crate::authn::Activation::None,
             captcha: Vec::new(),
             smtp: None,
             is_active: true,
@@ -240,7 +246,7 @@ pub async fn load<D: DocumentStore>(docs: &D, id: &str) -> Result<Option<Tenant>
 
 /// Policy fields an operator may change with `tenant update` (the id, keys, timestamps and the
 /// sealed SMTP password are not among them).
-pub const UPDATABLE: [&str; 17] = [
+pub const UPDATABLE: [&str; 18] = [
     "name",
     "registration_enabled",
     "password_min_length",
@@ -254,6 +260,7 @@ pub const UPDATABLE: [&str; 17] = [
     "magic_link_ttl_secs",
     "allowed_redirects",
     "require_mfa",
+    "activation",
     "captcha",
     "is_active",
     "access_ttl_secs",

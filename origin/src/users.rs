@@ -144,9 +144,10 @@ impl User {
         })
     }
 
-    /// What a session of this user grants, given the methods used to authenticate.
-    pub fn grant(&self, amr: Vec<String>) -> Grant {
-        let acr = if amr.len() >= 2 {
+    /// What a session of this user grants, given the methods used to authenticate and whether
+    /// they were two independent factors ([`crate::authn::Authenticated::factors`]).
+    pub fn grant(&self, amr: Vec<String>, two_factors: bool) -> Grant {
+        let acr = if two_factors {
             "usso:acr:2"
         } else {
             "usso:acr:1"
@@ -191,6 +192,70 @@ pub async fn find_by_identifier<D: DocumentStore>(
     get(docs, tenant, &idoc.user_id).await
 }
 
+/// A user found by one of their identifiers, for signing in.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The account.
+    pub user: User,
+    /// Its document version.
+    pub version: i64,
+    /// Whether that identifier is proven.
+    pub verified: bool,
+}
+
+/// Like [`find_by_identifier`], with whether the identifier is proven (same two reads).
+pub async fn find_for_sign_in<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    ident: &Identifier,
+) -> Result<Option<Found>> {
+    let Some(idoc) = docs.get(IDENTIFIERS, tenant, &ident.key()).await? else {
+        let _ = docs.get(USERS, tenant, "-").await?;
+        return Ok(None);
+    };
+    let idoc: IdentifierDoc = decode(idoc, "identifier")?;
+    Ok(get(docs, tenant, &idoc.user_id)
+        .await?
+        .map(|(user, version)| Found {
+            user,
+            version,
+            verified: idoc.verified,
+        }))
+}
+
+/// Marks an identifier of `user_id` as proven (compare-and-set). Whether it was unproven
+/// before; `false` also when it does not belong to `user_id`.
+pub async fn mark_verified<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    ident: &Identifier,
+    user_id: &str,
+) -> Result<bool> {
+    for _ in 0..3 {
+        let Some(doc) = docs.get(IDENTIFIERS, tenant, &ident.key()).await? else {
+            return Ok(false);
+        };
+        let version = doc.version;
+        let mut idoc: IdentifierDoc = decode(doc, "identifier")?;
+        if idoc.user_id != user_id || idoc.verified {
+            return Ok(false);
+        }
+        idoc.verified = true;
+        match docs
+            .replace(IDENTIFIERS, tenant, &ident.key(), encode(&idoc)?, version)
+            .await
+        {
+            Ok(_) => return Ok(true),
+            Err(e) if e.code() == ErrorCode::Conflict => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::new(
+        ErrorCode::Conflict,
+        "the identifier is being changed concurrently; try again",
+    ))
+}
+
 /// A user by id, with the document version.
 pub async fn get<D: DocumentStore>(
     docs: &D,
@@ -206,40 +271,79 @@ pub async fn get<D: DocumentStore>(
     }
 }
 
-/// Creates a user: the identifier document first (the uniqueness gate), then the user; if the
-/// user write fails the identifier is released again.
+/// Creates a user. The user document is written first (invisible: nothing points at it yet),
+/// then the identifier document, the uniqueness gate. So a crash between the two writes leaves at
+/// worst an unreachable user document, never an identifier that points at nobody and blocks its
+/// address forever. An identifier whose user does not exist (left by an older version, or by an
+/// erase cut short) is taken over with a compare-and-set, so such an address registers again.
 pub async fn create<D: DocumentStore>(
     docs: &D,
     user: &User,
     ident: &Identifier,
     verified: bool,
 ) -> Result<()> {
-    let idoc = IdentifierDoc {
+    let idoc = encode(&IdentifierDoc {
         user_id: user.id.clone(),
         kind: ident.kind,
         value: ident.value.clone(),
         verified,
         created_at: user.created_at,
-    };
-    docs.insert(IDENTIFIERS, &user.tenant_id, &ident.key(), encode(&idoc)?)
-        .await
-        .map_err(|e| {
-            if e.code() == ErrorCode::Conflict {
-                Error::new(ErrorCode::Conflict, "this identifier is already registered")
-            } else {
-                e
+    })?;
+    let (tenant, key) = (user.tenant_id.as_str(), ident.key());
+    docs.insert(USERS, tenant, &user.id, encode(user)?).await?;
+    let gate = match docs.insert(IDENTIFIERS, tenant, &key, idoc.clone()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == ErrorCode::Conflict => {
+            match take_over_orphan(docs, tenant, &key, idoc).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Error::new(
+                    ErrorCode::Conflict,
+                    "this identifier is already registered",
+                )),
+                Err(e) => Err(e),
             }
-        })?;
-    if let Err(e) = docs
-        .insert(USERS, &user.tenant_id, &user.id, encode(user)?)
+        }
+        Err(e) => Err(e),
+    };
+    if gate.is_err() {
+        // Nothing points at it; a failure here leaves only an unreachable document.
+        let _ = docs.delete(USERS, tenant, &user.id).await;
+    }
+    gate
+}
+
+/// Replaces the identifier document `key` with `idoc` if the user it names does not exist
+/// (compare-and-set on its version, so two repairs cannot both win). Whether it was taken.
+async fn take_over_orphan<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    key: &str,
+    idoc: Value,
+) -> Result<bool> {
+    let Some(existing) = docs.get(IDENTIFIERS, tenant, key).await? else {
+        // Released meanwhile: try the gate once more.
+        return match docs.insert(IDENTIFIERS, tenant, key, idoc).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == ErrorCode::Conflict => Ok(false),
+            Err(e) => Err(e),
+        };
+    };
+    let owner = existing.body["user_id"].as_str().unwrap_or("-").to_owned();
+    if docs.get(USERS, tenant, &owner).await?.is_some() {
+        return Ok(false);
+    }
+    tracing::warn!(
+        identifier = key,
+        "repairing an identifier whose user does not exist"
+    );
+    match docs
+        .replace(IDENTIFIERS, tenant, key, idoc, existing.version)
         .await
     {
-        let _ = docs
-            .delete(IDENTIFIERS, &user.tenant_id, &ident.key())
-            .await;
-        return Err(e);
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == ErrorCode::Conflict => Ok(false),
+        Err(e) => Err(e),
     }
-    Ok(())
 }
 
 /// Writes a changed user if nobody changed it since `version`.

@@ -36,6 +36,9 @@ pub enum ErrorCode {
     Unauthorized,
     /// Authenticated but not allowed. 403.
     PermissionDenied,
+    /// The tenant requires two independent factors and fewer were proven (e.g. only a mailbox
+    /// code): sign in with the password first. 403.
+    MfaRequired,
     /// The resource does not exist. 404.
     NotFound,
     /// The resource exists already or was changed concurrently. 409.
@@ -54,7 +57,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         Self::BadRequest,
         Self::ValidationError,
         Self::TenantNotFound,
@@ -67,6 +70,7 @@ impl ErrorCode {
         Self::SessionExpired,
         Self::Unauthorized,
         Self::PermissionDenied,
+        Self::MfaRequired,
         Self::NotFound,
         Self::Conflict,
         Self::PayloadTooLarge,
@@ -91,6 +95,7 @@ impl ErrorCode {
             Self::SessionExpired => "session_expired",
             Self::Unauthorized => "unauthorized",
             Self::PermissionDenied => "permission_denied",
+            Self::MfaRequired => "mfa_required",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
@@ -113,7 +118,7 @@ impl ErrorCode {
             | Self::SessionRevoked
             | Self::SessionExpired
             | Self::Unauthorized => 401,
-            Self::PermissionDenied => 403,
+            Self::PermissionDenied | Self::MfaRequired => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
@@ -141,6 +146,7 @@ impl ErrorCode {
             Self::SessionExpired => "The session has expired.",
             Self::Unauthorized => "Authentication is required.",
             Self::PermissionDenied => "You are not allowed to do this.",
+            Self::MfaRequired => "A second, independent factor is required to sign in.",
             Self::NotFound => "Not found.",
             Self::Conflict => "The resource already exists or was changed concurrently.",
             Self::PayloadTooLarge => "The request body is too large.",

@@ -3,10 +3,8 @@
 //! in-memory store (which applies `rotation::step` directly) and on Redis through the gateway
 //! with the edge's Upstash REST hot store, and must give the same outcomes and records.
 
-mod support;
-
+use crate::support::{free_port, temp_dir, RedisServer, Server};
 use serde_json::{json, Value};
-use support::{free_port, temp_dir, RedisServer, Server};
 use usso_edge::redis_session::{create_args, subject_index, CREATE_SCRIPT};
 use usso_edge::store::{key, HotStore};
 use usso_edge::upstash_store::UpstashHotStore;

@@ -2,13 +2,11 @@
 //! configured), a real SMTP server (`tests/smtp/capture.py`, aiosmtpd), brute force and request
 //! limits, and a restart while messages are queued.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{dev_messages, eventually_within, free_port, temp_dir, Server, SmtpCapture};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use support::{dev_messages, eventually_within, free_port, temp_dir, Server, SmtpCapture};
 
 async fn post(c: &Client, url: String, body: &Value) -> (StatusCode, Value) {
     let r = c.post(url).json(body).send().await.unwrap();
@@ -17,7 +15,7 @@ async fn post(c: &Client, url: String, body: &Value) -> (StatusCode, Value) {
 }
 
 fn code_in(text: &str, len: usize) -> Option<String> {
-    support::digits_in(text, len)
+    crate::support::digits_in(text, len)
 }
 
 /// Polls `f` until it gives a value (the outbox delivers in the background), at most 30 s.
@@ -451,7 +449,7 @@ async fn a_tenant_can_have_its_own_smtp_relay() {
     let acme_relay = SmtpCapture::start(Some(("acme-relay", "relay password")));
     let data = temp_dir("otp-tenant-smtp");
     let acme_port = acme_relay.port.to_string();
-    support::admin(
+    crate::support::admin(
         &data,
         &[
             "tenant",
@@ -473,7 +471,7 @@ async fn a_tenant_can_have_its_own_smtp_relay() {
         &[("USSO_TENANT_SMTP_PASSWORD", "relay password")],
     );
     // The password is sealed at rest: it appears nowhere in the export.
-    let export = support::admin(&data, &["tenant", "export", "acme"], &[]);
+    let export = crate::support::admin(&data, &["tenant", "export", "acme"], &[]);
     assert!(!export.contains("relay password"));
     let origin_port = origin_relay.port.to_string();
     let s = Server::start(
@@ -520,7 +518,7 @@ async fn a_tenant_can_have_its_own_smtp_relay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_policy_and_templates_can_be_changed() {
     let data = temp_dir("otp-policy");
-    support::admin(
+    crate::support::admin(
         &data,
         &[
             "tenant",
@@ -533,7 +531,7 @@ async fn tenant_policy_and_templates_can_be_changed() {
         ],
         &[],
     );
-    support::admin(
+    crate::support::admin(
         &data,
         &[
             "tenant",
@@ -551,7 +549,7 @@ async fn tenant_policy_and_templates_can_be_changed() {
         r#"{"captcha": ["everything"]}"#,
         "not json",
     ] {
-        let out = support::bin()
+        let out = crate::support::bin()
             .env("USSO_DATA_DIR", &data)
             .args(["tenant", "update", "acme", "--set", bad])
             .output()

@@ -4,13 +4,11 @@
 //! docs/mongodb.md): the auth flow, 50 concurrent registrations of one identifier, 100 parallel
 //! refreshes of one token, and the export and erase commands.
 
-mod support;
-
 use std::collections::HashSet;
 
+use crate::support::{admin, bin, free_port, temp_dir, DataApiStandin, Server};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use support::{admin, bin, free_port, temp_dir, DataApiStandin, Server};
 
 async fn post(c: &Client, url: String, body: &Value) -> (StatusCode, Value) {
     let r = c.post(url).json(body).send().await.unwrap();

@@ -422,3 +422,100 @@ async fn bench_routes_are_opt_in_and_check_what_they_measure() {
         }
     }
 }
+
+/// Security issue 15: the refresh token the client sends names the session to end, not
+/// whichever access token happens to be present (another account's stale cookie), and an
+/// invalid bearer does not make a logout with a good refresh token fail.
+#[tokio::test]
+async fn logout_ends_the_session_of_the_refresh_token_sent() {
+    let w = world();
+    let mine = w.login();
+    let other = w.login();
+    let res = w
+        .core
+        .handle(
+            &Request::new(Method::Post, "/api/sso/v1/auth/logout")
+                .with_header("host", "localhost")
+                .with_header(
+                    "cookie",
+                    &format!("usso-access-token={}", other.access_token),
+                )
+                .with_json(&json!({"refresh_token": mine.refresh_token})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body_json());
+    assert_eq!(res.body_json()["session_revoked"], json!(true));
+    let (s, e) = w.refresh(&mine.refresh_token).await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (401, Some("session_revoked"))
+    );
+    let (s, _) = w.refresh(&other.refresh_token).await;
+    assert_eq!(s, 200, "the other account's session is untouched");
+
+    let third = w.login();
+    let res = w
+        .core
+        .handle(
+            &Request::new(Method::Post, "/api/sso/v1/auth/logout")
+                .with_header("host", "localhost")
+                .with_header("authorization", "Bearer not.a.token")
+                .with_json(&json!({"refresh_token": third.refresh_token})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body_json());
+    let (s, _) = w.refresh(&third.refresh_token).await;
+    assert_eq!(s, 401);
+
+    // A bad token alone: an error, and the cookies are cleared all the same.
+    let res = w
+        .core
+        .handle(
+            &Request::new(Method::Post, "/api/sso/v1/auth/logout")
+                .with_header("host", "localhost")
+                .with_header("authorization", "Bearer not.a.token"),
+        )
+        .await;
+    assert_eq!(res.status, 401);
+    assert!(res
+        .headers
+        .iter()
+        .any(|(n, v)| n == "set-cookie" && v.contains("Max-Age=0")));
+}
+
+/// Security issue 10: made-up `X-Tenant-ID` and `Host` values cost bounded memory, and an
+/// unknown tenant id is answered from a negative cache instead of a store read per request.
+#[tokio::test]
+async fn unknown_tenants_cost_bounded_memory() {
+    let w = world();
+    for i in 0..20_000 {
+        let (s, e) = w
+            .call(
+                Request::new(Method::Get, "/.well-known/jwks.json")
+                    .with_header("x-tenant-id", &format!("made-up-{i}")),
+            )
+            .await;
+        assert_eq!(
+            (s, e["error_code"].as_str()),
+            (400, Some("tenant_not_found"))
+        );
+        let res = w
+            .core
+            .handle(
+                &Request::new(Method::Get, "/.well-known/jwks.json")
+                    .with_header("host", &format!("h{i}.example")),
+            )
+            .await;
+        assert_eq!(res.status, 400);
+    }
+    assert!(
+        w.core.cached_entries() <= 2 * 4096 + 10,
+        "{} cache entries",
+        w.core.cached_entries()
+    );
+    // The real tenant still answers.
+    let (s, _) = w
+        .call(Request::new(Method::Get, "/.well-known/jwks.json"))
+        .await;
+    assert_eq!(s, 200);
+}

@@ -105,7 +105,34 @@ impl Server {
         envs: &[(&str, &str)],
         system_password: Option<&str>,
     ) -> Server {
-        let mut c = bin();
+        Self::start_command(bin(), data, port, envs, system_password)
+    }
+
+    /// Starts the origin with a file-descriptor limit of `nofile` (through util-linux's
+    /// `prlimit`), as a small server would run.
+    pub fn start_with_nofile(
+        data: &PathBuf,
+        port: u16,
+        envs: &[(&str, &str)],
+        nofile: u32,
+    ) -> Server {
+        let mut c = Command::new("prlimit");
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .arg(format!("--nofile={nofile}:{nofile}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_usso-origin"));
+        Self::start_command(c, data, port, envs, Some(SYSTEM_PASSWORD))
+    }
+
+    fn start_command(
+        mut c: Command,
+        data: &PathBuf,
+        port: u16,
+        envs: &[(&str, &str)],
+        system_password: Option<&str>,
+    ) -> Server {
         if let Some(pw) = system_password {
             c.env("SYSTEM_PASSWORD", pw);
         }

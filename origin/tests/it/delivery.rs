@@ -2,13 +2,11 @@
 //! by scripts/install-test-deps.sh) for `SmtpMailer`, and a real local HTTP receiver (axum) for
 //! `TwilioSms` and `WebhookSms`. Helper processes are awaited through their readiness line.
 
-mod support;
-
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{free_port, SmtpCapture as Capture};
+use crate::support::{free_port, SmtpCapture as Capture};
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -3,11 +3,9 @@
 //! gateway). Two origins share the document store and the Redis: a session created at one is
 //! refreshed and revoked at the other.
 
-mod support;
-
+use crate::support::{free_port, temp_dir, RedisServer, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{free_port, temp_dir, RedisServer, Server};
 
 const TOKEN: &str = "gateway-token-for-tests-0123456789";
 
@@ -240,7 +238,7 @@ fn hot_store_configuration_errors_are_clear() {
             "UPSTASH_REDIS_REST_URL",
         ),
     ] {
-        let mut cmd = support::bin();
+        let mut cmd = crate::support::bin();
         cmd.env("USSO_DATA_DIR", &data)
             .env("USSO_LISTEN", "127.0.0.1:0");
         for (k, v) in &envs {

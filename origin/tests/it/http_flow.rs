@@ -1,14 +1,12 @@
 //! HTTP-level tests against the real `usso-origin` binary (embedded stores, free port,
 //! temporary data directory).
 
-mod support;
-
 use std::collections::HashSet;
 use std::process::Command;
 
+use crate::support::{admin, free_port, temp_dir, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{admin, free_port, temp_dir, Server};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
@@ -248,7 +246,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
 /// The audit events in the store, read back with the export command (so the check holds on
 /// every document-store backend).
 fn audit_events(data: &std::path::PathBuf) -> Vec<String> {
-    support::admin(data, &["tenant", "export", "org_default"], &[])
+    crate::support::admin(data, &["tenant", "export", "org_default"], &[])
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|l| l["collection"] == "audit")
@@ -653,7 +651,7 @@ async fn jose_verifies_served_tokens_and_key_rotation_keeps_old_tokens_valid() {
         &c,
         &s,
         "/api/sso/v1/auth/login",
-        &json!({"identifier": "system", "secret": support::SYSTEM_PASSWORD}),
+        &json!({"identifier": "system", "secret": crate::support::SYSTEM_PASSWORD}),
     )
     .await;
     assert_eq!(sys.0, 200, "{}", sys.1);
@@ -668,7 +666,7 @@ fn jose(input: &Value) -> Value {
         dir.join("node_modules/jose").exists(),
         "npm jose missing: run scripts/test.sh"
     );
-    let file = support::temp_dir("jose-in").join("input.json");
+    let file = crate::support::temp_dir("jose-in").join("input.json");
     std::fs::write(&file, input.to_string()).unwrap();
     let out = Command::new("node")
         .arg(dir.join("interop/jose.mjs"))
@@ -687,21 +685,21 @@ fn jose(input: &Value) -> Value {
 #[test]
 fn bad_configuration_stops_startup_with_a_clear_message() {
     let data = temp_dir("cfg");
-    let out = support::bin()
+    let out = crate::support::bin()
         .env("USSO_DATA_DIR", &data)
         .env("ACCESS_TOKEN_EXPIRE", "5")
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ACCESS_TOKEN_EXPIRE"));
-    let out = support::bin()
+    let out = crate::support::bin()
         .env("USSO_DATA_DIR", &data)
         .env("USSO_MASTER_KEY", "too-short")
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("USSO_MASTER_KEY"));
-    let out = support::bin()
+    let out = crate::support::bin()
         .env("USSO_LISTEN", "not-an-address")
         .output()
         .unwrap();
@@ -790,6 +788,8 @@ async fn openapi_describes_every_route_and_cli_manages_tenants() {
             "--domain",
             "sso.acme.test",
             "--no-audience",
+            "--activation",
+            "none",
         ],
         &[("SYSTEM_PASSWORD", "x")],
     );
@@ -962,6 +962,67 @@ async fn sigterm_finishes_in_flight_requests_and_loses_no_committed_write() {
         .await;
         assert_eq!(r.0, 200, "user {i} survived: {}", r.1);
     }
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// Security issue 11, item 8: SIGKILL during registrations never leaves an address that can
+/// neither register nor sign in (on SQLite, and on the Data API when the suite runs there).
+/// Each round kills the origin the moment the first of eight concurrent registrations answers,
+/// so the others die at every stage of their writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_registrations_never_blocks_an_address() {
+    let data = temp_dir("reg-crash");
+    let c = client();
+    let mut addresses = Vec::new();
+    for round in 0..25 {
+        let mut s = Server::start(&data, free_port(), &[("USSO_TRUSTED_PROXY_HOPS", "1")]);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(8);
+        for i in 0..8 {
+            let addr = format!("crash{round}-{i}@example.com");
+            let n = addresses.len();
+            addresses.push(addr.clone());
+            let (c, url, tx) = (c.clone(), s.url("/api/sso/v1/auth/register"), tx.clone());
+            tokio::spawn(async move {
+                let _ = c
+                    .post(url)
+                    .header("x-forwarded-for", format!("10.77.{}.{}", n / 200, n % 200))
+                    .json(&json!({"identifier": addr, "secret": "crash-test-password"}))
+                    .send()
+                    .await;
+                let _ = tx.send(()).await;
+            });
+        }
+        rx.recv().await;
+        s.child.kill().unwrap();
+        s.child.wait().unwrap();
+    }
+    // Each address from its own client address, so the per-address login limit (100 per
+    // 5 minutes) does not stand in for the answer.
+    let s = Server::start(&data, free_port(), &[("USSO_TRUSTED_PROXY_HOPS", "1")]);
+    let call = |path: &'static str, addr: &str, n: usize| {
+        c.post(s.url(path))
+            .header("x-forwarded-for", format!("10.77.{}.{}", n / 200, n % 200))
+            .json(&json!({"identifier": addr, "secret": "crash-test-password"}))
+            .send()
+    };
+    let mut stuck = Vec::new();
+    for (n, addr) in addresses.iter().enumerate() {
+        let r = call("/api/sso/v1/auth/login", addr, n).await.unwrap();
+        let login = (r.status(), r.json::<Value>().await.unwrap_or(Value::Null));
+        if login.0 == 200 {
+            continue;
+        }
+        let r = call("/api/sso/v1/auth/register", addr, n).await.unwrap();
+        let reg = (r.status(), r.json::<Value>().await.unwrap_or(Value::Null));
+        if reg.0 != 200 {
+            stuck.push(format!("{addr}: login {} / register {}", login.1, reg.1));
+        }
+    }
+    assert!(
+        stuck.is_empty(),
+        "addresses blocked after SIGKILLs: {stuck:#?}"
+    );
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }

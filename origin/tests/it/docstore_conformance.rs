@@ -6,13 +6,11 @@
 //! `USSO_TEST_MONGO_DATA_API_KEY`, or `USSO_TEST_MONGO_USER` + `USSO_TEST_MONGO_PASSWORD`, and
 //! optionally `USSO_TEST_MONGO_DATA_SOURCE` / `USSO_TEST_MONGO_DATABASE`; see docs/mongodb.md).
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{temp_dir, DataApiStandin};
 use serde_json::{json, Value};
-use support::{temp_dir, DataApiStandin};
 use usso_origin::docstore::{DocumentStore, SqliteDocs, TENANTS};
 use usso_origin::mongo_docs::MongoDocs;
 use usso_shared::data_api::{Auth, DataApi, Target};
@@ -336,7 +334,7 @@ async fn data_api_failures_are_clear_errors() {
         wrong.get("c", &t, "x").await.unwrap_err().code(),
         ErrorCode::ConfigurationError
     );
-    let closed = format!("http://127.0.0.1:{}", support::free_port());
+    let closed = format!("http://127.0.0.1:{}", crate::support::free_port());
     let nobody = data_api(
         &closed,
         Auth::ApiKey("k".into()),

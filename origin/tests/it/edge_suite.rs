@@ -11,16 +11,14 @@
 //! Needs `redis-server`, `worker-build`, `wasm-bindgen`, npm `workerd` and `wasmtime` (all
 //! installed by scripts/test.sh); a missing tool fails the test, it never skips it.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::edge::{wasmtime_serve, workerd, EdgeProcess};
+use crate::support::{admin, free_port, temp_dir, RedisServer, Server};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use support::edge::{wasmtime_serve, workerd, EdgeProcess};
-use support::{admin, free_port, temp_dir, RedisServer, Server};
 
 const TOKEN: &str = "gateway-token-for-tests-0123456789";
 
@@ -571,7 +569,7 @@ async fn wrangler_dev_serves_wrangler_toml() {
     let stack = Stack::start(&redis, "wrangler");
     let vars = stack.edge_vars();
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let dev = support::edge::WranglerDev::start(&vars);
+    let dev = crate::support::edge::WranglerDev::start(&vars);
     let jwks: Value = stack
         .client
         .get(dev.url("/.well-known/jwks.json"))

@@ -2,13 +2,11 @@
 //! MFA (password + one-time code → `acr: usso:acr:2`) and the proof-of-work captcha, against the
 //! real binary with the development mailer.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{admin, free_port, temp_dir, Server};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use support::{admin, free_port, temp_dir, Server};
 
 async fn post(c: &Client, url: String, tenant: &str, body: &Value) -> (StatusCode, Value) {
     let r = c
@@ -24,8 +22,8 @@ async fn post(c: &Client, url: String, tenant: &str, body: &Value) -> (StatusCod
 
 /// What `pick` finds in the newest development-mailer message to `to` that has it.
 async fn dev_message<T>(data: &std::path::Path, to: &str, pick: impl Fn(&str) -> Option<T>) -> T {
-    support::eventually_within("a message", Duration::from_secs(30), || {
-        support::dev_messages(data, to)
+    crate::support::eventually_within("a message", Duration::from_secs(30), || {
+        crate::support::dev_messages(data, to)
             .iter()
             .rev()
             .find_map(|m| pick(m["text"].as_str()?))
@@ -44,7 +42,7 @@ fn token_in(text: &str) -> Option<String> {
 }
 
 fn six_digits(text: &str) -> Option<String> {
-    support::digits_in(text, 6)
+    crate::support::digits_in(text, 6)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

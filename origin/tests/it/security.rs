@@ -1,0 +1,671 @@
+//! Security issue 11: each behaviour the black-box attack on the origin found missing, against
+//! the real binary. Every test here failed on the code before the fix.
+
+use std::time::Duration;
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use crate::support::{
+    admin, dev_messages, digits_in, eventually_within, free_port, temp_dir, Server,
+};
+
+async fn call(
+    c: &Client,
+    url: String,
+    tenant: &str,
+    bearer: Option<&str>,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let mut r = c.post(url).header("x-tenant-id", tenant).json(body);
+    if let Some(b) = bearer {
+        r = r.bearer_auth(b);
+    }
+    let r = r.send().await.unwrap();
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(c: &Client, url: String, tenant: &str, body: &Value) -> (StatusCode, Value) {
+    call(c, url, tenant, None, body).await
+}
+
+async fn get(c: &Client, url: String, tenant: &str, bearer: &str) -> (StatusCode, Value) {
+    let r = c
+        .get(url)
+        .header("x-tenant-id", tenant)
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The `n`th (1-based) code the development outbox holds for `to`, once it is there.
+async fn nth_code(data: &std::path::Path, to: &str, n: usize) -> String {
+    eventually_within("a code", Duration::from_secs(30), || {
+        let all = dev_messages(data, to);
+        let m = all.get(n - 1)?;
+        // Emails carry `text`, text messages `body`.
+        digits_in(m["text"].as_str().or(m["body"].as_str())?, 6)
+    })
+    .await
+}
+
+fn audit_events(data: &std::path::Path, tenant: &str) -> Vec<Value> {
+    admin(&data.to_path_buf(), &["tenant", "export", tenant], &[])
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["kind"] == "audit" || l["collection"] == "audit")
+        .collect()
+}
+
+/// Item 1 (pre-hijacking), for an email and a phone: someone registers the victim's address
+/// with their own password; when the owner proves the address with a code, the intruder's
+/// password stops working, the intruder's sessions end, the address is verified, and both
+/// events are audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proving_an_unverified_identifier_evicts_whoever_set_the_password() {
+    let data = temp_dir("prehijack");
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
+    for (victim, method, n) in [
+        ("victim@example.com", "email/otp", 1),
+        ("+15551230001", "phone/otp", 1),
+    ] {
+        let intruder = json!({"identifier": victim, "secret": "intruder password 1"});
+        let reg = post(&c, api("/auth/register"), "org_default", &intruder).await;
+        assert_eq!(reg.0, 200, "org_default has activation none: {}", reg.1);
+        let intruder_refresh = reg.1["refresh_token"].as_str().unwrap().to_owned();
+        let intruder_access = reg.1["access_token"].as_str().unwrap().to_owned();
+
+        // The owner signs in with a code sent to the address.
+        let r = post(
+            &c,
+            api("/auth/request-otp"),
+            "org_default",
+            &json!({"identifier": victim}),
+        )
+        .await;
+        assert_eq!(r.0, 200, "{}", r.1);
+        let code = nth_code(&data, victim, n).await;
+        let owner = post(
+            &c,
+            api("/auth/login"),
+            "org_default",
+            &json!({"identifier": victim, "secret": code, "method": method}),
+        )
+        .await;
+        assert_eq!(owner.0, 200, "{}", owner.1);
+        let owner_access = owner.1["access_token"].as_str().unwrap().to_owned();
+
+        // The intruder's password and sessions are gone; the owner's session works.
+        let again = post(&c, api("/auth/login"), "org_default", &intruder).await;
+        assert_eq!(again.0, 401, "{}", again.1);
+        let refresh = post(
+            &c,
+            api("/auth/refresh"),
+            "org_default",
+            &json!({"refresh_token": intruder_refresh}),
+        )
+        .await;
+        assert_eq!(refresh.1["error_code"], "session_revoked", "{}", refresh.1);
+        let sessions = get(&c, api("/sessions"), "org_default", &intruder_access).await;
+        assert_eq!(
+            sessions.0, 401,
+            "a revoked session manages nothing: {}",
+            sessions.1
+        );
+        let mine = get(&c, api("/sessions"), "org_default", &owner_access).await;
+        assert_eq!(mine.0, 200, "{}", mine.1);
+        assert_eq!(mine.1["total"], 2, "{}", mine.1);
+        let live: Vec<&Value> = mine.1["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["is_active"] == true)
+            .collect();
+        assert_eq!(
+            live.len(),
+            1,
+            "only the owner's session is live: {}",
+            mine.1
+        );
+    }
+    let events: Vec<String> = audit_events(&data, "org_default")
+        .iter()
+        .filter_map(|e| {
+            e["body"]["event"]
+                .as_str()
+                .or(e["event"].as_str())
+                .map(str::to_owned)
+        })
+        .collect();
+    for wanted in ["identifier_verified", "unverified_account_claimed"] {
+        assert_eq!(
+            events.iter().filter(|e| *e == wanted).count(),
+            2,
+            "{wanted} in {events:?}"
+        );
+    }
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// Item 1, the activation rule: on a tenant made with `tenant create` (activation
+/// `identifier` by default) a password alone does not sign in until the address is proven;
+/// the code that proves it goes to the address, and password + code then sign in (the password
+/// is kept: the one who knows it also reads the mailbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activation_identifier_needs_a_proven_address_before_password_sign_in() {
+    let data = temp_dir("activation");
+    admin(
+        &data,
+        &["tenant", "create", "acme", "--domain", "acme.test"],
+        &[],
+    );
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
+    let creds = json!({"identifier": "dora@acme.test", "secret": "dora password 1"});
+    let reg = post(&c, api("/auth/register"), "acme", &creds).await;
+    assert_eq!(reg.0, 200, "{}", reg.1);
+    assert!(reg.1.get("access_token").is_none(), "{}", reg.1);
+    assert_eq!(reg.1["verification_required"], true, "{}", reg.1);
+    let login = post(&c, api("/auth/login"), "acme", &creds).await;
+    assert_eq!(login.1["step"], "verify_identifier", "{}", login.1);
+    let challenge = login.1["mfa_challenge"].as_str().unwrap().to_owned();
+    let code = nth_code(&data, "dora@acme.test", 2).await;
+    let done = post(
+        &c,
+        api("/auth/mfa/verify"),
+        "acme",
+        &json!({"mfa_challenge": challenge, "code": code}),
+    )
+    .await;
+    assert_eq!(done.0, 200, "{}", done.1);
+    assert!(done.1["access_token"].is_string());
+    // Proven now: the password alone signs in.
+    let later = post(&c, api("/auth/login"), "acme", &creds).await;
+    assert_eq!(later.0, 200, "{}", later.1);
+    assert!(later.1["access_token"].is_string(), "{}", later.1);
+    // A username cannot be proven: refused at registration, not stranded afterwards.
+    let name = post(
+        &c,
+        api("/auth/register"),
+        "acme",
+        &json!({"identifier": "dora", "type": "username", "secret": "dora password 1"}),
+    )
+    .await;
+    assert_eq!(name.0, 422, "{}", name.1);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// Item 2: on an MFA tenant a mailbox code or a magic link alone never yields a session, and
+/// registrations that could never pass the second factor are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
+    let data = temp_dir("mfa-bypass");
+    admin(
+        &data,
+        &[
+            "tenant",
+            "create",
+            "secure",
+            "--domain",
+            "secure.test",
+            "--require-mfa",
+            "--activation",
+            "none",
+        ],
+        &[],
+    );
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
+    let who = "erin@secure.test";
+    let reg = post(
+        &c,
+        api("/auth/register"),
+        "secure",
+        &json!({"identifier": who, "secret": "erin password 1"}),
+    )
+    .await;
+    assert_eq!(reg.0, 200, "{}", reg.1);
+    assert_eq!(
+        reg.1["mfa_required"], true,
+        "registration also needs the second factor: {}",
+        reg.1
+    );
+    assert!(reg.1.get("access_token").is_none());
+
+    // An email code alone.
+    assert_eq!(
+        post(
+            &c,
+            api("/auth/request-otp"),
+            "secure",
+            &json!({"identifier": who})
+        )
+        .await
+        .0,
+        200
+    );
+    let code = nth_code(&data, who, 2).await;
+    let otp = post(
+        &c,
+        api("/auth/login"),
+        "secure",
+        &json!({"identifier": who, "secret": code, "method": "email/otp"}),
+    )
+    .await;
+    assert_eq!(
+        (otp.0.as_u16(), otp.1["error_code"].as_str()),
+        (403, Some("mfa_required")),
+        "{}",
+        otp.1
+    );
+    assert!(otp.1.get("access_token").is_none());
+
+    // A magic link alone.
+    assert_eq!(
+        post(
+            &c,
+            api("/auth/request-magic-link"),
+            "secure",
+            &json!({"identifier": who})
+        )
+        .await
+        .0,
+        200
+    );
+    let token = eventually_within("a link", Duration::from_secs(30), || {
+        dev_messages(&data, who).iter().rev().find_map(|m| {
+            let text = m["text"].as_str()?;
+            let start = text.find("token=")? + 6;
+            Some(
+                text[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect::<String>(),
+            )
+        })
+    })
+    .await;
+    let link = post(
+        &c,
+        api("/auth/magic-link"),
+        "secure",
+        &json!({"token": token}),
+    )
+    .await;
+    assert_eq!(
+        (link.0.as_u16(), link.1["error_code"].as_str()),
+        (403, Some("mfa_required")),
+        "{}",
+        link.1
+    );
+
+    // Accounts that could never sign in are not created.
+    for body in [json!({"identifier": "frank", "type": "username", "secret": "frank password 1"})] {
+        let r = post(&c, api("/auth/register"), "secure", &body).await;
+        assert_eq!(r.0, 422, "{body}: {}", r.1);
+    }
+    assert_eq!(
+        post(
+            &c,
+            api("/auth/request-otp"),
+            "secure",
+            &json!({"identifier": "gina@secure.test"})
+        )
+        .await
+        .0,
+        200
+    );
+    let code = nth_code(&data, "gina@secure.test", 1).await;
+    let passwordless = post(
+        &c,
+        api("/auth/login"),
+        "secure",
+        &json!({"identifier": "gina@secure.test", "secret": code, "method": "email/otp", "register": true}),
+    )
+    .await;
+    assert_eq!(passwordless.0, 422, "{}", passwordless.1);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// Items 6 and 17: with strict verification a logged-out session's access token reads and
+/// manages nothing on the origin's own routes; session management checks the session is live
+/// even without strict mode; `read:billing/sessions` does not grant other users' sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_mode_and_session_management_need_a_live_session() {
+    let data = temp_dir("strict");
+    let s = Server::start(&data, free_port(), &[("USSO_STRICT_VERIFY", "true")]);
+    let c = Client::new();
+    let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
+    let creds = json!({"identifier": "hal@example.com", "secret": "hal password 1"});
+    let a = post(&c, api("/auth/register"), "org_default", &creds).await;
+    let b = post(&c, api("/auth/login"), "org_default", &creds).await;
+    let (a_access, a_refresh) = (
+        a.1["access_token"].as_str().unwrap().to_owned(),
+        a.1["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    let b_access = b.1["access_token"].as_str().unwrap().to_owned();
+    let out = post(
+        &c,
+        api("/auth/logout"),
+        "org_default",
+        &json!({"refresh_token": a_refresh}),
+    )
+    .await;
+    assert_eq!(out.0, 200, "{}", out.1);
+    for path in ["/auth/me", "/me", "/sessions"] {
+        let r = get(&c, api(path), "org_default", &a_access).await;
+        assert_eq!(r.0, 401, "{path}: {}", r.1);
+        assert_eq!(r.1["error_code"], "session_revoked", "{path}: {}", r.1);
+    }
+    let b_sid = {
+        let r = get(&c, api("/sessions"), "org_default", &b_access).await;
+        r.1["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == true)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let del = c
+        .delete(api(&format!("/sessions/{b_sid}")))
+        .header("x-tenant-id", "org_default")
+        .bearer_auth(&a_access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 401, "a logged-out token revokes nothing");
+    assert_eq!(get(&c, api("/me"), "org_default", &b_access).await.0, 200);
+    s.stop();
+
+    // Without strict mode: /me still answers for the stateless token, sessions do not.
+    let s = Server::start(&data, free_port(), &[]);
+    assert_eq!(
+        get(&c, s.url("/api/sso/v1/me"), "org_default", &a_access)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        get(&c, s.url("/api/sso/v1/sessions"), "org_default", &a_access)
+            .await
+            .0,
+        401
+    );
+
+    // A scope of another service that ends in `sessions` grants nothing here.
+    admin(
+        &data,
+        &[
+            "user",
+            "create",
+            "billing@example.com",
+            "--scope",
+            "read:billing/sessions",
+        ],
+        &[("USSO_NEW_PASSWORD", "billing password 1")],
+    );
+    let bill = post(
+        &c,
+        s.url("/api/sso/v1/auth/login"),
+        "org_default",
+        &json!({"identifier": "billing@example.com", "secret": "billing password 1"}),
+    )
+    .await;
+    let token = bill.1["access_token"].as_str().unwrap().to_owned();
+    let me = get(&c, s.url("/api/sso/v1/me"), "org_default", &b_access).await;
+    let uid = me.1["id"].as_str().unwrap().to_owned();
+    let other = get(
+        &c,
+        s.url(&format!("/api/sso/v1/sessions?user_id={uid}")),
+        "org_default",
+        &token,
+    )
+    .await;
+    assert_eq!(other.0, 403, "{}", other.1);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// Item 3: behind one trusted proxy the client address is the rightmost entry, so a client
+/// cannot pick its own; garbage is refused; RFC 7239 `Forwarded` is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_address_comes_from_the_trusted_hop() {
+    let data = temp_dir("xff");
+    let s = Server::start(&data, free_port(), &[("USSO_TRUSTED_PROXY_HOPS", "1")]);
+    let c = Client::new();
+    let login = s.url("/api/sso/v1/auth/login");
+    // 101 wrong passwords, each with a fresh spoofed leftmost address but the same address
+    // appended by "our proxy": the per-address limit (100) still holds.
+    let mut last = 0;
+    for i in 0..101 {
+        let r = c
+            .post(&login)
+            .header("x-forwarded-for", format!("10.0.{}.{}, 198.51.100.7", i / 200, i % 200))
+            .json(&json!({"identifier": format!("nobody{i}@example.com"), "secret": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        last = r.status().as_u16();
+    }
+    assert_eq!(
+        last, 429,
+        "the 101st check from one real address is refused"
+    );
+    for bad in ["198.51.100.7, evil", "not-an-ip"] {
+        let r = c
+            .post(&login)
+            .header("x-forwarded-for", bad)
+            .json(&json!({"identifier": "a@example.com", "secret": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error_code"], "bad_request");
+    }
+    // The session list shows the address the proxy saw (Forwarded wins over X-Forwarded-For).
+    let reg = c
+        .post(s.url("/api/sso/v1/auth/register"))
+        .header("forwarded", "for=6.6.6.6, for=\"[2001:db8::7]:443\"")
+        .header("x-forwarded-for", "9.9.9.9")
+        .json(&json!({"identifier": "ivy@example.com", "secret": "ivy password 1"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = reg.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let sessions = get(&c, s.url("/api/sso/v1/sessions"), "org_default", &token).await;
+    assert_eq!(
+        sessions.1["items"][0]["ip"], "2001:db8::7",
+        "{}",
+        sessions.1
+    );
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// Item 16: the data directory and everything secret in it are owner-only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = temp_dir("perms").join("data");
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    // A code in the development outbox.
+    post(
+        &c,
+        s.url("/api/sso/v1/auth/request-otp"),
+        "org_default",
+        &json!({"identifier": "jo@example.com"}),
+    )
+    .await;
+    nth_code(&data, "jo@example.com", 1).await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let p = entry.unwrap().path();
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+    }
+    for f in ["usso.db", "hot.db", "master.key", "dev-outbox.jsonl"] {
+        assert!(data.join(f).exists(), "{f}");
+    }
+    s.stop();
+    std::fs::remove_dir_all(data.parent().unwrap()).ok();
+}
+
+/// Item 5 (Slowloris): under a 256-descriptor limit, hundreds of connections that send nothing,
+/// half a head, or half a body neither take the service down nor stay open: /health and a
+/// login answer while they are held, the server closes each within its deadline, a flood
+/// beyond the connection cap is shed without a crash, and a 200 KB header line is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_connections_neither_stay_nor_take_the_service_down() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    let data = temp_dir("slowloris");
+    let port = free_port();
+    let s = Server::start_with_nofile(
+        &data,
+        port,
+        &[
+            ("USSO_HEADER_TIMEOUT_SECS", "2"),
+            ("USSO_BODY_TIMEOUT_SECS", "2"),
+            ("USSO_MAX_CONNECTIONS", "200"),
+        ],
+        256,
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let stall = |kind: usize| {
+        let addr = addr.clone();
+        async move {
+            let mut c = TcpStream::connect(&addr).await.unwrap();
+            match kind % 3 {
+                0 => {}
+                1 => c
+                    .write_all(b"POST /api/sso/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nX-Slow: a")
+                    .await
+                    .unwrap(),
+                _ => c
+                    .write_all(b"POST /api/sso/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"identifier\":")
+                    .await
+                    .unwrap(),
+            }
+            c
+        }
+    };
+    let c = Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let creds = json!({"identifier": "kim@example.com", "secret": "kim password 1"});
+    assert_eq!(
+        post(
+            &c,
+            s.url("/api/sso/v1/auth/register"),
+            "org_default",
+            &creds
+        )
+        .await
+        .0,
+        200
+    );
+
+    // 150 stalled connections held open: the service answers beside them.
+    let mut held = Vec::new();
+    for i in 0..150 {
+        held.push(stall(i).await);
+    }
+    let health = c.get(s.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let login = post(&c, s.url("/api/sso/v1/auth/login"), "org_default", &creds).await;
+    assert_eq!(login.0, 200, "{}", login.1);
+
+    // The server closes every one of them by its deadlines (2 s for heads, 2 s for bodies).
+    let started = std::time::Instant::now();
+    for (i, mut conn) in held.into_iter().enumerate() {
+        let mut buf = vec![0u8; 4096];
+        let mut seen = Vec::new();
+        loop {
+            let left = Duration::from_secs(15).saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, conn.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+                Err(_) => panic!("stalled connection {i} still open after 15 s"),
+            }
+        }
+        if i % 3 == 2 {
+            let text = String::from_utf8_lossy(&seen);
+            assert!(text.starts_with("HTTP/1.1 408"), "half a body: {text}");
+        }
+    }
+
+    // Beyond the cap (and beyond the descriptor limit): shed, no crash, and the service is
+    // back once the stalled connections' deadlines pass.
+    let mut flood = Vec::new();
+    for i in 0..300 {
+        match TcpStream::connect(&addr).await {
+            Ok(mut conn) => {
+                if i % 2 == 1 {
+                    let _ = conn
+                        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+                        .await;
+                }
+                flood.push(conn);
+            }
+            Err(_) => break,
+        }
+    }
+    let back = eventually_within(
+        "the service after the flood",
+        Duration::from_secs(20),
+        || {
+            std::net::TcpStream::connect(&addr).ok().and_then(|mut t| {
+                use std::io::{Read, Write};
+                t.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+                t.write_all(
+                    b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                )
+                .ok()?;
+                let mut out = String::new();
+                t.read_to_string(&mut out).ok()?;
+                out.starts_with("HTTP/1.1 200").then_some(())
+            })
+        },
+    )
+    .await;
+    let _ = back;
+    drop(flood);
+    let login = post(&c, s.url("/api/sso/v1/auth/login"), "org_default", &creds).await;
+    assert_eq!(login.0, 200, "{}", login.1);
+
+    // One 200 KB header line is refused (431), not buffered.
+    let mut conn = TcpStream::connect(&addr).await.unwrap();
+    let big = format!(
+        "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(200 * 1024)
+    );
+    let _ = conn.write_all(big.as_bytes()).await;
+    let mut out = vec![0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut out))
+        .await
+        .expect("an answer to an oversized head")
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&out[..n]);
+    assert!(text.starts_with("HTTP/1.1 431") || n == 0, "{text}");
+    assert!(!text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(s.logs().matches("panicked").count() == 0, "{}", s.logs());
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
