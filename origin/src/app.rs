@@ -412,16 +412,9 @@ impl App {
                 "this account is disabled",
             ));
         }
-        if verified || !users::mark_verified(&self.docs, t.id(), ident, &user.id).await? {
+        if verified || !self.verify_identifier(t, ident, &user.id, req).await? {
             return Ok(user);
         }
-        self.audit(
-            t.id(),
-            "identifier_verified",
-            Some(req),
-            json!({"user_id": user.id, "identifier": ident.key()}),
-        )
-        .await;
         let now = self.now();
         let (mut fresh, mut version) = users::get(&self.docs, t.id(), &user.id)
             .await?
@@ -454,6 +447,27 @@ impl App {
         )
         .await;
         Ok(fresh)
+    }
+
+    /// Marks `ident` of `user_id` proven and audits it; whether it was unproven before.
+    async fn verify_identifier(
+        &self,
+        t: &Tenant,
+        ident: &Identifier,
+        user_id: &str,
+        req: &Request,
+    ) -> Result<bool> {
+        let changed = users::mark_verified(&self.docs, t.id(), ident, user_id).await?;
+        if changed {
+            self.audit(
+                t.id(),
+                "identifier_verified",
+                Some(req),
+                json!({"user_id": user_id, "identifier": ident.key()}),
+            )
+            .await;
+        }
+        Ok(changed)
     }
 
     /// Revokes every live session of `subject`; how many.
@@ -894,15 +908,7 @@ impl App {
             .split_once(':')
             .ok_or_else(|| Error::internal("corrupt challenge identifier"))?;
         let target = Identifier::parse(value, Some(kind))?;
-        if users::mark_verified(&self.docs, t.id(), &target, &user_id).await? {
-            self.audit(
-                t.id(),
-                "identifier_verified",
-                Some(req),
-                json!({"user_id": user_id, "identifier": target.key()}),
-            )
-            .await;
-        }
+        self.verify_identifier(&t, &target, &user_id, req).await?;
         let (user, _) = users::get(&self.docs, t.id(), &user_id)
             .await?
             .filter(|(u, _)| u.is_active)

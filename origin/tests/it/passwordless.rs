@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{admin, free_port, temp_dir, Server};
+use crate::support::{admin, free_port, temp_dir, token_in, Server};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -29,16 +29,6 @@ async fn dev_message<T>(data: &std::path::Path, to: &str, pick: impl Fn(&str) ->
             .find_map(|m| pick(m["text"].as_str()?))
     })
     .await
-}
-
-fn token_in(text: &str) -> Option<String> {
-    let start = text.find("token=")? + 6;
-    Some(
-        text[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect(),
-    )
 }
 
 fn six_digits(text: &str) -> Option<String> {

@@ -7,7 +7,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::{
-    admin, dev_messages, digits_in, eventually_within, free_port, temp_dir, Server,
+    admin, dev_messages, digits_in, eventually_within, free_port, temp_dir, token_in, Server,
 };
 
 async fn call(
@@ -283,16 +283,10 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
         200
     );
     let token = eventually_within("a link", Duration::from_secs(30), || {
-        dev_messages(&data, who).iter().rev().find_map(|m| {
-            let text = m["text"].as_str()?;
-            let start = text.find("token=")? + 6;
-            Some(
-                text[start..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                    .collect::<String>(),
-            )
-        })
+        dev_messages(&data, who)
+            .iter()
+            .rev()
+            .find_map(|m| token_in(m["text"].as_str()?))
     })
     .await;
     let link = post(
@@ -627,7 +621,7 @@ async fn stalled_connections_neither_stay_nor_take_the_service_down() {
             Err(_) => break,
         }
     }
-    let back = eventually_within(
+    eventually_within(
         "the service after the flood",
         Duration::from_secs(20),
         || {
@@ -645,7 +639,6 @@ async fn stalled_connections_neither_stay_nor_take_the_service_down() {
         },
     )
     .await;
-    let _ = back;
     drop(flood);
     let login = post(&c, s.url("/api/sso/v1/auth/login"), "org_default", &creds).await;
     assert_eq!(login.0, 200, "{}", login.1);

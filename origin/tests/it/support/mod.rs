@@ -511,6 +511,17 @@ pub fn dev_messages(data: &Path, to: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The single-use token of a magic link in a message's text (`…?token=…`).
+pub fn token_in(text: &str) -> Option<String> {
+    let start = text.find("token=")? + 6;
+    Some(
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect(),
+    )
+}
+
 /// The first run of exactly `len` digits in `text` (a one-time code).
 pub fn digits_in(text: &str, len: usize) -> Option<String> {
     let b = text.as_bytes();
