@@ -183,13 +183,9 @@ pub async fn find_by_identifier<D: DocumentStore>(
     tenant: &str,
     ident: &Identifier,
 ) -> Result<Option<(User, i64)>> {
-    let Some(idoc) = docs.get(IDENTIFIERS, tenant, &ident.key()).await? else {
-        // The same second read as for a known identifier, so the time taken does not tell.
-        let _ = docs.get(USERS, tenant, "-").await?;
-        return Ok(None);
-    };
-    let idoc: IdentifierDoc = decode(idoc, "identifier")?;
-    get(docs, tenant, &idoc.user_id).await
+    Ok(find_for_sign_in(docs, tenant, ident)
+        .await?
+        .map(|f| (f.user, f.version)))
 }
 
 /// A user found by one of their identifiers, for signing in.
@@ -210,6 +206,7 @@ pub async fn find_for_sign_in<D: DocumentStore>(
     ident: &Identifier,
 ) -> Result<Option<Found>> {
     let Some(idoc) = docs.get(IDENTIFIERS, tenant, &ident.key()).await? else {
+        // The same second read as for a known identifier, so the time taken does not tell.
         let _ = docs.get(USERS, tenant, "-").await?;
         return Ok(None);
     };

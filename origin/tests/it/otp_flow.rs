@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::support::{dev_messages, eventually_within, free_port, temp_dir, Server, SmtpCapture};
+use crate::support::{
+    dev_messages, eventually_within, free_port, nth_dev_code, temp_dir, Server, SmtpCapture,
+};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -28,17 +30,6 @@ async fn dev_code(data: &std::path::Path, to: &str) -> String {
     eventually("the development mailer", || {
         let last = dev_messages(data, to).pop()?;
         code_in(last["text"].as_str()?, 6)
-    })
-    .await
-}
-
-/// The `n`th code (1-based) the development mailer wrote for `to`, once it is there.
-async fn nth_dev_code(data: &std::path::Path, to: &str, n: usize) -> String {
-    eventually("the development mailer", || {
-        dev_messages(data, to)
-            .iter()
-            .filter_map(|m| code_in(m["text"].as_str()?, 6))
-            .nth(n - 1)
     })
     .await
 }

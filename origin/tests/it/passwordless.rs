@@ -31,10 +31,6 @@ async fn dev_message<T>(data: &std::path::Path, to: &str, pick: impl Fn(&str) ->
     .await
 }
 
-fn six_digits(text: &str) -> Option<String> {
-    crate::support::digits_in(text, 6)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn magic_links_survive_scanners_and_sign_in_once() {
     let data = temp_dir("magic");
@@ -195,12 +191,7 @@ async fn mfa_requires_a_code_after_the_password() {
     let challenge = step1.1["mfa_challenge"].as_str().unwrap().to_owned();
     // Registering on an MFA tenant already sent a code (its own second step); the login's code
     // is the second message.
-    let code =
-        crate::support::eventually_within("the login's code", Duration::from_secs(30), || {
-            let all = crate::support::dev_messages(&data, "bob@secure.test");
-            six_digits(all.get(1)?["text"].as_str()?)
-        })
-        .await;
+    let code = crate::support::nth_dev_code(&data, "bob@secure.test", 2).await;
     let wrong = if code == "000000" { "000001" } else { "000000" };
     let bad = post(
         &c,

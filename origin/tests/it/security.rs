@@ -7,7 +7,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::{
-    admin, dev_messages, digits_in, eventually_within, free_port, temp_dir, token_in, Server,
+    admin, dev_messages, eventually_within, free_port, nth_dev_code, temp_dir, token_in, Server,
 };
 
 async fn call(
@@ -40,17 +40,6 @@ async fn get(c: &Client, url: String, tenant: &str, bearer: &str) -> (StatusCode
         .unwrap();
     let s = r.status();
     (s, r.json().await.unwrap_or(Value::Null))
-}
-
-/// The `n`th (1-based) code the development outbox holds for `to`, once it is there.
-async fn nth_code(data: &std::path::Path, to: &str, n: usize) -> String {
-    eventually_within("a code", Duration::from_secs(30), || {
-        let all = dev_messages(data, to);
-        let m = all.get(n - 1)?;
-        // Emails carry `text`, text messages `body`.
-        digits_in(m["text"].as_str().or(m["body"].as_str())?, 6)
-    })
-    .await
 }
 
 fn audit_events(data: &std::path::Path, tenant: &str) -> Vec<Value> {
@@ -90,7 +79,7 @@ async fn proving_an_unverified_identifier_evicts_whoever_set_the_password() {
         )
         .await;
         assert_eq!(r.0, 200, "{}", r.1);
-        let code = nth_code(&data, victim, n).await;
+        let code = nth_dev_code(&data, victim, n).await;
         let owner = post(
             &c,
             api("/auth/login"),
@@ -177,7 +166,7 @@ async fn activation_identifier_needs_a_proven_address_before_password_sign_in() 
     let login = post(&c, api("/auth/login"), "acme", &creds).await;
     assert_eq!(login.1["step"], "verify_identifier", "{}", login.1);
     let challenge = login.1["mfa_challenge"].as_str().unwrap().to_owned();
-    let code = nth_code(&data, "dora@acme.test", 2).await;
+    let code = nth_dev_code(&data, "dora@acme.test", 2).await;
     let done = post(
         &c,
         api("/auth/mfa/verify"),
@@ -254,7 +243,7 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
         .0,
         200
     );
-    let code = nth_code(&data, who, 2).await;
+    let code = nth_dev_code(&data, who, 2).await;
     let otp = post(
         &c,
         api("/auth/login"),
@@ -319,7 +308,7 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
         .0,
         200
     );
-    let code = nth_code(&data, "gina@secure.test", 1).await;
+    let code = nth_dev_code(&data, "gina@secure.test", 1).await;
     let passwordless = post(
         &c,
         api("/auth/login"),
@@ -508,7 +497,7 @@ async fn the_data_directory_is_private() {
         &json!({"identifier": "jo@example.com"}),
     )
     .await;
-    nth_code(&data, "jo@example.com", 1).await;
+    nth_dev_code(&data, "jo@example.com", 1).await;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
     for entry in std::fs::read_dir(&data).unwrap() {

@@ -511,6 +511,22 @@ pub fn dev_messages(data: &Path, to: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The `n`th (1-based) six-digit code the development mailer wrote for `to` (emails carry it in
+/// `text`, text messages in `body`), once it is there.
+pub async fn nth_dev_code(data: &Path, to: &str, n: usize) -> String {
+    eventually_within(
+        "the development mailer",
+        std::time::Duration::from_secs(30),
+        || {
+            dev_messages(data, to)
+                .iter()
+                .filter_map(|m| digits_in(m["text"].as_str().or(m["body"].as_str())?, 6))
+                .nth(n - 1)
+        },
+    )
+    .await
+}
+
 /// The single-use token of a magic link in a message's text (`…?token=…`).
 pub fn token_in(text: &str) -> Option<String> {
     let start = text.find("token=")? + 6;
