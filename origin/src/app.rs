@@ -729,13 +729,24 @@ impl App {
             }
         }
         if let Some(reset) = reset_at {
-            self.audit(
-                t.id(),
-                "login_rate_limited",
-                Some(req),
-                json!({"identifier": ident.key()}),
-            )
-            .await;
+            // Refusals are counted, not written one by one (each audit write is fsynced): per
+            // client address, the first refusal of a window is audited, then the 10th, 100th,
+            // 1000th… with the count so far, so a client hammering the limit costs a handful
+            // of writes an hour instead of one per request.
+            let refused_key = counter("login-refused", t.id(), &[&ip]);
+            let (refused, _) = self
+                .hot
+                .hit(&refused_key, (reset - now).max(1), now)
+                .await?;
+            if is_power_of_ten(refused) {
+                self.audit(
+                    t.id(),
+                    "login_rate_limited",
+                    Some(req),
+                    json!({"identifier": ident.key(), "refused_in_window": refused}),
+                )
+                .await;
+            }
             return Err(Error::too_many_requests((reset - now).max(1) as u64));
         }
         Ok([pair_key, id_key])
@@ -1127,6 +1138,17 @@ impl App {
     }
 }
 
+/// 1, 10, 100, …: the refusal counts that are audited.
+fn is_power_of_ten(mut n: u64) -> bool {
+    if n == 0 {
+        return false;
+    }
+    while n % 10 == 0 {
+        n /= 10;
+    }
+    n == 1
+}
+
 fn mfa_key(tenant: &str, challenge: &str) -> String {
     format!("usso:mfa:{tenant}:{challenge}")
 }
@@ -1144,5 +1166,16 @@ fn html(status: u16, body: String) -> Response {
             ),
         ],
         body: body.into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn refusal_counts_audited() {
+        let audited: Vec<u64> = (0..=10_000)
+            .filter(|&n| super::is_power_of_ten(n))
+            .collect();
+        assert_eq!(audited, [1, 10, 100, 1000, 10_000]);
     }
 }

@@ -285,6 +285,14 @@ pub struct Config {
         global = true
     )]
     pub max_header_bytes: usize,
+    /// Audit entries older than this many days are deleted (hourly); 0 keeps them forever.
+    #[arg(
+        long,
+        env = "USSO_AUDIT_RETENTION_DAYS",
+        default_value_t = 365,
+        global = true
+    )]
+    pub audit_retention_days: u32,
     /// How many reverse proxies in front of the origin append to `X-Forwarded-For` /
     /// `Forwarded`: the client address is that many entries from the right (0: the socket
     /// peer). `USSO_TRUST_PROXY=true` alone means 1.

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod audit_retention;
 pub mod authn;
 pub mod bootstrap;
 pub mod captcha;

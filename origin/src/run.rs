@@ -316,10 +316,21 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
     let worker = tokio::spawn(outbox.run(async {
         let _ = stop_rx.await;
     }));
+    let retention = {
+        let (docs, days) = (app.docs.clone(), cfg.audit_retention_days);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                crate::audit_retention::prune_all(&docs, days, SystemClock.now()).await;
+            }
+        })
+    };
     let served = crate::server::serve(listener, app, gateway, cfg.limits()).await;
     // The delivery in progress finishes; what is still queued waits in the store for the next start.
     let _ = stop_tx.send(());
     let _ = worker.await;
+    retention.abort();
     served.map_err(|e| Error::internal(format!("server failed: {e}")))?;
     tracing::info!("stopped");
     Ok(())

@@ -651,3 +651,39 @@ async fn stalled_connections_neither_stay_nor_take_the_service_down() {
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// Item 9: refused (429) attempts are counted, not written one by one: 300 guesses from one
+/// client, 200 of them refused, leave a handful of audit entries that carry the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_attempts_are_counted_not_written_one_by_one() {
+    let data = temp_dir("refusals");
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let mut refused = 0;
+    for i in 0..300 {
+        let r = post(
+            &c,
+            s.url("/api/sso/v1/auth/login"),
+            "org_default",
+            &json!({"identifier": format!("guess{i}@example.com"), "secret": "wrong password"}),
+        )
+        .await;
+        if r.0 == 429 {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 200, "the per-address limit is 100 per 5 minutes");
+    s.stop();
+    let limited: Vec<Value> = audit_events(&data, "org_default")
+        .into_iter()
+        .filter(|e| e["body"]["event"] == "login_rate_limited")
+        .collect();
+    let counts: Vec<u64> = limited
+        .iter()
+        .map(|e| e["body"]["detail"]["refused_in_window"].as_u64().unwrap())
+        .collect();
+    let mut sorted = counts.clone();
+    sorted.sort();
+    assert_eq!(sorted, [1, 10, 100], "{limited:?}");
+    std::fs::remove_dir_all(&data).ok();
+}
