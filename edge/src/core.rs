@@ -44,8 +44,9 @@ pub struct EdgeConfig {
     pub master_key: SecretKey,
     /// Least time between two key-set reloads caused by unknown `kid`s.
     pub key_cooldown_secs: i64,
-    /// Age after which the refresh path reloads a tenant's policy and keys (verify never does
-    /// unless it meets an unknown `kid`).
+    /// Age after which a tenant's policy and keys are reloaded (one hot-store read per tenant
+    /// per TTL on any route; between reloads verify does no I/O unless it meets an unknown
+    /// `kid`).
     pub keyset_ttl_secs: i64,
     /// Check on every verify that the session is still live (one hot-store read).
     pub strict_verify: bool,
@@ -230,12 +231,34 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         id.ok_or_else(|| unknown_tenant(host))
     }
 
-    /// The cached tenant, loading it on first use.
+    /// The cached tenant, loading it on first use and reloading it once it is older than the
+    /// key-set TTL (one hot-store read per tenant per TTL, so a deactivated tenant stops
+    /// verifying everywhere within that time). While the store fails, the cached state keeps
+    /// serving, with at most one reload attempt per key cooldown.
     pub async fn tenant(&self, tenant_id: &str) -> Result<Arc<TenantState>> {
-        if let Some(t) = self.read_cache().tenants.get(tenant_id) {
-            return Ok(t.clone());
+        let now = self.now();
+        let cached = {
+            let cache = self.read_cache();
+            cache.tenants.get(tenant_id).map(|t| {
+                let tried = cache.attempts.get(tenant_id).copied().unwrap_or(i64::MIN);
+                let stale = now - t.loaded_at >= self.config.keyset_ttl_secs
+                    && now.saturating_sub(tried)
+                        >= self
+                            .config
+                            .key_cooldown_secs
+                            .min(self.config.keyset_ttl_secs);
+                (t.clone(), stale)
+            })
+        };
+        match cached {
+            Some((t, false)) => Ok(t),
+            Some((t, true)) => match self.load_tenant(tenant_id).await {
+                Ok(fresh) => Ok(fresh),
+                Err(e) if e.code() == ErrorCode::TenantNotFound => Err(e),
+                Err(_) => Ok(t),
+            },
+            None => self.load_tenant(tenant_id).await,
         }
-        self.load_tenant(tenant_id).await
     }
 
     /// Reloads a tenant's policy and keys from the hot store (one round trip).
@@ -273,6 +296,16 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
                 format!("tenant policy unreadable: {e}"),
             )
         })?;
+        if !config.is_active {
+            let mut cache = self.write_cache();
+            cache.tenants.remove(tenant_id);
+            cache.attempts.remove(tenant_id);
+            if cache.unknown.len() >= MAX_CACHED_DOMAINS {
+                cache.unknown.clear();
+            }
+            cache.unknown.insert(tenant_id.to_owned(), now);
+            return Err(unknown_tenant(tenant_id));
+        }
         let keys = values.next().flatten().ok_or_else(|| {
             Error::new(
                 ErrorCode::ConfigurationError,

@@ -38,6 +38,14 @@ pub struct TenantConfig {
     /// Whether cookies carry `Secure`; `None` decides by the issuer's scheme.
     #[serde(default)]
     pub cookie_secure: Option<bool>,
+    /// An inactive tenant answers `tenant_not_found` everywhere: no verify, no refresh, at the
+    /// origin and at every edge once it reloads the policy (within its key-set TTL).
+    #[serde(default = "active")]
+    pub is_active: bool,
+}
+
+fn active() -> bool {
+    true
 }
 
 impl TenantConfig {
@@ -54,6 +62,7 @@ impl TenantConfig {
             rotation: RotationPolicy::default(),
             jwks_max_age_secs: DEFAULT_JWKS_MAX_AGE,
             cookie_secure: None,
+            is_active: true,
         }
     }
 

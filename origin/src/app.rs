@@ -89,7 +89,7 @@ impl App {
         let state = self.core.resolve_tenant(req, false).await?;
         let t = tenant::load(&self.docs, &state.config.tenant_id)
             .await?
-            .filter(|t| t.is_active)
+            .filter(|t| t.tokens.is_active)
             .ok_or_else(|| Error::new(ErrorCode::TenantNotFound, "tenant not found or inactive"))?;
         let state = self.core.fresh_tenant(&state).await?;
         Ok((t, state))
@@ -436,9 +436,14 @@ impl App {
                 }
             }
         }
-        let revoked = self
-            .revoke_all(t.id(), &fresh.subject(), REASON_ACCOUNT_CLAIMED)
-            .await?;
+        let revoked = crate::hot::revoke_all(
+            &self.hot,
+            t.id(),
+            &fresh.subject(),
+            REASON_ACCOUNT_CLAIMED,
+            now,
+        )
+        .await?;
         self.audit(
             t.id(),
             "unverified_account_claimed",
@@ -468,19 +473,6 @@ impl App {
             .await;
         }
         Ok(changed)
-    }
-
-    /// Revokes every live session of `subject`; how many.
-    pub async fn revoke_all(&self, tenant: &str, subject: &str, reason: &str) -> Result<usize> {
-        let now = self.now();
-        let mut n = 0;
-        for s in self.hot.sessions_of(tenant, subject).await? {
-            if s.is_live(now) {
-                self.hot.revoke(tenant, &s.session_id, reason, now).await?;
-                n += 1;
-            }
-        }
-        Ok(n)
     }
 
     /// `GET /captcha/challenge`: an Altcha-compatible proof-of-work challenge.
@@ -1143,7 +1135,7 @@ fn is_power_of_ten(mut n: u64) -> bool {
     if n == 0 {
         return false;
     }
-    while n % 10 == 0 {
+    while n.is_multiple_of(10) {
         n /= 10;
     }
     n == 1

@@ -415,6 +415,22 @@ pub enum UserCommand {
         #[arg(long = "scope")]
         scopes: Vec<String>,
     },
+    /// Disable a user: they can no longer sign in, and every session of theirs ends at once.
+    Disable {
+        /// Any of the user's identifiers (email, phone, username).
+        identifier: String,
+        /// Tenant.
+        #[arg(long, default_value = "org_default")]
+        tenant: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// Any of the user's identifiers.
+        identifier: String,
+        /// Tenant.
+        #[arg(long, default_value = "org_default")]
+        tenant: String,
+    },
     /// Erase a user: revoke their sessions, delete their account and identifiers, strip the
     /// audit entries that name them.
     Erase {

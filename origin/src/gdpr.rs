@@ -86,15 +86,8 @@ pub async fn erase_user<D: DocumentStore, H: OriginHot>(
         user_id: user.id.clone(),
         ..Erased::default()
     };
-    for s in hot.sessions_of(&user.tenant_id, &user.subject()).await? {
-        if hot
-            .revoke(&user.tenant_id, &s.session_id, "user_erased", now)
-            .await?
-            .is_some()
-        {
-            erased.sessions += 1;
-        }
-    }
+    erased.sessions =
+        crate::hot::revoke_all(hot, &user.tenant_id, &user.subject(), "user_erased", now).await?;
     let idents: Vec<String> = [
         (IdentifierKind::Email, &user.email),
         (IdentifierKind::Phone, &user.phone),

@@ -12,6 +12,29 @@ use usso_shared::{Error, Result};
 
 use crate::db::{sql, Db, Durability};
 
+/// Revokes every session of `subject` in `tenant` (erasure, deactivation, an account
+/// claimed by the owner of its identifier). Revoking is idempotent; returns how many session
+/// records the subject has (all revoked afterwards).
+pub async fn revoke_all<H: OriginHot>(
+    hot: &H,
+    tenant: &str,
+    subject: &str,
+    reason: &str,
+    now: i64,
+) -> Result<u64> {
+    let mut n = 0;
+    for s in hot.sessions_of(tenant, subject).await? {
+        if hot
+            .revoke(tenant, &s.session_id, reason, now)
+            .await?
+            .is_some()
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Origin-only hot-store operations.
 pub trait OriginHot: HotStore + Send + Sync + 'static {
     /// Sets a plain value (published tenant policy, domains, keys).

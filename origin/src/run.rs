@@ -150,7 +150,7 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
                 if let Some(t) = tenant::load(&stores.docs, &id).await? {
                     println!(
                         "{}",
-                        json!({"id": t.id(), "name": t.name, "issuer": t.tokens.issuer, "domains": t.tokens.domains, "is_active": t.is_active})
+                        json!({"id": t.id(), "name": t.name, "issuer": t.tokens.issuer, "domains": t.tokens.domains, "is_active": t.tokens.is_active})
                     );
                 }
             }
@@ -216,6 +216,45 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             let erased = crate::gdpr::erase_user(&stores.docs, &stores.hot, &user, now).await?;
             audit_cli(&stores, &tid, "user_erased", json!({"erased": true})).await;
             println!("{}", json!(erased));
+            Ok(())
+        }
+        Command::User(command @ (UserCommand::Disable { .. } | UserCommand::Enable { .. })) => {
+            let (identifier, tid, active) = match command {
+                UserCommand::Disable { identifier, tenant } => (identifier, tenant, false),
+                UserCommand::Enable { identifier, tenant } => (identifier, tenant, true),
+                _ => unreachable!("matched above"),
+            };
+            let ident = Identifier::parse(&identifier, None)?;
+            let (mut user, version) = users::find_by_identifier(&stores.docs, &tid, &ident)
+                .await?
+                .ok_or_else(|| Error::new(ErrorCode::NotFound, "no such user"))?;
+            user.is_active = active;
+            user.updated_at = now;
+            users::update(&stores.docs, &user, version).await?;
+            // Disabling ends every session at once: no refresh anywhere, and strict verify
+            // refuses the access tokens already issued.
+            let revoked = if active {
+                0
+            } else {
+                crate::hot::revoke_all(&stores.hot, &tid, &user.subject(), "user_disabled", now)
+                    .await?
+            };
+            let event = if active {
+                "user_enabled"
+            } else {
+                "user_disabled"
+            };
+            audit_cli(
+                &stores,
+                &tid,
+                event,
+                json!({"user_id": user.id, "sessions_revoked": revoked}),
+            )
+            .await;
+            println!(
+                "{}",
+                json!({"user_id": user.id, "is_active": active, "sessions_revoked": revoked})
+            );
             Ok(())
         }
         Command::Key(KeyCommand::Rotate { tenant: tid }) => {

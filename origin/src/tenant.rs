@@ -80,8 +80,6 @@ pub struct Tenant {
     /// This tenant's own SMTP relay and sender (else the origin's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<TenantSmtp>,
-    /// Inactive tenants answer `tenant_not_found`.
-    pub is_active: bool,
     /// Creation time.
     pub created_at: i64,
 }
@@ -128,7 +126,6 @@ impl Tenant {
             activation: crate::authn::Activation::None,
             captcha: Vec::new(),
             smtp: None,
-            is_active: true,
             created_at: now,
         }
     }

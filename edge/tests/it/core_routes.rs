@@ -519,3 +519,41 @@ async fn unknown_tenants_cost_bounded_memory() {
         .await;
     assert_eq!(s, 200);
 }
+
+/// Security issue 11, item 7: a tenant published as inactive stops verifying and refreshing at
+/// the edge once the policy is reloaded (within the key-set TTL); JWKS answers
+/// `tenant_not_found` too.
+#[tokio::test]
+async fn an_inactive_tenant_stops_verify_and_refresh_within_the_keyset_ttl() {
+    let w = world();
+    let pair = w.login();
+    assert_eq!(w.verify(&pair.access_token, false).await.0, 200);
+    let mut off = w.cfg.clone();
+    off.is_active = false;
+    w.core.store().set(
+        key::tenant(&off.tenant_id),
+        serde_json::to_string(&off).unwrap(),
+    );
+    w.clock.advance(w.core.config().keyset_ttl_secs);
+    let (s, e) = w.verify(&pair.access_token, false).await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (400, Some("tenant_not_found"))
+    );
+    let (s, e) = w.refresh(&pair.refresh_token).await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (400, Some("tenant_not_found"))
+    );
+    let (s, _) = w
+        .call(Request::new(Method::Get, "/.well-known/jwks.json"))
+        .await;
+    assert_eq!(s, 400);
+    // Active again: served again once the negative entry expires.
+    w.core.store().set(
+        key::tenant(&w.cfg.tenant_id),
+        serde_json::to_string(&w.cfg).unwrap(),
+    );
+    w.clock.advance(10);
+    assert_eq!(w.verify(&pair.access_token, false).await.0, 200);
+}

@@ -108,7 +108,12 @@ impl Drop for Stack {
 }
 
 fn start_edges(stack: &Stack) -> (EdgeProcess, EdgeProcess) {
-    let vars = stack.edge_vars();
+    start_edges_with(stack, &[])
+}
+
+fn start_edges_with(stack: &Stack, extra: &[(&'static str, &str)]) -> (EdgeProcess, EdgeProcess) {
+    let mut vars = stack.edge_vars();
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     (workerd(&vars), wasmtime_serve(&vars))
 }
@@ -687,5 +692,104 @@ async fn one_upstash_round_trip_per_refresh_and_none_per_verify() {
             .as_str()
             .unwrap()
             .to_owned();
+    }
+}
+
+/// Security issue 11, item 7, through both edges: disabling a user ends every session of theirs
+/// at once (refresh refused at Workers and Spin), and deactivating a tenant stops verify and
+/// refresh at both edges once they reload the policy (key-set TTL, 1 s here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivation_ends_sessions_at_workers_and_spin() {
+    let redis = RedisServer::start();
+    let stack = Stack::start(&redis, "deactivate");
+    let (workers, spin) = start_edges_with(&stack, &[("USSO_KEYSET_TTL_SECS", "1")]);
+    let creds = |who: &str| json!({"identifier": format!("{who}@example.com"), "secret": "deactivation password 1"});
+    let mut sessions = Vec::new();
+    for who in ["dis", "keep"] {
+        let reg = stack
+            .post(stack.origin("/api/sso/v1/auth/register"), &creds(who))
+            .await;
+        assert_eq!(reg.0, 200, "{}", reg.1);
+        sessions.push(reg.1);
+    }
+    let refresh = |edge: &EdgeProcess, token: &Value| {
+        let (url, body) = (
+            edge.url("/api/sso/v1/auth/refresh"),
+            json!({"refresh_token": token}),
+        );
+        let stack = &stack;
+        async move { stack.post(url, &body).await }
+    };
+
+    // Disable one user: their refresh fails at both edges at once; the other user's works.
+    let out = admin(
+        &stack.data,
+        &["user", "disable", "dis@example.com"],
+        &stack.envs(),
+    );
+    assert!(out.contains("\"sessions_revoked\":1"), "{out}");
+    for edge in [&workers, &spin] {
+        let r = refresh(edge, &sessions[0]["refresh_token"]).await;
+        assert_eq!(
+            code(&r),
+            (401, "session_revoked".into()),
+            "{}: {}",
+            edge.base,
+            r.1
+        );
+    }
+    let r = refresh(&workers, &sessions[1]["refresh_token"]).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let keep = r.1["refresh_token"].clone();
+    let login = stack
+        .post(stack.origin("/api/sso/v1/auth/login"), &creds("dis"))
+        .await;
+    assert_eq!(
+        code(&login),
+        (403, "permission_denied".into()),
+        "{}",
+        login.1
+    );
+
+    // Deactivate the tenant: both edges refuse verify and refresh within their TTL.
+    admin(
+        &stack.data,
+        &[
+            "tenant",
+            "update",
+            "org_default",
+            "--set",
+            r#"{"is_active": false}"#,
+        ],
+        &stack.envs(),
+    );
+    for edge in [&workers, &spin] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let v = stack
+                .post(
+                    edge.url("/api/sso/v1/auth/verify-token"),
+                    &json!({"token": sessions[1]["access_token"]}),
+                )
+                .await;
+            if code(&v) == (400, "tenant_not_found".into()) {
+                break;
+            }
+            assert_eq!(v.0, 200, "{}: {}", edge.base, v.1);
+            assert!(
+                Instant::now() < deadline,
+                "{} still verifies for an inactive tenant",
+                edge.base
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let r = refresh(edge, &keep).await;
+        assert_eq!(
+            code(&r),
+            (400, "tenant_not_found".into()),
+            "{}: {}",
+            edge.base,
+            r.1
+        );
     }
 }
