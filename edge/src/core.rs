@@ -497,6 +497,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             refresh_token: Option<String>,
         }
         let tenant = self.resolve_tenant(req, false).await?;
+        crate::csrf::same_site(req, &tenant.config)?;
         let tenant = self.fresh_tenant(&tenant).await?;
         let now = self.now();
         let body: Body = if req.method == Method::Post {
@@ -578,6 +579,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             refresh_token: Option<String>,
         }
         let tenant = self.resolve_tenant(req, false).await?;
+        crate::csrf::same_site(req, &tenant.config)?;
         let body: Body = if req.method == Method::Post {
             req.json()?
         } else {
@@ -661,4 +663,7 @@ fn cacheable(req: &Request, body: Vec<u8>, max_age: i64) -> Response {
             format!("public, max-age={}", max_age.max(0)),
         )
         .with_header("access-control-allow-origin", "*")
+        // The answer depends on the tenant, chosen by these headers: a shared cache must not
+        // serve one tenant's issuer and keys for another's request.
+        .with_header("vary", "Host, X-Tenant-ID")
 }

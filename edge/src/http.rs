@@ -124,6 +124,20 @@ impl Request {
             .filter(|t| !t.is_empty())
     }
 
+    /// Whether `Content-Type` is `application/json` or a `+json` type (parameters ignored).
+    pub fn is_json(&self) -> bool {
+        self.header("content-type").is_some_and(|v| {
+            let media = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            media == "application/json"
+                || (media.starts_with("application/") && media.ends_with("+json"))
+        })
+    }
+
     /// The body parsed as JSON of type `T`; an empty body reads as `{}`. Malformed JSON is
     /// `bad_request` (400); well-formed JSON of the wrong shape is `validation_error` (422).
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
@@ -136,6 +150,13 @@ impl Request {
         let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
+            // A JSON body must say so: a browser form or `text/plain` body (which a page of
+            // another site can send without a preflight) is never read as JSON (login CSRF).
+            if !self.is_json() {
+                return Err(Error::bad_request(
+                    "send the body as JSON (Content-Type: application/json)",
+                ));
+            }
             &self.body
         };
         let value: serde_json::Value = serde_json::from_slice(body)
@@ -277,6 +298,14 @@ mod tests {
             token: String,
         }
         let mut r = Request::new(Method::Post, "/");
+        r.body = br#"{"token": "t"}"#.to_vec();
+        assert_eq!(
+            r.json::<B>().unwrap_err().code(),
+            ErrorCode::BadRequest,
+            "a body that does not say it is JSON"
+        );
+        let mut r = r.with_header("content-type", "application/json; charset=utf-8");
+        assert!(r.json::<B>().is_ok());
         r.body = b"{not json".to_vec();
         assert_eq!(r.json::<B>().unwrap_err().code(), ErrorCode::BadRequest);
         r.body = br#"{"token": 5}"#.to_vec();

@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod core;
+pub mod csrf;
 pub mod http;
 pub mod issue;
 pub mod redis_session;

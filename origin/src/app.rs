@@ -120,6 +120,7 @@ impl App {
     /// `POST /auth/login` and (with `registering`) `POST /auth/register`.
     pub async fn login(&self, req: &Request, registering: bool) -> Result<Response> {
         let (t, state) = self.tenant_of(req).await?;
+        usso_edge::csrf::same_site(req, &t.tokens)?;
         let body: LoginRequest = req.json()?;
         self.captcha_guard(&t, "login", req).await?;
         match body.method.as_deref() {
@@ -616,21 +617,21 @@ impl App {
     /// link and signs in (registering the address if the tenant allows it); redirects to the
     /// link's allowed URL with the session cookies, or answers the token response.
     pub async fn magic_link_confirm(&self, req: &Request) -> Result<Response> {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            token: Option<String>,
+        }
         let (t, state) = self.tenant_of(req).await?;
-        let token = req
-            .form_field("token")
-            .filter(|_| {
-                req.header("content-type")
-                    .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
-            })
-            .or_else(|| {
-                serde_json::from_slice::<Value>(&req.body)
-                    .ok()?
-                    .get("token")?
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .ok_or_else(|| Error::new(ErrorCode::ValidationError, "field `token` is required"))?;
+        usso_edge::csrf::same_site(req, &t.tokens)?;
+        let is_form = req
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        let token = if is_form {
+            req.form_field("token")
+        } else {
+            req.json::<Body>()?.token
+        }
+        .ok_or_else(|| Error::new(ErrorCode::ValidationError, "field `token` is required"))?;
         let now = self.now();
         let Some(link) = crate::magic_link::take(&self.hot, t.id(), &token, now).await? else {
             return Err(Error::new(
@@ -888,6 +889,7 @@ impl App {
             code: String,
         }
         let (t, state) = self.tenant_of(req).await?;
+        usso_edge::csrf::same_site(req, &t.tokens)?;
         let body: Body = req.json()?;
         let now = self.now();
         let key = mfa_key(t.id(), &body.mfa_challenge);

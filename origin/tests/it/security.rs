@@ -687,3 +687,116 @@ async fn refused_attempts_are_counted_not_written_one_by_one() {
     assert_eq!(sorted, [1, 10, 100], "{limited:?}");
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// Item 12 (login CSRF, CSRF logout) and item 11 (`Vary`): JSON routes refuse bodies that are
+/// not JSON; routes that set or clear cookies refuse requests a browser marks as cross-site;
+/// the same requests from the service's own origin, or from a client that is not a browser,
+/// pass. JWKS and discovery vary on the headers that choose the tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_requests_cannot_sign_in_refresh_or_sign_out() {
+    let data = temp_dir("csrf");
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let login = s.url("/api/sso/v1/auth/login");
+    let creds = json!({"identifier": "lee@example.com", "secret": "lee password 1"});
+    let reg = post(
+        &c,
+        s.url("/api/sso/v1/auth/register"),
+        "org_default",
+        &creds,
+    )
+    .await;
+    assert_eq!(reg.0, 200, "{}", reg.1);
+    let refresh_token = reg.1["refresh_token"].as_str().unwrap().to_owned();
+
+    // A text/plain body (what a cross-site form can send without a preflight) is not JSON.
+    let plain = c
+        .post(&login)
+        .header("content-type", "text/plain")
+        .body(creds.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 400);
+
+    let cross = |url: String, header: (&'static str, &'static str), body: Value| {
+        c.post(url).header(header.0, header.1).json(&body).send()
+    };
+    for header in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = cross(login.clone(), header, creds.clone()).await.unwrap();
+        assert_eq!(r.status(), 403, "login {header:?}");
+        let r = cross(
+            s.url("/api/sso/v1/auth/refresh"),
+            header,
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 403, "refresh {header:?}");
+        let r = cross(
+            s.url("/api/sso/v1/auth/logout"),
+            header,
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 403, "logout {header:?}");
+        let r = cross(
+            s.url("/api/sso/v1/auth/magic-link"),
+            header,
+            json!({"token": "whatever"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 403, "magic link {header:?}");
+    }
+    // A cross-site GET logout (a link or an image on another site) ends nothing.
+    let r = c
+        .get(s.url("/api/sso/v1/auth/logout"))
+        .header("sec-fetch-site", "cross-site")
+        .header("cookie", format!("usso-refresh-token={refresh_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // The session is untouched; from the service's own origin everything works.
+    let own = s.url("");
+    let r = c
+        .post(s.url("/api/sso/v1/auth/refresh"))
+        .header("origin", own.trim_end_matches('/'))
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"refresh_token": refresh_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = c
+        .post(&login)
+        .header("origin", own.trim_end_matches('/'))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    for path in [
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+    ] {
+        let r = c.get(s.url(path)).send().await.unwrap();
+        let vary = r
+            .headers()
+            .get("vary")
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase());
+        assert!(
+            vary.as_deref()
+                .is_some_and(|v| v.contains("host") && v.contains("x-tenant-id")),
+            "{path}: {vary:?}"
+        );
+    }
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
