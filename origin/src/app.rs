@@ -943,7 +943,10 @@ impl App {
         let mut user = User::new(t.id(), ident, Some(hash), now)?;
         if let Some(name) = &body.name {
             let name = name.trim();
-            if name.chars().count() > 128 || name.chars().any(char::is_control) {
+            if name.chars().count() > 128
+                || name.chars().any(char::is_control)
+                || crate::identifier::has_format_chars(name)
+            {
                 return Err(Error::new(
                     ErrorCode::ValidationError,
                     "name must be at most 128 printable characters",

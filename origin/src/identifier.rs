@@ -160,15 +160,23 @@ fn guess_kind(raw: &str) -> Result<IdentifierKind> {
 // E-mail
 // ---------------------------------------------------------------------------------------------
 
-/// Parses an e-mail address: trimmed and lower-cased (`str::to_lowercase`, whole address; no
-/// Unicode normalisation).
+/// Parses an e-mail address into one canonical form per mailbox, so that addresses that look
+/// alike cannot become separate accounts (security issue 13):
+/// - the domain goes through UTS 46 (`idna`): case folded, full-width and other compatibility
+///   forms mapped, NFC, and stored as A-labels, so `münchen.de`, `MÜNCHEN.DE` and
+///   `xn--mnchen-3ya.de` are one domain;
+/// - a non-ASCII local part is NFKC-normalised and lower-cased (full-width `ａｄａ` is `ada`,
+///   NFD is NFC), and refused when it mixes scripts (`pаypal` with a Cyrillic `а`), when it is
+///   written entirely in letters that look Latin from another script (`рау`), or when it holds
+///   the dotless `ı` or a combining dot above (`İ` lower-cases to `i` + U+0307);
+/// - format and bidi-control characters (zero-width joiners, `U+202E`…) are refused anywhere.
 ///
-/// Rules: at most [`MAX_EMAIL_BYTES`] bytes; no whitespace or control characters; exactly one
-/// `@`; local part 1..=[`MAX_EMAIL_LOCAL_BYTES`] bytes of RFC 5322 "atext" (`a-z 0-9` and
-/// ``!#$%&'*+/=?^_`{|}~-``), dots (not first, not last, not doubled) and non-ASCII characters
-/// (RFC 6531); domain 1..=[`MAX_EMAIL_DOMAIN_BYTES`] bytes with at least one dot, labels
-/// 1..=[`MAX_EMAIL_LABEL_BYTES`] bytes of `a-z 0-9 -` or non-ASCII characters (IDN, not
-/// validated further), not starting or ending with `-`, the last label not all digits.
+/// Rules otherwise: at most [`MAX_EMAIL_BYTES`] bytes; no whitespace or control characters;
+/// exactly one `@`; local part 1..=[`MAX_EMAIL_LOCAL_BYTES`] bytes of RFC 5322 "atext"
+/// (`a-z 0-9` and ``!#$%&'*+/=?^_`{|}~-``), dots (not first, not last, not doubled) and
+/// non-ASCII characters (RFC 6531); domain labels 1..=[`MAX_EMAIL_LABEL_BYTES`] bytes of
+/// `a-z 0-9 -` (after A-label conversion), not starting or ending with `-`, at least one dot,
+/// the last label not all digits.
 pub fn parse_email(raw: &str) -> Result<Identifier> {
     let s = raw.trim();
     if s.is_empty() {
@@ -183,22 +191,95 @@ pub fn parse_email(raw: &str) -> Result<Identifier> {
             "email must not contain spaces or control characters",
         ));
     }
-    let value = s.to_lowercase();
-    // Lower-casing can lengthen some characters.
-    if value.len() > MAX_EMAIL_BYTES {
-        return Err(too_long());
+    if has_format_chars(s) {
+        return Err(invalid(
+            "email must not contain invisible or text-direction characters",
+        ));
     }
-    let (local, domain) = match value.split_once('@') {
+    let (local, domain) = match s.split_once('@') {
         Some((l, d)) if !d.contains('@') => (l, d),
         _ => return Err(invalid("email must contain exactly one '@'")),
     };
-    check_local_part(local)?;
-    check_domain(domain)?;
+    let local = canonical_local_part(local)?;
+    let domain = canonical_domain(domain)?;
+    check_local_part(&local)?;
+    check_domain(&domain)?;
+    let value = format!("{local}@{domain}");
+    // Normalising can lengthen some characters.
+    if value.len() > MAX_EMAIL_BYTES {
+        return Err(too_long());
+    }
     Ok(Identifier {
         kind: IdentifierKind::Email,
         value,
     })
 }
+
+/// Whether `s` holds a format character (general category Cf: zero-width joiners and spaces,
+/// bidi controls and isolates, the BOM, soft hyphens…), which render as nothing or reorder
+/// text. Refused in identifiers and display names.
+pub fn has_format_chars(s: &str) -> bool {
+    use icu_properties::{props::GeneralCategory, CodePointMapData};
+    let gc = CodePointMapData::<GeneralCategory>::new();
+    s.chars().any(|c| gc.get(c) == GeneralCategory::Format)
+}
+
+fn canonical_domain(domain: &str) -> Result<String> {
+    if domain.is_empty() || domain.len() > MAX_EMAIL_DOMAIN_BYTES {
+        return Err(invalid(format!(
+            "email domain must be 1 to {MAX_EMAIL_DOMAIN_BYTES} bytes"
+        )));
+    }
+    idna::domain_to_ascii(domain)
+        .map_err(|_| invalid("email domain is not a valid (internationalised) domain name"))
+}
+
+fn canonical_local_part(local: &str) -> Result<String> {
+    if local.is_ascii() {
+        return Ok(local.to_ascii_lowercase());
+    }
+    let nfkc = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
+    let folded = nfkc
+        .normalize(&nfkc.normalize(local).to_lowercase())
+        .into_owned();
+    if folded.contains(['\u{0131}', '\u{0307}']) {
+        return Err(invalid(
+            "the part of the email before '@' must not contain a dotless i or a combining dot",
+        ));
+    }
+    if folded.is_ascii() {
+        return Ok(folded);
+    }
+    use icu_properties::{props::Script, CodePointMapData};
+    let script = CodePointMapData::<Script>::new();
+    let mut scripts: Vec<Script> = folded
+        .chars()
+        .map(|c| script.get(c))
+        .filter(|s| !matches!(*s, Script::Common | Script::Inherited))
+        .collect();
+    scripts.sort_by_key(|s| s.to_icu4c_value());
+    scripts.dedup();
+    if scripts.len() > 1 {
+        return Err(invalid(
+            "the part of the email before '@' must not mix scripts (e.g. Latin and Cyrillic letters)",
+        ));
+    }
+    if folded
+        .chars()
+        .all(|c| !c.is_alphabetic() || c.is_ascii() || LATIN_LOOKALIKES.contains(c))
+    {
+        return Err(invalid(
+            "the part of the email before '@' is written in letters that look like Latin ones",
+        ));
+    }
+    Ok(folded)
+}
+
+/// Lower-case Cyrillic and Greek letters that render like Latin letters (the project's own
+/// list, after the confusables most used in spoofing): a local part made only of these (and
+/// ASCII or non-letters) reads as a Latin address it is not.
+const LATIN_LOOKALIKES: &str =
+    "\u{0430}\u{0435}\u{043e}\u{0440}\u{0441}\u{0443}\u{0445}\u{0456}\u{0458}\u{0455}\u{0501}\u{04bb}\u{0475}\u{03bf}\u{03b1}\u{03bd}\u{03c1}\u{03c4}\u{03b9}\u{03ba}\u{03c7}";
 
 fn check_local_part(local: &str) -> Result<()> {
     if local.is_empty() || local.len() > MAX_EMAIL_LOCAL_BYTES {
@@ -239,13 +320,8 @@ fn check_domain(domain: &str) -> Result<()> {
                 "each email domain label must be at most {MAX_EMAIL_LABEL_BYTES} bytes"
             )));
         }
-        // Non-ASCII is accepted for IDN, except the characters IDNA maps to a dot.
-        let ok = |c: char| {
-            c.is_ascii_lowercase()
-                || c.is_ascii_digit()
-                || c == '-'
-                || (!c.is_ascii() && !matches!(c, '\u{3002}' | '\u{ff0e}' | '\u{ff61}'))
-        };
+        // A-labels by now (canonical_domain): ASCII letters, digits and hyphens only.
+        let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
         if !label.chars().all(ok) {
             return Err(invalid(
                 "email domain may contain only letters, digits, '-' and '.'",
@@ -391,9 +467,18 @@ pub fn parse_username(raw: &str) -> Result<Identifier> {
     if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err(invalid("username must start with a letter or a digit"));
     }
+    if s.ends_with(['_', '.', '-']) {
+        return Err(invalid("username must end with a letter or a digit"));
+    }
     let value = s.to_ascii_lowercase();
-    if RESERVED_USERNAMES.contains(&value.as_str()) {
-        return Err(invalid(format!("username `{value}` is reserved")));
+    let skeleton = username_skeleton(&value);
+    if RESERVED_USERNAMES
+        .iter()
+        .any(|r| username_skeleton(r) == skeleton)
+    {
+        return Err(invalid(format!(
+            "username `{value}` is reserved or looks like a reserved name"
+        )));
     }
     Ok(Identifier {
         kind: IdentifierKind::Username,
@@ -404,6 +489,23 @@ pub fn parse_username(raw: &str) -> Result<Identifier> {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
+
+/// What a username looks like: separators dropped and digits read as the letters they resemble,
+/// so `system.`, `sys_tem`, `r00t` and `nu11` match the reserved names they imitate.
+fn username_skeleton(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, '_' | '.' | '-'))
+        .map(|c| match c {
+            '0' => 'o',
+            '1' | 'i' => 'l',
+            '3' => 'e',
+            '4' => 'a',
+            '5' => 's',
+            '7' => 't',
+            c => c,
+        })
+        .collect()
+}
 
 fn invalid(detail: impl Into<String>) -> Error {
     Error::new(ErrorCode::ValidationError, detail)
@@ -440,8 +542,17 @@ mod tests {
             None,
             Ok((Email, "o'brien@sub.example.co.uk")),
         ),
-        ("Ünïcödé@Bücher.DE", None, Ok((Email, "ünïcödé@bücher.de"))),
-        ("用户@例子.广告", None, Ok((Email, "用户@例子.广告"))),
+        // Domains are stored as A-labels (UTS 46), so the Unicode and Punycode forms are one.
+        (
+            "Ünïcödé@Bücher.DE",
+            None,
+            Ok((Email, "ünïcödé@xn--bcher-kva.de")),
+        ),
+        (
+            "用户@例子.广告",
+            None,
+            Ok((Email, "用户@xn--fsqu00a.xn--4rr70v")),
+        ),
         (
             "a@xn--bcher-kva.de",
             None,
@@ -471,7 +582,60 @@ mod tests {
             Err("must not start or end with '.'"),
         ),
         ("a<b>@example.com", None, Err("not allowed")),
-        ("a@example。com", None, Err("must contain a dot")),
+        // The ideographic full stop is a dot in IDNA: the same domain, not a second account.
+        ("a@example。com", None, Ok((Email, "a@example.com"))),
+        // ---- look-alikes (security issue 13): one account, or refused ----
+        (
+            "ａｄａ@ｅｘａｍｐｌｅ.ｃｏｍ",
+            None,
+            Ok((Email, "ada@example.com")),
+        ),
+        ("ADA@EXAMPLE.COM", None, Ok((Email, "ada@example.com"))),
+        ("ada@MÜNCHEN.de", None, Ok((Email, "ada@xn--mnchen-3ya.de"))),
+        (
+            "ada@xn--mnchen-3ya.de",
+            None,
+            Ok((Email, "ada@xn--mnchen-3ya.de")),
+        ),
+        // é precomposed (NFC) and e + combining acute (NFD) are one address.
+        (
+            "jos\u{e9}@example.com",
+            None,
+            Ok((Email, "jos\u{e9}@example.com")),
+        ),
+        (
+            "jose\u{301}@example.com",
+            None,
+            Ok((Email, "jos\u{e9}@example.com")),
+        ),
+        (
+            "ad\u{200b}a@example.com",
+            None,
+            Err("invisible or text-direction"),
+        ),
+        (
+            "ada\u{202e}@example.com",
+            None,
+            Err("invisible or text-direction"),
+        ),
+        (
+            "ada@exam\u{200d}ple.com",
+            None,
+            Err("invisible or text-direction"),
+        ),
+        (
+            "p\u{430}ypal@example.com",
+            None,
+            Err("must not mix scripts"),
+        ),
+        (
+            "\u{440}\u{430}\u{443}@example.com",
+            None,
+            Err("look like Latin"),
+        ),
+        ("adm\u{131}n@example.com", None, Err("dotless i")),
+        ("\u{130}da@example.com", None, Err("dotless i")),
+        ("иван@example.com", None, Ok((Email, "иван@example.com"))),
         (
             "ada@example.com",
             Some("username"),
@@ -515,6 +679,13 @@ mod tests {
         ("ROOT", None, Err("reserved")),
         ("System", None, Err("reserved")),
         ("undefined", None, Err("reserved")),
+        ("system.", None, Err("end with a letter or a digit")),
+        ("sys_tem", None, Err("looks like a reserved name")),
+        ("r00t", None, Err("looks like a reserved name")),
+        ("nu11", None, Err("looks like a reserved name")),
+        ("syst3m", None, Err("looks like a reserved name")),
+        ("ｓｙｓｔｅｍ", None, Err("may contain only letters a-z")),
+        ("sуstem", None, Err("may contain only letters a-z")),
         ("me", Some("username"), Err("3 to 32 characters")),
         // ---- hint and empty ----
         ("ada@example.com", Some("mail"), Err("type must be one of")),

@@ -800,3 +800,51 @@ async fn cross_site_requests_cannot_sign_in_refresh_or_sign_out() {
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// Item 13 (and the names of item 18): identifiers that render like an existing one are the
+/// same account (409) or refused (422); display names with bidi overrides are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_alike_identifiers_are_one_account_or_refused() {
+    let data = temp_dir("lookalike");
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let reg = |identifier: &str, name: Option<&str>| {
+        let mut body = json!({"identifier": identifier, "secret": "look-alike password 1"});
+        if let Some(n) = name {
+            body["name"] = json!(n);
+        }
+        let url = s.url("/api/sso/v1/auth/register");
+        let c = c.clone();
+        async move { post(&c, url, "org_default", &body).await }
+    };
+    assert_eq!(reg("ada@münchen.de", None).await.0, 200);
+    for same in [
+        "ＡＤＡ@münchen.de",
+        "ada@MÜNCHEN.DE",
+        "ada@xn--mnchen-3ya.de",
+        "ada@münchen。de",
+    ] {
+        let r = reg(same, None).await;
+        assert_eq!(r.0, 409, "{same}: {}", r.1);
+    }
+    assert_eq!(reg("josé@example.com", None).await.0, 200);
+    assert_eq!(
+        reg("jose\u{301}@example.com", None).await.0,
+        409,
+        "NFD is the same address"
+    );
+    for refused in [
+        "ad\u{200b}a@münchen.de",
+        "p\u{430}ypal@example.com",
+        "adm\u{131}n@example.com",
+        "system.",
+        "r00t",
+    ] {
+        let r = reg(refused, None).await;
+        assert_eq!(r.0, 422, "{refused:?}: {}", r.1);
+    }
+    let r = reg("bidi@example.com", Some("evil\u{202e}gpj.exe")).await;
+    assert_eq!(r.0, 422, "{}", r.1);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
