@@ -252,14 +252,12 @@ fn canonical_local_part(local: &str) -> Result<String> {
     }
     use icu_properties::{props::Script, CodePointMapData};
     let script = CodePointMapData::<Script>::new();
-    let mut scripts: Vec<Script> = folded
+    let mut scripts = folded
         .chars()
         .map(|c| script.get(c))
-        .filter(|s| !matches!(*s, Script::Common | Script::Inherited))
-        .collect();
-    scripts.sort_by_key(|s| s.to_icu4c_value());
-    scripts.dedup();
-    if scripts.len() > 1 {
+        .filter(|s| !matches!(*s, Script::Common | Script::Inherited));
+    let first = scripts.next();
+    if scripts.any(|s| Some(s) != first) {
         return Err(invalid(
             "the part of the email before '@' must not mix scripts (e.g. Latin and Cyrillic letters)",
         ));
