@@ -82,6 +82,8 @@ pub struct TenantState {
     /// Verification rules, built once.
     pub rules: Validation,
     loaded_at: i64,
+    /// SHA-256 of the published key set it was built from.
+    keys_digest: [u8; 32],
 }
 
 #[derive(Debug, Default)]
@@ -312,6 +314,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
                 "tenant has no published keys",
             )
         })?;
+        let keys_digest: [u8; 32] = Sha256::digest(keys.as_bytes()).into();
         let keys: PublishedKeySet = serde_json::from_str(&keys).map_err(|e| {
             Error::new(
                 ErrorCode::ConfigurationError,
@@ -324,6 +327,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             config,
             ring,
             loaded_at: now,
+            keys_digest,
         });
         let mut cache = self.write_cache();
         cache.unknown.remove(tenant_id);
@@ -339,6 +343,23 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             self.load_tenant(&tenant.config.tenant_id).await
         } else {
             Ok(tenant.clone())
+        }
+    }
+
+    /// The tenant state with the key set as published right now (one hot-store read; a reload
+    /// only when the published set changed). For paths that sign and do I/O anyway (the
+    /// origin's sign-in flows), so that a key rotation takes effect for signing at once.
+    pub async fn current_tenant(&self, tenant: &Arc<TenantState>) -> Result<Arc<TenantState>> {
+        let id = &tenant.config.tenant_id;
+        let published = self.store.get_many(&[key::keys(id)]).await?;
+        let same = published
+            .first()
+            .and_then(Option::as_deref)
+            .is_some_and(|k| <[u8; 32]>::from(Sha256::digest(k.as_bytes())) == tenant.keys_digest);
+        if same {
+            Ok(tenant.clone())
+        } else {
+            self.load_tenant(id).await
         }
     }
 

@@ -91,7 +91,8 @@ impl App {
             .await?
             .filter(|t| t.tokens.is_active)
             .ok_or_else(|| Error::new(ErrorCode::TenantNotFound, "tenant not found or inactive"))?;
-        let state = self.core.fresh_tenant(&state).await?;
+        // A key rotation (`key rotate`, another process) takes effect for signing at once.
+        let state = self.core.current_tenant(&state).await?;
         Ok((t, state))
     }
 

@@ -135,9 +135,18 @@ impl Tenant {
         &self.tokens.tenant_id
     }
 
-    /// How long a retired key keeps verifying: the longest access token plus JWKS caching.
+    /// How long a retired key keeps verifying: as long as the longest-lived token it signed
+    /// (a refresh token, or an access token plus JWKS caching).
     pub fn key_retention_secs(&self) -> i64 {
-        self.tokens.access_ttl_secs + self.tokens.jwks_max_age_secs + 60
+        // Refresh tokens are signed with the access key schedule: a retired key keeps
+        // verifying for as long as a refresh token it signed can live, so a rotation never
+        // ends an idle session (the next refresh re-signs with the new key).
+        let access = self.tokens.access_ttl_secs + self.tokens.jwks_max_age_secs;
+        let refresh = self
+            .tokens
+            .refresh_ttl_secs
+            .max(self.tokens.rotation.absolute_lifetime_secs);
+        access.max(refresh) + 60
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::edge::{wasmtime_serve, workerd, EdgeProcess};
-use crate::support::{admin, free_port, temp_dir, RedisServer, Server};
+use crate::support::{admin, free_port, kid_of, temp_dir, RedisServer, Server};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -123,13 +123,6 @@ fn code(r: &(StatusCode, Value)) -> (u16, String) {
         r.0.as_u16(),
         r.1["error_code"].as_str().unwrap_or("").to_owned(),
     )
-}
-
-fn kid_of(token: &str) -> String {
-    let header = token.split('.').next().unwrap();
-    let header: Value =
-        serde_json::from_slice(&usso_shared::encoding::b64url_decode(header).unwrap()).unwrap();
-    header["kid"].as_str().unwrap().to_owned()
 }
 
 /// The suite, against the deployment at `edge` (a base URL; the origin's own for the native run).

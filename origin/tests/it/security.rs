@@ -7,7 +7,8 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::{
-    admin, dev_messages, eventually_within, free_port, nth_dev_code, temp_dir, token_in, Server,
+    admin, dev_messages, eventually_within, free_port, kid_of, nth_dev_code, temp_dir, token_in,
+    Server,
 };
 
 async fn call(
@@ -845,6 +846,60 @@ async fn look_alike_identifiers_are_one_account_or_refused() {
     }
     let r = reg("bidi@example.com", Some("evil\u{202e}gpj.exe")).await;
     assert_eq!(r.0, 422, "{}", r.1);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// Item 14: a key rotation takes effect for signing at once (the running origin signs with the
+/// new key on the next sign-in), and a refresh token signed by the retired key keeps working
+/// for the refresh lifetime (the retired key is kept that long), so rotation ends no session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_signs_at_once_and_ends_no_session() {
+    let data = temp_dir("rotation");
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let creds = json!({"identifier": "max@example.com", "secret": "max password 1"});
+    let reg = post(
+        &c,
+        s.url("/api/sso/v1/auth/register"),
+        "org_default",
+        &creds,
+    )
+    .await;
+    let old_kid = kid_of(reg.1["access_token"].as_str().unwrap());
+    let out = admin(&data, &["key", "rotate"], &[]);
+    let new_kid = serde_json::from_str::<Value>(&out).unwrap()["active_kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(old_kid, new_kid);
+    let login = post(&c, s.url("/api/sso/v1/auth/login"), "org_default", &creds).await;
+    assert_eq!(login.0, 200, "{}", login.1);
+    assert_eq!(kid_of(login.1["access_token"].as_str().unwrap()), new_kid);
+    // The old refresh token still refreshes, into the new key.
+    let r = post(
+        &c,
+        s.url("/api/sso/v1/auth/refresh"),
+        "org_default",
+        &json!({"refresh_token": reg.1["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    // The retired key verifies for the refresh lifetime (30 days by default), not ~1 hour.
+    let keys = admin(&data, &["key", "list"], &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let retired = keys
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|k| k["kid"] == old_kid.as_str())
+        .expect("the retired key is kept");
+    assert!(
+        retired["retire_at"].as_i64().unwrap() >= now + 2_592_000 - 120,
+        "{retired}"
+    );
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }

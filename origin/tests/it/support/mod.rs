@@ -527,6 +527,14 @@ pub async fn nth_dev_code(data: &Path, to: &str, n: usize) -> String {
     .await
 }
 
+/// The `kid` in a JWT's header.
+pub fn kid_of(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&usso_shared::encoding::b64url_decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
 /// The single-use token of a magic link in a message's text (`…?token=…`).
 pub fn token_in(text: &str) -> Option<String> {
     let start = text.find("token=")? + 6;
