@@ -191,7 +191,9 @@ pub fn clear_cookies(cfg: &TenantConfig, res: Response) -> Response {
         )
 }
 
-fn cookie(
+/// A `Set-Cookie` value: HttpOnly, the tenant's `Secure` rule, the given path, age and
+/// `SameSite`.
+pub fn cookie(
     cfg: &TenantConfig,
     name: &str,
     value: &str,

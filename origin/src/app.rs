@@ -123,7 +123,7 @@ impl App {
         let (t, state) = self.tenant_of(req).await?;
         usso_edge::csrf::same_site(req, &t.tokens)?;
         let body: LoginRequest = req.json()?;
-        self.captcha_guard(&t, "login", req).await?;
+        let solved = self.captcha_guard(&t, "login", req).await?;
         match body.method.as_deref() {
             None
             | Some("password")
@@ -131,7 +131,9 @@ impl App {
             | Some("phone/password")
             | Some("username/password") => {}
             Some(m @ ("email/otp" | "phone/otp")) => {
-                return self.login_with_code(req, &t, &state, &body, m).await;
+                return self
+                    .login_with_code(req, &t, &state, &body, m, solved)
+                    .await;
             }
             Some(_) => {
                 return Err(Error::new(
@@ -155,7 +157,7 @@ impl App {
             Identifier::parse(&body.identifier, body.kind.as_deref())?
         };
         let now = self.now();
-        let [pair_key, id_key] = self.count_login(&t, &ident, req, now).await?;
+        let [pair_key, id_key] = self.count_login(&t, &ident, req, solved, now).await?;
 
         let found = users::find_for_sign_in(&self.docs, t.id(), &ident).await?;
         let Found {
@@ -322,6 +324,7 @@ impl App {
         state: &Arc<TenantState>,
         body: &LoginRequest,
         method: &str,
+        captcha_solved: bool,
     ) -> Result<Response> {
         let kind = if method == "email/otp" {
             "email"
@@ -333,7 +336,9 @@ impl App {
             return Err(Error::new(ErrorCode::ValidationError, "secret is too long"));
         }
         let now = self.now();
-        let [pair_key, id_key] = self.count_login(t, &ident, req, now).await?;
+        let [pair_key, id_key] = self
+            .count_login(t, &ident, req, captcha_solved, now)
+            .await?;
         if let Err(e) = self
             .codes(&t.otp)
             .check(t.id(), &ident.key(), otp::Purpose::Login, &body.secret, now)
@@ -484,23 +489,33 @@ impl App {
         Ok(Response::json(200, &challenge).with_header("cache-control", "no-store"))
     }
 
-    /// Requires a solved challenge on `route` when the tenant asks for one: the payload in the
-    /// `X-Altcha` header or the body's `altcha` field; each solution works once.
-    async fn captcha_guard(&self, t: &Tenant, route: &str, req: &Request) -> Result<()> {
+    /// Requires a solved challenge on `route` when the tenant asks for one (the payload in the
+    /// `X-Altcha` header or the body's `altcha` field); whether a solution was verified.
+    async fn captcha_guard(&self, t: &Tenant, route: &str, req: &Request) -> Result<bool> {
         if !t.captcha.iter().any(|r| r == route) {
-            return Ok(());
+            return Ok(false);
         }
-        let payload = req
-            .header("x-altcha")
-            .map(str::to_owned)
-            .or_else(|| {
-                serde_json::from_slice::<Value>(&req.body)
-                    .ok()?
-                    .get("altcha")?
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .ok_or_else(|| Error::new(ErrorCode::ValidationError, "captcha required: solve GET /api/sso/v1/captcha/challenge and send the payload as `altcha`"))?;
+        if self.captcha_solved(req).await? {
+            return Ok(true);
+        }
+        Err(Error::new(
+            ErrorCode::ValidationError,
+            "captcha required: solve GET /api/sso/v1/captcha/challenge and send the payload as `altcha`",
+        ))
+    }
+
+    /// Verifies the captcha solution a request carries (`X-Altcha` header or body `altcha`);
+    /// `false` when it carries none. Each solution works once; a bad or reused one is an error.
+    async fn captcha_solved(&self, req: &Request) -> Result<bool> {
+        let Some(payload) = req.header("x-altcha").map(str::to_owned).or_else(|| {
+            serde_json::from_slice::<Value>(&req.body)
+                .ok()?
+                .get("altcha")?
+                .as_str()
+                .map(str::to_owned)
+        }) else {
+            return Ok(false);
+        };
         let now = self.now();
         let cfg = crate::captcha::CaptchaConfig::from_master(&self.master);
         let verified = crate::captcha::verify_solution(&cfg, &payload, now)?;
@@ -518,7 +533,26 @@ impl App {
                 "this captcha solution was already used",
             ));
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// Whether the request's known-device cookie belongs to the account `ident` names (two
+    /// store reads; only asked past the per-identifier limit).
+    async fn known_device(
+        &self,
+        t: &Tenant,
+        ident: &Identifier,
+        req: &Request,
+        now: i64,
+    ) -> Result<bool> {
+        let Some(token) = req.cookie(crate::known_device::COOKIE) else {
+            return Ok(false);
+        };
+        Ok(users::find_by_identifier(&self.docs, t.id(), ident)
+            .await?
+            .is_some_and(|(u, _)| {
+                crate::known_device::check(&self.master, t.id(), &u.id, token, now)
+            }))
     }
 
     /// `POST /auth/request-magic-link`: mails a single-use sign-in link (same answer whether or
@@ -700,11 +734,18 @@ impl App {
     /// Counts one credential check against the tenant's limits (per identifier and address, per
     /// identifier, per address) before it is made, so parallel guesses cannot slip past; 429
     /// with `Retry-After` beyond them. Returns the counters a success clears.
+    ///
+    /// The per-(identifier, address) and per-address limits are hard. The per-identifier limit
+    /// is soft, so that guesses from many addresses cannot lock the owner out
+    /// ([`crate::known_device`]): past it, a browser with a known-device cookie of this account,
+    /// or a request with a solved captcha (`captcha_solved`, or one it carries), still gets its
+    /// credential checked.
     async fn count_login(
         &self,
         t: &Tenant,
         ident: &Identifier,
         req: &Request,
+        captcha_solved: bool,
         now: i64,
     ) -> Result<[String; 2]> {
         let ip = self.client_ip(req);
@@ -712,14 +753,26 @@ impl App {
         let id_key = counter("login-id", t.id(), &[&ident.key()]);
         let ip_key = counter("login-ip", t.id(), &[&ip]);
         let mut reset_at = None;
-        for (key, limit) in [
-            (&pair_key, t.login_limit_pair),
-            (&id_key, t.login_limit_identifier),
-            (&ip_key, t.login_limit_ip),
+        let mut soft_reset = None;
+        for (key, limit, soft) in [
+            (&pair_key, t.login_limit_pair, false),
+            (&id_key, t.login_limit_identifier, true),
+            (&ip_key, t.login_limit_ip, false),
         ] {
             let (n, reset) = self.hot.hit(key, limit.window_secs, now).await?;
             if n > limit.max {
-                reset_at = Some(reset_at.map_or(reset, |r: i64| r.max(reset)));
+                let slot = if soft { &mut soft_reset } else { &mut reset_at };
+                *slot = Some(slot.map_or(reset, |r: i64| r.max(reset)));
+            }
+        }
+        let mut soft_refused = false;
+        if let (None, Some(reset)) = (reset_at, soft_reset) {
+            let passes = captcha_solved
+                || self.known_device(t, ident, req, now).await?
+                || self.captcha_solved(req).await?;
+            if !passes {
+                reset_at = Some(reset);
+                soft_refused = true;
             }
         }
         if let Some(reset) = reset_at {
@@ -741,7 +794,15 @@ impl App {
                 )
                 .await;
             }
-            return Err(Error::too_many_requests((reset - now).max(1) as u64));
+            let retry = (reset - now).max(1) as u64;
+            return Err(if soft_refused {
+                Error::too_many_requests_because(
+                    retry,
+                    format!("too many attempts for this account: retry after {retry} s, or solve GET /api/sso/v1/captcha/challenge and send the payload as `altcha` (or X-Altcha)"),
+                )
+            } else {
+                Error::too_many_requests(retry)
+            });
         }
         Ok([pair_key, id_key])
     }
@@ -993,7 +1054,20 @@ impl App {
             json!({"user_id": user.id, "session_id": record.session_id}),
         )
         .await;
-        Ok(issue::token_response(&state.config, &pair, &user.public()))
+        let device = crate::known_device::issue(&self.master, t.id(), &user.id, now);
+        Ok(
+            issue::token_response(&state.config, &pair, &user.public()).with_header(
+                "set-cookie",
+                issue::cookie(
+                    &state.config,
+                    crate::known_device::COOKIE,
+                    &device,
+                    crate::known_device::PATH,
+                    crate::known_device::LIFETIME_SECS,
+                    "Strict",
+                ),
+            ),
+        )
     }
 
     /// The verified access claims of a request (bearer, then cookie). With strict verification

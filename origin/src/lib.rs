@@ -22,6 +22,7 @@ pub mod gateway;
 pub mod gdpr;
 pub mod hot;
 pub mod identifier;
+pub mod known_device;
 pub mod logging;
 pub mod magic_link;
 pub mod mongo_docs;

@@ -195,6 +195,14 @@ impl Error {
         }
     }
 
+    /// `too_many_requests` with `Retry-After` and a detail saying what else would get through.
+    pub fn too_many_requests_because(retry_after_secs: u64, detail: impl Into<String>) -> Self {
+        Self {
+            detail: detail.into(),
+            ..Self::too_many_requests(retry_after_secs)
+        }
+    }
+
     /// `invalid_token` with a detail.
     pub fn invalid_token(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidToken, detail)

@@ -903,3 +903,136 @@ async fn key_rotation_signs_at_once_and_ends_no_session() {
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// Item 4: guesses from many addresses exhaust the account's per-identifier limit, yet the
+/// owner still gets in with the known-device cookie of an earlier sign-in, or with a solved
+/// captcha; without either the answer says how to get through. The attacker gains nothing:
+/// with a captcha each guess is still checked (and costs a fresh proof of work).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_cannot_lock_the_owner_out() {
+    let data = temp_dir("lockout");
+    let s = Server::start(&data, free_port(), &[("USSO_TRUSTED_PROXY_HOPS", "1")]);
+    let c = Client::new();
+    let login = s.url("/api/sso/v1/auth/login");
+    let attempt = |from: String, secret: &str, cookie: Option<String>, altcha: Option<String>| {
+        let mut body = json!({"identifier": "owner@example.com", "secret": secret});
+        if let Some(a) = altcha {
+            body["altcha"] = json!(a);
+        }
+        let mut r = c.post(&login).header("x-forwarded-for", from).json(&body);
+        if let Some(k) = cookie {
+            r = r.header("cookie", k);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let status = r.status().as_u16();
+            let device = r
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| v.starts_with("usso-device="))
+                .map(|v| v.split(';').next().unwrap().to_owned());
+            (
+                status,
+                r.json::<Value>().await.unwrap_or(Value::Null),
+                device,
+            )
+        }
+    };
+    let solved = || async {
+        let challenge: usso_origin::captcha::Challenge = c
+            .get(s.url("/api/sso/v1/captcha/challenge"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        usso_origin::captcha::solve(&challenge)
+            .expect("solvable")
+            .to_payload()
+    };
+    let reg = c
+        .post(s.url("/api/sso/v1/auth/register"))
+        .header("x-forwarded-for", "10.50.0.1")
+        .json(&json!({"identifier": "owner@example.com", "secret": "owner password 1"}))
+        .send()
+        .await
+        .unwrap();
+    let device = reg
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("usso-device=") && v.contains("HttpOnly"))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .expect("a known-device cookie");
+
+    // 25 guesses from 25 addresses: past 20 the account's limit refuses.
+    let exhaust = |round: u8| {
+        let attempt = &attempt;
+        async move {
+            let mut statuses = Vec::new();
+            for i in 0..25 {
+                statuses.push(
+                    attempt(format!("10.6{round}.0.{i}"), "guess", None, None)
+                        .await
+                        .0,
+                );
+            }
+            statuses
+        }
+    };
+    let statuses = exhaust(0).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        20,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        5,
+        "{statuses:?}"
+    );
+
+    // The owner, from a new address: refused without a cookie or captcha, and told how to pass.
+    let (status, body, _) = attempt("10.50.0.2".into(), "owner password 1", None, None).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("captcha"),
+        "{body}"
+    );
+    // The attacker with a captcha: the guess is checked, not let in; a solution works once; a
+    // forged device cookie does not pass.
+    let payload = solved().await;
+    let (status, _, _) = attempt("10.60.1.1".into(), "guess", None, Some(payload.clone())).await;
+    assert_eq!(status, 401);
+    let (status, _, _) = attempt("10.60.1.2".into(), "guess", None, Some(payload)).await;
+    assert_eq!(status, 422);
+    let (status, _, _) = attempt(
+        "10.60.1.3".into(),
+        "guess",
+        Some("usso-device=9999999999.AAAA".into()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 429);
+    // The owner gets in with a solved captcha…
+    let (status, body, _) = attempt(
+        "10.50.0.4".into(),
+        "owner password 1",
+        None,
+        Some(solved().await),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // …and, after another round of guessing, with the known-device cookie of an earlier sign-in.
+    let statuses = exhaust(1).await;
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let (status, body, _) =
+        attempt("10.50.0.3".into(), "owner password 1", Some(device), None).await;
+    assert_eq!(status, 200, "{body}");
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
