@@ -46,6 +46,8 @@ RUST_LOG=warn USSO_DATA_DIR=$WORK/data USSO_LISTEN=127.0.0.1:$ORIGIN_PORT SYSTEM
   USSO_BENCH_ROUTES=true target/release/usso-origin >/dev/null 2>&1 &
 PIDS+=($!)
 wait_http "$ORIGIN/health"
+# The edges hold the edge key only (least privilege), as in production.
+EDGE_KEY=$(USSO_DATA_DIR=$WORK/data USSO_MASTER_KEY=$MASTER target/release/usso-origin key edge-secret)
 
 # workerd, configured as the tests do (support/edge.rs): modules next to the config file.
 WORKERD_PORT=$(free_port)
@@ -63,7 +65,7 @@ const edge :Workerd.Worker = (
   compatibilityDate = "2026-04-01",
   bindings = [(name = "UPSTASH_REDIS_REST_URL", text = "$ORIGIN/redis"),
               (name = "UPSTASH_REDIS_REST_TOKEN", text = "$TOKEN"),
-              (name = "USSO_MASTER_KEY", text = "$MASTER"),
+              (name = "USSO_EDGE_KEY", text = "$EDGE_KEY"),
               (name = "USSO_BENCH_ROUTES", text = "true")],
   globalOutbound = "net",
 );
@@ -75,7 +77,7 @@ wait_http "http://127.0.0.1:$WORKERD_PORT/"
 WASMTIME_PORT=$(free_port)
 tests/.venv/bin/wasmtime serve -S cli --addr "127.0.0.1:$WASMTIME_PORT" \
   --env UPSTASH_REDIS_REST_URL="$ORIGIN/redis" --env UPSTASH_REDIS_REST_TOKEN=$TOKEN \
-  --env USSO_MASTER_KEY="$MASTER" --env USSO_BENCH_ROUTES=true --env USSO_DEFAULT_TENANT=org_default \
+  --env USSO_EDGE_KEY="$EDGE_KEY" --env USSO_BENCH_ROUTES=true --env USSO_DEFAULT_TENANT=org_default \
   target/wasm32-wasip2/release/usso_edge_spin.wasm >/dev/null 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$WASMTIME_PORT/"

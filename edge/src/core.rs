@@ -40,8 +40,9 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// Settings of an edge deployment.
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
-    /// Master key that opens the published (sealed) active private key.
-    pub master_key: SecretKey,
+    /// The edge keys ([`usso_shared::keys::edge_key`]) that may open the published (sealed)
+    /// active private key: normally one; two while the edge key is being rotated.
+    pub edge_keys: Vec<SecretKey>,
     /// Least time between two key-set reloads caused by unknown `kid`s.
     pub key_cooldown_secs: i64,
     /// Age after which a tenant's policy and keys are reloaded (one hot-store read per tenant
@@ -60,9 +61,9 @@ pub struct EdgeConfig {
 
 impl EdgeConfig {
     /// Defaults: 30 s cooldown, 60 s key-set TTL, no strict verify.
-    pub fn new(master_key: SecretKey) -> Self {
+    pub fn new(edge_key: SecretKey) -> Self {
         Self {
-            master_key,
+            edge_keys: vec![edge_key],
             key_cooldown_secs: 30,
             keyset_ttl_secs: 60,
             strict_verify: false,
@@ -321,7 +322,17 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
                 format!("key set unreadable: {e}"),
             )
         })?;
-        let ring = KeyRing::from_published(&keys, &self.config.master_key)?;
+        let mut opened = Err(Error::new(
+            ErrorCode::ConfigurationError,
+            "no edge key configured",
+        ));
+        for key in &self.config.edge_keys {
+            opened = KeyRing::from_published(&keys, key);
+            if opened.is_ok() {
+                break;
+            }
+        }
+        let ring = opened?;
         let state = Arc::new(TenantState {
             rules: config.validation(),
             config,

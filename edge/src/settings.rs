@@ -17,7 +17,12 @@ use crate::upstash_store::UpstashHotStore;
 pub const REDIS_URL: &str = "UPSTASH_REDIS_REST_URL";
 /// Upstash REST token (secret). Required.
 pub const REDIS_TOKEN: &str = "UPSTASH_REDIS_REST_TOKEN";
-/// The origin's master key, which opens the published signing key (secret). Required.
+/// The edge key (`usso-origin key edge-secret` prints it; secret): opens the published
+/// signing key and nothing else. Two keys separated by a comma while rotating it. Required,
+/// unless the deprecated [`MASTER_KEY`] is given instead.
+pub const EDGE_KEY: &str = "USSO_EDGE_KEY";
+/// Deprecated: the origin's master key (the edge then derives the generation-1 edge key from
+/// it, but holds a secret that opens everything the origin seals). Use [`EDGE_KEY`].
 pub const MASTER_KEY: &str = "USSO_MASTER_KEY";
 /// `true`/`false`: every verify also checks that the session is live (one hot-store read).
 pub const STRICT_VERIFY: &str = "USSO_STRICT_VERIFY";
@@ -63,15 +68,36 @@ impl EdgeSettings {
             ));
         }
         let redis_token = required(REDIS_TOKEN)?;
-        let master_key = SecretKey::parse(&required(MASTER_KEY)?).map_err(|_| {
+        let bad_key = |name: &str| {
             Error::new(
                 ErrorCode::ConfigurationError,
-                format!(
-                    "{MASTER_KEY} is not a valid key (64 hex digits or 43 base64url characters)"
-                ),
+                format!("{name} is not a valid key (64 hex digits or 43 base64url characters)"),
             )
-        })?;
-        let mut config = EdgeConfig::new(master_key);
+        };
+        let edge_keys: Vec<SecretKey> = match (get(EDGE_KEY), get(MASTER_KEY)) {
+            (Some(keys), _) => keys
+                .split(',')
+                .map(|k| SecretKey::parse(k.trim()).map_err(|_| bad_key(EDGE_KEY)))
+                .collect::<Result<_>>()?,
+            (None, Some(master)) => vec![usso_shared::keys::edge_key(
+                &SecretKey::parse(&master).map_err(|_| bad_key(MASTER_KEY))?,
+                1,
+            )],
+            (None, None) => {
+                return Err(Error::new(
+                    ErrorCode::ConfigurationError,
+                    format!("{EDGE_KEY} is not set (usso-origin key edge-secret prints it)"),
+                ))
+            }
+        };
+        if edge_keys.is_empty() || edge_keys.len() > 2 {
+            return Err(Error::new(
+                ErrorCode::ConfigurationError,
+                format!("{EDGE_KEY}: one key, or two separated by a comma while rotating"),
+            ));
+        }
+        let mut config = EdgeConfig::new(edge_keys[0].clone());
+        config.edge_keys = edge_keys;
         let flag = |name: &str| match get(name).as_deref() {
             None | Some("false" | "0") => Ok(false),
             Some("true" | "1") => Ok(true),
@@ -163,11 +189,14 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_variable() {
+        let three = format!("{KEY},{KEY},{KEY}");
         for (name, value) in [
             (REDIS_URL, ""),
             (REDIS_URL, "redis://localhost:6379"),
             (REDIS_TOKEN, "  "),
             (MASTER_KEY, "short"),
+            (EDGE_KEY, "short"),
+            (EDGE_KEY, three.as_str()),
             (STRICT_VERIFY, "yes"),
             (BENCH_ROUTES, "on"),
             (KEY_COOLDOWN, "-1"),
@@ -180,5 +209,26 @@ mod tests {
             assert_eq!(err.code(), ErrorCode::ConfigurationError, "{name}={value}");
             assert!(err.to_string().contains(name), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn the_edge_key_and_the_deprecated_master_key() {
+        let master = SecretKey::parse(KEY).unwrap();
+        let derived = usso_shared::keys::edge_key(&master, 1);
+        let legacy = read(&base()).unwrap();
+        assert_eq!(legacy.config.edge_keys.len(), 1);
+        assert_eq!(legacy.config.edge_keys[0].as_bytes(), derived.as_bytes());
+        assert_ne!(derived.as_bytes(), master.as_bytes());
+        let next = usso_shared::keys::edge_key(&master, 2).to_base64url();
+        let both = format!("{}, {next}", derived.to_base64url());
+        let s = read(&[
+            (REDIS_URL, "https://eu1.upstash.io"),
+            (REDIS_TOKEN, "tok"),
+            (EDGE_KEY, both.as_str()),
+        ])
+        .unwrap();
+        assert_eq!(s.config.edge_keys.len(), 2);
+        let none = read(&[(REDIS_URL, "https://eu1.upstash.io"), (REDIS_TOKEN, "tok")]);
+        assert!(none.unwrap_err().to_string().contains(EDGE_KEY));
     }
 }

@@ -26,6 +26,9 @@ pub struct Stores {
     pub hot: Hot,
     /// Master key.
     pub master: SecretKey,
+    /// The key the published signing key is sealed under for the edges
+    /// ([`usso_shared::keys::edge_key`] of the configured generation).
+    pub edge_key: SecretKey,
 }
 
 fn config_error(detail: String) -> Error {
@@ -45,6 +48,7 @@ pub async fn open(cfg: &Config) -> Result<Stores> {
     Ok(Stores {
         docs: doc_store(cfg).await?,
         hot: hot_store(cfg).await?,
+        edge_key: usso_shared::keys::edge_key(&master, cfg.edge_key_generation),
         master,
     })
 }
@@ -248,7 +252,7 @@ pub async fn system_user(
 pub async fn publish_all(stores: &Stores, now: i64) -> Result<()> {
     for id in stores.docs.tenants().await? {
         if let Some(t) = tenant::load(&stores.docs, &id).await? {
-            tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
+            tenant::publish(stores, &t, now).await?;
         }
     }
     Ok(())

@@ -285,6 +285,15 @@ pub struct Config {
         global = true
     )]
     pub max_header_bytes: usize,
+    /// Generation of the edge key (`key edge-secret`): raise it to rotate the key the edges
+    /// hold without changing the master key.
+    #[arg(
+        long,
+        env = "USSO_EDGE_KEY_GENERATION",
+        default_value_t = 1,
+        global = true
+    )]
+    pub edge_key_generation: u32,
     /// Audit entries older than this many days are deleted (hourly); 0 keeps them forever.
     #[arg(
         long,
@@ -456,6 +465,14 @@ pub enum KeyCommand {
         /// Tenant.
         #[arg(default_value = "org_default")]
         tenant: String,
+    },
+    /// Print the edge key (`USSO_EDGE_KEY` of the Workers and Spin deployments): it opens the
+    /// published signing key and nothing else the origin seals.
+    EdgeSecret {
+        /// Generation to print (default: the configured `USSO_EDGE_KEY_GENERATION`); the next
+        /// one, while rotating.
+        #[arg(long)]
+        generation: Option<u32>,
     },
 }
 

@@ -138,7 +138,7 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
                 )?);
             }
             tenant::create(&stores.docs, &stores.master, &t, now).await?;
-            tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
+            tenant::publish(&stores, &t, now).await?;
             println!(
                 "{}",
                 json!({"created": t.id(), "issuer": t.tokens.issuer, "domains": t.tokens.domains})
@@ -190,7 +190,7 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
                 )
             })?;
             let t = tenant::update(&stores.docs, &tid, &changes).await?;
-            tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
+            tenant::publish(&stores, &t, now).await?;
             audit_cli(&stores, t.id(), "tenant_updated", json!({"fields": changes.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>())})).await;
             println!("{}", json!({"updated": t.id()}));
             Ok(())
@@ -262,9 +262,15 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
                 Error::new(ErrorCode::TenantNotFound, format!("no tenant `{tid}`"))
             })?;
             let kid = tenant::rotate_key(&stores.docs, &stores.master, &t, now).await?;
-            tenant::publish(&stores.docs, &stores.hot, &stores.master, &t, now).await?;
+            tenant::publish(&stores, &t, now).await?;
             audit_cli(&stores, t.id(), "key_rotated", json!({"kid": kid})).await;
             println!("{}", json!({"tenant": t.id(), "active_kid": kid}));
+            Ok(())
+        }
+        Command::Key(KeyCommand::EdgeSecret { generation }) => {
+            let generation = generation.unwrap_or(cfg.edge_key_generation);
+            let key = usso_shared::keys::edge_key(&stores.master, generation);
+            println!("{}", key.to_base64url());
             Ok(())
         }
         Command::Key(KeyCommand::List { tenant: tid }) => {
@@ -315,7 +321,7 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
         );
     }
     bootstrap::publish_all(&stores, now).await?;
-    let mut edge_cfg = EdgeConfig::new(stores.master.clone());
+    let mut edge_cfg = EdgeConfig::new(stores.edge_key.clone());
     edge_cfg.strict_verify = cfg.strict_verify;
     edge_cfg.bench_routes = cfg.bench_routes;
     let (mail, sms, dev) = crate::channels::from_config(&cfg)?;

@@ -486,15 +486,11 @@ pub async fn list_keys<D: DocumentStore>(
 }
 
 /// Publishes a tenant's policy, domains and key set to the hot store for the token routes.
-pub async fn publish<D: DocumentStore, H: OriginHot>(
-    docs: &D,
-    hot: &H,
-    master: &SecretKey,
-    tenant: &Tenant,
-    now: i64,
-) -> Result<()> {
+pub async fn publish(stores: &crate::bootstrap::Stores, tenant: &Tenant, now: i64) -> Result<()> {
+    let (docs, hot, master) = (&stores.docs, &stores.hot, &stores.master);
     let ring = ring(docs, master, tenant.id()).await?;
-    let set = ring.publish(tenant.id(), master, now)?;
+    // Sealed under the edge key, not the master key: the edges hold only that.
+    let set = ring.publish(tenant.id(), &stores.edge_key, now)?;
     hot.set(&key::keys(tenant.id()), &to_json(&set)?).await?;
     hot.set(&key::tenant(tenant.id()), &to_json(&tenant.tokens)?)
         .await?;

@@ -17,6 +17,14 @@ pub const SPKI_ED25519_PREFIX: [u8; 12] = [
 /// Longest `kid` accepted anywhere (ours are 64 hex digits).
 pub const MAX_KID_LEN: usize = 128;
 
+/// The key the edge holds (least privilege): derived from the master key for one purpose only,
+/// opening the active signing key the origin publishes to the hot store. A leaked edge secret
+/// opens nothing else the origin seals (keys at rest, tenant SMTP passwords, codes). The
+/// `generation` lets it be rotated without changing the master key (see docs/edge.md).
+pub fn edge_key(master: &SecretKey, generation: u32) -> SecretKey {
+    master.derive(format!("usso edge key v{generation}").as_bytes())
+}
+
 /// Label under which the master key derives the key that seals private signing keys.
 const SIGNING_KEY_SEAL_LABEL: &[u8] = b"usso/signing-key/v1";
 
@@ -486,6 +494,12 @@ mod tests {
         let other = KeyPair::generate().unwrap();
         assert!(KeyPair::open(&master, other.kid(), &sealed).is_err());
         assert!(KeyPair::open(&SecretKey::generate().unwrap(), pair.kid(), &sealed).is_err());
+        // What the edge holds opens nothing sealed under the master key, and the other way.
+        let edge = edge_key(&master, 1);
+        assert!(KeyPair::open(&edge, pair.kid(), &sealed).is_err());
+        assert!(KeyPair::open(&master, pair.kid(), &pair.seal(&edge).unwrap()).is_err());
+        assert_ne!(edge.as_bytes(), master.as_bytes());
+        assert_ne!(edge.as_bytes(), edge_key(&master, 2).as_bytes());
     }
 
     #[test]

@@ -28,6 +28,8 @@ struct Stack {
     port: u16,
     data: std::path::PathBuf,
     master: String,
+    /// What `usso-origin key edge-secret` printed: the only key the edges hold.
+    edge_key: String,
     redis_url: String,
     client: Client,
 }
@@ -42,6 +44,7 @@ impl Stack {
             port: free_port(),
             data: temp_dir(tag),
             master,
+            edge_key: String::new(),
             redis_url: redis.url(),
             client: Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -49,6 +52,11 @@ impl Stack {
                 .unwrap(),
         };
         stack.start_origin();
+        stack.edge_key = admin(&stack.data, &["key", "edge-secret"], &stack.envs())
+            .trim()
+            .to_owned();
+        assert_eq!(stack.edge_key.len(), 43, "{}", stack.edge_key);
+        assert_ne!(stack.edge_key, stack.master);
         stack
     }
 
@@ -73,7 +81,8 @@ impl Stack {
         vec![
             ("UPSTASH_REDIS_REST_URL", self.origin("/redis")),
             ("UPSTASH_REDIS_REST_TOKEN", TOKEN.to_owned()),
-            ("USSO_MASTER_KEY", self.master.clone()),
+            // Least privilege: the edge key, never the master key.
+            ("USSO_EDGE_KEY", self.edge_key.clone()),
             // Tests rotate keys back to back: reload on every unknown kid.
             ("USSO_KEY_COOLDOWN_SECS", "0".to_owned()),
         ]
