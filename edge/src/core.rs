@@ -167,7 +167,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
                 self.bench(req).await
             }
             (_, p) if Self::handles_path(p) => Err(Error::new(
-                ErrorCode::BadRequest,
+                ErrorCode::MethodNotAllowed,
                 "method not allowed on this route",
             )),
             _ => Err(Error::new(ErrorCode::NotFound, "no such route")),

@@ -48,8 +48,10 @@ use usso_shared::{random, Error, ErrorCode, Result};
 
 /// The only algorithm issued and accepted.
 pub const ALGORITHM: &str = "SHA-256";
-/// Default difficulty: the largest secret number (ALTCHA's recommended 100 000).
-pub const DEFAULT_MAX_NUMBER: u64 = 100_000;
+/// Default difficulty: the largest secret number. Ten times ALTCHA's widget default (about
+/// half a million SHA-256 hashes on average, a second or so in a browser), so that each solution
+/// costs a guesser real work.
+pub const DEFAULT_MAX_NUMBER: u64 = 1_000_000;
 /// Default lifetime of a challenge, in seconds.
 pub const DEFAULT_TTL_SECS: i64 = 300;
 /// Largest payload accepted by [`verify_solution`], checked before any decoding.
@@ -403,7 +405,8 @@ mod tests {
             ["algorithm", "challenge", "maxnumber", "salt", "signature"]
         );
         assert_eq!(v["algorithm"], "SHA-256");
-        assert_eq!(v["maxnumber"], 100_000);
+        assert_eq!(v["maxnumber"], DEFAULT_MAX_NUMBER);
+        assert!(DEFAULT_MAX_NUMBER >= 1_000_000, "not a trivial default");
         let (random_part, query) = c.salt.split_once('?').unwrap();
         assert_eq!(random_part.len(), 24);
         assert!(random_part.bytes().all(|b| b.is_ascii_hexdigit()));

@@ -29,6 +29,41 @@ pub struct Gateway {
     token: String,
     prefix: String,
     scripts: Vec<String>,
+    /// Failed authentications per client address in the current window (bounded).
+    failures:
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (u32, std::time::Instant)>>,
+}
+
+/// Failed authentications allowed per client address per [`FAILURE_WINDOW`]; then 429.
+pub const MAX_AUTH_FAILURES: u32 = 20;
+/// The window of [`MAX_AUTH_FAILURES`].
+pub const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// Addresses remembered at most (the map is cleared beyond it).
+const MAX_TRACKED: usize = 10_000;
+
+/// A conservative estimate of a token's strength in bits: its length times the bits per
+/// character of the smallest alphabet it fits (hex 4, alphanumeric 5.95, base64url 6, printable
+/// ASCII 6.55), and nothing for a token of fewer than 8 distinct characters.
+pub fn token_bits(token: &str) -> f64 {
+    let mut distinct: Vec<char> = token.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 8 {
+        return 0.0;
+    }
+    let per_char = if token.chars().all(|c| c.is_ascii_hexdigit()) {
+        4.0
+    } else if token.chars().all(|c| c.is_ascii_alphanumeric()) {
+        5.95
+    } else if token
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        6.0
+    } else {
+        6.55
+    };
+    token.chars().count() as f64 * per_char
 }
 
 /// Commands the gateway runs, and where their keys are.
@@ -56,10 +91,10 @@ fn command_keys(name: &str) -> Option<Keys> {
 impl Gateway {
     /// Connects to `redis_url` (reconnecting by itself later) with the token clients must send.
     pub async fn connect(redis_url: &str, token: &str, prefix: &str) -> Result<Self> {
-        if token.len() < 16 {
+        if token_bits(token) < 128.0 {
             return Err(Error::new(
                 ErrorCode::ConfigurationError,
-                "USSO_GATEWAY_TOKEN must be at least 16 characters",
+                "USSO_GATEWAY_TOKEN must carry at least 128 bits (e.g. 32 hex digits or 22 random base64url characters: openssl rand -hex 32)",
             ));
         }
         let conn = NativeRedis::connect(redis_url).await?;
@@ -72,6 +107,7 @@ impl Gateway {
             token: token.to_owned(),
             prefix: prefix.to_owned(),
             scripts,
+            failures: Default::default(),
         })
     }
 
@@ -188,20 +224,50 @@ fn reject(status: StatusCode, msg: &str) -> Response {
     (status, Json(json!({ "error": msg }))).into_response()
 }
 
-/// The authenticated JSON body, or why not (status and message).
+/// The authenticated JSON body, or why not (status and message). Failed authentications are
+/// counted per client address: past [`MAX_AUTH_FAILURES`] in [`FAILURE_WINDOW`], 429 without
+/// comparing the token at all.
 fn parse_body(
     gw: &Gateway,
+    peer: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> std::result::Result<Value, (StatusCode, &'static str)> {
+    let ip = peer.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let now = std::time::Instant::now();
+    {
+        let failures = gw.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((n, since)) = failures.get(&ip) {
+            if *n >= MAX_AUTH_FAILURES && now.duration_since(*since) < FAILURE_WINDOW {
+                return Err((
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "ERR too many failed authentications",
+                ));
+            }
+        }
+    }
     if !gw.authorized(headers) {
+        let mut failures = gw.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failures.len() >= MAX_TRACKED {
+            failures.clear();
+        }
+        let entry = failures.entry(ip).or_insert((0, now));
+        if now.duration_since(entry.1) >= FAILURE_WINDOW {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
         return Err((StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
     serde_json::from_slice(body).map_err(|_| (StatusCode::BAD_REQUEST, "ERR malformed JSON body"))
 }
 
-async fn single(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
-    let v = match parse_body(&gw, &headers, &body) {
+async fn single(
+    State(gw): State<Arc<Gateway>>,
+    peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match parse_body(&gw, Some(peer.0.ip()), &headers, &body) {
         Ok(v) => v,
         Err((status, msg)) => return reject(status, msg),
     };
@@ -224,8 +290,13 @@ fn commands(v: &Value) -> Option<Vec<Vec<String>>> {
     v.as_array()?.iter().map(parse_command).collect()
 }
 
-async fn pipeline(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
-    let v = match parse_body(&gw, &headers, &body) {
+async fn pipeline(
+    State(gw): State<Arc<Gateway>>,
+    peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match parse_body(&gw, Some(peer.0.ip()), &headers, &body) {
         Ok(v) => v,
         Err((status, msg)) => return reject(status, msg),
     };
@@ -242,8 +313,13 @@ async fn pipeline(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Byte
     Json(Value::Array(out)).into_response()
 }
 
-async fn multi_exec(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
-    let v = match parse_body(&gw, &headers, &body) {
+async fn multi_exec(
+    State(gw): State<Arc<Gateway>>,
+    peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match parse_body(&gw, Some(peer.0.ip()), &headers, &body) {
         Ok(v) => v,
         Err((status, msg)) => return reject(status, msg),
     };
@@ -275,5 +351,29 @@ async fn multi_exec(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: By
         ))
         .into_response(),
         Err(e) => reject(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod strength_tests {
+    use super::token_bits;
+
+    #[test]
+    fn tokens_under_128_bits_are_refused() {
+        for weak in [
+            "0123456789abcdef",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "passwordpassword",
+            "0123456789abcdef0123456789abcde",
+        ] {
+            assert!(token_bits(weak) < 128.0, "{weak}");
+        }
+        for strong in [
+            "0123456789abcdef0123456789abcdef",
+            "gateway-token-for-tests-0123456789",
+            "Zx8_k2Lm9-QpRt4vWy7bCd",
+        ] {
+            assert!(token_bits(strong) >= 128.0, "{strong}");
+        }
     }
 }

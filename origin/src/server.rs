@@ -56,11 +56,23 @@ impl FromRequest<AppRef> for CoreRequest {
                 )))))
             }
         };
-        let headers: Vec<(String, String)> = parts
+        let mut headers: Vec<(String, String)> = parts
             .headers
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
+        // RFC 9112 §3.2: more than one Host is a bad request; with an absolute-form target the
+        // target's authority is the host, whatever the Host header says. The tenant is chosen by
+        // this one value, so no two layers can disagree about it.
+        if parts.headers.get_all("host").iter().count() > 1 {
+            return Err(Out(Response::error(&Error::bad_request(
+                "more than one Host header",
+            ))));
+        }
+        if let Some(authority) = parts.uri.authority() {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("host"));
+            headers.push(("host".into(), authority.as_str().to_owned()));
+        }
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -302,7 +314,10 @@ async fn not_found() -> Out {
 }
 
 async fn method_not_allowed() -> Out {
-    Out(Response::error(&Error::bad_request("method not allowed on this route")).with_status(405))
+    Out(Response::error(&Error::new(
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this route",
+    )))
 }
 
 /// The router of the whole product (with the Upstash-compatible gateway when configured).

@@ -41,6 +41,8 @@ pub enum ErrorCode {
     MfaRequired,
     /// The resource does not exist. 404.
     NotFound,
+    /// The route exists but not for this method. 405.
+    MethodNotAllowed,
     /// The resource exists already or was changed concurrently. 409.
     Conflict,
     /// The body is larger than allowed. 413.
@@ -57,7 +59,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         Self::BadRequest,
         Self::ValidationError,
         Self::TenantNotFound,
@@ -72,6 +74,7 @@ impl ErrorCode {
         Self::PermissionDenied,
         Self::MfaRequired,
         Self::NotFound,
+        Self::MethodNotAllowed,
         Self::Conflict,
         Self::PayloadTooLarge,
         Self::TooManyRequests,
@@ -97,6 +100,7 @@ impl ErrorCode {
             Self::PermissionDenied => "permission_denied",
             Self::MfaRequired => "mfa_required",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::TooManyRequests => "too_many_requests",
@@ -120,6 +124,7 @@ impl ErrorCode {
             | Self::Unauthorized => 401,
             Self::PermissionDenied | Self::MfaRequired => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::ValidationError => 422,
@@ -148,6 +153,7 @@ impl ErrorCode {
             Self::PermissionDenied => "You are not allowed to do this.",
             Self::MfaRequired => "A second, independent factor is required to sign in.",
             Self::NotFound => "Not found.",
+            Self::MethodNotAllowed => "This method is not allowed on this route.",
             Self::Conflict => "The resource already exists or was changed concurrently.",
             Self::PayloadTooLarge => "The request body is too large.",
             Self::TooManyRequests => "Too many requests; try again later.",

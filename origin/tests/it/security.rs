@@ -1036,3 +1036,96 @@ async fn guessing_cannot_lock_the_owner_out() {
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// Item 18: request framing and the gateway. Two `Host` headers are refused; with an
+/// absolute-form target its authority chooses the tenant; a wrong method answers 405
+/// `method_not_allowed` in the JSON error shape; the gateway refuses to start with a token of
+/// under 128 bits and throttles failed authentications per address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framing_methods_and_gateway_authentication() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let redis = crate::support::RedisServer::start();
+    let token = "0123456789abcdef0123456789abcdef";
+    let data = temp_dir("framing");
+    let s = Server::start(
+        &data,
+        free_port(),
+        &[
+            ("USSO_REDIS_URL", &redis.url()),
+            ("USSO_GATEWAY_TOKEN", token),
+        ],
+    );
+    let raw = |request: String| {
+        let addr = s.base.trim_start_matches("http://").to_owned();
+        async move {
+            let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+            c.write_all(request.as_bytes()).await.unwrap();
+            let mut out = String::new();
+            c.read_to_string(&mut out).await.unwrap();
+            out
+        }
+    };
+    let two_hosts = raw(
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
+    assert!(two_hosts.starts_with("HTTP/1.1 400"), "{two_hosts}");
+    let absolute = raw(
+        "GET http://unknown.example/.well-known/jwks.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
+    assert!(absolute.starts_with("HTTP/1.1 400"), "{absolute}");
+    assert!(absolute.contains("tenant_not_found"), "{absolute}");
+    let absolute = raw(
+        "GET http://localhost/.well-known/jwks.json HTTP/1.1\r\nHost: unknown.example\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
+    assert!(absolute.starts_with("HTTP/1.1 200"), "{absolute}");
+
+    let c = Client::new();
+    let r = c.put(s.url("/api/sso/v1/auth/login")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error_code"], "method_not_allowed", "{body}");
+    let r = c
+        .put(s.url("/api/sso/v1/auth/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+
+    // The gateway: 20 wrong tokens are 401, then 429 even for the right one from that address.
+    let mut statuses = Vec::new();
+    for _ in 0..21 {
+        let r = c
+            .post(s.url("/redis"))
+            .bearer_auth("wrong-token-wrong-token-wrong-token")
+            .json(&json!(["PING"]))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses[..20], [401; 20]);
+    assert_eq!(statuses[20], 429);
+    let r = c
+        .post(s.url("/redis"))
+        .bearer_auth(token)
+        .json(&json!(["PING"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "throttled addresses are not even compared");
+    s.stop();
+
+    let weak = crate::support::bin()
+        .env("USSO_DATA_DIR", &data)
+        .env("USSO_LISTEN", "127.0.0.1:0")
+        .env("USSO_REDIS_URL", redis.url())
+        .env("USSO_GATEWAY_TOKEN", "passwordpassword1234")
+        .output()
+        .unwrap();
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("128 bits"));
+    std::fs::remove_dir_all(&data).ok();
+}
