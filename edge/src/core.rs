@@ -57,6 +57,10 @@ pub struct EdgeConfig {
     pub default_tenant: Option<String>,
     /// Serve the opt-in benchmark routes (see [`crate::bench`]); never in production.
     pub bench_routes: bool,
+    /// Whether `X-Tenant-ID` may choose the tenant (the contract's first rule; on by default).
+    /// Off, only `Host` (and `?domain=` for JWKS/discovery) does, so a deployment whose clients
+    /// never send the header cannot be steered by it.
+    pub tenant_header: bool,
 }
 
 impl EdgeConfig {
@@ -69,6 +73,7 @@ impl EdgeConfig {
             strict_verify: false,
             default_tenant: None,
             bench_routes: false,
+            tenant_header: true,
         }
     }
 }
@@ -183,7 +188,10 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         req: &Request,
         allow_domain_param: bool,
     ) -> Result<Arc<TenantState>> {
-        if let Some(id) = req.header("x-tenant-id") {
+        if let Some(id) = req
+            .header("x-tenant-id")
+            .filter(|_| self.config.tenant_header)
+        {
             let id = id.trim();
             if id.is_empty()
                 || id.len() > 64

@@ -32,6 +32,8 @@ pub const KEY_COOLDOWN: &str = "USSO_KEY_COOLDOWN_SECS";
 pub const KEYSET_TTL: &str = "USSO_KEYSET_TTL_SECS";
 /// `true`: serve the opt-in benchmark routes of [`crate::bench`] (never in production).
 pub const BENCH_ROUTES: &str = "USSO_BENCH_ROUTES";
+/// `true` (default) / `false`: whether `X-Tenant-ID` may choose the tenant.
+pub const TENANT_HEADER: &str = "USSO_TENANT_HEADER";
 /// Tenant for requests with neither `X-Tenant-ID` nor `Host` (optional).
 pub const DEFAULT_TENANT: &str = "USSO_DEFAULT_TENANT";
 
@@ -108,6 +110,7 @@ impl EdgeSettings {
         };
         config.strict_verify = flag(STRICT_VERIFY)?;
         config.bench_routes = flag(BENCH_ROUTES)?;
+        config.tenant_header = get(TENANT_HEADER).is_none() || flag(TENANT_HEADER)?;
         let seconds = |name: &str, default: i64| -> Result<i64> {
             match get(name) {
                 None => Ok(default),

@@ -285,6 +285,10 @@ pub struct Config {
         global = true
     )]
     pub max_header_bytes: usize,
+    /// Whether `X-Tenant-ID` may choose the tenant (the contract's first rule). `false`: only
+    /// `Host` (and `?domain=` for JWKS/discovery) does.
+    #[arg(long, env = "USSO_TENANT_HEADER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub tenant_header: bool,
     /// Generation of the edge key (`key edge-secret`): raise it to rotate the key the edges
     /// hold without changing the master key.
     #[arg(

@@ -324,6 +324,7 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
     let mut edge_cfg = EdgeConfig::new(stores.edge_key.clone());
     edge_cfg.strict_verify = cfg.strict_verify;
     edge_cfg.bench_routes = cfg.bench_routes;
+    edge_cfg.tenant_header = cfg.tenant_header;
     let (mail, sms, dev) = crate::channels::from_config(&cfg)?;
     if dev {
         tracing::warn!(

@@ -557,3 +557,43 @@ async fn an_inactive_tenant_stops_verify_and_refresh_within_the_keyset_ttl() {
     w.clock.advance(10);
     assert_eq!(w.verify(&pair.access_token, false).await.0, 200);
 }
+
+/// Security issue 11, item 11: with `tenant_header` off, `X-Tenant-ID` chooses nothing: the
+/// `Host` decides, so a client cannot steer a deployment to another tenant's issuer and keys.
+#[tokio::test]
+async fn the_tenant_header_can_be_turned_off() {
+    let w = world_with(|c| c.tenant_header = false);
+    let res = w
+        .core
+        .handle(
+            &Request::new(Method::Get, "/.well-known/openid-configuration")
+                .with_header("host", "localhost")
+                .with_header("x-tenant-id", "someone_else"),
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body_json()["issuer"], json!(w.cfg.issuer));
+    let res = w
+        .core
+        .handle(
+            &Request::new(Method::Get, "/.well-known/jwks.json")
+                .with_header("host", "unknown.example")
+                .with_header("x-tenant-id", "org_default"),
+        )
+        .await;
+    assert_eq!(
+        res.status, 400,
+        "the header does not rescue an unknown host"
+    );
+    // On (the default), the header wins, as the contract says.
+    let on = world();
+    let res = on
+        .core
+        .handle(
+            &Request::new(Method::Get, "/.well-known/jwks.json")
+                .with_header("host", "unknown.example")
+                .with_header("x-tenant-id", "org_default"),
+        )
+        .await;
+    assert_eq!(res.status, 200);
+}
