@@ -265,8 +265,13 @@ async fn single(
     State(gw): State<Arc<Gateway>>,
     peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        // In the gateway's (Upstash's) JSON error shape, never axum's plain text.
+        Err(e) => return reject(e.status(), "ERR request body too large or unreadable"),
+    };
     let v = match parse_body(&gw, Some(peer.0.ip()), &headers, &body) {
         Ok(v) => v,
         Err((status, msg)) => return reject(status, msg),
@@ -294,8 +299,13 @@ async fn pipeline(
     State(gw): State<Arc<Gateway>>,
     peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        // In the gateway's (Upstash's) JSON error shape, never axum's plain text.
+        Err(e) => return reject(e.status(), "ERR request body too large or unreadable"),
+    };
     let v = match parse_body(&gw, Some(peer.0.ip()), &headers, &body) {
         Ok(v) => v,
         Err((status, msg)) => return reject(status, msg),
@@ -317,8 +327,13 @@ async fn multi_exec(
     State(gw): State<Arc<Gateway>>,
     peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        // In the gateway's (Upstash's) JSON error shape, never axum's plain text.
+        Err(e) => return reject(e.status(), "ERR request body too large or unreadable"),
+    };
     let v = match parse_body(&gw, Some(peer.0.ip()), &headers, &body) {
         Ok(v) => v,
         Err((status, msg)) => return reject(status, msg),

@@ -21,6 +21,7 @@ pub mod docstore;
 pub mod gateway;
 pub mod gdpr;
 pub mod hot;
+pub mod hyper_errors;
 pub mod identifier;
 pub mod known_device;
 pub mod logging;

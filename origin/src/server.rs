@@ -445,7 +445,8 @@ pub async fn serve(
                 let mut router = router.clone();
                 tower_service::Service::call(&mut router, req.map(Body::new))
             });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(crate::hyper_errors::JsonErrors::new(stream));
+        let conn = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %remote, "connection ended with an error");

@@ -47,6 +47,10 @@ pub enum ErrorCode {
     Conflict,
     /// The body is larger than allowed. 413.
     PayloadTooLarge,
+    /// The request target is longer than the server reads. 414.
+    UriTooLong,
+    /// The request head (headers) is larger than allowed. 431.
+    HeadersTooLarge,
     /// Rate limited or saturated; the answer carries `Retry-After`. 429.
     TooManyRequests,
     /// A backing service (hot store, document store, network) failed or is unreachable. 503.
@@ -59,7 +63,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 23] = [
         Self::BadRequest,
         Self::ValidationError,
         Self::TenantNotFound,
@@ -77,6 +81,8 @@ impl ErrorCode {
         Self::MethodNotAllowed,
         Self::Conflict,
         Self::PayloadTooLarge,
+        Self::UriTooLong,
+        Self::HeadersTooLarge,
         Self::TooManyRequests,
         Self::ServiceUnavailable,
         Self::ConfigurationError,
@@ -103,6 +109,8 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadersTooLarge => "headers_too_large",
             Self::TooManyRequests => "too_many_requests",
             Self::ServiceUnavailable => "service_unavailable",
             Self::ConfigurationError => "configuration_error",
@@ -127,6 +135,8 @@ impl ErrorCode {
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
+            Self::UriTooLong => 414,
+            Self::HeadersTooLarge => 431,
             Self::ValidationError => 422,
             Self::TooManyRequests => 429,
             Self::ConfigurationError | Self::InternalError => 500,
@@ -156,6 +166,8 @@ impl ErrorCode {
             Self::MethodNotAllowed => "This method is not allowed on this route.",
             Self::Conflict => "The resource already exists or was changed concurrently.",
             Self::PayloadTooLarge => "The request body is too large.",
+            Self::UriTooLong => "The request target is too long.",
+            Self::HeadersTooLarge => "The request headers are too large.",
             Self::TooManyRequests => "Too many requests; try again later.",
             Self::ServiceUnavailable => "A backing service is unavailable; try again later.",
             Self::ConfigurationError => "The service is misconfigured.",

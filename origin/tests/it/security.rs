@@ -1082,6 +1082,32 @@ async fn framing_methods_and_gateway_authentication() {
     .await;
     assert!(absolute.starts_with("HTTP/1.1 200"), "{absolute}");
 
+    // What hyper refuses before any handler runs answers in the JSON error shape too.
+    for (request, status, code) in [
+        ("GARBAGE\r\n\r\n".to_owned(), "400", "bad_request"),
+        (
+            "GET /health HTTP/1.1\r\nHost: localhost\r\nbad header\r\n\r\n".to_owned(),
+            "400",
+            "bad_request",
+        ),
+        (
+            format!(
+                "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(40_000)
+            ),
+            "431",
+            "headers_too_large",
+        ),
+    ] {
+        let out = raw(request).await;
+        assert!(out.starts_with(&format!("HTTP/1.1 {status} ")), "{out}");
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains("content-type: application/json"), "{head}");
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["error_code"], code, "{body}");
+        assert!(body["message"]["en"].is_string());
+    }
+
     let c = Client::new();
     let r = c.put(s.url("/api/sso/v1/auth/login")).send().await.unwrap();
     assert_eq!(r.status(), 405);
@@ -1116,6 +1142,22 @@ async fn framing_methods_and_gateway_authentication() {
         .await
         .unwrap();
     assert_eq!(r.status(), 429, "throttled addresses are not even compared");
+    // From another address (the throttle is per address): an oversized body is a JSON error.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let r = other
+        .post(s.url("/redis"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
     s.stop();
 
     let weak = crate::support::bin()
