@@ -164,6 +164,9 @@ async fn activation_identifier_needs_a_proven_address_before_password_sign_in() 
     assert_eq!(reg.0, 200, "{}", reg.1);
     assert!(reg.1.get("access_token").is_none(), "{}", reg.1);
     assert_eq!(reg.1["verification_required"], true, "{}", reg.1);
+    // The registration's code is delivered before the next one is asked for (no order
+    // between two queued messages), so the login's code is the second message.
+    nth_dev_code(&data, "dora@acme.test", 1).await;
     let login = post(&c, api("/auth/login"), "acme", &creds).await;
     assert_eq!(login.1["step"], "verify_identifier", "{}", login.1);
     let challenge = login.1["mfa_challenge"].as_str().unwrap().to_owned();
@@ -231,6 +234,8 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
         reg.1
     );
     assert!(reg.1.get("access_token").is_none());
+    // Its code is delivered before the next one is asked for: messages have no order.
+    nth_dev_code(&data, who, 1).await;
 
     // An email code alone.
     assert_eq!(
