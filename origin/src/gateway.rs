@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -224,16 +224,21 @@ fn reject(status: StatusCode, msg: &str) -> Response {
     (status, Json(json!({ "error": msg }))).into_response()
 }
 
+/// A request body, or why axum could not read it (too large, unreadable).
+type BodyOrRejection = std::result::Result<Bytes, axum::extract::rejection::BytesRejection>;
+
 /// The authenticated JSON body, or why not (status and message). Failed authentications are
 /// counted per client address: past [`MAX_AUTH_FAILURES`] in [`FAILURE_WINDOW`], 429 without
 /// comparing the token at all.
 fn parse_body(
     gw: &Gateway,
-    peer: Option<std::net::IpAddr>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: &HeaderMap,
-    body: &Bytes,
+    body: BodyOrRejection,
 ) -> std::result::Result<Value, (StatusCode, &'static str)> {
-    let ip = peer.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    // In the gateway's (Upstash's) JSON error shape, never axum's plain text.
+    let body = body.map_err(|e| (e.status(), "ERR request body too large or unreadable"))?;
+    let ip = peer.ip();
     let now = std::time::Instant::now();
     {
         let failures = gw.failures.lock().unwrap_or_else(|e| e.into_inner());
@@ -258,21 +263,16 @@ fn parse_body(
         entry.0 += 1;
         return Err((StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
-    serde_json::from_slice(body).map_err(|_| (StatusCode::BAD_REQUEST, "ERR malformed JSON body"))
+    serde_json::from_slice(&body).map_err(|_| (StatusCode::BAD_REQUEST, "ERR malformed JSON body"))
 }
 
 async fn single(
     State(gw): State<Arc<Gateway>>,
-    peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    peer: ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: BodyOrRejection,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        // In the gateway's (Upstash's) JSON error shape, never axum's plain text.
-        Err(e) => return reject(e.status(), "ERR request body too large or unreadable"),
-    };
-    let v = match parse_body(&gw, Some(peer.0.ip()), &headers, &body) {
+    let v = match parse_body(&gw, peer, &headers, body) {
         Ok(v) => v,
         Err((status, msg)) => return reject(status, msg),
     };
@@ -297,16 +297,11 @@ fn commands(v: &Value) -> Option<Vec<Vec<String>>> {
 
 async fn pipeline(
     State(gw): State<Arc<Gateway>>,
-    peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    peer: ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: BodyOrRejection,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        // In the gateway's (Upstash's) JSON error shape, never axum's plain text.
-        Err(e) => return reject(e.status(), "ERR request body too large or unreadable"),
-    };
-    let v = match parse_body(&gw, Some(peer.0.ip()), &headers, &body) {
+    let v = match parse_body(&gw, peer, &headers, body) {
         Ok(v) => v,
         Err((status, msg)) => return reject(status, msg),
     };
@@ -325,16 +320,11 @@ async fn pipeline(
 
 async fn multi_exec(
     State(gw): State<Arc<Gateway>>,
-    peer: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    peer: ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: BodyOrRejection,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        // In the gateway's (Upstash's) JSON error shape, never axum's plain text.
-        Err(e) => return reject(e.status(), "ERR request body too large or unreadable"),
-    };
-    let v = match parse_body(&gw, Some(peer.0.ip()), &headers, &body) {
+    let v = match parse_body(&gw, peer, &headers, body) {
         Ok(v) => v,
         Err((status, msg)) => return reject(status, msg),
     };
