@@ -488,8 +488,8 @@ impl Config {
     }
 
     /// The connection limits of the HTTP server.
-    pub fn limits(&self) -> crate::server::Limits {
-        crate::server::Limits {
+    pub fn limits(&self) -> crate::http::serve::Limits {
+        crate::http::serve::Limits {
             header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
             body_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
             max_connections: self.max_connections,

@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 use usso_shared::Result;
 
-use crate::app::AUDIT;
-use crate::docstore::{DocumentStore, TENANTS};
-use crate::hot::OriginHot;
-use crate::identifier::IdentifierKind;
-use crate::users::{self, User, IDENTIFIERS, USERS};
+use crate::app::legacy::AUDIT;
+use crate::store::docs::{DocumentStore, TENANTS};
+use crate::store::hot::OriginHot;
+use crate::identity::identifier::IdentifierKind;
+use crate::identity::users::{self, User, IDENTIFIERS, USERS};
 
 /// Collections exported, in order. The sealed private keys (`keys`) are left out on purpose:
 /// they are secrets of the service, not data about anyone; `usso-origin key list` shows the
@@ -22,7 +22,7 @@ async fn each_doc<D: DocumentStore>(
     docs: &D,
     coll: &str,
     tenant: &str,
-    mut f: impl FnMut(crate::docstore::Doc) -> Result<()>,
+    mut f: impl FnMut(crate::store::docs::Doc) -> Result<()>,
 ) -> Result<u64> {
     let mut offset = 0;
     loop {
@@ -87,7 +87,7 @@ pub async fn erase_user<D: DocumentStore, H: OriginHot>(
         ..Erased::default()
     };
     erased.sessions =
-        crate::hot::revoke_all(hot, &user.tenant_id, &user.subject(), "user_erased", now).await?;
+        crate::store::hot::revoke_all(hot, &user.tenant_id, &user.subject(), "user_erased", now).await?;
     let idents: Vec<String> = [
         (IdentifierKind::Email, &user.email),
         (IdentifierKind::Phone, &user.phone),

@@ -18,7 +18,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(usso_origin::run::run(cli.config, cli.command)) {
+    match rt.block_on(usso_origin::app::run::run(cli.config, cli.command)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("usso-origin: {}", e.detail());

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crate::support::{temp_dir, DataApiStandin};
 use serde_json::{json, Value};
-use usso_origin::docstore::{DocumentStore, SqliteDocs, TENANTS};
-use usso_origin::mongo_docs::MongoDocs;
+use usso_origin::store::docs::{DocumentStore, SqliteDocs, TENANTS};
+use usso_origin::store::mongo::MongoDocs;
 use usso_shared::data_api::{Auth, DataApi, Target};
 use usso_shared::transport::ReqwestTransport;
 use usso_shared::ErrorCode;

@@ -282,7 +282,7 @@ async fn guarded_routes_need_a_solved_challenge_once() {
     let none = post(&c, api("/auth/request-otp"), "guarded", &who).await;
     assert_eq!(none.0, 422, "{}", none.1);
 
-    let challenge: usso_origin::captcha::Challenge = c
+    let challenge: usso_origin::authn::captcha::Challenge = c
         .get(api("/captcha/challenge"))
         .send()
         .await
@@ -290,7 +290,7 @@ async fn guarded_routes_need_a_solved_challenge_once() {
         .json()
         .await
         .unwrap();
-    let payload = usso_origin::captcha::solve(&challenge)
+    let payload = usso_origin::authn::captcha::solve(&challenge)
         .expect("solvable")
         .to_payload();
     let with = |p: &str| json!({"identifier": "carol@guarded.test", "altcha": p});

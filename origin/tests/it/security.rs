@@ -946,7 +946,7 @@ async fn guessing_cannot_lock_the_owner_out() {
         }
     };
     let solved = || async {
-        let challenge: usso_origin::captcha::Challenge = c
+        let challenge: usso_origin::authn::captcha::Challenge = c
             .get(s.url("/api/sso/v1/captcha/challenge"))
             .send()
             .await
@@ -954,7 +954,7 @@ async fn guessing_cannot_lock_the_owner_out() {
             .json()
             .await
             .unwrap();
-        usso_origin::captcha::solve(&challenge)
+        usso_origin::authn::captcha::solve(&challenge)
             .expect("solvable")
             .to_payload()
     };

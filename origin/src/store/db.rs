@@ -33,7 +33,7 @@ impl Db {
         durability: Durability,
         schema: &str,
     ) -> Result<Self> {
-        crate::private_fs::file(path).map_err(|e| {
+        crate::store::private_fs::file(path).map_err(|e| {
             Error::new(
                 ErrorCode::ConfigurationError,
                 format!("cannot create {name} database {}: {e}", path.display()),

@@ -6,8 +6,8 @@
 
 use usso_shared::Result;
 
-use crate::app::AUDIT;
-use crate::docstore::DocumentStore;
+use crate::app::legacy::AUDIT;
+use crate::store::docs::DocumentStore;
 
 /// Documents looked at per batch.
 const BATCH: u64 = 200;
@@ -66,7 +66,7 @@ pub async fn prune_all<D: DocumentStore>(docs: &D, retention_days: u32, now: i64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docstore::SqliteDocs;
+    use crate::store::docs::SqliteDocs;
     use serde_json::json;
 
     #[tokio::test]

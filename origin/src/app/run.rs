@@ -7,13 +7,13 @@ use usso_edge::{EdgeConfig, EdgeCore};
 use usso_shared::clock::{Clock, SystemClock};
 use usso_shared::{Error, ErrorCode, Result};
 
-use crate::app::App;
-use crate::bootstrap::{self, Stores};
+use crate::app::legacy::App;
+use crate::app::bootstrap::{self, Stores};
 use crate::config::{Command, Config, KeyCommand, TenantCommand, UserCommand};
-use crate::identifier::Identifier;
-use crate::password::{Hasher, PasswordParams, PasswordPolicy};
-use crate::tenant::{self, Tenant};
-use crate::users::{self, User};
+use crate::identity::identifier::Identifier;
+use crate::authn::hasher::{Hasher, PasswordParams, PasswordPolicy};
+use crate::tenants::{self, Tenant};
+use crate::identity::users::{self, User};
 
 fn hasher(cfg: &Config) -> Result<Hasher> {
     let params = PasswordParams {
@@ -131,14 +131,14 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
                 };
                 // Refuse settings the mailer would refuse at delivery time.
                 crate::delivery::SmtpMailer::new(&settings)?;
-                t.smtp = Some(crate::tenant::TenantSmtp::new(
+                t.smtp = Some(crate::tenants::TenantSmtp::new(
                     settings,
                     &stores.master,
                     &id,
                 )?);
             }
-            tenant::create(&stores.docs, &stores.master, &t, now).await?;
-            tenant::publish(&stores, &t, now).await?;
+            tenants::create(&stores.docs, &stores.master, &t, now).await?;
+            tenants::publish(&stores, &t, now).await?;
             println!(
                 "{}",
                 json!({"created": t.id(), "issuer": t.tokens.issuer, "domains": t.tokens.domains})
@@ -146,8 +146,8 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             Ok(())
         }
         Command::Tenant(TenantCommand::List) => {
-            for id in crate::docstore::DocumentStore::tenants(&stores.docs).await? {
-                if let Some(t) = tenant::load(&stores.docs, &id).await? {
+            for id in crate::store::docs::DocumentStore::tenants(&stores.docs).await? {
+                if let Some(t) = tenants::load(&stores.docs, &id).await? {
                     println!(
                         "{}",
                         json!({"id": t.id(), "name": t.name, "issuer": t.tokens.issuer, "domains": t.tokens.domains, "is_active": t.tokens.is_active})
@@ -163,7 +163,7 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             roles,
             scopes,
         }) => {
-            let t = tenant::load(&stores.docs, &tid).await?.ok_or_else(|| {
+            let t = tenants::load(&stores.docs, &tid).await?.ok_or_else(|| {
                 Error::new(ErrorCode::TenantNotFound, format!("no tenant `{tid}`"))
             })?;
             let ident = Identifier::parse(&identifier, None)?;
@@ -189,14 +189,14 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
                     format!("--set is not JSON: {e}"),
                 )
             })?;
-            let t = tenant::update(&stores.docs, &tid, &changes).await?;
-            tenant::publish(&stores, &t, now).await?;
+            let t = tenants::update(&stores.docs, &tid, &changes).await?;
+            tenants::publish(&stores, &t, now).await?;
             audit_cli(&stores, t.id(), "tenant_updated", json!({"fields": changes.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>())})).await;
             println!("{}", json!({"updated": t.id()}));
             Ok(())
         }
         Command::Tenant(TenantCommand::Export { tenant: tid }) => {
-            tenant::load(&stores.docs, &tid).await?.ok_or_else(|| {
+            tenants::load(&stores.docs, &tid).await?.ok_or_else(|| {
                 Error::new(ErrorCode::TenantNotFound, format!("no tenant `{tid}`"))
             })?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -236,7 +236,7 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             let revoked = if active {
                 0
             } else {
-                crate::hot::revoke_all(&stores.hot, &tid, &user.subject(), "user_disabled", now)
+                crate::store::hot::revoke_all(&stores.hot, &tid, &user.subject(), "user_disabled", now)
                     .await?
             };
             let event = if active {
@@ -258,11 +258,11 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             Ok(())
         }
         Command::Key(KeyCommand::Rotate { tenant: tid }) => {
-            let t = tenant::load(&stores.docs, &tid).await?.ok_or_else(|| {
+            let t = tenants::load(&stores.docs, &tid).await?.ok_or_else(|| {
                 Error::new(ErrorCode::TenantNotFound, format!("no tenant `{tid}`"))
             })?;
-            let kid = tenant::rotate_key(&stores.docs, &stores.master, &t, now).await?;
-            tenant::publish(&stores, &t, now).await?;
+            let kid = tenants::rotate_key(&stores.docs, &stores.master, &t, now).await?;
+            tenants::publish(&stores, &t, now).await?;
             audit_cli(&stores, t.id(), "key_rotated", json!({"kid": kid})).await;
             println!("{}", json!({"tenant": t.id(), "active_kid": kid}));
             Ok(())
@@ -274,7 +274,7 @@ pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
             Ok(())
         }
         Command::Key(KeyCommand::List { tenant: tid }) => {
-            for k in tenant::list_keys(&stores.docs, &stores.master, &tid).await? {
+            for k in tenants::list_keys(&stores.docs, &stores.master, &tid).await? {
                 println!("{k}");
             }
             Ok(())
@@ -290,7 +290,7 @@ async fn audit_cli(stores: &Stores, tenant: &str, event: &str, detail: serde_jso
     );
     let body = json!({"event": event, "tenant_id": tenant, "at": SystemClock.now(), "ip": null, "user_agent": "cli", "detail": detail});
     if let Err(e) =
-        crate::docstore::DocumentStore::insert(&stores.docs, crate::app::AUDIT, tenant, &id, body)
+        crate::store::docs::DocumentStore::insert(&stores.docs, crate::app::legacy::AUDIT, tenant, &id, body)
             .await
     {
         tracing::error!(error = %e, "audit write failed");
@@ -325,7 +325,7 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
     edge_cfg.strict_verify = cfg.strict_verify;
     edge_cfg.bench_routes = cfg.bench_routes;
     edge_cfg.tenant_header = cfg.tenant_header;
-    let (mail, sms, dev) = crate::channels::from_config(&cfg)?;
+    let (mail, sms, dev) = crate::delivery::channels::from_config(&cfg)?;
     if dev {
         tracing::warn!(
             target: "delivery",
@@ -333,7 +333,7 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
             "no email and/or SMS provider configured: the DEVELOPMENT MAILER logs messages and writes them to this file, it sends nothing"
         );
     }
-    let outbox = Arc::new(crate::outbox::Outbox::new(
+    let outbox = Arc::new(crate::delivery::outbox::Outbox::new(
         stores.docs.clone(),
         stores.master.clone(),
         mail,
@@ -351,7 +351,7 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
     });
     let gateway = match (&cfg.redis_url, &cfg.gateway_token) {
         (Some(url), Some(token)) => Some(Arc::new(
-            crate::gateway::Gateway::connect(url, token, &cfg.gateway_prefix).await?,
+            crate::http::gateway::Gateway::connect(url, token, &cfg.gateway_prefix).await?,
         )),
         _ => None,
     };
@@ -368,11 +368,11 @@ async fn serve(cfg: Config, stores: Stores, hasher: Hasher) -> Result<()> {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
             loop {
                 every.tick().await;
-                crate::audit_retention::prune_all(&docs, days, SystemClock.now()).await;
+                crate::audit::retention::prune_all(&docs, days, SystemClock.now()).await;
             }
         })
     };
-    let served = crate::server::serve(listener, app, gateway, cfg.limits()).await;
+    let served = crate::http::serve::serve(listener, app, gateway, cfg.limits()).await;
     // The delivery in progress finishes; what is still queued waits in the store for the next start.
     let _ = stop_tx.send(());
     let _ = worker.await;

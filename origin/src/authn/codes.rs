@@ -14,7 +14,7 @@ use usso_shared::encoding::hex_encode;
 use usso_shared::seal::SecretKey;
 use usso_shared::{Error, ErrorCode, Result};
 
-use crate::hot::OriginHot;
+use crate::store::hot::OriginHot;
 
 /// Per-tenant policy for one-time codes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -235,7 +235,7 @@ async fn check<H: OriginHot>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hot::SqliteHot;
+    use crate::store::hot::SqliteHot;
 
     fn hot() -> (SqliteHot, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!(

@@ -8,12 +8,12 @@ use usso_shared::seal::SecretKey;
 use usso_shared::{Error, ErrorCode, Result};
 
 use crate::config::Config;
-use crate::docstore::{Docs, DocumentStore};
-use crate::hot::{Hot, SqliteHot};
-use crate::identifier::{Identifier, IdentifierKind};
-use crate::password::{Hasher, Verdict};
-use crate::tenant::{self, Tenant, DEFAULT_TENANT};
-use crate::users::{self, User};
+use crate::store::docs::{Docs, DocumentStore};
+use crate::store::hot::{Hot, SqliteHot};
+use crate::identity::identifier::{Identifier, IdentifierKind};
+use crate::authn::hasher::{Hasher, Verdict};
+use crate::tenants::{self, Tenant, DEFAULT_TENANT};
+use crate::identity::users::{self, User};
 
 /// Username of the system administrator.
 pub const SYSTEM_USER: &str = "system";
@@ -38,7 +38,7 @@ fn config_error(detail: String) -> Error {
 /// Opens the data directory (creating it), the master key, the document store and the
 /// configured hot store (embedded by default, Redis or Upstash REST).
 pub async fn open(cfg: &Config) -> Result<Stores> {
-    crate::private_fs::dir(&cfg.data_dir).map_err(|e| {
+    crate::store::private_fs::dir(&cfg.data_dir).map_err(|e| {
         config_error(format!(
             "cannot create USSO_DATA_DIR {}: {e}",
             cfg.data_dir.display()
@@ -55,7 +55,7 @@ pub async fn open(cfg: &Config) -> Result<Stores> {
 
 async fn doc_store(cfg: &Config) -> Result<Docs> {
     let Some(url) = &cfg.mongo_url else {
-        return Ok(Docs::Sqlite(crate::docstore::SqliteDocs::open(
+        return Ok(Docs::Sqlite(crate::store::docs::SqliteDocs::open(
             &cfg.data_dir.join("usso.db"),
         )?));
     };
@@ -80,7 +80,7 @@ async fn doc_store(cfg: &Config) -> Result<Docs> {
         auth,
         transport,
     );
-    let docs = crate::mongo_docs::MongoDocs::new(api);
+    let docs = crate::store::mongo::MongoDocs::new(api);
     // Fail at start-up, not at the first login, when the URL or the credentials are wrong.
     docs.ping().await.map_err(|e| {
         config_error(format!(
@@ -94,7 +94,7 @@ async fn doc_store(cfg: &Config) -> Result<Docs> {
 async fn hot_store(cfg: &Config) -> Result<Hot> {
     use usso_edge::upstash_store::RedisHotStore;
     if let Some(url) = &cfg.redis_url {
-        let conn = crate::redis_native::NativeRedis::connect(url).await?;
+        let conn = crate::store::redis::NativeRedis::connect(url).await?;
         return Ok(Hot::Redis(RedisHotStore::new(conn)));
     }
     if let (Some(url), Some(token)) = (&cfg.upstash_url, &cfg.upstash_token) {
@@ -159,12 +159,12 @@ pub async fn default_tenant(
     issuer: &str,
     now: i64,
 ) -> Result<Tenant> {
-    match tenant::load(&stores.docs, DEFAULT_TENANT).await? {
+    match tenants::load(&stores.docs, DEFAULT_TENANT).await? {
         Some(mut t) => {
             if cfg.issuer.is_some() && t.tokens.issuer != issuer {
                 let doc = stores
                     .docs
-                    .get(crate::docstore::TENANTS, DEFAULT_TENANT, DEFAULT_TENANT)
+                    .get(crate::store::docs::TENANTS, DEFAULT_TENANT, DEFAULT_TENANT)
                     .await?
                     .ok_or_else(|| Error::internal("default tenant vanished"))?;
                 t.tokens.issuer = issuer.to_owned();
@@ -172,7 +172,7 @@ pub async fn default_tenant(
                 stores
                     .docs
                     .replace(
-                        crate::docstore::TENANTS,
+                        crate::store::docs::TENANTS,
                         DEFAULT_TENANT,
                         DEFAULT_TENANT,
                         body,
@@ -192,7 +192,7 @@ pub async fn default_tenant(
                 now,
             );
             t.tokens.domains = vec!["localhost".into(), "127.0.0.1".into()];
-            tenant::create(&stores.docs, &stores.master, &t, now).await?;
+            tenants::create(&stores.docs, &stores.master, &t, now).await?;
             tracing::info!(tenant = DEFAULT_TENANT, "created the default tenant");
             Ok(t)
         }
@@ -251,8 +251,8 @@ pub async fn system_user(
 /// Publishes every tenant to the hot store.
 pub async fn publish_all(stores: &Stores, now: i64) -> Result<()> {
     for id in stores.docs.tenants().await? {
-        if let Some(t) = tenant::load(&stores.docs, &id).await? {
-            tenant::publish(stores, &t, now).await?;
+        if let Some(t) = tenants::load(&stores.docs, &id).await? {
+            tenants::publish(stores, &t, now).await?;
         }
     }
     Ok(())

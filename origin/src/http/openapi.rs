@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 description of every endpoint, generated from the handlers' annotations
-//! (`#[utoipa::path]` in [`crate::server`]) and the request types, served at
+//! (`#[utoipa::path]` in [`crate::http::serve`]) and the request types, served at
 //! `/api/sso/v1/openapi.json` with a small self-contained docs page at `/api/sso/v1/docs`.
 
 use axum::response::Html;
@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::app::AppRef;
+use crate::app::legacy::AppRef;
 
 /// Body of `POST /auth/login` and `POST /auth/register`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -139,24 +139,24 @@ pub struct ErrorResponse {
 #[openapi(
     info(title = "usso-edge origin", description = "USSO-compatible identity and token service."),
     paths(
-        crate::server::health,
-        crate::server::jwks,
-        crate::server::discovery,
-        crate::server::verify_token,
-        crate::server::refresh,
-        crate::server::logout,
-        crate::server::login,
-        crate::server::register,
-        crate::server::request_otp,
-        crate::server::request_magic_link,
-        crate::server::magic_link_page,
-        crate::server::magic_link_confirm,
-        crate::server::mfa_verify,
-        crate::server::captcha_challenge,
-        crate::server::me,
-        crate::server::me_alias,
-        crate::server::sessions,
-        crate::server::revoke_session,
+        crate::http::serve::health,
+        crate::http::serve::jwks,
+        crate::http::serve::discovery,
+        crate::http::serve::verify_token,
+        crate::http::serve::refresh,
+        crate::http::serve::logout,
+        crate::http::serve::login,
+        crate::http::serve::register,
+        crate::http::serve::request_otp,
+        crate::http::serve::request_magic_link,
+        crate::http::serve::magic_link_page,
+        crate::http::serve::magic_link_confirm,
+        crate::http::serve::mfa_verify,
+        crate::http::serve::captcha_challenge,
+        crate::http::serve::me,
+        crate::http::serve::me_alias,
+        crate::http::serve::sessions,
+        crate::http::serve::revoke_session,
     ),
     components(schemas(LoginRequest, OtpRequest, OtpAccepted, MagicLinkRequest, MagicLinkConfirm, MfaVerify, VerifyRequest, RefreshRequest, TokenResponse, TokenPairDoc, ErrorResponse)),
     tags((name = "auth"), (name = "tokens"), (name = "sessions"), (name = "system"))

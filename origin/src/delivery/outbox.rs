@@ -15,7 +15,7 @@ use usso_shared::seal::{open_text, seal_text, SecretKey};
 use usso_shared::{Error, ErrorCode, Result};
 
 use crate::delivery::{DeliveryError, Email, Mailer, Sms, SmsSender, SmtpMailer};
-use crate::docstore::{Doc, DocumentStore};
+use crate::store::docs::{Doc, DocumentStore};
 
 /// Collection of outbox entries.
 pub const OUTBOX: &str = "outbox";
@@ -105,7 +105,7 @@ pub fn backoff_secs(attempts: u32) -> i64 {
 }
 
 /// The delivering side. Email goes through the tenant's own SMTP relay when it has one
-/// ([`crate::tenant::TenantSmtp`]), else through the origin's `mailer`.
+/// ([`crate::tenants::TenantSmtp`]), else through the origin's `mailer`.
 pub struct Outbox<D, M, S> {
     docs: D,
     master: SecretKey,
@@ -220,7 +220,7 @@ impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
 
     /// The tenant's own SMTP relay, if it has one (built once per settings and cached).
     async fn tenant_mailer(&self, tenant: &str) -> Result<Option<Arc<SmtpMailer>>> {
-        let Some(smtp) = crate::tenant::load(&self.docs, tenant)
+        let Some(smtp) = crate::tenants::load(&self.docs, tenant)
             .await?
             .and_then(|t| t.smtp)
         else {

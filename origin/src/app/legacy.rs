@@ -14,15 +14,15 @@ use usso_shared::seal::SecretKey;
 use usso_shared::{random, scope, Error, ErrorCode, Result};
 
 use crate::authn::{self, Amr, Authenticated, Gate, SecondStep};
-use crate::docstore::{Docs, DocumentStore};
-use crate::hot::{counter, Hot, OriginHot};
-use crate::identifier::{Identifier, IdentifierKind};
-use crate::openapi::LoginRequest;
-use crate::otp;
-use crate::outbox::Message;
-use crate::password::{Hasher, PasswordPolicy, Verdict, MAX_PASSWORD_BYTES};
-use crate::tenant::{self, Tenant};
-use crate::users::{self, Found, User};
+use crate::store::docs::{Docs, DocumentStore};
+use crate::store::hot::{counter, Hot, OriginHot};
+use crate::identity::identifier::{Identifier, IdentifierKind};
+use crate::http::openapi::LoginRequest;
+use crate::authn::codes;
+use crate::delivery::outbox::Message;
+use crate::authn::hasher::{Hasher, PasswordPolicy, Verdict, MAX_PASSWORD_BYTES};
+use crate::tenants::{self, Tenant};
+use crate::identity::users::{self, Found, User};
 use usso_edge::HotStore;
 
 /// The resource of the session-management scopes: fully qualified, so `read:usso/sessions`,
@@ -48,9 +48,9 @@ pub struct App {
     pub hasher: Hasher,
     /// Master key.
     pub master: SecretKey,
-    /// Trusted reverse proxies in front of the origin ([`crate::client_addr`]).
+    /// Trusted reverse proxies in front of the origin ([`crate::http::client_addr`]).
     pub proxy_hops: u8,
-    /// Longest wait for a request body ([`crate::server::Limits`]).
+    /// Longest wait for a request body ([`crate::http::serve::Limits`]).
     pub body_timeout: std::time::Duration,
     /// Durable delivery of codes and links.
     pub outbox: Arc<Outbox>,
@@ -58,15 +58,15 @@ pub struct App {
 
 /// The origin's outbox type.
 pub type Outbox =
-    crate::outbox::Outbox<Docs, crate::channels::MailChannel, crate::channels::SmsChannel>;
+    crate::delivery::outbox::Outbox<Docs, crate::delivery::channels::MailChannel, crate::delivery::channels::SmsChannel>;
 
 /// Shared handle.
 pub type AppRef = Arc<App>;
 
 impl App {
     /// One-time codes under a tenant's policy.
-    fn codes<'a>(&'a self, policy: &'a otp::OtpPolicy) -> otp::Codes<'a, Hot> {
-        otp::Codes {
+    fn codes<'a>(&'a self, policy: &'a codes::OtpPolicy) -> codes::Codes<'a, Hot> {
+        codes::Codes {
             hot: &self.hot,
             master: &self.master,
             policy,
@@ -79,7 +79,7 @@ impl App {
     }
 
     /// The client address of a request, as the HTTP layer resolved it behind the trusted
-    /// proxies ([`crate::client_addr`]).
+    /// proxies ([`crate::http::client_addr`]).
     pub fn client_ip(&self, req: &Request) -> String {
         req.client_ip.clone().unwrap_or_else(|| "unknown".into())
     }
@@ -87,7 +87,7 @@ impl App {
     /// Resolves the tenant (and its token state) of a request, reloading stale key state.
     async fn tenant_of(&self, req: &Request) -> Result<(Tenant, Arc<TenantState>)> {
         let state = self.core.resolve_tenant(req, false).await?;
-        let t = tenant::load(&self.docs, &state.config.tenant_id)
+        let t = tenants::load(&self.docs, &state.config.tenant_id)
             .await?
             .filter(|t| t.tokens.is_active)
             .ok_or_else(|| Error::new(ErrorCode::TenantNotFound, "tenant not found or inactive"))?;
@@ -145,13 +145,13 @@ impl App {
         if body.secret.len() > MAX_PASSWORD_BYTES {
             return Err(Error::new(ErrorCode::ValidationError, "secret is too long"));
         }
-        let ident = if body.identifier.trim() == crate::bootstrap::SYSTEM_USER
-            && t.id() == tenant::DEFAULT_TENANT
+        let ident = if body.identifier.trim() == crate::app::bootstrap::SYSTEM_USER
+            && t.id() == tenants::DEFAULT_TENANT
             && !registering
         {
             Identifier {
-                kind: crate::identifier::IdentifierKind::Username,
-                value: crate::bootstrap::SYSTEM_USER.into(),
+                kind: crate::identity::identifier::IdentifierKind::Username,
+                value: crate::app::bootstrap::SYSTEM_USER.into(),
             }
         } else {
             Identifier::parse(&body.identifier, body.kind.as_deref())?
@@ -294,7 +294,7 @@ impl App {
         let deliver = known || t.registration_enabled;
         let code = self
             .codes(&t.otp)
-            .issue(t.id(), &ident.key(), otp::Purpose::Login, now)
+            .issue(t.id(), &ident.key(), codes::Purpose::Login, now)
             .await?;
         self.send_code(&t, &ident, channel, &code, deliver, now)
             .await?;
@@ -341,7 +341,7 @@ impl App {
             .await?;
         if let Err(e) = self
             .codes(&t.otp)
-            .check(t.id(), &ident.key(), otp::Purpose::Login, &body.secret, now)
+            .check(t.id(), &ident.key(), codes::Purpose::Login, &body.secret, now)
             .await
         {
             self.audit(
@@ -443,7 +443,7 @@ impl App {
                 }
             }
         }
-        let revoked = crate::hot::revoke_all(
+        let revoked = crate::store::hot::revoke_all(
             &self.hot,
             t.id(),
             &fresh.subject(),
@@ -484,8 +484,8 @@ impl App {
 
     /// `GET /captcha/challenge`: an Altcha-compatible proof-of-work challenge.
     pub fn captcha_challenge(&self) -> Result<Response> {
-        let cfg = crate::captcha::CaptchaConfig::from_master(&self.master);
-        let challenge = crate::captcha::create_challenge(&cfg, self.now())?;
+        let cfg = crate::authn::captcha::CaptchaConfig::from_master(&self.master);
+        let challenge = crate::authn::captcha::create_challenge(&cfg, self.now())?;
         Ok(Response::json(200, &challenge).with_header("cache-control", "no-store"))
     }
 
@@ -517,8 +517,8 @@ impl App {
             return Ok(false);
         };
         let now = self.now();
-        let cfg = crate::captcha::CaptchaConfig::from_master(&self.master);
-        let verified = crate::captcha::verify_solution(&cfg, &payload, now)?;
+        let cfg = crate::authn::captcha::CaptchaConfig::from_master(&self.master);
+        let verified = crate::authn::captcha::verify_solution(&cfg, &payload, now)?;
         let (uses, _) = self
             .hot
             .hit(
@@ -545,13 +545,13 @@ impl App {
         req: &Request,
         now: i64,
     ) -> Result<bool> {
-        let Some(token) = req.cookie(crate::known_device::COOKIE) else {
+        let Some(token) = req.cookie(crate::authn::known_device::COOKIE) else {
             return Ok(false);
         };
         Ok(users::find_by_identifier(&self.docs, t.id(), ident)
             .await?
             .is_some_and(|(u, _)| {
-                crate::known_device::check(&self.master, t.id(), &u.id, token, now)
+                crate::authn::known_device::check(&self.master, t.id(), &u.id, token, now)
             }))
     }
 
@@ -569,7 +569,7 @@ impl App {
         self.captcha_guard(&t, "magic_link", req).await?;
         let ident = Identifier::parse(&body.identifier, Some("email"))?;
         if let Some(r) = &body.redirect_to {
-            if !crate::magic_link::redirect_allowed(r, &t.allowed_redirects) {
+            if !crate::authn::magic_link::redirect_allowed(r, &t.allowed_redirects) {
                 return Err(Error::new(
                     ErrorCode::ValidationError,
                     "redirect_to is not an allowed URL for this tenant",
@@ -580,13 +580,13 @@ impl App {
         self.limit_requests(&t, "ml", &ident, req, now).await?;
         let known = users::holds_active(&self.docs, t.id(), &ident).await?;
         let deliver = known || t.registration_enabled;
-        let token = crate::magic_link::new_token()?;
-        let link = crate::magic_link::Link {
+        let token = crate::authn::magic_link::new_token()?;
+        let link = crate::authn::magic_link::Link {
             identifier: ident.key(),
             redirect: body.redirect_to.clone(),
             expires_at: now + t.magic_link_ttl_secs,
         };
-        crate::magic_link::store(&self.hot, t.id(), &token, &link, t.magic_link_ttl_secs, now)
+        crate::authn::magic_link::store(&self.hot, t.id(), &token, &link, t.magic_link_ttl_secs, now)
             .await?;
         let url = format!(
             "{}/api/sso/v1/auth/magic-link?token={token}",
@@ -596,7 +596,7 @@ impl App {
         let email = t
             .templates
             .render_magic_link_email(&ident.value, &t.name, &url, minutes);
-        crate::outbox::enqueue(
+        crate::delivery::outbox::enqueue(
             &self.docs,
             &self.master,
             t.id(),
@@ -628,7 +628,7 @@ impl App {
     pub async fn magic_link_page(&self, req: &Request) -> Result<Response> {
         let (t, _state) = self.tenant_of(req).await?;
         let token = req.query_param("token").unwrap_or_default();
-        let live = crate::magic_link::peek(&self.hot, t.id(), &token, self.now())
+        let live = crate::authn::magic_link::peek(&self.hot, t.id(), &token, self.now())
             .await?
             .is_some();
         let brand = crate::delivery::escape_html(&t.name);
@@ -668,7 +668,7 @@ impl App {
         }
         .ok_or_else(|| Error::new(ErrorCode::ValidationError, "field `token` is required"))?;
         let now = self.now();
-        let Some(link) = crate::magic_link::take(&self.hot, t.id(), &token, now).await? else {
+        let Some(link) = crate::authn::magic_link::take(&self.hot, t.id(), &token, now).await? else {
             return Err(Error::new(
                 ErrorCode::InvalidCredentials,
                 "this link has expired or was already used",
@@ -737,7 +737,7 @@ impl App {
     ///
     /// The per-(identifier, address) and per-address limits are hard. The per-identifier limit
     /// is soft, so that guesses from many addresses cannot lock the owner out
-    /// ([`crate::known_device`]): past it, a browser with a known-device cookie of this account,
+    /// ([`crate::authn::known_device`]): past it, a browser with a known-device cookie of this account,
     /// or a request with a solved captcha (`captcha_solved`, or one it carries), still gets its
     /// credential checked.
     async fn count_login(
@@ -808,7 +808,7 @@ impl App {
     }
 
     /// Queues a one-time code for `to` by `channel` (`email` or `sms`) with the tenant's
-    /// templates, and wakes the outbox (see [`crate::outbox::enqueue`] for `deliver`).
+    /// templates, and wakes the outbox (see [`crate::delivery::outbox::enqueue`] for `deliver`).
     async fn send_code(
         &self,
         t: &Tenant,
@@ -830,7 +830,7 @@ impl App {
                     .render_otp_sms(&to.value, &t.name, code, minutes),
             )
         };
-        crate::outbox::enqueue(&self.docs, &self.master, t.id(), &message, now, deliver).await?;
+        crate::delivery::outbox::enqueue(&self.docs, &self.master, t.id(), &message, now, deliver).await?;
         self.outbox.wake();
         Ok(())
     }
@@ -915,7 +915,7 @@ impl App {
             .await?;
         let code = self
             .codes(&t.otp)
-            .issue(t.id(), &target.key(), otp::Purpose::Mfa, now)
+            .issue(t.id(), &target.key(), codes::Purpose::Mfa, now)
             .await?;
         self.send_code(t, &target, channel, &code, true, now)
             .await?;
@@ -968,7 +968,7 @@ impl App {
         let identifier = record["identifier"].as_str().unwrap_or_default().to_owned();
         let user_id = record["user_id"].as_str().unwrap_or_default().to_owned();
         self.codes(&t.otp)
-            .check(t.id(), &identifier, otp::Purpose::Mfa, &body.code, now)
+            .check(t.id(), &identifier, codes::Purpose::Mfa, &body.code, now)
             .await?;
         self.hot.remove(&key).await?;
         let (kind, value) = identifier
@@ -1007,7 +1007,7 @@ impl App {
             let name = name.trim();
             if name.chars().count() > 128
                 || name.chars().any(char::is_control)
-                || crate::identifier::has_format_chars(name)
+                || crate::identity::identifier::has_format_chars(name)
             {
                 return Err(Error::new(
                     ErrorCode::ValidationError,
@@ -1054,16 +1054,16 @@ impl App {
             json!({"user_id": user.id, "session_id": record.session_id}),
         )
         .await;
-        let device = crate::known_device::issue(&self.master, t.id(), &user.id, now);
+        let device = crate::authn::known_device::issue(&self.master, t.id(), &user.id, now);
         Ok(
             issue::token_response(&state.config, &pair, &user.public()).with_header(
                 "set-cookie",
                 issue::cookie(
                     &state.config,
-                    crate::known_device::COOKIE,
+                    crate::authn::known_device::COOKIE,
                     &device,
-                    crate::known_device::PATH,
-                    crate::known_device::LIFETIME_SECS,
+                    crate::authn::known_device::PATH,
+                    crate::authn::known_device::LIFETIME_SECS,
                     "Strict",
                 ),
             ),
@@ -1190,9 +1190,9 @@ impl App {
         let docs = self
             .docs
             .get(
-                crate::docstore::TENANTS,
-                tenant::DEFAULT_TENANT,
-                tenant::DEFAULT_TENANT,
+                crate::store::docs::TENANTS,
+                tenants::DEFAULT_TENANT,
+                tenants::DEFAULT_TENANT,
             )
             .await;
         let hot = usso_edge::HotStore::get_many(&self.hot, &["usso:health".to_owned()]).await;

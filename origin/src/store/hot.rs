@@ -10,7 +10,7 @@ use usso_edge::store::{apply_rotation, HotStore};
 use usso_shared::rotation::{Outcome, SessionRecord, Successor};
 use usso_shared::{Error, Result};
 
-use crate::db::{sql, Db, Durability};
+use crate::store::db::{sql, Db, Durability};
 
 /// Revokes every session of `subject` in `tenant` (erasure, deactivation, an account
 /// claimed by the owner of its identifier). Revoking is idempotent; returns how many session
@@ -424,7 +424,7 @@ pub enum Hot {
     /// Embedded SQLite (the default).
     Sqlite(SqliteHot),
     /// A self-hosted Redis through the native client (`USSO_REDIS_URL`).
-    Redis(RedisHotStore<crate::redis_native::NativeRedis>),
+    Redis(RedisHotStore<crate::store::redis::NativeRedis>),
     /// Upstash (or the gateway) over REST (`UPSTASH_REDIS_REST_URL` + `_TOKEN`).
     Upstash(RedisHotStore<usso_shared::upstash::Upstash<usso_shared::transport::ReqwestTransport>>),
 }

@@ -13,7 +13,7 @@ use usso_shared::ejson;
 use usso_shared::transport::ReqwestTransport;
 use usso_shared::{Error, ErrorCode, Result};
 
-use crate::docstore::{Doc, DocumentStore, Page, TENANTS};
+use crate::store::docs::{Doc, DocumentStore, Page, TENANTS};
 
 /// The Data API backend.
 #[derive(Clone)]
@@ -171,7 +171,7 @@ impl DocumentStore for MongoDocs {
     ) -> Result<Page> {
         let mut query = json!({ "tenant": tenant });
         for (field, value) in filter {
-            if !crate::docstore::valid_field(field) {
+            if !crate::store::docs::valid_field(field) {
                 return Err(Error::internal(format!("invalid filter field `{field}`")));
             }
             // `$eq` on the body field: the same equality the embedded store applies.

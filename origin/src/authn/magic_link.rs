@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use usso_shared::encoding::{b64url_encode, hex_encode};
 use usso_shared::{Error, Result};
 
-use crate::hot::OriginHot;
+use crate::store::hot::OriginHot;
 
 /// What a link signs in to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -105,7 +105,7 @@ pub fn redirect_allowed(url: &str, allowed: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hot::SqliteHot;
+    use crate::store::hot::SqliteHot;
 
     #[test]
     fn redirects_must_match_a_prefix() {

@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 use usso_shared::{Error, ErrorCode, Result};
 
-use crate::db::{sql, Db};
+use crate::store::db::{sql, Db};
 
 /// A stored document.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +94,7 @@ pub enum Docs {
     /// Embedded SQLite.
     Sqlite(SqliteDocs),
     /// MongoDB through the Data API.
-    Mongo(crate::mongo_docs::MongoDocs),
+    Mongo(crate::store::mongo::MongoDocs),
 }
 
 impl Docs {
@@ -181,7 +181,7 @@ impl SqliteDocs {
     /// Opens `path`.
     pub fn open(path: &std::path::Path) -> Result<Self> {
         Ok(Self {
-            db: Db::open(path, "document", crate::db::Durability::Full, SCHEMA)?,
+            db: Db::open(path, "document", crate::store::db::Durability::Full, SCHEMA)?,
         })
     }
 }

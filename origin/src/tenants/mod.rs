@@ -10,8 +10,8 @@ use usso_shared::rotation::RotationPolicy;
 use usso_shared::seal::SecretKey;
 use usso_shared::{Error, ErrorCode, Result};
 
-use crate::docstore::{DocumentStore, TENANTS};
-use crate::hot::OriginHot;
+use crate::store::docs::{DocumentStore, TENANTS};
+use crate::store::hot::OriginHot;
 
 /// Collection of signing keys (per tenant, id = kid).
 pub const KEYS: &str = "keys";
@@ -49,7 +49,7 @@ pub struct Tenant {
     pub login_limit_ip: Limit,
     /// One-time codes: length, lifetime, attempts.
     #[serde(default)]
-    pub otp: crate::otp::OtpPolicy,
+    pub otp: crate::authn::codes::OtpPolicy,
     /// Code requests per identifier.
     #[serde(default = "otp_request_limit")]
     pub otp_limit_identifier: Limit,
@@ -116,7 +116,7 @@ impl Tenant {
                 window_secs: 300,
             },
             login_limit_ip: login_ip_limit(),
-            otp: crate::otp::OtpPolicy::default(),
+            otp: crate::authn::codes::OtpPolicy::default(),
             otp_limit_identifier: otp_request_limit(),
             otp_limit_ip: otp_request_limit(),
             templates: crate::delivery::Templates::default(),
@@ -486,7 +486,7 @@ pub async fn list_keys<D: DocumentStore>(
 }
 
 /// Publishes a tenant's policy, domains and key set to the hot store for the token routes.
-pub async fn publish(stores: &crate::bootstrap::Stores, tenant: &Tenant, now: i64) -> Result<()> {
+pub async fn publish(stores: &crate::app::bootstrap::Stores, tenant: &Tenant, now: i64) -> Result<()> {
     let (docs, hot, master) = (&stores.docs, &stores.hot, &stores.master);
     let ring = ring(docs, master, tenant.id()).await?;
     // Sealed under the edge key, not the master key: the edges hold only that.

@@ -17,8 +17,8 @@ use usso_shared::{Error, ErrorCode};
 
 use std::sync::Arc;
 
-use crate::app::AppRef;
-use crate::gateway::Gateway;
+use crate::app::legacy::AppRef;
+use crate::http::gateway::Gateway;
 
 /// A request converted for the core (body read with a size limit).
 pub struct CoreRequest(pub Request);
@@ -77,7 +77,7 @@ impl FromRequest<AppRef> for CoreRequest {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let client_ip = crate::client_addr::resolve(peer, &headers, app.proxy_hops)
+        let client_ip = crate::http::client_addr::resolve(peer, &headers, app.proxy_hops)
             .map_err(|e| {
                 Out(Response::error(&Error::bad_request(format!(
                     "malformed forwarding header: {}",
@@ -145,7 +145,7 @@ async fn edge(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "tokens",
     params(("domain" = Option<String>, Query, description = "host[:port] selecting the tenant")),
     responses((status = 200, description = "JWKS, with Cache-Control and ETag"), (status = 304, description = "Not modified"),
-        (status = 400, description = "Unknown tenant", body = crate::openapi::ErrorResponse)))]
+        (status = 400, description = "Unknown tenant", body = crate::http::openapi::ErrorResponse)))]
 pub async fn jwks(app: State<AppRef>, req: CoreRequest) -> Out {
     edge(app, req).await
 }
@@ -153,45 +153,45 @@ pub async fn jwks(app: State<AppRef>, req: CoreRequest) -> Out {
 /// OpenID-style discovery document.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "tokens",
     params(("domain" = Option<String>, Query, description = "host[:port] selecting the tenant")),
-    responses((status = 200, description = "Discovery document"), (status = 400, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, description = "Discovery document"), (status = 400, body = crate::http::openapi::ErrorResponse)))]
 pub async fn discovery(app: State<AppRef>, req: CoreRequest) -> Out {
     edge(app, req).await
 }
 
 /// Verifies an access token and returns its claims (`?strict=true` also checks the session).
 #[utoipa::path(post, path = "/api/sso/v1/auth/verify-token", tag = "tokens",
-    request_body = crate::openapi::VerifyRequest,
+    request_body = crate::http::openapi::VerifyRequest,
     params(("strict" = Option<bool>, Query, description = "also require a live session")),
-    responses((status = 200, description = "The verified claims"), (status = 401, body = crate::openapi::ErrorResponse),
-        (status = 422, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, description = "The verified claims"), (status = 401, body = crate::http::openapi::ErrorResponse),
+        (status = 422, body = crate::http::openapi::ErrorResponse)))]
 pub async fn verify_token(app: State<AppRef>, req: CoreRequest) -> Out {
     edge(app, req).await
 }
 
 /// Rotates a refresh token (body or `usso-refresh-token` cookie; GET reads the cookie).
 #[utoipa::path(post, path = "/api/sso/v1/auth/refresh", tag = "auth",
-    request_body = crate::openapi::RefreshRequest,
-    responses((status = 200, body = crate::openapi::TokenResponse),
-        (status = 401, description = "invalid_token, refresh_token_reused, session_revoked, session_expired", body = crate::openapi::ErrorResponse)))]
+    request_body = crate::http::openapi::RefreshRequest,
+    responses((status = 200, body = crate::http::openapi::TokenResponse),
+        (status = 401, description = "invalid_token, refresh_token_reused, session_revoked, session_expired", body = crate::http::openapi::ErrorResponse)))]
 pub async fn refresh(app: State<AppRef>, req: CoreRequest) -> Out {
     edge(app, req).await
 }
 
 /// Ends the session of the presented token and clears the cookies.
 #[utoipa::path(post, path = "/api/sso/v1/auth/logout", tag = "auth",
-    request_body = crate::openapi::RefreshRequest,
-    responses((status = 200, description = "Logged out"), (status = 401, body = crate::openapi::ErrorResponse)))]
+    request_body = crate::http::openapi::RefreshRequest,
+    responses((status = 200, description = "Logged out"), (status = 401, body = crate::http::openapi::ErrorResponse)))]
 pub async fn logout(app: State<AppRef>, req: CoreRequest) -> Out {
     edge(app, req).await
 }
 
 /// Password login; with `register: true` an unknown identifier is registered.
 #[utoipa::path(post, path = "/api/sso/v1/auth/login", tag = "auth",
-    request_body = crate::openapi::LoginRequest,
-    responses((status = 200, body = crate::openapi::TokenResponse),
-        (status = 401, description = "invalid_credentials", body = crate::openapi::ErrorResponse),
-        (status = 422, body = crate::openapi::ErrorResponse),
-        (status = 429, description = "Rate limited; see Retry-After", body = crate::openapi::ErrorResponse)))]
+    request_body = crate::http::openapi::LoginRequest,
+    responses((status = 200, body = crate::http::openapi::TokenResponse),
+        (status = 401, description = "invalid_credentials", body = crate::http::openapi::ErrorResponse),
+        (status = 422, body = crate::http::openapi::ErrorResponse),
+        (status = 429, description = "Rate limited; see Retry-After", body = crate::http::openapi::ErrorResponse)))]
 pub async fn login(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
     out(app.login(&req, false).await)
 }
@@ -199,10 +199,10 @@ pub async fn login(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> 
 /// Sends a one-time code by email or SMS (the answer does not tell whether the identifier has an
 /// account). Log in with it: `method` `email/otp` or `phone/otp`, the code as `secret`.
 #[utoipa::path(post, path = "/api/sso/v1/auth/request-otp", tag = "auth",
-    request_body = crate::openapi::OtpRequest,
-    responses((status = 200, body = crate::openapi::OtpAccepted),
-        (status = 422, body = crate::openapi::ErrorResponse),
-        (status = 429, description = "Rate limited; see Retry-After", body = crate::openapi::ErrorResponse)))]
+    request_body = crate::http::openapi::OtpRequest,
+    responses((status = 200, body = crate::http::openapi::OtpAccepted),
+        (status = 422, body = crate::http::openapi::ErrorResponse),
+        (status = 429, description = "Rate limited; see Retry-After", body = crate::http::openapi::ErrorResponse)))]
 pub async fn request_otp(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
     out(app.request_otp(&req).await)
 }
@@ -210,10 +210,10 @@ pub async fn request_otp(State(app): State<AppRef>, CoreRequest(req): CoreReques
 /// Mails a single-use sign-in link (the answer does not tell whether the address has an
 /// account).
 #[utoipa::path(post, path = "/api/sso/v1/auth/request-magic-link", tag = "auth",
-    request_body = crate::openapi::MagicLinkRequest,
+    request_body = crate::http::openapi::MagicLinkRequest,
     responses((status = 200, description = "Accepted"),
-        (status = 422, body = crate::openapi::ErrorResponse),
-        (status = 429, description = "Rate limited; see Retry-After", body = crate::openapi::ErrorResponse)))]
+        (status = 422, body = crate::http::openapi::ErrorResponse),
+        (status = 429, description = "Rate limited; see Retry-After", body = crate::http::openapi::ErrorResponse)))]
 pub async fn request_magic_link(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
     out(app.request_magic_link(&req).await)
 }
@@ -230,19 +230,19 @@ pub async fn magic_link_page(State(app): State<AppRef>, CoreRequest(req): CoreRe
 /// Consumes a magic link and signs in (form field or JSON `token`): 303 to the link's allowed
 /// URL with the session cookies, or the token response.
 #[utoipa::path(post, path = "/api/sso/v1/auth/magic-link", tag = "auth",
-    request_body = crate::openapi::MagicLinkConfirm,
-    responses((status = 200, body = crate::openapi::TokenResponse),
+    request_body = crate::http::openapi::MagicLinkConfirm,
+    responses((status = 200, body = crate::http::openapi::TokenResponse),
         (status = 303, description = "Signed in; redirected with cookies"),
-        (status = 401, description = "invalid_credentials (expired or used)", body = crate::openapi::ErrorResponse)))]
+        (status = 401, description = "invalid_credentials (expired or used)", body = crate::http::openapi::ErrorResponse)))]
 pub async fn magic_link_confirm(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
     out(app.magic_link_confirm(&req).await)
 }
 
 /// Completes a password login that answered `mfa_required`, with the one-time code.
 #[utoipa::path(post, path = "/api/sso/v1/auth/mfa/verify", tag = "auth",
-    request_body = crate::openapi::MfaVerify,
-    responses((status = 200, body = crate::openapi::TokenResponse),
-        (status = 401, description = "invalid_credentials", body = crate::openapi::ErrorResponse)))]
+    request_body = crate::http::openapi::MfaVerify,
+    responses((status = 200, body = crate::http::openapi::TokenResponse),
+        (status = 401, description = "invalid_credentials", body = crate::http::openapi::ErrorResponse)))]
 pub async fn mfa_verify(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
     out(app.mfa_verify(&req).await)
 }
@@ -256,24 +256,24 @@ pub async fn captcha_challenge(State(app): State<AppRef>) -> Out {
 
 /// Creates an account and signs it in.
 #[utoipa::path(post, path = "/api/sso/v1/auth/register", tag = "auth",
-    request_body = crate::openapi::LoginRequest,
-    responses((status = 200, body = crate::openapi::TokenResponse),
-        (status = 409, description = "Identifier taken", body = crate::openapi::ErrorResponse),
-        (status = 422, body = crate::openapi::ErrorResponse)))]
+    request_body = crate::http::openapi::LoginRequest,
+    responses((status = 200, body = crate::http::openapi::TokenResponse),
+        (status = 409, description = "Identifier taken", body = crate::http::openapi::ErrorResponse),
+        (status = 422, body = crate::http::openapi::ErrorResponse)))]
 pub async fn register(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
     out(app.login(&req, true).await)
 }
 
 /// The current user.
 #[utoipa::path(get, path = "/api/sso/v1/auth/me", tag = "auth",
-    responses((status = 200, description = "The user"), (status = 401, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, description = "The user"), (status = 401, body = crate::http::openapi::ErrorResponse)))]
 pub async fn me(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
     out(app.me(&req).await)
 }
 
 /// The current user (alias).
 #[utoipa::path(get, path = "/api/sso/v1/me", tag = "auth",
-    responses((status = 200, description = "The user"), (status = 401, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, description = "The user"), (status = 401, body = crate::http::openapi::ErrorResponse)))]
 pub async fn me_alias(app: State<AppRef>, req: CoreRequest) -> Out {
     me(app, req).await
 }
@@ -281,8 +281,8 @@ pub async fn me_alias(app: State<AppRef>, req: CoreRequest) -> Out {
 /// The caller's sessions (`user_id` with `read:sessions`).
 #[utoipa::path(get, path = "/api/sso/v1/sessions", tag = "sessions",
     params(("user_id" = Option<String>, Query), ("offset" = Option<u64>, Query), ("limit" = Option<u64>, Query)),
-    responses((status = 200, description = "{items, total, offset, limit}"), (status = 401, body = crate::openapi::ErrorResponse),
-        (status = 403, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, description = "{items, total, offset, limit}"), (status = 401, body = crate::http::openapi::ErrorResponse),
+        (status = 403, body = crate::http::openapi::ErrorResponse)))]
 pub async fn sessions(State(app): State<AppRef>, CoreRequest(req): CoreRequest) -> Out {
     out(app.sessions(&req).await)
 }
@@ -290,7 +290,7 @@ pub async fn sessions(State(app): State<AppRef>, CoreRequest(req): CoreRequest) 
 /// Revokes one of the caller's sessions (any session with `delete:sessions`).
 #[utoipa::path(delete, path = "/api/sso/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path)),
-    responses((status = 200, description = "Revoked"), (status = 404, body = crate::openapi::ErrorResponse)))]
+    responses((status = 200, description = "Revoked"), (status = 404, body = crate::http::openapi::ErrorResponse)))]
 pub async fn revoke_session(
     State(app): State<AppRef>,
     Path(id): Path<String>,
@@ -355,7 +355,7 @@ pub fn router(app: AppRef, gateway: Option<Arc<Gateway>>) -> Router {
         .route(&format!("{P}/me"), get(me_alias))
         .route(&format!("{P}/sessions"), get(sessions))
         .route(&format!("{P}/sessions/{{id}}"), delete(revoke_session))
-        .merge(crate::openapi::routes())
+        .merge(crate::http::openapi::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_requests))
@@ -445,7 +445,7 @@ pub async fn serve(
                 let mut router = router.clone();
                 tower_service::Service::call(&mut router, req.map(Body::new))
             });
-        let io = TokioIo::new(crate::hyper_errors::JsonErrors::new(stream));
+        let io = TokioIo::new(crate::http::hyper_errors::JsonErrors::new(stream));
         let conn = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -14,12 +14,19 @@
 //!   registered someone else's address with their own password cannot use the account).
 //! - `acr` is `usso:acr:2` only for two independent factors.
 
+pub mod captcha;
+pub mod codes;
+pub mod hasher;
+pub mod known_device;
+pub mod magic_link;
+
+
 use serde::{Deserialize, Serialize};
 use usso_shared::{Error, ErrorCode};
 
-use crate::identifier::{Identifier, IdentifierKind};
-use crate::tenant::Tenant;
-use crate::users::User;
+use crate::identity::identifier::{Identifier, IdentifierKind};
+use crate::tenants::Tenant;
+use crate::identity::users::User;
 
 /// A method that proved identity (the `amr` value in tokens).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

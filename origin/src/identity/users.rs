@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use usso_shared::claims::Grant;
 use usso_shared::{encoding, random, Error, ErrorCode, Result};
 
-use crate::docstore::{Doc, DocumentStore};
-use crate::identifier::{Identifier, IdentifierKind};
+use crate::store::docs::{Doc, DocumentStore};
+use crate::identity::identifier::{Identifier, IdentifierKind};
 
 /// Collection of users (id = UUID).
 pub const USERS: &str = "users";

@@ -8,6 +8,10 @@
 //!   sends nothing), [`TwilioSms`] and [`WebhookSms`] (a signed JSON webhook for any other SMS
 //!   gateway; receivers check it with [`verify_webhook_signature`]).
 
+pub mod channels;
+pub mod outbox;
+
+
 use std::fmt;
 use std::future::Future;
 use std::io::Write as _;
@@ -621,13 +625,13 @@ impl DevMailer {
         };
         if let Some(parent) = self.path.parent() {
             if !parent.as_os_str().is_empty() {
-                crate::private_fs::dir(parent).map_err(fail)?;
+                crate::store::private_fs::dir(parent).map_err(fail)?;
             }
         }
         let mut line = value.to_string();
         line.push('\n');
         // One write of the whole line in append mode: concurrent records do not interleave.
-        let mut file = crate::private_fs::append(&self.path).map_err(fail)?;
+        let mut file = crate::store::private_fs::append(&self.path).map_err(fail)?;
         file.write_all(line.as_bytes()).map_err(fail)
     }
 }

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 use usso_edge::redis_session::SCRIPTS;
 
-use crate::redis_native::{to_json_as, NativeRedis};
+use crate::store::redis::{to_json_as, NativeRedis};
 use usso_shared::{Error, ErrorCode, Result};
 
 /// The gateway's state.

@@ -1,0 +1,1 @@
+//! Sessions: starting one from a proof of identity, listing and revoking them.
