@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use usso_shared::claims::{AccessClaims, RefreshClaims, TokenClaims};
 use usso_shared::clock::Clock;
 use usso_shared::keys::{KeyRing, PublishedKeySet};
+use usso_shared::paths;
 use usso_shared::rotation::{self, jti_hash, Outcome, Successor, REASON_LOGOUT};
 use usso_shared::seal::SecretKey;
 use usso_shared::token::{UnverifiedToken, Validation, Verified};
@@ -22,20 +23,47 @@ use crate::store::{key, HotStore};
 use crate::tenant::{host_name, TenantConfig};
 
 /// API prefix of the contract.
-pub const API: &str = "/api/sso/v1";
+pub const API: &str = paths::PREFIX;
 
 /// The routes the edge core answers: `(method, path)`.
 pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/.well-known/jwks.json"),
-    ("GET", "/.well-known/openid-configuration"),
-    ("POST", "/api/sso/v1/auth/verify-token"),
-    ("GET", "/api/sso/v1/auth/me"),
-    ("GET", "/api/sso/v1/me"),
-    ("POST", "/api/sso/v1/auth/refresh"),
-    ("GET", "/api/sso/v1/auth/refresh"),
-    ("POST", "/api/sso/v1/auth/logout"),
-    ("GET", "/api/sso/v1/auth/logout"),
+    ("GET", paths::JWKS),
+    ("GET", paths::DISCOVERY),
+    ("POST", paths::VERIFY_TOKEN),
+    ("GET", paths::AUTH_ME),
+    ("GET", paths::ME),
+    ("POST", paths::REFRESH),
+    ("GET", paths::REFRESH),
+    ("POST", paths::LOGOUT),
+    ("GET", paths::LOGOUT),
 ];
+
+/// What a request did to a session, reported to the caller of [`EdgeCore::handle_reporting`]
+/// (the origin audits it) so nobody has to re-read the response body to learn it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Happened {
+    /// A refresh token was rotated (or a rotation replayed within the grace window).
+    Refreshed {
+        /// Tenant.
+        tenant_id: String,
+        /// Session.
+        session_id: String,
+    },
+    /// A rotated-out refresh token came back; the session was revoked.
+    ReuseDetected {
+        /// Tenant.
+        tenant_id: String,
+        /// Session.
+        session_id: String,
+    },
+    /// A session was ended by logout.
+    LoggedOut {
+        /// Tenant.
+        tenant_id: String,
+        /// Session, when the token named a live one.
+        session_id: Option<String>,
+    },
+}
 
 /// Settings of an edge deployment.
 #[derive(Debug, Clone)]
@@ -146,9 +174,14 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
 
     /// Answers one request. Unknown paths are 404 in the contract's error shape.
     pub async fn handle(&self, req: &Request) -> Response {
+        self.handle_reporting(req).await.0
+    }
+
+    /// Answers one request and reports what it did to a session, if anything.
+    pub async fn handle_reporting(&self, req: &Request) -> (Response, Option<Happened>) {
         match self.route(req).await {
-            Ok(res) => res,
-            Err(e) => Response::error(&e),
+            Ok(done) => done,
+            Err(e) => (Response::error(&e), None),
         }
     }
 
@@ -157,19 +190,20 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         ROUTES.iter().any(|(_, p)| *p == path)
     }
 
-    async fn route(&self, req: &Request) -> Result<Response> {
+    async fn route(&self, req: &Request) -> Result<(Response, Option<Happened>)> {
         let path = req.path.as_str();
+        let quiet = |r: Response| (r, None);
         match (req.method, path) {
-            (Method::Get, "/.well-known/jwks.json") => self.jwks(req).await,
-            (Method::Get, "/.well-known/openid-configuration") => self.discovery(req).await,
-            (Method::Post, "/api/sso/v1/auth/verify-token") => self.verify_token(req).await,
-            (Method::Get, "/api/sso/v1/auth/me" | "/api/sso/v1/me") => self.me(req).await,
-            (Method::Get | Method::Post, "/api/sso/v1/auth/refresh") => self.refresh(req).await,
-            (Method::Get | Method::Post, "/api/sso/v1/auth/logout") => self.logout(req).await,
+            (Method::Get, paths::JWKS) => self.jwks(req).await.map(quiet),
+            (Method::Get, paths::DISCOVERY) => self.discovery(req).await.map(quiet),
+            (Method::Post, paths::VERIFY_TOKEN) => self.verify_token(req).await.map(quiet),
+            (Method::Get, paths::AUTH_ME | paths::ME) => self.me(req).await.map(quiet),
+            (Method::Get | Method::Post, paths::REFRESH) => self.refresh(req).await,
+            (Method::Get | Method::Post, paths::LOGOUT) => self.logout(req).await,
             (Method::Post, crate::bench::VERIFY | crate::bench::VERIFY_STRICT)
                 if self.config.bench_routes =>
             {
-                self.bench(req).await
+                self.bench(req).await.map(quiet)
             }
             (_, p) if Self::handles_path(p) => Err(Error::new(
                 ErrorCode::MethodNotAllowed,
@@ -531,7 +565,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         Ok(Response::json(200, &user).with_header("cache-control", "no-store"))
     }
 
-    async fn refresh(&self, req: &Request) -> Result<Response> {
+    async fn refresh(&self, req: &Request) -> Result<(Response, Option<Happened>)> {
         #[derive(Deserialize)]
         struct Body {
             refresh_token: Option<String>,
@@ -596,7 +630,13 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
                 let err = other
                     .to_error()
                     .unwrap_or_else(|| Error::internal("unexpected outcome"));
-                return Ok(issue::clear_cookies(cfg, Response::error(&err)));
+                let happened = (err.code() == ErrorCode::RefreshTokenReused).then(|| {
+                    Happened::ReuseDetected {
+                        tenant_id: cfg.tenant_id.clone(),
+                        session_id: claims.session_id.clone(),
+                    }
+                });
+                return Ok((issue::clear_cookies(cfg, Response::error(&err)), happened));
             }
         };
         let record = record.ok_or_else(|| Error::internal("rotation returned no record"))?;
@@ -606,14 +646,16 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             refresh_token,
             expires_in: cfg.access_ttl_secs,
         };
-        Ok(issue::token_response(
-            cfg,
-            &pair,
-            &issue::user_from_grant(&record.grant),
+        Ok((
+            issue::token_response(cfg, &pair, &issue::user_from_grant(&record.grant)),
+            Some(Happened::Refreshed {
+                tenant_id: cfg.tenant_id.clone(),
+                session_id: claims.session_id.clone(),
+            }),
         ))
     }
 
-    async fn logout(&self, req: &Request) -> Result<Response> {
+    async fn logout(&self, req: &Request) -> Result<(Response, Option<Happened>)> {
         #[derive(Deserialize)]
         struct Body {
             refresh_token: Option<String>,
@@ -651,19 +693,30 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         let session_id = match verified {
             Ok(sid) => sid,
             // The cookies go whatever the token was worth.
-            Err(e) => return Ok(issue::clear_cookies(&tenant.config, Response::error(&e))),
+            Err(e) => {
+                return Ok((
+                    issue::clear_cookies(&tenant.config, Response::error(&e)),
+                    None,
+                ))
+            }
         };
-        let revoked = match session_id {
+        let revoked = match &session_id {
             Some(sid) => self
                 .store
-                .revoke(&tenant.config.tenant_id, &sid, REASON_LOGOUT, self.now())
+                .revoke(&tenant.config.tenant_id, sid, REASON_LOGOUT, self.now())
                 .await?
                 .is_some(),
             None => false,
         };
         let res = Response::json(200, &json!({"success": true, "session_revoked": revoked}))
             .with_header("cache-control", "no-store");
-        Ok(issue::clear_cookies(&tenant.config, res))
+        Ok((
+            issue::clear_cookies(&tenant.config, res),
+            Some(Happened::LoggedOut {
+                tenant_id: tenant.config.tenant_id.clone(),
+                session_id: session_id.filter(|_| revoked),
+            }),
+        ))
     }
 }
 

@@ -20,7 +20,7 @@ pub mod store;
 pub mod tenant;
 pub mod upstash_store;
 
-pub use crate::core::{EdgeConfig, EdgeCore, TenantState, API, ROUTES};
+pub use crate::core::{EdgeConfig, EdgeCore, Happened, TenantState, API, ROUTES};
 pub use crate::http::{Method, Request, Response};
 pub use crate::settings::EdgeSettings;
 pub use crate::store::{HotStore, MemoryHotStore};

@@ -295,7 +295,7 @@ async fn timing(base: &str, pairs: usize) {
 /// Times single Argon2id hashes with the default (OWASP) parameters, one at a time: the
 /// baseline login throughput is cores / this time.
 async fn hash_baseline(count: usize) {
-    use usso_origin::password::{Hasher, PasswordParams};
+    use usso_origin::authn::hasher::{Hasher, PasswordParams};
     let h = Hasher::new(PasswordParams::default(), 1, 1);
     h.hash("warm up the pool").await.unwrap();
     let start = Instant::now();

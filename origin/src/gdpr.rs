@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 use usso_shared::Result;
 
-use crate::app::legacy::AUDIT;
-use crate::store::docs::{DocumentStore, TENANTS};
-use crate::store::hot::OriginHot;
 use crate::identity::identifier::IdentifierKind;
 use crate::identity::users::{self, User, IDENTIFIERS, USERS};
+use crate::store::collections::AUDIT;
+use crate::store::docs::{DocumentStore, TENANTS};
+use crate::store::hot::OriginHot;
 
 /// Collections exported, in order. The sealed private keys (`keys`) are left out on purpose:
 /// they are secrets of the service, not data about anyone; `usso-origin key list` shows the
@@ -87,7 +87,8 @@ pub async fn erase_user<D: DocumentStore, H: OriginHot>(
         ..Erased::default()
     };
     erased.sessions =
-        crate::store::hot::revoke_all(hot, &user.tenant_id, &user.subject(), "user_erased", now).await?;
+        crate::store::hot::revoke_all(hot, &user.tenant_id, &user.subject(), "user_erased", now)
+            .await?;
     let idents: Vec<String> = [
         (IdentifierKind::Email, &user.email),
         (IdentifierKind::Phone, &user.phone),

@@ -17,6 +17,7 @@ pub mod ejson;
 pub mod encoding;
 pub mod error;
 pub mod keys;
+pub mod paths;
 pub mod random;
 pub mod rotation;
 pub mod scope;

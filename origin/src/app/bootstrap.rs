@@ -7,13 +7,13 @@ use std::path::Path;
 use usso_shared::seal::SecretKey;
 use usso_shared::{Error, ErrorCode, Result};
 
+use crate::authn::hasher::{Hasher, Verdict};
 use crate::config::Config;
+use crate::identity::identifier::{Identifier, IdentifierKind};
+use crate::identity::users::{self, User};
 use crate::store::docs::{Docs, DocumentStore};
 use crate::store::hot::{Hot, SqliteHot};
-use crate::identity::identifier::{Identifier, IdentifierKind};
-use crate::authn::hasher::{Hasher, Verdict};
 use crate::tenants::{self, Tenant, DEFAULT_TENANT};
-use crate::identity::users::{self, User};
 
 /// Username of the system administrator.
 pub const SYSTEM_USER: &str = "system";

@@ -1,3 +1,101 @@
-//! The audit trail.
+//! The audit trail: every security-relevant event, named by one enum ([`AuditEvent`]) and
+//! written by one sink ([`record`]) for requests and the command line alike.
+//!
+//! Invariant: an audit failure never fails the action it records (it is logged), and every
+//! entry carries the tenant, the time from the injected clock, and who acted (client address
+//! and user agent, or `cli`). Events are stored as their snake_case names, which are part of
+//! the stored data and of the documented contract (docs/security.md).
 
 pub mod retention;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::app::ClientMeta;
+use crate::store::collections::AUDIT;
+use crate::store::docs::{Docs, DocumentStore};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditEvent {
+    /// A session was started.
+    LoginOk,
+    /// A credential was wrong (or the identifier unknown).
+    LoginFailed,
+    /// A credential check was refused by a rate limit (1st, 10th, 100th… per window).
+    LoginRateLimited,
+    /// An account was created.
+    Register,
+    /// A one-time code was requested.
+    OtpRequested,
+    /// A magic link was requested.
+    MagicLinkRequested,
+    /// A second step (MFA or identifier proof) was started.
+    MfaChallenge,
+    /// An identifier was proven for the first time.
+    IdentifierVerified,
+    /// An unproven account was claimed by whoever proved its identifier.
+    UnverifiedAccountClaimed,
+    /// A session was revoked through `/sessions`.
+    SessionRevoked,
+    /// A refresh token was rotated.
+    Refresh,
+    /// A rotated-out refresh token came back: the session was revoked.
+    RefreshReuseDetected,
+    /// A session was ended by logout.
+    Logout,
+    /// A tenant's settings changed (CLI).
+    TenantUpdated,
+    /// A tenant's data was exported (CLI).
+    TenantExported,
+    /// A user's data was erased (CLI).
+    UserErased,
+    /// An account was disabled (CLI).
+    UserDisabled,
+    /// An account was enabled again (CLI).
+    UserEnabled,
+    /// A tenant's signing key was rotated (CLI).
+    KeyRotated,
+}
+
+/// Who acted.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// A client of the HTTP API.
+    Client(&'a ClientMeta),
+    /// The command line on the origin's machine.
+    Cli,
+}
+
+/// Writes one audit entry (failures are logged, never returned).
+pub async fn record(
+    docs: &Docs,
+    tenant: &str,
+    event: AuditEvent,
+    actor: Actor<'_>,
+    detail: Value,
+    now: i64,
+) {
+    let id = format!(
+        "{:013}-{}",
+        crate::store::now_millis(),
+        usso_shared::random::hex_id().unwrap_or_default()
+    );
+    let (ip, user_agent) = match actor {
+        Actor::Client(who) => (Some(who.ip.as_str()), who.user_agent.as_deref()),
+        Actor::Cli => (None, Some("cli")),
+    };
+    let body = json!({
+        "event": event,
+        "tenant_id": tenant,
+        "at": now,
+        "ip": ip,
+        "user_agent": user_agent,
+        "detail": detail,
+    });
+    tracing::info!(target: "audit", event = ?event, tenant, %detail);
+    if let Err(e) = docs.insert(AUDIT, tenant, &id, body).await {
+        tracing::error!(error = %e, ?event, "audit write failed");
+    }
+}

@@ -6,7 +6,7 @@
 
 use usso_shared::Result;
 
-use crate::app::legacy::AUDIT;
+use crate::store::collections::AUDIT;
 use crate::store::docs::DocumentStore;
 
 /// Documents looked at per batch.

@@ -59,7 +59,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 4096;
 /// Largest `max_number`: JavaScript's `Number.MAX_SAFE_INTEGER`, so the widget counts exactly.
 pub const MAX_MAX_NUMBER: u64 = (1 << 53) - 1;
 /// Prefix of the hot-store keys of [`Verified::replay_key`].
-pub const REPLAY_KEY_PREFIX: &str = "usso:captcha:";
+pub use crate::store::keys::CAPTCHA_REPLAY_PREFIX as REPLAY_KEY_PREFIX;
 
 /// Random bytes of a salt (ALTCHA's default salt length).
 const SALT_BYTES: usize = 12;

@@ -92,7 +92,7 @@ struct Stored {
 }
 
 fn hot_key(tenant: &str, identifier: &str, purpose: Purpose) -> String {
-    format!("usso:otp:{tenant}:{}:{identifier}", purpose.as_str())
+    crate::store::keys::code(tenant, purpose.as_str(), identifier)
 }
 
 fn code_hash(

@@ -28,10 +28,7 @@ pub fn new_token() -> Result<String> {
 }
 
 fn hot_key(tenant: &str, token: &str) -> String {
-    format!(
-        "usso:ml:{tenant}:{}",
-        hex_encode(&Sha256::digest(token.as_bytes()))
-    )
+    crate::store::keys::magic_link(tenant, &hex_encode(&Sha256::digest(token.as_bytes())))
 }
 
 fn plausible(token: &str) -> bool {
@@ -100,6 +97,124 @@ pub fn redirect_allowed(url: &str, allowed: &[String]) -> bool {
         && allowed
             .iter()
             .any(|a| url == a || (a.ends_with('/') && url.starts_with(a.as_str())))
+}
+
+// ---- the flows ---------------------------------------------------------------------------
+
+/// A link is on its way (or, for an address that cannot sign in, pretends to be).
+#[derive(Debug, Clone, Copy)]
+pub struct LinkSent {
+    /// Seconds the link stays valid.
+    pub expires_in: i64,
+}
+
+/// `POST /auth/request-magic-link`: mails a single-use sign-in link (the same answer, and the
+/// same work, whether or not the address has an account).
+pub async fn request(
+    ctx: &crate::app::Ctx,
+    t: &crate::tenants::Tenant,
+    who: &crate::app::ClientMeta,
+    identifier: &str,
+    redirect_to: Option<String>,
+) -> Result<LinkSent> {
+    use crate::authn::limits::{self, CaptchaRoute, Requested};
+    limits::captcha_guard(ctx, t, CaptchaRoute::MagicLink, who).await?;
+    let ident = crate::identity::identifier::Identifier::parse(identifier, Some("email"))?;
+    if let Some(r) = &redirect_to {
+        if !redirect_allowed(r, &t.allowed_redirects) {
+            return Err(Error::new(
+                usso_shared::ErrorCode::ValidationError,
+                "redirect_to is not an allowed URL for this tenant",
+            ));
+        }
+    }
+    let now = ctx.now();
+    limits::limit_requests(ctx, t, Requested::Link, &ident, who).await?;
+    let known = crate::identity::users::holds_active(&ctx.docs, t.id(), &ident).await?;
+    let deliver = known || t.registration_enabled;
+    let token = new_token()?;
+    let link = Link {
+        identifier: ident.key(),
+        redirect: redirect_to,
+        expires_at: now + t.magic_link_ttl_secs,
+    };
+    store(&ctx.hot, t.id(), &token, &link, t.magic_link_ttl_secs, now).await?;
+    let url = format!(
+        "{}{}?token={token}",
+        t.tokens.issuer.trim_end_matches('/'),
+        usso_shared::paths::MAGIC_LINK
+    );
+    let minutes = (t.magic_link_ttl_secs as u64).div_ceil(60);
+    let email = t
+        .templates
+        .render_magic_link_email(&ident.value, &t.name, &url, minutes);
+    crate::delivery::queue(
+        ctx,
+        t,
+        &crate::delivery::outbox::Message::Email(email),
+        deliver,
+    )
+    .await?;
+    ctx.audit(
+        t.id(),
+        crate::audit::AuditEvent::MagicLinkRequested,
+        who,
+        serde_json::json!({"identifier": ident.key()}),
+    )
+    .await;
+    Ok(LinkSent {
+        expires_in: t.magic_link_ttl_secs,
+    })
+}
+
+/// Whether a link is still live (the confirmation page; consumes nothing).
+pub async fn is_live(
+    ctx: &crate::app::Ctx,
+    t: &crate::tenants::Tenant,
+    token: &str,
+) -> Result<bool> {
+    Ok(peek(&ctx.hot, t.id(), token, ctx.now()).await?.is_some())
+}
+
+/// `POST /auth/magic-link`: consumes the link and proves the address (registering it if the
+/// tenant allows); the proof and where the link said to go afterwards.
+pub async fn confirm(
+    ctx: &crate::app::Ctx,
+    t: &crate::tenants::Tenant,
+    who: &crate::app::ClientMeta,
+    token: &str,
+) -> Result<(crate::authn::Authenticated, Option<String>)> {
+    use crate::authn::{Amr, Authenticated};
+    let used = || {
+        Error::new(
+            usso_shared::ErrorCode::InvalidCredentials,
+            "this link has expired or was already used",
+        )
+    };
+    let Some(link) = take(&ctx.hot, t.id(), token, ctx.now()).await? else {
+        return Err(used());
+    };
+    let (kind, value) = link
+        .identifier
+        .split_once(':')
+        .ok_or_else(|| Error::internal("corrupt link identifier"))?;
+    let ident = crate::identity::identifier::Identifier::parse(value, Some(kind))?;
+    let user = match crate::identity::users::find_for_sign_in(&ctx.docs, t.id(), &ident).await? {
+        Some(found) => crate::identity::claim::claim(ctx, t, who, found, &ident).await?,
+        None if t.registration_enabled => {
+            crate::authn::can_register(t, &ident, false)?;
+            crate::identity::register::proven(ctx, t, who, &ident, Amr::MagicLink).await?
+        }
+        None => return Err(used()),
+    };
+    Ok((
+        Authenticated {
+            user,
+            amr: vec![Amr::MagicLink],
+            identifier_verified: true,
+        },
+        link.redirect,
+    ))
 }
 
 #[cfg(test)]

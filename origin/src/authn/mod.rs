@@ -18,15 +18,18 @@ pub mod captcha;
 pub mod codes;
 pub mod hasher;
 pub mod known_device;
+pub mod limits;
 pub mod magic_link;
-
+pub mod mfa;
+pub mod otp;
+pub mod password;
 
 use serde::{Deserialize, Serialize};
 use usso_shared::{Error, ErrorCode};
 
 use crate::identity::identifier::{Identifier, IdentifierKind};
-use crate::tenants::Tenant;
 use crate::identity::users::User;
+use crate::tenants::Tenant;
 
 /// A method that proved identity (the `amr` value in tokens).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -133,17 +136,20 @@ pub enum SecondStep {
     VerifyIdentifier,
 }
 
-/// What the proof is worth under the tenant's policy.
-#[derive(Debug)]
-pub enum Gate {
-    /// Issue.
-    Issue,
-    /// Send a code to the account's address and complete with it.
-    SecondStep(SecondStep),
+/// What a proof is worth under the tenant's policy: the seam between proving identity and
+/// starting anything. A session ([`crate::sessions::start`]), and later an authorization code
+/// or a QR approval, is started only for [`AuthOutcome::Authenticated`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Enough: whatever consumes the proof may proceed.
+    Authenticated,
+    /// Not yet: a code goes to the account's address and completes the proof
+    /// ([`mfa::begin`]).
+    MfaRequired(SecondStep),
 }
 
 /// The one place where the tenant's policy meets how someone signed in.
-pub fn gate(t: &Tenant, a: &Authenticated) -> Result<Gate, Error> {
+pub fn gate(t: &Tenant, a: &Authenticated) -> Result<AuthOutcome, Error> {
     if !a.user.is_active {
         return Err(Error::new(
             ErrorCode::PermissionDenied,
@@ -153,7 +159,7 @@ pub fn gate(t: &Tenant, a: &Authenticated) -> Result<Gate, Error> {
     let password_only = a.amr == [Amr::Password];
     if t.require_mfa && a.factors() < 2 {
         if password_only && second_factor_target(&a.user).is_some() {
-            return Ok(Gate::SecondStep(SecondStep::Mfa));
+            return Ok(AuthOutcome::MfaRequired(SecondStep::Mfa));
         }
         return Err(Error::new(
             ErrorCode::MfaRequired,
@@ -165,9 +171,9 @@ pub fn gate(t: &Tenant, a: &Authenticated) -> Result<Gate, Error> {
         ));
     }
     if t.activation == Activation::Identifier && password_only && !a.identifier_verified {
-        return Ok(Gate::SecondStep(SecondStep::VerifyIdentifier));
+        return Ok(AuthOutcome::MfaRequired(SecondStep::VerifyIdentifier));
     }
-    Ok(Gate::Issue)
+    Ok(AuthOutcome::Authenticated)
 }
 
 /// Whether an account with this identifier and (no) password could ever pass the gate; a
@@ -253,11 +259,11 @@ mod tests {
         }
         assert!(matches!(
             gate(&t, &auth(&[Amr::Password], true)),
-            Ok(Gate::SecondStep(SecondStep::Mfa))
+            Ok(AuthOutcome::MfaRequired(SecondStep::Mfa))
         ));
         assert!(matches!(
             gate(&t, &auth(&[Amr::Password, Amr::EmailOtp], true)),
-            Ok(Gate::Issue)
+            Ok(AuthOutcome::Authenticated)
         ));
         let mut no_channel = auth(&[Amr::Password], true);
         no_channel.user = user(false);
@@ -272,20 +278,20 @@ mod tests {
         let t = tenant(false, Activation::Identifier);
         assert!(matches!(
             gate(&t, &auth(&[Amr::Password], false)),
-            Ok(Gate::SecondStep(SecondStep::VerifyIdentifier))
+            Ok(AuthOutcome::MfaRequired(SecondStep::VerifyIdentifier))
         ));
         assert!(matches!(
             gate(&t, &auth(&[Amr::Password], true)),
-            Ok(Gate::Issue)
+            Ok(AuthOutcome::Authenticated)
         ));
         assert!(matches!(
             gate(&t, &auth(&[Amr::EmailOtp], false)),
-            Ok(Gate::Issue)
+            Ok(AuthOutcome::Authenticated)
         ));
         let open = tenant(false, Activation::None);
         assert!(matches!(
             gate(&open, &auth(&[Amr::Password], false)),
-            Ok(Gate::Issue)
+            Ok(AuthOutcome::Authenticated)
         ));
     }
 

@@ -11,7 +11,6 @@
 pub mod channels;
 pub mod outbox;
 
-
 use std::fmt;
 use std::future::Future;
 use std::io::Write as _;
@@ -28,6 +27,61 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use usso_shared::{Error, ErrorCode, Result};
+
+/// How a message reaches a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// Email.
+    Email,
+    /// SMS.
+    Sms,
+}
+
+/// Queues `message` for `t` and wakes the outbox (see [`outbox::enqueue`] for `deliver`).
+pub async fn queue(
+    ctx: &crate::app::Ctx,
+    t: &crate::tenants::Tenant,
+    message: &outbox::Message,
+    deliver: bool,
+) -> usso_shared::Result<()> {
+    outbox::enqueue(&ctx.docs, &ctx.master, t.id(), message, ctx.now(), deliver).await?;
+    ctx.outbox.wake();
+    Ok(())
+}
+
+/// Queues a one-time code for `to` by `channel` with the tenant's templates.
+pub async fn send_code(
+    ctx: &crate::app::Ctx,
+    t: &crate::tenants::Tenant,
+    to: &crate::identity::identifier::Identifier,
+    channel: Channel,
+    code: &str,
+    deliver: bool,
+) -> usso_shared::Result<()> {
+    let minutes = (t.otp.ttl_secs as u64).div_ceil(60);
+    let message = match channel {
+        Channel::Email => outbox::Message::Email(
+            t.templates
+                .render_otp_email(&to.value, &t.name, code, minutes),
+        ),
+        Channel::Sms => outbox::Message::Sms(
+            t.templates
+                .render_otp_sms(&to.value, &t.name, code, minutes),
+        ),
+    };
+    queue(ctx, t, &message, deliver).await
+}
+
+impl Channel {
+    /// The wire name (`email`, `sms`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+}
 
 /// Timeout of every HTTP call to an SMS provider (connect and whole exchange).
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);

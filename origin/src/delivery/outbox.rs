@@ -17,8 +17,7 @@ use usso_shared::{Error, ErrorCode, Result};
 use crate::delivery::{DeliveryError, Email, Mailer, Sms, SmsSender, SmtpMailer};
 use crate::store::docs::{Doc, DocumentStore};
 
-/// Collection of outbox entries.
-pub const OUTBOX: &str = "outbox";
+pub use crate::store::collections::OUTBOX;
 /// Attempts before an entry is given up.
 pub const MAX_ATTEMPTS: u32 = 8;
 /// How often an idle worker looks for retries that came due.
@@ -36,13 +35,39 @@ pub enum Message {
     Sms(Sms),
 }
 
+/// Where an entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for delivery (at `next_at`).
+    Pending,
+    /// Claimed by a worker until `lease_until` (a crashed worker's entry is due again then).
+    Sending,
+    /// Delivered (the sealed message is erased).
+    Sent,
+    /// Given up after [`MAX_ATTEMPTS`] or a permanent refusal.
+    Failed,
+    /// Written but never to be sent (an identifier that may not receive it).
+    Suppressed,
+}
+
+/// What kind of message an entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An email.
+    Email,
+    /// A text message.
+    Sms,
+}
+
 /// One outbox entry as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
-    /// `pending`, `sending`, `sent` or `failed`.
-    pub status: String,
-    /// `email` or `sms`.
-    pub kind: String,
+    /// Where it stands.
+    pub status: Status,
+    /// What it holds.
+    pub kind: Kind,
     /// The sealed message (erased once sent).
     pub sealed: Option<String>,
     /// Delivery attempts so far.
@@ -77,12 +102,15 @@ pub async fn enqueue<D: DocumentStore>(
     let id = format!("{now:012}-{}", usso_shared::random::hex_id()?);
     let plain = serde_json::to_vec(message).map_err(|e| Error::internal(e.to_string()))?;
     let entry = Entry {
-        status: if deliver { "pending" } else { "suppressed" }.into(),
+        status: if deliver {
+            Status::Pending
+        } else {
+            Status::Suppressed
+        },
         kind: match message {
-            Message::Email(_) => "email",
-            Message::Sms(_) => "sms",
-        }
-        .into(),
+            Message::Email(_) => Kind::Email,
+            Message::Sms(_) => Kind::Sms,
+        },
         sealed: Some(seal_text(&sealing_key(master), id.as_bytes(), &plain)?),
         attempts: 0,
         next_at: now,
@@ -114,12 +142,14 @@ pub struct Outbox<D, M, S> {
     wake: tokio::sync::Notify,
     tenant_mailers:
         tokio::sync::Mutex<std::collections::HashMap<String, (String, Arc<SmtpMailer>)>>,
+    clock: crate::app::AppClock,
 }
 
 impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
     /// An outbox over `docs` that delivers with `mailer` and `sms`.
-    pub fn new(docs: D, master: SecretKey, mailer: M, sms: S) -> Self {
+    pub fn new(docs: D, master: SecretKey, mailer: M, sms: S, clock: crate::app::AppClock) -> Self {
         Self {
+            clock,
             docs,
             master,
             mailer,
@@ -138,7 +168,7 @@ impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
     pub async fn run_once(&self, now: i64) -> Result<usize> {
         let mut sent = 0;
         for tenant in self.docs.tenants().await? {
-            for status in ["pending", "sending"] {
+            for status in [Status::Pending, Status::Sending] {
                 let page = self
                     .docs
                     .find(OUTBOX, &tenant, &[("status", json!(status))], 0, 100)
@@ -156,16 +186,16 @@ impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
     async fn deliver(&self, tenant: &str, doc: Doc, now: i64) -> Result<bool> {
         let mut entry: Entry = serde_json::from_value(doc.body)
             .map_err(|e| Error::internal(format!("corrupt outbox entry {}: {e}", doc.id)))?;
-        let due = match entry.status.as_str() {
-            "pending" => entry.next_at <= now,
-            "sending" => entry.lease_until <= now,
+        let due = match entry.status {
+            Status::Pending => entry.next_at <= now,
+            Status::Sending => entry.lease_until <= now,
             _ => false,
         };
         if !due {
             return Ok(false);
         }
         // Claim it: only one worker wins the compare-and-set.
-        entry.status = "sending".into();
+        entry.status = Status::Sending;
         entry.lease_until = now + LEASE_SECS;
         let claimed = match self
             .docs
@@ -194,20 +224,20 @@ impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
         let delivered = result.is_ok();
         match result {
             Ok(()) => {
-                entry.status = "sent".into();
+                entry.status = Status::Sent;
                 entry.sealed = None;
                 entry.sent_at = Some(now);
                 entry.last_error = None;
             }
             Err(e) if e.permanent || entry.attempts >= MAX_ATTEMPTS => {
                 tracing::error!(target: "delivery", tenant, id = %doc.id, error = %e, "message given up");
-                entry.status = "failed".into();
+                entry.status = Status::Failed;
                 entry.sealed = None;
                 entry.last_error = Some(e.to_string());
             }
             Err(e) => {
                 tracing::warn!(target: "delivery", tenant, id = %doc.id, error = %e, attempts = entry.attempts, "delivery will be retried");
-                entry.status = "pending".into();
+                entry.status = Status::Pending;
                 entry.next_at = now + backoff_secs(entry.attempts);
                 entry.last_error = Some(e.to_string());
             }
@@ -255,7 +285,7 @@ impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
     pub async fn run(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         loop {
-            let now = usso_shared::clock::Clock::now(&usso_shared::clock::SystemClock);
+            let now = usso_shared::clock::Clock::now(&self.clock);
             // A pass that sent something looks again soon (more may be due); an idle one waits
             // longer, since an enqueue wakes the worker at once anyway.
             let pause = match self.run_once(now).await {

@@ -1,4 +1,7 @@
-//! Accounts and the identifiers that name them.
+//! Accounts and the identifiers that name them: creating accounts ([`register`]), proving
+//! identifiers ([`claim`]), the store records ([`users`]) and identifier rules ([`identifier`]).
 
+pub mod claim;
 pub mod identifier;
+pub mod register;
 pub mod users;

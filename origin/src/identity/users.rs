@@ -7,13 +7,10 @@ use serde_json::{json, Value};
 use usso_shared::claims::Grant;
 use usso_shared::{encoding, random, Error, ErrorCode, Result};
 
-use crate::store::docs::{Doc, DocumentStore};
 use crate::identity::identifier::{Identifier, IdentifierKind};
+use crate::store::docs::{Doc, DocumentStore};
 
-/// Collection of users (id = UUID).
-pub const USERS: &str = "users";
-/// Collection of identifiers (id = `kind:value`).
-pub const IDENTIFIERS: &str = "identifiers";
+pub use crate::store::collections::{IDENTIFIERS, USERS};
 
 /// A user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -166,12 +166,8 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS docs (
     PRIMARY KEY (coll, tenant, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS docs_by_time ON docs (coll, tenant, updated_at);";
 
-/// Collection of tenant records (`tenant` = `id` = the tenant id).
-pub const TENANTS: &str = "tenants";
-
-fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub use crate::store::collections::TENANTS;
+use crate::store::now_millis;
 
 fn parse_body(text: String) -> Result<Value> {
     serde_json::from_str(&text).map_err(|e| Error::internal(format!("corrupt document: {e}")))

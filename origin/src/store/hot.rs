@@ -35,10 +35,14 @@ pub async fn revoke_all<H: OriginHot>(
     Ok(n)
 }
 
-/// Origin-only hot-store operations.
-pub trait OriginHot: HotStore + Send + Sync + 'static {
+/// Publishing plain values the edges read (tenant policy, domains, keys).
+pub trait Publish: Send + Sync + 'static {
     /// Sets a plain value (published tenant policy, domains, keys).
     fn set(&self, key: &str, value: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Creating sessions and listing a subject's sessions (rotation and revocation are the edge core's [`HotStore`]).
+pub trait SessionIndex: Send + Sync + 'static {
     /// Stores a new session.
     fn put_session(&self, record: &SessionRecord) -> impl Future<Output = Result<()>> + Send;
     /// The sessions of one subject in a tenant, newest first.
@@ -47,6 +51,10 @@ pub trait OriginHot: HotStore + Send + Sync + 'static {
         tenant_id: &str,
         subject: &str,
     ) -> impl Future<Output = Result<Vec<SessionRecord>>> + Send;
+}
+
+/// Fixed-window counters for rate limits and single-use markers.
+pub trait RateLimiter: Send + Sync + 'static {
     /// Counts one hit in a fixed window: the count including this hit and the window's end.
     fn hit(
         &self,
@@ -56,6 +64,10 @@ pub trait OriginHot: HotStore + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(u64, i64)>> + Send;
     /// Resets counters.
     fn clear(&self, counters: &[String]) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Values that expire (one-time codes, magic links, pending second steps).
+pub trait Ephemeral: Send + Sync + 'static {
     /// Sets a value that disappears after `ttl_secs` (one-time codes).
     fn put_expiring(
         &self,
@@ -64,11 +76,16 @@ pub trait OriginHot: HotStore + Send + Sync + 'static {
         ttl_secs: i64,
         now: i64,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// A value set by [`OriginHot::put_expiring`], if it has not expired.
+    /// A value set by [`Ephemeral::put_expiring`], if it has not expired.
     fn get_live(&self, key: &str, now: i64) -> impl Future<Output = Result<Option<String>>> + Send;
-    /// Removes a value set by [`OriginHot::put_expiring`].
+    /// Removes a value set by [`Ephemeral::put_expiring`].
     fn remove(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
 }
+
+/// Every capability of the origin's hot store, over the edge core's [`HotStore`].
+pub trait OriginHot: HotStore + Publish + SessionIndex + RateLimiter + Ephemeral {}
+
+impl<T: HotStore + Publish + SessionIndex + RateLimiter + Ephemeral> OriginHot for T {}
 
 /// The embedded hot store (SQLite, WAL). Keys follow [`usso_edge::store::key`].
 #[derive(Clone)]
@@ -197,7 +214,7 @@ impl HotStore for SqliteHot {
     }
 }
 
-impl OriginHot for SqliteHot {
+impl Publish for SqliteHot {
     async fn set(&self, k: &str, v: &str) -> Result<()> {
         let (k, v) = (k.to_owned(), v.to_owned());
         self.db
@@ -211,12 +228,13 @@ impl OriginHot for SqliteHot {
             })
             .await
     }
+}
 
+impl SessionIndex for SqliteHot {
     async fn put_session(&self, record: &SessionRecord) -> Result<()> {
         let r = record.clone();
         self.db.transaction(move |tx| write_session(tx, &r)).await
     }
-
     async fn sessions_of(&self, tenant_id: &str, subject: &str) -> Result<Vec<SessionRecord>> {
         let (t, s) = (tenant_id.to_owned(), subject.to_owned());
         self.db
@@ -240,7 +258,9 @@ impl OriginHot for SqliteHot {
             })
             .await
     }
+}
 
+impl RateLimiter for SqliteHot {
     async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
         let k = counter.to_owned();
         self.db
@@ -260,7 +280,6 @@ impl OriginHot for SqliteHot {
             })
             .await
     }
-
     async fn clear(&self, counters: &[String]) -> Result<()> {
         let ks = counters.to_vec();
         self.db
@@ -273,7 +292,9 @@ impl OriginHot for SqliteHot {
             })
             .await
     }
+}
 
+impl Ephemeral for SqliteHot {
     async fn put_expiring(&self, key: &str, value: &str, ttl_secs: i64, now: i64) -> Result<()> {
         let (k, v) = (key.to_owned(), value.to_owned());
         self.db
@@ -291,7 +312,6 @@ impl OriginHot for SqliteHot {
             })
             .await
     }
-
     async fn get_live(&self, key: &str, now: i64) -> Result<Option<String>> {
         let k = key.to_owned();
         self.db
@@ -306,7 +326,6 @@ impl OriginHot for SqliteHot {
             })
             .await
     }
-
     async fn remove(&self, key: &str) -> Result<()> {
         let k = key.to_owned();
         self.db
@@ -319,25 +338,22 @@ impl OriginHot for SqliteHot {
     }
 }
 
-/// Key of a rate-limit counter.
-pub fn counter(kind: &str, tenant: &str, parts: &[&str]) -> String {
-    format!("usso:rl:{kind}:{tenant}:{}", parts.join("|"))
-}
-
 // ---- Redis (native or Upstash REST) -----------------------------------------------------------
 
 use serde_json::Value;
 use usso_edge::redis_session::{create_args, subject_index, RedisExec, CREATE_SCRIPT, HIT_SCRIPT};
 use usso_edge::upstash_store::RedisHotStore;
 
-impl<C: RedisExec + Send + Sync + 'static> OriginHot for RedisHotStore<C> {
+impl<C: RedisExec + Send + Sync + 'static> Publish for RedisHotStore<C> {
     async fn set(&self, k: &str, v: &str) -> Result<()> {
         self.client()
             .exec(vec!["SET".into(), k.into(), v.into()])
             .await
             .map(|_| ())
     }
+}
 
+impl<C: RedisExec + Send + Sync + 'static> SessionIndex for RedisHotStore<C> {
     async fn put_session(&self, record: &SessionRecord) -> Result<()> {
         let k = usso_edge::store::key::session(&record.tenant_id, &record.session_id);
         let idx = subject_index(&record.tenant_id, &record.subject);
@@ -348,7 +364,6 @@ impl<C: RedisExec + Send + Sync + 'static> OriginHot for RedisHotStore<C> {
             .await
             .map(|_| ())
     }
-
     async fn sessions_of(&self, tenant_id: &str, subject: &str) -> Result<Vec<SessionRecord>> {
         let idx = subject_index(tenant_id, subject);
         let ids = match self.client().exec(vec!["SMEMBERS".into(), idx]).await? {
@@ -364,7 +379,9 @@ impl<C: RedisExec + Send + Sync + 'static> OriginHot for RedisHotStore<C> {
         out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         Ok(out)
     }
+}
 
+impl<C: RedisExec + Send + Sync + 'static> RateLimiter for RedisHotStore<C> {
     async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
         let answer = self
             .eval(HIT_SCRIPT, &[counter], &[&window_secs.to_string()])
@@ -379,7 +396,6 @@ impl<C: RedisExec + Send + Sync + 'static> OriginHot for RedisHotStore<C> {
             )),
         }
     }
-
     async fn clear(&self, counters: &[String]) -> Result<()> {
         if counters.is_empty() {
             return Ok(());
@@ -388,7 +404,9 @@ impl<C: RedisExec + Send + Sync + 'static> OriginHot for RedisHotStore<C> {
         cmd.extend(counters.iter().cloned());
         self.client().exec(cmd).await.map(|_| ())
     }
+}
 
+impl<C: RedisExec + Send + Sync + 'static> Ephemeral for RedisHotStore<C> {
     async fn put_expiring(&self, key: &str, value: &str, ttl_secs: i64, _now: i64) -> Result<()> {
         self.client()
             .exec(vec![
@@ -401,7 +419,6 @@ impl<C: RedisExec + Send + Sync + 'static> OriginHot for RedisHotStore<C> {
             .await
             .map(|_| ())
     }
-
     async fn get_live(&self, key: &str, _now: i64) -> Result<Option<String>> {
         match self.client().exec(vec!["GET".into(), key.into()]).await? {
             Value::Null => Ok(None),
@@ -409,7 +426,6 @@ impl<C: RedisExec + Send + Sync + 'static> OriginHot for RedisHotStore<C> {
             _ => Err(Error::unavailable("GET answered the wrong shape")),
         }
     }
-
     async fn remove(&self, key: &str) -> Result<()> {
         self.client()
             .exec(vec!["DEL".into(), key.into()])
@@ -479,22 +495,31 @@ impl HotStore for Hot {
     }
 }
 
-impl OriginHot for Hot {
+impl Publish for Hot {
     async fn set(&self, k: &str, v: &str) -> Result<()> {
         each!(self, s => s.set(k, v).await)
     }
+}
+
+impl SessionIndex for Hot {
     async fn put_session(&self, record: &SessionRecord) -> Result<()> {
         each!(self, s => s.put_session(record).await)
     }
     async fn sessions_of(&self, tenant_id: &str, subject: &str) -> Result<Vec<SessionRecord>> {
         each!(self, s => s.sessions_of(tenant_id, subject).await)
     }
+}
+
+impl RateLimiter for Hot {
     async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
         each!(self, s => s.hit(counter, window_secs, now).await)
     }
     async fn clear(&self, counters: &[String]) -> Result<()> {
         each!(self, s => s.clear(counters).await)
     }
+}
+
+impl Ephemeral for Hot {
     async fn put_expiring(&self, key: &str, value: &str, ttl_secs: i64, now: i64) -> Result<()> {
         each!(self, s => s.put_expiring(key, value, ttl_secs, now).await)
     }

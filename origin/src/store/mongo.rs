@@ -21,11 +21,7 @@ pub struct MongoDocs {
     api: std::sync::Arc<DataApi<ReqwestTransport>>,
 }
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use crate::store::now_millis;
 
 fn key(tenant: &str, id: &str) -> String {
     format!("{tenant}/{id}")

@@ -11,10 +11,9 @@ use usso_shared::seal::SecretKey;
 use usso_shared::{Error, ErrorCode, Result};
 
 use crate::store::docs::{DocumentStore, TENANTS};
-use crate::store::hot::OriginHot;
+use crate::store::hot::Publish;
 
-/// Collection of signing keys (per tenant, id = kid).
-pub const KEYS: &str = "keys";
+pub use crate::store::collections::KEYS;
 /// The tenant created on first start.
 pub const DEFAULT_TENANT: &str = "org_default";
 
@@ -486,7 +485,11 @@ pub async fn list_keys<D: DocumentStore>(
 }
 
 /// Publishes a tenant's policy, domains and key set to the hot store for the token routes.
-pub async fn publish(stores: &crate::app::bootstrap::Stores, tenant: &Tenant, now: i64) -> Result<()> {
+pub async fn publish(
+    stores: &crate::app::bootstrap::Stores,
+    tenant: &Tenant,
+    now: i64,
+) -> Result<()> {
     let (docs, hot, master) = (&stores.docs, &stores.hot, &stores.master);
     let ring = ring(docs, master, tenant.id()).await?;
     // Sealed under the edge key, not the master key: the edges hold only that.
@@ -502,4 +505,14 @@ pub async fn publish(stores: &crate::app::bootstrap::Stores, tenant: &Tenant, no
 
 fn to_json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::internal(e.to_string()))
+}
+
+/// A request's tenant: its policy and its token state (keys, published config), resolved once
+/// by the HTTP layer and handed to the domain.
+#[derive(Debug, Clone)]
+pub struct TenantCtx {
+    /// The tenant's policy.
+    pub tenant: Tenant,
+    /// Its token state (signing ring, edge config).
+    pub state: std::sync::Arc<usso_edge::TenantState>,
 }

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use usso_origin::authn::captcha::{create_challenge, solve, verify_solution, CaptchaConfig, Challenge};
+use usso_origin::authn::captcha::{
+    create_challenge, solve, verify_solution, CaptchaConfig, Challenge,
+};
 use usso_shared::clock::{Clock, SystemClock};
 use usso_shared::encoding::{b64_decode, hex_encode};
 use usso_shared::seal::SecretKey;

@@ -1,0 +1,169 @@
+//! Extraction: an axum request becomes the edge core's [`Request`] (body read with a size limit
+//! and a deadline, one Host, the client address resolved behind the trusted proxies), and from
+//! it the typed inputs the domain takes: [`ClientMeta`], [`TenantCtx`], the caller's claims.
+//!
+//! Invariant: the tenant is chosen from exactly one Host value (duplicate Host headers are
+//! refused; an absolute-form target's authority wins), so no two layers can disagree about it.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequest};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use usso_edge::http::{Method, Request, Response, MAX_BODY_BYTES};
+use usso_shared::claims::AccessClaims;
+use usso_shared::{Error, ErrorCode, Result};
+
+use crate::app::{ClientMeta, Core, Ctx, CtxRef};
+use crate::tenants::{self, TenantCtx};
+
+/// A request converted for the core (body read with a size limit).
+pub struct CoreRequest(pub Request);
+
+impl FromRequest<CtxRef> for CoreRequest {
+    type Rejection = Out;
+
+    async fn from_request(req: axum::extract::Request, app: &CtxRef) -> Result<Self, Out> {
+        let (parts, body) = req.into_parts();
+        let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+        let collected = tokio::time::timeout(app.body_timeout, limited.collect())
+            .await
+            .map_err(|_| {
+                Out(Response::error(&Error::bad_request(format!(
+                    "the request body did not arrive within {} s",
+                    app.body_timeout.as_secs()
+                )))
+                .with_status(408)
+                .with_header("connection", "close"))
+            })?;
+        let bytes: Bytes = match collected {
+            Ok(c) => c.to_bytes(),
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return Err(Out(Response::error(&Error::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("request body exceeds {MAX_BODY_BYTES} bytes"),
+                ))))
+            }
+            Err(e) => {
+                return Err(Out(Response::error(&Error::bad_request(format!(
+                    "unreadable body: {e}"
+                )))))
+            }
+        };
+        let mut headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        // RFC 9112 §3.2: more than one Host is a bad request; with an absolute-form target the
+        // target's authority is the host, whatever the Host header says. The tenant is chosen by
+        // this one value, so no two layers can disagree about it.
+        if parts.headers.get_all("host").iter().count() > 1 {
+            return Err(Out(Response::error(&Error::bad_request(
+                "more than one Host header",
+            ))));
+        }
+        if let Some(authority) = parts.uri.authority() {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("host"));
+            headers.push(("host".into(), authority.as_str().to_owned()));
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let client_ip = crate::http::client_addr::resolve(peer, &headers, app.proxy_hops)
+            .map_err(|e| {
+                Out(Response::error(&Error::bad_request(format!(
+                    "malformed forwarding header: {}",
+                    e.0
+                ))))
+            })?
+            .map(|ip| ip.to_string());
+        Ok(CoreRequest(Request {
+            method: Method::parse(parts.method.as_str()),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers,
+            body: bytes.to_vec(),
+            client_ip,
+        }))
+    }
+}
+
+/// A core response as an axum response.
+pub struct Out(pub Response);
+
+impl IntoResponse for Out {
+    fn into_response(self) -> axum::response::Response {
+        let r = self.0;
+        let mut res = axum::response::Response::new(Body::from(r.body));
+        *res.status_mut() =
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        for (n, v) in r.headers {
+            if let (Ok(n), Ok(v)) = (HeaderName::try_from(n), HeaderValue::try_from(v)) {
+                res.headers_mut().append(n, v);
+            }
+        }
+        res
+    }
+}
+
+/// A domain result as a response.
+pub fn out(r: Result<Response>) -> Out {
+    Out(r.unwrap_or_else(|e| Response::error(&e)))
+}
+
+/// What the domain may know of the client.
+pub fn meta(req: &Request) -> ClientMeta {
+    ClientMeta {
+        ip: req.client_ip.clone().unwrap_or_else(|| "unknown".into()),
+        user_agent: req
+            .header("user-agent")
+            .map(|s| s.chars().take(256).collect()),
+        device: req
+            .cookie(crate::authn::known_device::COOKIE)
+            .map(str::to_owned),
+        captcha: req.header("x-altcha").map(str::to_owned).or_else(|| {
+            serde_json::from_slice::<Value>(&req.body)
+                .ok()?
+                .get("altcha")?
+                .as_str()
+                .map(str::to_owned)
+        }),
+    }
+}
+
+/// The request's tenant (active), with its current token state: a key rotation by another
+/// process takes effect for signing at once.
+pub async fn tenant(ctx: &Ctx, req: &Request) -> Result<TenantCtx> {
+    let state = ctx.core.resolve_tenant(req, false).await?;
+    let tenant = tenants::load(&ctx.docs, &state.config.tenant_id)
+        .await?
+        .filter(|t| t.tokens.is_active)
+        .ok_or_else(|| Error::new(ErrorCode::TenantNotFound, "tenant not found or inactive"))?;
+    let state = ctx.core.current_tenant(&state).await?;
+    Ok(TenantCtx { tenant, state })
+}
+
+/// The verified access claims of a request (bearer, then cookie). With strict verification on
+/// (`USSO_STRICT_VERIFY`) or `live` asked for, the session must also be live: a logged-out
+/// session's access token reads nothing and manages nothing.
+pub async fn caller(ctx: &Ctx, req: &Request, tc: &TenantCtx, live: bool) -> Result<AccessClaims> {
+    let token = Core::access_token(req)
+        .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no access token"))?;
+    let claims = ctx
+        .core
+        .verify::<AccessClaims>(&tc.state, token)
+        .await?
+        .into_claims();
+    if live || ctx.core.config().strict_verify {
+        ctx.core.require_live_session(&tc.state, &claims).await?;
+    }
+    Ok(claims)
+}

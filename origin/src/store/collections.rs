@@ -1,0 +1,18 @@
+//! Every document collection, declared once. A collection name is part of the stored data:
+//! renaming one is a migration, so each is written here and nowhere else.
+
+/// Tenant records (`tenant` = `id` = the tenant id).
+pub const TENANTS: &str = "tenants";
+/// Sealed signing keys of each tenant.
+pub const KEYS: &str = "keys";
+/// Accounts.
+pub const USERS: &str = "users";
+/// Identifier → account index (one document per email, phone or username).
+pub const IDENTIFIERS: &str = "identifiers";
+/// The audit trail.
+pub const AUDIT: &str = "audit";
+/// Messages waiting for delivery.
+pub const OUTBOX: &str = "outbox";
+
+/// Every collection, in export order.
+pub const ALL: [&str; 6] = [TENANTS, KEYS, USERS, IDENTIFIERS, AUDIT, OUTBOX];
