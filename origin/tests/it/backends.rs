@@ -6,15 +6,9 @@
 
 use std::collections::HashSet;
 
-use crate::support::{admin, bin, free_port, temp_dir, DataApiStandin, Server};
-use reqwest::{Client, StatusCode};
+use crate::support::{admin, bin, free_port, post, temp_dir, DataApiStandin, Server};
+use reqwest::Client;
 use serde_json::{json, Value};
-
-async fn post(c: &Client, url: String, body: &Value) -> (StatusCode, Value) {
-    let r = c.post(url).json(body).send().await.unwrap();
-    let s = r.status();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
 
 /// The flows, against an origin started with `envs`.
 async fn flows(envs: &[(&str, &str)], tag: &str) {

@@ -4,18 +4,12 @@
 use std::collections::HashSet;
 use std::process::Command;
 
-use crate::support::{admin, free_port, temp_dir, Server};
+use crate::support::{admin, free_port, post, temp_dir, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
-}
-
-async fn post(c: &reqwest::Client, s: &Server, path: &str, body: &Value) -> (StatusCode, Value) {
-    let r = c.post(s.url(path)).json(body).send().await.unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 fn assert_error(got: &(StatusCode, Value), status: u16, code: &str) {
@@ -34,8 +28,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     // Register, then log in.
     let reg = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/register",
+        s.url("/api/sso/v1/auth/register"),
         &json!({"identifier": "Ada@Example.com", "secret": "correct horse battery", "name": "Ada"}),
     )
     .await;
@@ -44,8 +37,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     assert!(reg.1["user"].get("password_hash").is_none());
     let dup = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/register",
+        s.url("/api/sso/v1/auth/register"),
         &json!({"identifier": "ada@example.com", "secret": "another password"}),
     )
     .await;
@@ -53,8 +45,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
 
     let login = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/login",
+        s.url("/api/sso/v1/auth/login"),
         &json!({"identifier": "ada@example.com", "secret": "correct horse battery"}),
     )
     .await;
@@ -67,8 +58,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     // Verify, me.
     let v = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/verify-token",
+        s.url("/api/sso/v1/auth/verify-token"),
         &json!({"token": access}),
     )
     .await;
@@ -90,8 +80,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     // Rotation: t0 → t1; t0 again within grace → t1; t1 → t2; t0 now is reuse.
     let r1 = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/refresh",
+        s.url("/api/sso/v1/auth/refresh"),
         &json!({"refresh_token": t0}),
     )
     .await;
@@ -99,8 +88,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     let t1 = r1.1["refresh_token"].as_str().unwrap().to_owned();
     let r1b = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/refresh",
+        s.url("/api/sso/v1/auth/refresh"),
         &json!({"refresh_token": t0}),
     )
     .await;
@@ -111,8 +99,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     );
     let r2 = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/refresh",
+        s.url("/api/sso/v1/auth/refresh"),
         &json!({"refresh_token": t1}),
     )
     .await;
@@ -123,8 +110,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     let s = Server::start(&data, port, &[]);
     let r3 = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/refresh",
+        s.url("/api/sso/v1/auth/refresh"),
         &json!({"refresh_token": t2}),
     )
     .await;
@@ -132,8 +118,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     let t3 = r3.1["refresh_token"].as_str().unwrap().to_owned();
     let v = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/verify-token",
+        s.url("/api/sso/v1/auth/verify-token"),
         &json!({"token": access}),
     )
     .await;
@@ -143,8 +128,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     assert_error(
         &post(
             &c,
-            &s,
-            "/api/sso/v1/auth/refresh",
+            s.url("/api/sso/v1/auth/refresh"),
             &json!({"refresh_token": t0}),
         )
         .await,
@@ -154,8 +138,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     assert_error(
         &post(
             &c,
-            &s,
-            "/api/sso/v1/auth/refresh",
+            s.url("/api/sso/v1/auth/refresh"),
             &json!({"refresh_token": t3}),
         )
         .await,
@@ -166,8 +149,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     // A new session; logout; refresh fails; strict verify fails.
     let login = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/login",
+        s.url("/api/sso/v1/auth/login"),
         &json!({"identifier": "ADA@example.com", "secret": "correct horse battery"}),
     )
     .await;
@@ -208,8 +190,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     assert_error(
         &post(
             &c,
-            &s,
-            "/api/sso/v1/auth/refresh",
+            s.url("/api/sso/v1/auth/refresh"),
             &json!({"refresh_token": refresh}),
         )
         .await,
@@ -219,8 +200,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
     assert_error(
         &post(
             &c,
-            &s,
-            "/api/sso/v1/auth/verify-token?strict=true",
+            s.url("/api/sso/v1/auth/verify-token?strict=true"),
             &json!({"token": access}),
         )
         .await,
@@ -245,7 +225,7 @@ async fn full_auth_flow_with_rotation_reuse_logout_and_restart() {
 
 /// The audit events in the store, read back with the export command (so the check holds on
 /// every document-store backend).
-fn audit_events(data: &std::path::PathBuf) -> Vec<String> {
+fn audit_events(data: &std::path::Path) -> Vec<String> {
     crate::support::admin(data, &["tenant", "export", "org_default"], &[])
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -290,8 +270,7 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
     assert_error(
         &post(
             &c,
-            &s,
-            login,
+            s.url(login),
             &json!({"identifier": "not an email@", "secret": "x"}),
         )
         .await,
@@ -301,8 +280,7 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
     assert_error(
         &post(
             &c,
-            &s,
-            login,
+            s.url(login),
             &json!({"identifier": "a@example.com", "secret": "x".repeat(5000)}),
         )
         .await,
@@ -338,8 +316,7 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
     );
     let ok = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/register",
+        s.url("/api/sso/v1/auth/register"),
         &json!({"identifier": "bob_the_user", "secret": "bob password 1"}),
     )
     .await;
@@ -347,8 +324,7 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
     assert_error(
         &post(
             &c,
-            &s,
-            login,
+            s.url(login),
             &json!({"identifier": "bob_the_user", "secret": "wrong password"}),
         )
         .await,
@@ -358,8 +334,7 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
     assert_error(
         &post(
             &c,
-            &s,
-            login,
+            s.url(login),
             &json!({"identifier": "nobody@example.com", "secret": "wrong password"}),
         )
         .await,
@@ -369,8 +344,7 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
     assert_error(
         &post(
             &c,
-            &s,
-            "/api/sso/v1/auth/register",
+            s.url("/api/sso/v1/auth/register"),
             &json!({"identifier": "carol@example.com", "secret": "short"}),
         )
         .await,
@@ -388,8 +362,7 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
     ] {
         let r = post(
             &c,
-            &s,
-            "/api/sso/v1/auth/register",
+            s.url("/api/sso/v1/auth/register"),
             &json!({"identifier": ident, "secret": "unicode password 1"}),
         )
         .await;
@@ -402,8 +375,7 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
     assert_error(
         &post(
             &c,
-            &s,
-            "/api/sso/v1/auth/verify-token",
+            s.url("/api/sso/v1/auth/verify-token"),
             &json!({"token": "x.y.z"}),
         )
         .await,
@@ -413,8 +385,7 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
     assert_error(
         &post(
             &c,
-            &s,
-            "/api/sso/v1/auth/verify-token",
+            s.url("/api/sso/v1/auth/verify-token"),
             &json!({"token": ["x"]}),
         )
         .await,
@@ -424,8 +395,7 @@ async fn bad_input_gets_the_error_shape_and_the_server_keeps_serving() {
     assert_error(
         &post(
             &c,
-            &s,
-            "/api/sso/v1/auth/refresh",
+            s.url("/api/sso/v1/auth/refresh"),
             &json!({"refresh_token": 42}),
         )
         .await,
@@ -453,8 +423,7 @@ async fn login_rate_limit_answers_429_with_retry_after_and_success_clears_it() {
     let c = client();
     let reg = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/register",
+        s.url("/api/sso/v1/auth/register"),
         &json!({"identifier": "dave@example.com", "secret": "dave password"}),
     )
     .await;
@@ -463,8 +432,7 @@ async fn login_rate_limit_answers_429_with_retry_after_and_success_clears_it() {
         assert_error(
             &post(
                 &c,
-                &s,
-                "/api/sso/v1/auth/login",
+                s.url("/api/sso/v1/auth/login"),
                 &json!({"identifier": "dave@example.com", "secret": "nope nope"}),
             )
             .await,
@@ -475,8 +443,7 @@ async fn login_rate_limit_answers_429_with_retry_after_and_success_clears_it() {
     // The 5th attempt is allowed and correct: the counters are cleared.
     let ok = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/login",
+        s.url("/api/sso/v1/auth/login"),
         &json!({"identifier": "dave@example.com", "secret": "dave password"}),
     )
     .await;
@@ -484,8 +451,7 @@ async fn login_rate_limit_answers_429_with_retry_after_and_success_clears_it() {
     for _ in 0..5 {
         post(
             &c,
-            &s,
-            "/api/sso/v1/auth/login",
+            s.url("/api/sso/v1/auth/login"),
             &json!({"identifier": "dave@example.com", "secret": "nope nope"}),
         )
         .await;
@@ -518,8 +484,7 @@ async fn parallel_refreshes_yield_one_lineage_and_parallel_registrations_one_acc
     let c = client();
     let reg = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/register",
+        s.url("/api/sso/v1/auth/register"),
         &json!({"identifier": "erin@example.com", "secret": "erin password"}),
     )
     .await;
@@ -547,8 +512,7 @@ async fn parallel_refreshes_yield_one_lineage_and_parallel_registrations_one_acc
     let t1 = successors.into_iter().next().unwrap();
     let next = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/refresh",
+        s.url("/api/sso/v1/auth/refresh"),
         &json!({"refresh_token": t1}),
     )
     .await;
@@ -578,12 +542,11 @@ async fn parallel_refreshes_yield_one_lineage_and_parallel_registrations_one_acc
 async fn jose_verifies_served_tokens_and_key_rotation_keeps_old_tokens_valid() {
     let data = temp_dir("jose");
     let port = free_port();
-    let s = Server::start(&data, port, &[]);
+    let s = Server::process(&data, port, &[]);
     let c = client();
     let reg = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/register",
+        s.url("/api/sso/v1/auth/register"),
         &json!({"identifier": "gina@example.com", "secret": "gina password"}),
     )
     .await;
@@ -624,11 +587,10 @@ async fn jose_verifies_served_tokens_and_key_rotation_keeps_old_tokens_valid() {
     assert_ne!(new_kid, old_kid);
     let keys = admin(&data, &["key", "list"], &[]);
     assert_eq!(keys.lines().count(), 2, "{keys}");
-    let s = Server::start(&data, port, &[]);
+    let s = Server::process(&data, port, &[]);
     let login = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/login",
+        s.url("/api/sso/v1/auth/login"),
         &json!({"identifier": "gina@example.com", "secret": "gina password"}),
     )
     .await;
@@ -649,8 +611,7 @@ async fn jose_verifies_served_tokens_and_key_rotation_keeps_old_tokens_valid() {
     assert!(!s.logs().contains("System administrator created"));
     let sys = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/login",
+        s.url("/api/sso/v1/auth/login"),
         &json!({"identifier": "system", "secret": crate::support::SYSTEM_PASSWORD}),
     )
     .await;
@@ -715,7 +676,7 @@ async fn generated_admin_password_is_shown_once_and_system_password_resets_it() 
     let data = temp_dir("admin");
     let port = free_port();
     let c = client();
-    let s = Server::start_with(&data, port, &[], None);
+    let s = Server::process_with(&data, port, &[], None);
     let logs = s.logs();
     let shown = logs
         .lines()
@@ -725,21 +686,19 @@ async fn generated_admin_password_is_shown_once_and_system_password_resets_it() 
         .to_owned();
     let ok = post(
         &c,
-        &s,
-        "/api/sso/v1/auth/login",
+        s.url("/api/sso/v1/auth/login"),
         &json!({"identifier": "system", "secret": shown}),
     )
     .await;
     assert_eq!(ok.0, 200, "{}", ok.1);
     s.stop();
     // Restart without SYSTEM_PASSWORD: nothing is regenerated or shown again.
-    let s = Server::start_with(&data, port, &[], None);
+    let s = Server::process_with(&data, port, &[], None);
     assert!(!s.logs().contains("password: "), "{}", s.logs());
     assert_eq!(
         post(
             &c,
-            &s,
-            "/api/sso/v1/auth/login",
+            s.url("/api/sso/v1/auth/login"),
             &json!({"identifier": "system", "secret": shown})
         )
         .await
@@ -748,12 +707,11 @@ async fn generated_admin_password_is_shown_once_and_system_password_resets_it() 
     );
     s.stop();
     // Setting SYSTEM_PASSWORD and restarting resets it.
-    let s = Server::start_with(&data, port, &[], Some("a brand new admin password"));
+    let s = Server::process_with(&data, port, &[], Some("a brand new admin password"));
     assert_error(
         &post(
             &c,
-            &s,
-            "/api/sso/v1/auth/login",
+            s.url("/api/sso/v1/auth/login"),
             &json!({"identifier": "system", "secret": shown}),
         )
         .await,
@@ -763,8 +721,7 @@ async fn generated_admin_password_is_shown_once_and_system_password_resets_it() 
     assert_eq!(
         post(
             &c,
-            &s,
-            "/api/sso/v1/auth/login",
+            s.url("/api/sso/v1/auth/login"),
             &json!({"identifier": "system", "secret": "a brand new admin password"})
         )
         .await
@@ -865,8 +822,7 @@ async fn openapi_describes_every_route_and_cli_manages_tenants() {
     assert_error(
         &post(
             &c,
-            &s,
-            "/api/sso/v1/auth/verify-token",
+            s.url("/api/sso/v1/auth/verify-token"),
             &json!({"token": access}),
         )
         .await,
@@ -910,7 +866,7 @@ async fn openapi_describes_every_route_and_cli_manages_tenants() {
 async fn sigterm_finishes_in_flight_requests_and_loses_no_committed_write() {
     let data = temp_dir("term");
     let port = free_port();
-    let s = Server::start(&data, port, &[]);
+    let s = Server::process(&data, port, &[]);
     let c = client();
     // 20 registrations in flight (each costs an Argon2id hash on a 2-worker pool).
     let mut tasks = Vec::new();
@@ -928,7 +884,7 @@ async fn sigterm_finishes_in_flight_requests_and_loses_no_committed_write() {
     // As soon as the first one is answered, the rest are still in flight: stop the server.
     let first = tasks.remove(0).await.unwrap();
     assert_eq!(first, 200);
-    let pid = s.child.id().to_string();
+    let pid = s.pid().to_string();
     assert!(Command::new("kill")
         .arg("-TERM")
         .arg(&pid)
@@ -951,12 +907,11 @@ async fn sigterm_finishes_in_flight_requests_and_loses_no_committed_write() {
         ok.len() >= 2,
         "in-flight requests finished after SIGTERM: {codes:?}"
     );
-    let s = Server::start(&data, port, &[]);
+    let s = Server::process(&data, port, &[]);
     for i in ok {
         let r = post(
             &c,
-            &s,
-            "/api/sso/v1/auth/login",
+            s.url("/api/sso/v1/auth/login"),
             &json!({"identifier": format!("term{i}@example.com"), "secret": "graceful password"}),
         )
         .await;
@@ -976,7 +931,7 @@ async fn sigkill_during_registrations_never_blocks_an_address() {
     let c = client();
     let mut addresses = Vec::new();
     for round in 0..25 {
-        let mut s = Server::start(&data, free_port(), &[("USSO_TRUSTED_PROXY_HOPS", "1")]);
+        let mut s = Server::process(&data, free_port(), &[("USSO_TRUSTED_PROXY_HOPS", "1")]);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(8);
         for i in 0..8 {
             let addr = format!("crash{round}-{i}@example.com");
@@ -994,12 +949,12 @@ async fn sigkill_during_registrations_never_blocks_an_address() {
             });
         }
         rx.recv().await;
-        s.child.kill().unwrap();
-        s.child.wait().unwrap();
+        s.child().kill().unwrap();
+        s.child().wait().unwrap();
     }
     // Each address from its own client address, so the per-address login limit (100 per
     // 5 minutes) does not stand in for the answer.
-    let s = Server::start(&data, free_port(), &[("USSO_TRUSTED_PROXY_HOPS", "1")]);
+    let s = Server::process(&data, free_port(), &[("USSO_TRUSTED_PROXY_HOPS", "1")]);
     let call = |path: &'static str, addr: &str, n: usize| {
         c.post(s.url(path))
             .header("x-forwarded-for", format!("10.77.{}.{}", n / 200, n % 200))

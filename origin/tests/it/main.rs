@@ -1,8 +1,11 @@
 //! The origin's one integration-test binary (one link instead of one per file). Run one area
 //! with `cargo test -p usso-origin --test it http_flow::`.
 //!
-//! Most modules start the real `usso-origin` binary (support::Server) where the process is the
-//! point: restarts, SIGKILL, the edge runtimes, Redis crashes.
+//! `support::Server::start` runs the origin in this process (the real `app::run::serve` on a
+//! temporary data directory, with an injectable clock: `time_rules` moves it instead of
+//! sleeping); `support::Server::process` starts the real binary only where the process is the
+//! point: SIGTERM/SIGKILL, file-descriptor limits, what it prints. The edge runtimes, Redis, the
+//! SMTP server and the Data API stand-in are real processes.
 
 mod backends;
 mod captcha_interop;
@@ -16,3 +19,4 @@ mod redis_backend;
 mod redis_gateway;
 mod security;
 mod support;
+mod time_rules;

@@ -5,16 +5,10 @@
 use std::time::Duration;
 
 use crate::support::{
-    dev_messages, eventually_within, free_port, nth_dev_code, temp_dir, Server, SmtpCapture,
+    dev_messages, eventually_within, free_port, nth_dev_code, post, temp_dir, Server, SmtpCapture,
 };
-use reqwest::{Client, StatusCode};
+use reqwest::Client;
 use serde_json::{json, Value};
-
-async fn post(c: &Client, url: String, body: &Value) -> (StatusCode, Value) {
-    let r = c.post(url).json(body).send().await.unwrap();
-    let s = r.status();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
 
 fn code_in(text: &str, len: usize) -> Option<String> {
     crate::support::digits_in(text, len)
@@ -211,7 +205,7 @@ async fn codes_by_real_smtp_and_queued_messages_survive_a_crash() {
         ("USSO_SMTP_FROM", "Acme <no-reply@acme.test>".to_owned()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let s = Server::start(&data, port, &env);
+    let s = Server::process(&data, port, &env);
     let c = Client::new();
     let people = ["a1@example.com", "a2@example.com", "a3@example.com"];
     for p in people {
@@ -224,15 +218,21 @@ async fn codes_by_real_smtp_and_queued_messages_survive_a_crash() {
         assert_eq!(r.0, 200, "{}", r.1);
     }
     let mut s = s;
-    s.child.kill().unwrap();
-    s.child.wait().unwrap();
+    s.child().kill().unwrap();
+    s.child().wait().unwrap();
     drop(s);
 
     let relay = SmtpCapture::start_on(smtp_port, None);
-    let s = Server::start(&data, port, &env);
-    // A message whose delivery the SIGKILL interrupted stays claimed until its lease (60 s)
-    // runs out; the others wait out their backoff (a few seconds): allow for both.
-    eventually_within("three delivered messages", Duration::from_secs(150), || {
+    // A message whose delivery the SIGKILL interrupted stays claimed until its lease runs out;
+    // the others wait out their backoff: the origin comes back (in process) with its clock past
+    // both, so the restarted worker finds all three due at once.
+    let s = Server::start_manual_clock(
+        &data,
+        port,
+        &env,
+        usso_origin::delivery::outbox::LEASE_SECS + 1,
+    );
+    eventually_within("three delivered messages", Duration::from_secs(30), || {
         (relay.count() >= 3).then_some(())
     })
     .await;

@@ -4,21 +4,9 @@
 
 use std::time::Duration;
 
-use crate::support::{admin, free_port, temp_dir, token_in, Server};
-use reqwest::{Client, StatusCode};
-use serde_json::{json, Value};
-
-async fn post(c: &Client, url: String, tenant: &str, body: &Value) -> (StatusCode, Value) {
-    let r = c
-        .post(url)
-        .header("x-tenant-id", tenant)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let s = r.status();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
+use crate::support::{admin, free_port, post_as, temp_dir, token_in, Server};
+use reqwest::Client;
+use serde_json::json;
 
 /// What `pick` finds in the newest development-mailer message to `to` that has it.
 async fn dev_message<T>(data: &std::path::Path, to: &str, pick: impl Fn(&str) -> Option<T>) -> T {
@@ -54,7 +42,7 @@ async fn magic_links_survive_scanners_and_sign_in_once() {
         .unwrap();
     let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
 
-    let bad = post(
+    let bad = post_as(
         &c,
         api("/auth/request-magic-link"),
         "acme",
@@ -62,7 +50,7 @@ async fn magic_links_survive_scanners_and_sign_in_once() {
     )
     .await;
     assert_eq!(bad.0, 422, "{}", bad.1);
-    let ok = post(
+    let ok = post_as(
         &c,
         api("/auth/request-magic-link"),
         "acme",
@@ -125,7 +113,7 @@ async fn magic_links_survive_scanners_and_sign_in_once() {
                 .map(str::to_owned)
         })
         .expect("access cookie");
-    let claims = post(
+    let claims = post_as(
         &c,
         api("/auth/verify-token"),
         "acme",
@@ -146,7 +134,7 @@ async fn magic_links_survive_scanners_and_sign_in_once() {
         .unwrap();
     assert_eq!(page.status(), 410);
     // Garbage tokens.
-    let junk = post(
+    let junk = post_as(
         &c,
         api("/auth/magic-link"),
         "acme",
@@ -177,14 +165,14 @@ async fn mfa_requires_a_code_after_the_password() {
     let c = Client::new();
     let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
     let creds = json!({"identifier": "bob@secure.test", "secret": "bob password 1"});
-    let reg = post(&c, api("/auth/register"), "secure", &creds).await;
+    let reg = post_as(&c, api("/auth/register"), "secure", &creds).await;
     assert_eq!(reg.0, 200, "{}", reg.1);
     assert_eq!(reg.1["mfa_required"], true, "{}", reg.1);
     // The registration's own code is delivered first (the outbox does not promise an order
     // between two queued messages), so the login's code is the second message.
     crate::support::nth_dev_code(&data, "bob@secure.test", 1).await;
 
-    let step1 = post(&c, api("/auth/login"), "secure", &creds).await;
+    let step1 = post_as(&c, api("/auth/login"), "secure", &creds).await;
     assert_eq!(step1.0, 200, "{}", step1.1);
     assert_eq!(step1.1["mfa_required"], true);
     assert!(
@@ -196,7 +184,7 @@ async fn mfa_requires_a_code_after_the_password() {
     // is the second message.
     let code = crate::support::nth_dev_code(&data, "bob@secure.test", 2).await;
     let wrong = if code == "000000" { "000001" } else { "000000" };
-    let bad = post(
+    let bad = post_as(
         &c,
         api("/auth/mfa/verify"),
         "secure",
@@ -204,7 +192,7 @@ async fn mfa_requires_a_code_after_the_password() {
     )
     .await;
     assert_eq!(bad.0, 401);
-    let good = post(
+    let good = post_as(
         &c,
         api("/auth/mfa/verify"),
         "secure",
@@ -212,7 +200,7 @@ async fn mfa_requires_a_code_after_the_password() {
     )
     .await;
     assert_eq!(good.0, 200, "{}", good.1);
-    let claims = post(
+    let claims = post_as(
         &c,
         api("/auth/verify-token"),
         "secure",
@@ -224,7 +212,7 @@ async fn mfa_requires_a_code_after_the_password() {
     assert_eq!(claims["amr"], json!(["password", "email/otp"]));
     // The challenge is spent; a wrong password never starts one.
     assert_eq!(
-        post(
+        post_as(
             &c,
             api("/auth/mfa/verify"),
             "secure",
@@ -239,14 +227,14 @@ async fn mfa_requires_a_code_after_the_password() {
     let mut statuses = Vec::new();
     for _ in 0..5 {
         statuses.push(
-            post(&c, api("/auth/login"), "secure", &creds)
+            post_as(&c, api("/auth/login"), "secure", &creds)
                 .await
                 .0
                 .as_u16(),
         );
     }
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
-    let wrong_pw = post(
+    let wrong_pw = post_as(
         &c,
         api("/auth/login"),
         "secure",
@@ -279,7 +267,7 @@ async fn guarded_routes_need_a_solved_challenge_once() {
     let c = Client::new();
     let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
     let who = json!({"identifier": "carol@guarded.test"});
-    let none = post(&c, api("/auth/request-otp"), "guarded", &who).await;
+    let none = post_as(&c, api("/auth/request-otp"), "guarded", &who).await;
     assert_eq!(none.0, 422, "{}", none.1);
 
     let challenge: usso_origin::authn::captcha::Challenge = c
@@ -295,14 +283,14 @@ async fn guarded_routes_need_a_solved_challenge_once() {
         .to_payload();
     let with = |p: &str| json!({"identifier": "carol@guarded.test", "altcha": p});
     assert_eq!(
-        post(&c, api("/auth/request-otp"), "guarded", &with(&payload))
+        post_as(&c, api("/auth/request-otp"), "guarded", &with(&payload))
             .await
             .0,
         200
     );
-    let replay = post(&c, api("/auth/request-otp"), "guarded", &with(&payload)).await;
+    let replay = post_as(&c, api("/auth/request-otp"), "guarded", &with(&payload)).await;
     assert_eq!(replay.0, 422, "a solution works once: {}", replay.1);
-    let forged = post(
+    let forged = post_as(
         &c,
         api("/auth/request-otp"),
         "guarded",

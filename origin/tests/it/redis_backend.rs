@@ -3,17 +3,11 @@
 //! gateway). Two origins share the document store and the Redis: a session created at one is
 //! refreshed and revoked at the other.
 
-use crate::support::{free_port, temp_dir, RedisServer, Server};
+use crate::support::{free_port, post, temp_dir, RedisServer, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "gateway-token-for-tests-0123456789";
-
-async fn post(c: &reqwest::Client, s: &Server, path: &str, body: &Value) -> (StatusCode, Value) {
-    let r = c.post(s.url(path)).json(body).send().await.unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 fn code(r: &(StatusCode, Value)) -> (u16, &str) {
     (r.0.as_u16(), r.1["error_code"].as_str().unwrap_or(""))
@@ -44,8 +38,7 @@ async fn sessions_live_in_redis_and_move_between_origins() {
     // Register at B (Upstash REST → gateway → Redis), refresh at A (native Redis).
     let reg = post(
         &c,
-        &b,
-        "/api/sso/v1/auth/register",
+        b.url("/api/sso/v1/auth/register"),
         &json!({"identifier": "hana@example.com", "secret": "hana password"}),
     )
     .await;
@@ -53,8 +46,7 @@ async fn sessions_live_in_redis_and_move_between_origins() {
     let t0 = reg.1["refresh_token"].as_str().unwrap().to_owned();
     let r1 = post(
         &c,
-        &a,
-        "/api/sso/v1/auth/refresh",
+        a.url("/api/sso/v1/auth/refresh"),
         &json!({"refresh_token": t0}),
     )
     .await;
@@ -63,16 +55,14 @@ async fn sessions_live_in_redis_and_move_between_origins() {
     // The grace retry at B gets the same successor; then B rotates t1.
     let r1b = post(
         &c,
-        &b,
-        "/api/sso/v1/auth/refresh",
+        b.url("/api/sso/v1/auth/refresh"),
         &json!({"refresh_token": t0}),
     )
     .await;
     assert_eq!(r1b.1["refresh_token"], json!(t1));
     let r2 = post(
         &c,
-        &b,
-        "/api/sso/v1/auth/refresh",
+        b.url("/api/sso/v1/auth/refresh"),
         &json!({"refresh_token": t1}),
     )
     .await;
@@ -104,8 +94,7 @@ async fn sessions_live_in_redis_and_move_between_origins() {
         code(
             &post(
                 &c,
-                &b,
-                "/api/sso/v1/auth/refresh",
+                b.url("/api/sso/v1/auth/refresh"),
                 &json!({"refresh_token": t2})
             )
             .await
@@ -116,8 +105,7 @@ async fn sessions_live_in_redis_and_move_between_origins() {
         code(
             &post(
                 &c,
-                &b,
-                "/api/sso/v1/auth/verify-token?strict=true",
+                b.url("/api/sso/v1/auth/verify-token?strict=true"),
                 &json!({"token": access})
             )
             .await
@@ -128,16 +116,14 @@ async fn sessions_live_in_redis_and_move_between_origins() {
     // Reuse detection across origins: new session at A, rotate twice at B, replay the first at A.
     let login = post(
         &c,
-        &a,
-        "/api/sso/v1/auth/login",
+        a.url("/api/sso/v1/auth/login"),
         &json!({"identifier": "hana@example.com", "secret": "hana password"}),
     )
     .await;
     let s0 = login.1["refresh_token"].as_str().unwrap().to_owned();
     let s1 = post(
         &c,
-        &b,
-        "/api/sso/v1/auth/refresh",
+        b.url("/api/sso/v1/auth/refresh"),
         &json!({"refresh_token": s0}),
     )
     .await
@@ -147,8 +133,7 @@ async fn sessions_live_in_redis_and_move_between_origins() {
         .to_owned();
     let s2 = post(
         &c,
-        &b,
-        "/api/sso/v1/auth/refresh",
+        b.url("/api/sso/v1/auth/refresh"),
         &json!({"refresh_token": s1}),
     )
     .await;
@@ -157,8 +142,7 @@ async fn sessions_live_in_redis_and_move_between_origins() {
         code(
             &post(
                 &c,
-                &a,
-                "/api/sso/v1/auth/refresh",
+                a.url("/api/sso/v1/auth/refresh"),
                 &json!({"refresh_token": s0})
             )
             .await
@@ -170,8 +154,7 @@ async fn sessions_live_in_redis_and_move_between_origins() {
     for (i, s) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
         let r = post(
             &c,
-            s,
-            "/api/sso/v1/auth/login",
+            s.url("/api/sso/v1/auth/login"),
             &json!({"identifier": "hana@example.com", "secret": format!("wrong {i}")}),
         )
         .await;
@@ -189,8 +172,7 @@ async fn sessions_live_in_redis_and_move_between_origins() {
     // Restart A: the sessions are in Redis, not in A.
     let login = post(
         &c,
-        &b,
-        "/api/sso/v1/auth/register",
+        b.url("/api/sso/v1/auth/register"),
         &json!({"identifier": "ivan@example.com", "secret": "ivan password"}),
     )
     .await;
@@ -205,8 +187,7 @@ async fn sessions_live_in_redis_and_move_between_origins() {
     assert_eq!(
         post(
             &c,
-            &a,
-            "/api/sso/v1/auth/refresh",
+            a.url("/api/sso/v1/auth/refresh"),
             &json!({"refresh_token": v0})
         )
         .await

@@ -3,48 +3,16 @@
 
 use std::time::Duration;
 
-use reqwest::{Client, StatusCode};
+use reqwest::Client;
 use serde_json::{json, Value};
 
 use crate::support::{
-    admin, dev_messages, eventually_within, free_port, kid_of, nth_dev_code, temp_dir, token_in,
-    Server,
+    admin, dev_messages, eventually_within, free_port, get_as, kid_of, nth_dev_code, post_as,
+    temp_dir, token_in, Server,
 };
 
-async fn call(
-    c: &Client,
-    url: String,
-    tenant: &str,
-    bearer: Option<&str>,
-    body: &Value,
-) -> (StatusCode, Value) {
-    let mut r = c.post(url).header("x-tenant-id", tenant).json(body);
-    if let Some(b) = bearer {
-        r = r.bearer_auth(b);
-    }
-    let r = r.send().await.unwrap();
-    let s = r.status();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(c: &Client, url: String, tenant: &str, body: &Value) -> (StatusCode, Value) {
-    call(c, url, tenant, None, body).await
-}
-
-async fn get(c: &Client, url: String, tenant: &str, bearer: &str) -> (StatusCode, Value) {
-    let r = c
-        .get(url)
-        .header("x-tenant-id", tenant)
-        .bearer_auth(bearer)
-        .send()
-        .await
-        .unwrap();
-    let s = r.status();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
-
 fn audit_events(data: &std::path::Path, tenant: &str) -> Vec<Value> {
-    admin(&data.to_path_buf(), &["tenant", "export", tenant], &[])
+    admin(data, &["tenant", "export", tenant], &[])
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| l["kind"] == "audit" || l["collection"] == "audit")
@@ -66,13 +34,13 @@ async fn proving_an_unverified_identifier_evicts_whoever_set_the_password() {
         ("+15551230001", "phone/otp", 1),
     ] {
         let intruder = json!({"identifier": victim, "secret": "intruder password 1"});
-        let reg = post(&c, api("/auth/register"), "org_default", &intruder).await;
+        let reg = post_as(&c, api("/auth/register"), "org_default", &intruder).await;
         assert_eq!(reg.0, 200, "org_default has activation none: {}", reg.1);
         let intruder_refresh = reg.1["refresh_token"].as_str().unwrap().to_owned();
         let intruder_access = reg.1["access_token"].as_str().unwrap().to_owned();
 
         // The owner signs in with a code sent to the address.
-        let r = post(
+        let r = post_as(
             &c,
             api("/auth/request-otp"),
             "org_default",
@@ -81,7 +49,7 @@ async fn proving_an_unverified_identifier_evicts_whoever_set_the_password() {
         .await;
         assert_eq!(r.0, 200, "{}", r.1);
         let code = nth_dev_code(&data, victim, n).await;
-        let owner = post(
+        let owner = post_as(
             &c,
             api("/auth/login"),
             "org_default",
@@ -92,9 +60,9 @@ async fn proving_an_unverified_identifier_evicts_whoever_set_the_password() {
         let owner_access = owner.1["access_token"].as_str().unwrap().to_owned();
 
         // The intruder's password and sessions are gone; the owner's session works.
-        let again = post(&c, api("/auth/login"), "org_default", &intruder).await;
+        let again = post_as(&c, api("/auth/login"), "org_default", &intruder).await;
         assert_eq!(again.0, 401, "{}", again.1);
-        let refresh = post(
+        let refresh = post_as(
             &c,
             api("/auth/refresh"),
             "org_default",
@@ -102,13 +70,13 @@ async fn proving_an_unverified_identifier_evicts_whoever_set_the_password() {
         )
         .await;
         assert_eq!(refresh.1["error_code"], "session_revoked", "{}", refresh.1);
-        let sessions = get(&c, api("/sessions"), "org_default", &intruder_access).await;
+        let sessions = get_as(&c, api("/sessions"), "org_default", &intruder_access).await;
         assert_eq!(
             sessions.0, 401,
             "a revoked session manages nothing: {}",
             sessions.1
         );
-        let mine = get(&c, api("/sessions"), "org_default", &owner_access).await;
+        let mine = get_as(&c, api("/sessions"), "org_default", &owner_access).await;
         assert_eq!(mine.0, 200, "{}", mine.1);
         assert_eq!(mine.1["total"], 2, "{}", mine.1);
         let live: Vec<&Value> = mine.1["items"]
@@ -160,18 +128,18 @@ async fn activation_identifier_needs_a_proven_address_before_password_sign_in() 
     let c = Client::new();
     let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
     let creds = json!({"identifier": "dora@acme.test", "secret": "dora password 1"});
-    let reg = post(&c, api("/auth/register"), "acme", &creds).await;
+    let reg = post_as(&c, api("/auth/register"), "acme", &creds).await;
     assert_eq!(reg.0, 200, "{}", reg.1);
     assert!(reg.1.get("access_token").is_none(), "{}", reg.1);
     assert_eq!(reg.1["verification_required"], true, "{}", reg.1);
     // The registration's code is delivered before the next one is asked for (no order
     // between two queued messages), so the login's code is the second message.
     nth_dev_code(&data, "dora@acme.test", 1).await;
-    let login = post(&c, api("/auth/login"), "acme", &creds).await;
+    let login = post_as(&c, api("/auth/login"), "acme", &creds).await;
     assert_eq!(login.1["step"], "verify_identifier", "{}", login.1);
     let challenge = login.1["mfa_challenge"].as_str().unwrap().to_owned();
     let code = nth_dev_code(&data, "dora@acme.test", 2).await;
-    let done = post(
+    let done = post_as(
         &c,
         api("/auth/mfa/verify"),
         "acme",
@@ -181,11 +149,11 @@ async fn activation_identifier_needs_a_proven_address_before_password_sign_in() 
     assert_eq!(done.0, 200, "{}", done.1);
     assert!(done.1["access_token"].is_string());
     // Proven now: the password alone signs in.
-    let later = post(&c, api("/auth/login"), "acme", &creds).await;
+    let later = post_as(&c, api("/auth/login"), "acme", &creds).await;
     assert_eq!(later.0, 200, "{}", later.1);
     assert!(later.1["access_token"].is_string(), "{}", later.1);
     // A username cannot be proven: refused at registration, not stranded afterwards.
-    let name = post(
+    let name = post_as(
         &c,
         api("/auth/register"),
         "acme",
@@ -220,7 +188,7 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
     let c = Client::new();
     let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
     let who = "erin@secure.test";
-    let reg = post(
+    let reg = post_as(
         &c,
         api("/auth/register"),
         "secure",
@@ -239,7 +207,7 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
 
     // An email code alone.
     assert_eq!(
-        post(
+        post_as(
             &c,
             api("/auth/request-otp"),
             "secure",
@@ -250,7 +218,7 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
         200
     );
     let code = nth_dev_code(&data, who, 2).await;
-    let otp = post(
+    let otp = post_as(
         &c,
         api("/auth/login"),
         "secure",
@@ -267,7 +235,7 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
 
     // A magic link alone.
     assert_eq!(
-        post(
+        post_as(
             &c,
             api("/auth/request-magic-link"),
             "secure",
@@ -284,7 +252,7 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
             .find_map(|m| token_in(m["text"].as_str()?))
     })
     .await;
-    let link = post(
+    let link = post_as(
         &c,
         api("/auth/magic-link"),
         "secure",
@@ -300,11 +268,11 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
 
     // Accounts that could never sign in are not created.
     for body in [json!({"identifier": "frank", "type": "username", "secret": "frank password 1"})] {
-        let r = post(&c, api("/auth/register"), "secure", &body).await;
+        let r = post_as(&c, api("/auth/register"), "secure", &body).await;
         assert_eq!(r.0, 422, "{body}: {}", r.1);
     }
     assert_eq!(
-        post(
+        post_as(
             &c,
             api("/auth/request-otp"),
             "secure",
@@ -315,7 +283,7 @@ async fn require_mfa_is_not_bypassed_by_passwordless_sign_in() {
         200
     );
     let code = nth_dev_code(&data, "gina@secure.test", 1).await;
-    let passwordless = post(
+    let passwordless = post_as(
         &c,
         api("/auth/login"),
         "secure",
@@ -337,14 +305,14 @@ async fn strict_mode_and_session_management_need_a_live_session() {
     let c = Client::new();
     let api = |p: &str| s.url(&format!("/api/sso/v1{p}"));
     let creds = json!({"identifier": "hal@example.com", "secret": "hal password 1"});
-    let a = post(&c, api("/auth/register"), "org_default", &creds).await;
-    let b = post(&c, api("/auth/login"), "org_default", &creds).await;
+    let a = post_as(&c, api("/auth/register"), "org_default", &creds).await;
+    let b = post_as(&c, api("/auth/login"), "org_default", &creds).await;
     let (a_access, a_refresh) = (
         a.1["access_token"].as_str().unwrap().to_owned(),
         a.1["refresh_token"].as_str().unwrap().to_owned(),
     );
     let b_access = b.1["access_token"].as_str().unwrap().to_owned();
-    let out = post(
+    let out = post_as(
         &c,
         api("/auth/logout"),
         "org_default",
@@ -353,12 +321,12 @@ async fn strict_mode_and_session_management_need_a_live_session() {
     .await;
     assert_eq!(out.0, 200, "{}", out.1);
     for path in ["/auth/me", "/me", "/sessions"] {
-        let r = get(&c, api(path), "org_default", &a_access).await;
+        let r = get_as(&c, api(path), "org_default", &a_access).await;
         assert_eq!(r.0, 401, "{path}: {}", r.1);
         assert_eq!(r.1["error_code"], "session_revoked", "{path}: {}", r.1);
     }
     let b_sid = {
-        let r = get(&c, api("/sessions"), "org_default", &b_access).await;
+        let r = get_as(&c, api("/sessions"), "org_default", &b_access).await;
         r.1["items"]
             .as_array()
             .unwrap()
@@ -377,19 +345,22 @@ async fn strict_mode_and_session_management_need_a_live_session() {
         .await
         .unwrap();
     assert_eq!(del.status(), 401, "a logged-out token revokes nothing");
-    assert_eq!(get(&c, api("/me"), "org_default", &b_access).await.0, 200);
+    assert_eq!(
+        get_as(&c, api("/me"), "org_default", &b_access).await.0,
+        200
+    );
     s.stop();
 
     // Without strict mode: /me still answers for the stateless token, sessions do not.
     let s = Server::start(&data, free_port(), &[]);
     assert_eq!(
-        get(&c, s.url("/api/sso/v1/me"), "org_default", &a_access)
+        get_as(&c, s.url("/api/sso/v1/me"), "org_default", &a_access)
             .await
             .0,
         200
     );
     assert_eq!(
-        get(&c, s.url("/api/sso/v1/sessions"), "org_default", &a_access)
+        get_as(&c, s.url("/api/sso/v1/sessions"), "org_default", &a_access)
             .await
             .0,
         401
@@ -407,7 +378,7 @@ async fn strict_mode_and_session_management_need_a_live_session() {
         ],
         &[("USSO_NEW_PASSWORD", "billing password 1")],
     );
-    let bill = post(
+    let bill = post_as(
         &c,
         s.url("/api/sso/v1/auth/login"),
         "org_default",
@@ -415,9 +386,9 @@ async fn strict_mode_and_session_management_need_a_live_session() {
     )
     .await;
     let token = bill.1["access_token"].as_str().unwrap().to_owned();
-    let me = get(&c, s.url("/api/sso/v1/me"), "org_default", &b_access).await;
+    let me = get_as(&c, s.url("/api/sso/v1/me"), "org_default", &b_access).await;
     let uid = me.1["id"].as_str().unwrap().to_owned();
-    let other = get(
+    let other = get_as(
         &c,
         s.url(&format!("/api/sso/v1/sessions?user_id={uid}")),
         "org_default",
@@ -477,7 +448,7 @@ async fn the_client_address_comes_from_the_trusted_hop() {
         .unwrap();
     let body: Value = reg.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap().to_owned();
-    let sessions = get(&c, s.url("/api/sso/v1/sessions"), "org_default", &token).await;
+    let sessions = get_as(&c, s.url("/api/sso/v1/sessions"), "org_default", &token).await;
     assert_eq!(
         sessions.1["items"][0]["ip"], "2001:db8::7",
         "{}",
@@ -496,7 +467,7 @@ async fn the_data_directory_is_private() {
     let s = Server::start(&data, free_port(), &[]);
     let c = Client::new();
     // A code in the development outbox.
-    post(
+    post_as(
         &c,
         s.url("/api/sso/v1/auth/request-otp"),
         "org_default",
@@ -528,7 +499,7 @@ async fn stalled_connections_neither_stay_nor_take_the_service_down() {
 
     let data = temp_dir("slowloris");
     let port = free_port();
-    let s = Server::start_with_nofile(
+    let s = Server::process_with_nofile(
         &data,
         port,
         &[
@@ -560,7 +531,7 @@ async fn stalled_connections_neither_stay_nor_take_the_service_down() {
     let c = Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let creds = json!({"identifier": "kim@example.com", "secret": "kim password 1"});
     assert_eq!(
-        post(
+        post_as(
             &c,
             s.url("/api/sso/v1/auth/register"),
             "org_default",
@@ -578,7 +549,7 @@ async fn stalled_connections_neither_stay_nor_take_the_service_down() {
     }
     let health = c.get(s.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    let login = post(&c, s.url("/api/sso/v1/auth/login"), "org_default", &creds).await;
+    let login = post_as(&c, s.url("/api/sso/v1/auth/login"), "org_default", &creds).await;
     assert_eq!(login.0, 200, "{}", login.1);
 
     // The server closes every one of them by its deadlines (2 s for heads, 2 s for bodies).
@@ -635,7 +606,7 @@ async fn stalled_connections_neither_stay_nor_take_the_service_down() {
     )
     .await;
     drop(flood);
-    let login = post(&c, s.url("/api/sso/v1/auth/login"), "org_default", &creds).await;
+    let login = post_as(&c, s.url("/api/sso/v1/auth/login"), "org_default", &creds).await;
     assert_eq!(login.0, 200, "{}", login.1);
 
     // One 200 KB header line is refused (431), not buffered.
@@ -667,7 +638,7 @@ async fn refused_attempts_are_counted_not_written_one_by_one() {
     let c = Client::new();
     let mut refused = 0;
     for i in 0..300 {
-        let r = post(
+        let r = post_as(
             &c,
             s.url("/api/sso/v1/auth/login"),
             "org_default",
@@ -705,7 +676,7 @@ async fn cross_site_requests_cannot_sign_in_refresh_or_sign_out() {
     let c = Client::new();
     let login = s.url("/api/sso/v1/auth/login");
     let creds = json!({"identifier": "lee@example.com", "secret": "lee password 1"});
-    let reg = post(
+    let reg = post_as(
         &c,
         s.url("/api/sso/v1/auth/register"),
         "org_default",
@@ -821,7 +792,7 @@ async fn look_alike_identifiers_are_one_account_or_refused() {
         }
         let url = s.url("/api/sso/v1/auth/register");
         let c = c.clone();
-        async move { post(&c, url, "org_default", &body).await }
+        async move { post_as(&c, url, "org_default", &body).await }
     };
     assert_eq!(reg("ada@münchen.de", None).await.0, 200);
     for same in [
@@ -864,7 +835,7 @@ async fn key_rotation_signs_at_once_and_ends_no_session() {
     let s = Server::start(&data, free_port(), &[]);
     let c = Client::new();
     let creds = json!({"identifier": "max@example.com", "secret": "max password 1"});
-    let reg = post(
+    let reg = post_as(
         &c,
         s.url("/api/sso/v1/auth/register"),
         "org_default",
@@ -878,11 +849,11 @@ async fn key_rotation_signs_at_once_and_ends_no_session() {
         .unwrap()
         .to_owned();
     assert_ne!(old_kid, new_kid);
-    let login = post(&c, s.url("/api/sso/v1/auth/login"), "org_default", &creds).await;
+    let login = post_as(&c, s.url("/api/sso/v1/auth/login"), "org_default", &creds).await;
     assert_eq!(login.0, 200, "{}", login.1);
     assert_eq!(kid_of(login.1["access_token"].as_str().unwrap()), new_kid);
     // The old refresh token still refreshes, into the new key.
-    let r = post(
+    let r = post_as(
         &c,
         s.url("/api/sso/v1/auth/refresh"),
         "org_default",

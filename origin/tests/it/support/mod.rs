@@ -1,5 +1,6 @@
-//! Starts the real `usso-origin` binary on a free port with a temporary data directory and
-//! waits for its readiness line (never a sleep).
+//! Test harness: the origin in process (the default) or as the real binary, real Redis, the
+//! Data API stand-in and a real SMTP server, each waited for by a readiness check (never a
+//! sleep).
 
 #![allow(dead_code)]
 
@@ -12,14 +13,33 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use clap::{CommandFactory, Parser};
+use usso_origin::app::AppClock;
+use usso_origin::config::{Cli, Config};
+
 pub const SYSTEM_PASSWORD: &str = "system-password-for-tests";
 
+/// An origin under test: in this process by default ([`Server::start`]: the real
+/// `app::run::serve` over a temporary data directory, on its own runtime and thread, with an
+/// injectable clock), or the real binary as a child process where the process is the point
+/// ([`Server::process`]: signals, SIGKILL, file-descriptor limits, its log output).
 pub struct Server {
-    pub child: Child,
     pub base: String,
     pub port: u16,
     pub data: PathBuf,
-    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    run: Run,
+}
+
+enum Run {
+    Process {
+        child: Child,
+        stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    },
+    InProcess {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+        clock: AppClock,
+    },
 }
 
 pub fn free_port() -> u16 {
@@ -75,7 +95,7 @@ pub fn docstore_env(data: &std::path::Path, envs: &[(&str, &str)]) -> Vec<(Strin
 }
 
 /// Runs an admin command against a data directory; returns stdout.
-pub fn admin(data: &PathBuf, args: &[&str], envs: &[(&str, &str)]) -> String {
+pub fn admin(data: &Path, args: &[&str], envs: &[(&str, &str)]) -> String {
     let mut c = bin();
     c.env("USSO_DATA_DIR", data).args(args);
     for (k, v) in docstore_env(data, envs) {
@@ -93,14 +113,154 @@ pub fn admin(data: &PathBuf, args: &[&str], envs: &[(&str, &str)]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The origin's settings from environment-style pairs, as the binary would read them, but
+/// through its command-line flags (each setting's flag found from its `env` name in the clap
+/// definition), so that nothing depends on this process's own environment.
+pub fn config_from(envs: &[(String, String)]) -> Config {
+    let cmd = Cli::command();
+    let settings: Vec<_> = cmd
+        .get_arguments()
+        .filter(|a| a.get_env().is_some())
+        .collect();
+    for (k, _) in std::env::vars_os() {
+        assert!(
+            !settings.iter().any(|a| a.get_env() == Some(k.as_os_str())),
+            "{k:?} is set in the test environment: the in-process origin would read it; unset it"
+        );
+    }
+    let mut args = vec!["usso-origin".to_owned()];
+    for (k, v) in envs {
+        if k == "RUST_LOG" {
+            continue;
+        }
+        let arg = settings
+            .iter()
+            .find(|a| a.get_env() == Some(std::ffi::OsStr::new(k)))
+            .unwrap_or_else(|| panic!("{k} is not a setting of usso-origin"));
+        let long = arg.get_long().unwrap();
+        match arg.get_action() {
+            clap::ArgAction::SetTrue => {
+                if matches!(v.as_str(), "1" | "true" | "yes" | "on") {
+                    args.push(format!("--{long}"));
+                }
+            }
+            _ => args.push(format!("--{long}={v}")),
+        }
+    }
+    Cli::try_parse_from(&args)
+        .unwrap_or_else(|e| panic!("bad settings {args:?}: {e}"))
+        .config
+}
+
 impl Server {
-    pub fn start(data: &PathBuf, port: u16, envs: &[(&str, &str)]) -> Server {
+    /// An in-process origin on the system clock.
+    pub fn start(data: &Path, port: u16, envs: &[(&str, &str)]) -> Server {
         Self::start_with(data, port, envs, Some(SYSTEM_PASSWORD))
     }
 
-    /// Starts with or without `SYSTEM_PASSWORD`.
+    /// An in-process origin with or without `SYSTEM_PASSWORD`.
     pub fn start_with(
-        data: &PathBuf,
+        data: &Path,
+        port: u16,
+        envs: &[(&str, &str)],
+        system_password: Option<&str>,
+    ) -> Server {
+        Self::in_process(data, port, envs, system_password, AppClock::System)
+    }
+
+    /// An in-process origin whose clock moves only by [`Server::advance`]; it starts `offset`
+    /// seconds from now.
+    pub fn start_manual_clock(
+        data: &Path,
+        port: u16,
+        envs: &[(&str, &str)],
+        offset: i64,
+    ) -> Server {
+        let now = usso_shared::clock::Clock::now(&usso_shared::clock::SystemClock);
+        Self::in_process(
+            data,
+            port,
+            envs,
+            Some(SYSTEM_PASSWORD),
+            AppClock::manual(now + offset),
+        )
+    }
+
+    fn in_process(
+        data: &Path,
+        port: u16,
+        envs: &[(&str, &str)],
+        system_password: Option<&str>,
+        clock: AppClock,
+    ) -> Server {
+        let mut pairs = vec![
+            ("USSO_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+            ("USSO_DATA_DIR".to_owned(), data.display().to_string()),
+        ];
+        if let Some(pw) = system_password {
+            pairs.push(("SYSTEM_PASSWORD".into(), pw.into()));
+        }
+        pairs.extend(docstore_env(data, envs));
+        pairs.extend(envs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let cfg = config_from(&pairs);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let server_clock = clock.clone();
+        // Its own runtime and thread: the origin keeps serving while a test blocks its own.
+        let thread = std::thread::spawn(move || -> Result<(), String> {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async move {
+                let listener = match usso_origin::app::run::bind(&cfg).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.detail().to_owned()));
+                        return Err(e.detail().to_owned());
+                    }
+                };
+                let addr = listener.local_addr().map_err(|e| e.to_string())?;
+                let _ = ready_tx.send(Ok(addr));
+                usso_origin::app::run::serve(cfg, listener, server_clock, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .map_err(|e| e.detail().to_owned())
+            })
+        });
+        let addr = match ready_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(e)) => panic!("the origin cannot listen: {e}"),
+            Err(_) => panic!("the origin did not bind: {:?}", thread.join()),
+        };
+        let base = format!("http://{addr}");
+        // `serve` binds before it opens the stores: ready once it answers.
+        wait_ready(&base, || thread.is_finished());
+        if thread.is_finished() {
+            panic!("the origin stopped: {:?}", thread.join());
+        }
+        Server {
+            base,
+            port: addr.port(),
+            data: data.to_path_buf(),
+            run: Run::InProcess {
+                stop: Some(stop_tx),
+                thread: Some(thread),
+                clock,
+            },
+        }
+    }
+
+    /// The real binary as a child process (signals, crashes, limits, its logs).
+    pub fn process(data: &Path, port: u16, envs: &[(&str, &str)]) -> Server {
+        Self::process_with(data, port, envs, Some(SYSTEM_PASSWORD))
+    }
+
+    /// The real binary, with or without `SYSTEM_PASSWORD`.
+    pub fn process_with(
+        data: &Path,
         port: u16,
         envs: &[(&str, &str)],
         system_password: Option<&str>,
@@ -108,10 +268,10 @@ impl Server {
         Self::start_command(bin(), data, port, envs, system_password)
     }
 
-    /// Starts the origin with a file-descriptor limit of `nofile` (through util-linux's
+    /// The real binary with a file-descriptor limit of `nofile` (through util-linux's
     /// `prlimit`), as a small server would run.
-    pub fn start_with_nofile(
-        data: &PathBuf,
+    pub fn process_with_nofile(
+        data: &Path,
         port: u16,
         envs: &[(&str, &str)],
         nofile: u32,
@@ -128,7 +288,7 @@ impl Server {
 
     fn start_command(
         mut c: Command,
-        data: &PathBuf,
+        data: &Path,
         port: u16,
         envs: &[(&str, &str)],
         system_password: Option<&str>,
@@ -171,12 +331,16 @@ impl Server {
                 panic!("usso-origin did not become ready: {}", log.lock().unwrap());
             }
         };
+        let port = base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(port);
         Server {
-            child,
             base,
             port,
-            data: data.clone(),
-            stderr: log,
+            data: data.to_path_buf(),
+            run: Run::Process { child, stderr: log },
         }
     }
 
@@ -184,41 +348,137 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    /// SIGTERM, then wait: the process must exit cleanly.
+    /// The in-process origin's clock.
+    pub fn clock(&self) -> &AppClock {
+        match &self.run {
+            Run::InProcess { clock, .. } => clock,
+            Run::Process { .. } => panic!("a process origin runs on the system clock"),
+        }
+    }
+
+    /// Moves a manual clock forward.
+    pub fn advance(&self, secs: i64) {
+        let clock = self.clock();
+        assert!(
+            matches!(clock, AppClock::Manual(_)),
+            "start the origin with Server::start_manual_clock"
+        );
+        clock.advance(secs);
+    }
+
+    /// A process origin's process id.
+    pub fn pid(&self) -> u32 {
+        match &self.run {
+            Run::Process { child, .. } => child.id(),
+            Run::InProcess { .. } => panic!("start the origin with Server::process"),
+        }
+    }
+
+    /// A process origin's child.
+    pub fn child(&mut self) -> &mut Child {
+        match &mut self.run {
+            Run::Process { child, .. } => child,
+            Run::InProcess { .. } => panic!("start the origin with Server::process"),
+        }
+    }
+
+    /// Stops cleanly (SIGTERM for a process; the stop signal in process), and checks that it
+    /// exited without an error.
     pub fn stop(mut self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        assert!(
-            exit.success(),
-            "usso-origin exited with {exit}: {}",
-            self.stderr.lock().unwrap()
-        );
+        if let Run::Process { child, .. } = &mut self.run {
+            let status = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        self.wait_stopped();
     }
 
-    /// Waits for a server already sent SIGTERM: it must exit cleanly.
+    /// Waits for a server already told to stop: it must exit cleanly.
     pub fn stop_after_signal(mut self) {
-        let exit = self.child.wait().unwrap();
-        assert!(
-            exit.success(),
-            "usso-origin exited with {exit}: {}",
-            self.stderr.lock().unwrap()
-        );
+        self.wait_stopped();
     }
 
+    fn wait_stopped(&mut self) {
+        match &mut self.run {
+            Run::Process { child, stderr } => {
+                let exit = child.wait().unwrap();
+                assert!(
+                    exit.success(),
+                    "usso-origin exited with {exit}: {}",
+                    stderr.lock().unwrap()
+                );
+            }
+            Run::InProcess { stop, thread, .. } => {
+                if let Some(stop) = stop.take() {
+                    let _ = stop.send(());
+                }
+                if let Some(thread) = thread.take() {
+                    let served = thread.join().expect("the origin's thread panicked");
+                    assert!(served.is_ok(), "the origin stopped with {served:?}");
+                }
+            }
+        }
+    }
+
+    /// What a process origin wrote to stderr.
     pub fn logs(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        match &self.run {
+            Run::Process { stderr, .. } => stderr.lock().unwrap().clone(),
+            Run::InProcess { .. } => {
+                panic!("start the origin with Server::process to read its logs")
+            }
+        }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.run {
+            Run::Process { child, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Run::InProcess { stop, thread, .. } => {
+                if let Some(stop) = stop.take() {
+                    let _ = stop.send(());
+                }
+                if let Some(thread) = thread.take() {
+                    let _ = thread.join();
+                }
+            }
+        }
+    }
+}
+
+/// Polls `GET /health` until it answers (readiness, not a sleep), or `gave_up` says the server
+/// is gone.
+fn wait_ready(base: &str, gave_up: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let addr = base.trim_start_matches("http://").to_owned();
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
+            use std::io::Write as _;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let req = format!(
+                "GET {} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n",
+                usso_shared::paths::HEALTH
+            );
+            let mut head = [0u8; 12];
+            if s.write_all(req.as_bytes()).is_ok()
+                && s.read_exact(&mut head).is_ok()
+                && head.starts_with(b"HTTP/1.1 ")
+            {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline && !gave_up(),
+            "the origin at {base} did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -556,6 +816,36 @@ pub fn digits_in(text: &str, len: usize) -> Option<String> {
         (bounded && run.iter().all(u8::is_ascii_digit))
             .then(|| String::from_utf8_lossy(run).into_owned())
     })
+}
+
+/// A call's answer: the status and the JSON body (`null` when the body is not JSON).
+pub type Reply = (reqwest::StatusCode, serde_json::Value);
+
+/// `POST url` with a JSON body.
+pub async fn post(c: &reqwest::Client, url: String, body: &serde_json::Value) -> Reply {
+    send(c.post(url).json(body)).await
+}
+
+/// `POST url` with a JSON body for a tenant (`x-tenant-id`).
+pub async fn post_as(
+    c: &reqwest::Client,
+    url: String,
+    tenant: &str,
+    body: &serde_json::Value,
+) -> Reply {
+    send(c.post(url).header("x-tenant-id", tenant).json(body)).await
+}
+
+/// `GET url` for a tenant with a bearer token.
+pub async fn get_as(c: &reqwest::Client, url: String, tenant: &str, bearer: &str) -> Reply {
+    send(c.get(url).header("x-tenant-id", tenant).bearer_auth(bearer)).await
+}
+
+/// Sends a request and reads its [`Reply`].
+pub async fn send(req: reqwest::RequestBuilder) -> Reply {
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
 
 /// Polls `f` until it gives a value (work done in the background, such as delivery), at most
