@@ -41,13 +41,15 @@ pub fn eval_args(script: &str, keys: &[&str], args: &[&str]) -> Vec<String> {
     v
 }
 
-/// A fixed-window counter. KEYS: counter. ARGV: window seconds. Returns `{count, ttl}`.
+/// A fixed-window counter. KEYS: counter. ARGV: window seconds, the caller's now (the window
+/// ends at `now + window` by the caller's clock). Returns `{count, seconds left}`.
 pub const HIT_SCRIPT: &str = r#"
 local n = redis.call('INCR', KEYS[1])
 local ttl = redis.call('TTL', KEYS[1])
 if ttl < 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+  local now, window = tonumber(ARGV[2]), tonumber(ARGV[1])
+  redis.call('EXPIREAT', KEYS[1], now + window)
+  ttl = window
 end
 return {n, ttl}
 "#;

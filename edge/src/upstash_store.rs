@@ -51,6 +51,10 @@ fn hash_answer(v: &Value) -> Result<Option<SessionRecord>> {
 
 impl<C: RedisExec> HotStore for RedisHotStore<C> {
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>> {
+        // `MGET` with no key is an error in Redis; nothing asked is nothing read.
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut cmd = vec!["MGET".to_owned()];
         cmd.extend(keys.iter().cloned());
         match self.client.exec(cmd).await? {

@@ -384,7 +384,11 @@ impl<C: RedisExec + Send + Sync + 'static> SessionIndex for RedisHotStore<C> {
 impl<C: RedisExec + Send + Sync + 'static> RateLimiter for RedisHotStore<C> {
     async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
         let answer = self
-            .eval(HIT_SCRIPT, &[counter], &[&window_secs.to_string()])
+            .eval(
+                HIT_SCRIPT,
+                &[counter],
+                &[&window_secs.to_string(), &now.to_string()],
+            )
             .await?;
         match answer.as_array().map(Vec::as_slice) {
             Some([n, ttl]) => match (n.as_i64(), ttl.as_i64()) {
@@ -407,14 +411,15 @@ impl<C: RedisExec + Send + Sync + 'static> RateLimiter for RedisHotStore<C> {
 }
 
 impl<C: RedisExec + Send + Sync + 'static> Ephemeral for RedisHotStore<C> {
-    async fn put_expiring(&self, key: &str, value: &str, ttl_secs: i64, _now: i64) -> Result<()> {
+    async fn put_expiring(&self, key: &str, value: &str, ttl_secs: i64, now: i64) -> Result<()> {
+        // The deadline comes from the caller's clock (Redis enforces it on its own).
         self.client()
             .exec(vec![
                 "SET".into(),
                 key.into(),
                 value.into(),
-                "EX".into(),
-                ttl_secs.max(1).to_string(),
+                "EXAT".into(),
+                (now + ttl_secs.max(1)).max(1).to_string(),
             ])
             .await
             .map(|_| ())

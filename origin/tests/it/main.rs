@@ -12,6 +12,7 @@ mod captcha_interop;
 mod delivery;
 mod docstore_conformance;
 mod edge_suite;
+mod hot_conformance;
 mod http_flow;
 mod otp_flow;
 mod passwordless;
