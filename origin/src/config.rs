@@ -487,16 +487,6 @@ impl Config {
             .unwrap_or(if self.trust_proxy { 1 } else { 0 })
     }
 
-    /// The connection limits of the HTTP server.
-    pub fn limits(&self) -> crate::http::serve::Limits {
-        crate::http::serve::Limits {
-            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
-            body_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
-            max_connections: self.max_connections,
-            max_header_bytes: self.max_header_bytes,
-        }
-    }
-
     /// Checks values that clap cannot.
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=3600).contains(&self.header_timeout_secs)

@@ -236,6 +236,11 @@ impl Error {
         Self::new(ErrorCode::InternalError, detail)
     }
 
+    /// `configuration_error` with a detail (a bad setting; start-up stops with it).
+    pub fn configuration(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ConfigurationError, detail)
+    }
+
     /// `service_unavailable` with a detail.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::ServiceUnavailable, detail)

@@ -5,41 +5,25 @@ use std::io::Write as _;
 use std::path::Path;
 
 use usso_shared::seal::SecretKey;
-use usso_shared::{Error, ErrorCode, Result};
+use usso_shared::{Error, Result};
 
 use crate::authn::hasher::{Hasher, Verdict};
 use crate::config::Config;
 use crate::identity::identifier::{Identifier, IdentifierKind};
 use crate::identity::users::{self, User};
-use crate::store::docs::{Docs, DocumentStore};
+use crate::store::docs::DocumentStore;
 use crate::store::hot::{Hot, SqliteHot};
+use crate::store::{Docs, Stores};
 use crate::tenants::{self, Tenant, DEFAULT_TENANT};
 
 /// Username of the system administrator.
 pub const SYSTEM_USER: &str = "system";
 
-/// The opened stores and master key.
-pub struct Stores {
-    /// Document store.
-    pub docs: Docs,
-    /// Hot store.
-    pub hot: Hot,
-    /// Master key.
-    pub master: SecretKey,
-    /// The key the published signing key is sealed under for the edges
-    /// ([`usso_shared::keys::edge_key`] of the configured generation).
-    pub edge_key: SecretKey,
-}
-
-fn config_error(detail: String) -> Error {
-    Error::new(ErrorCode::ConfigurationError, detail)
-}
-
 /// Opens the data directory (creating it), the master key, the document store and the
 /// configured hot store (embedded by default, Redis or Upstash REST).
 pub async fn open(cfg: &Config) -> Result<Stores> {
     crate::store::private_fs::dir(&cfg.data_dir).map_err(|e| {
-        config_error(format!(
+        Error::configuration(format!(
             "cannot create USSO_DATA_DIR {}: {e}",
             cfg.data_dir.display()
         ))
@@ -83,7 +67,7 @@ async fn doc_store(cfg: &Config) -> Result<Docs> {
     let docs = crate::store::mongo::MongoDocs::new(api);
     // Fail at start-up, not at the first login, when the URL or the credentials are wrong.
     docs.ping().await.map_err(|e| {
-        config_error(format!(
+        Error::configuration(format!(
             "USSO_MONGO_DATA_API_URL does not answer as a Data API: {}",
             e.detail()
         ))
@@ -106,7 +90,7 @@ async fn hot_store(cfg: &Config) -> Result<Hot> {
         usso_edge::HotStore::get_many(&store, &["usso:ping".to_owned()])
             .await
             .map_err(|e| {
-                config_error(format!(
+                Error::configuration(format!(
                     "UPSTASH_REDIS_REST_URL does not answer: {}",
                     e.detail()
                 ))
@@ -119,20 +103,24 @@ async fn hot_store(cfg: &Config) -> Result<Hot> {
 fn master_key(cfg: &Config) -> Result<SecretKey> {
     if let Some(text) = &cfg.master_key {
         return SecretKey::parse(text.trim()).map_err(|_| {
-            config_error("USSO_MASTER_KEY must be 32 bytes in base64url (43 characters)".into())
+            Error::configuration("USSO_MASTER_KEY must be 32 bytes in base64url (43 characters)")
         });
     }
     let path = cfg.data_dir.join("master.key");
     match std::fs::read_to_string(&path) {
-        Ok(text) => SecretKey::parse(text.trim())
-            .map_err(|_| config_error(format!("{} is not a valid master key", path.display()))),
+        Ok(text) => SecretKey::parse(text.trim()).map_err(|_| {
+            Error::configuration(format!("{} is not a valid master key", path.display()))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = SecretKey::generate()?;
             write_private(&path, &key.to_base64url())?;
             tracing::warn!(path = %path.display(), "generated a new master key; back it up (or set USSO_MASTER_KEY)");
             Ok(key)
         }
-        Err(e) => Err(config_error(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(Error::configuration(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -146,10 +134,10 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     }
     let mut f = opts
         .open(path)
-        .map_err(|e| config_error(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|e| Error::configuration(format!("cannot write {}: {e}", path.display())))?;
     f.write_all(text.as_bytes())
         .and_then(|_| f.sync_all())
-        .map_err(|e| config_error(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| Error::configuration(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Creates `org_default` on first start and keeps its issuer in line with `USSO_ISSUER`.

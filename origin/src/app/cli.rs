@@ -4,12 +4,12 @@
 use serde_json::json;
 use usso_shared::{Error, ErrorCode, Result};
 
-use crate::app::bootstrap::Stores;
 use crate::audit::{self, Actor, AuditEvent};
 use crate::authn::hasher::{Hasher, PasswordPolicy};
 use crate::config::{Command, Config, KeyCommand, TenantCommand, UserCommand};
 use crate::identity::identifier::Identifier;
 use crate::identity::users::{self, User};
+use crate::store::Stores;
 use crate::tenants::{self, Tenant};
 
 /// Runs one administration command.
@@ -39,23 +39,8 @@ pub async fn execute(
             smtp_password,
             smtp_from,
         }) => {
-            for r in &redirects {
-                if !(r.starts_with("https://") || r.starts_with("http://")) {
-                    return Err(Error::new(
-                        ErrorCode::ValidationError,
-                        format!("--redirect must be an absolute http(s) URL, got `{r}`"),
-                    ));
-                }
-            }
-            if let Some(c) = captcha
-                .iter()
-                .find(|c| !["otp", "magic_link", "login"].contains(&c.as_str()))
-            {
-                return Err(Error::new(
-                    ErrorCode::ValidationError,
-                    format!("--captcha takes otp, magic_link or login, got `{c}`"),
-                ));
-            }
+            // The policy (redirects, captcha routes, limits…) is checked once, by
+            // `tenants::create` through `Tenant::validate`.
             let domains: Vec<String> = domains
                 .iter()
                 .map(|d| {
@@ -87,9 +72,9 @@ pub async fn execute(
             t.allowed_redirects = redirects;
             t.require_mfa = require_mfa;
             t.activation = if activation == "none" {
-                crate::authn::Activation::None
+                crate::tenants::Activation::None
             } else {
-                crate::authn::Activation::Identifier
+                crate::tenants::Activation::Identifier
             };
             t.captcha = captcha;
             if let Some(host) = smtp_host {

@@ -9,52 +9,21 @@
 
 pub mod bootstrap;
 pub mod cli;
+pub mod clock;
 pub mod run;
 
-use std::sync::atomic::{AtomicI64, Ordering};
+pub use clock::AppClock;
+
 use std::sync::Arc;
 
 use usso_edge::EdgeCore;
-use usso_shared::clock::{Clock, SystemClock};
+use usso_shared::clock::Clock;
 use usso_shared::seal::SecretKey;
 
 use crate::authn::codes;
 use crate::authn::hasher::Hasher;
-use crate::store::docs::Docs;
 use crate::store::hot::Hot;
-
-/// The origin's clock: the system clock in production, a manual one in tests.
-#[derive(Debug, Clone, Default)]
-pub enum AppClock {
-    /// The wall clock.
-    #[default]
-    System,
-    /// A clock that only moves when told to (tests).
-    Manual(Arc<AtomicI64>),
-}
-
-impl AppClock {
-    /// A manual clock starting at `now`.
-    pub fn manual(now: i64) -> Self {
-        Self::Manual(Arc::new(AtomicI64::new(now)))
-    }
-
-    /// Moves a manual clock forward by `secs` (no effect on the system clock).
-    pub fn advance(&self, secs: i64) {
-        if let Self::Manual(t) = self {
-            t.fetch_add(secs, Ordering::SeqCst);
-        }
-    }
-}
-
-impl Clock for AppClock {
-    fn now(&self) -> i64 {
-        match self {
-            Self::System => SystemClock.now(),
-            Self::Manual(t) => t.load(Ordering::SeqCst),
-        }
-    }
-}
+use crate::store::Docs;
 
 /// Who is asking, as the HTTP layer saw it: what the domain needs of a request and nothing
 /// else (it never sees headers, cookies or bodies).
@@ -118,25 +87,6 @@ impl Ctx {
             master: &self.master,
             policy,
         }
-    }
-
-    /// Records an audit event for a request (failures are logged, never fail the request).
-    pub async fn audit(
-        &self,
-        tenant: &str,
-        event: crate::audit::AuditEvent,
-        who: &ClientMeta,
-        detail: serde_json::Value,
-    ) {
-        crate::audit::record(
-            &self.docs,
-            tenant,
-            event,
-            crate::audit::Actor::Client(who),
-            detail,
-            self.now(),
-        )
-        .await;
     }
 }
 

@@ -10,10 +10,11 @@ use usso_edge::{EdgeConfig, EdgeCore};
 use usso_shared::clock::Clock;
 use usso_shared::{Error, ErrorCode, Result};
 
-use crate::app::bootstrap::{self, Stores};
+use crate::app::bootstrap;
 use crate::app::{AppClock, Ctx};
 use crate::authn::hasher::{Hasher, PasswordParams};
 use crate::config::{Command, Config};
+use crate::store::Stores;
 
 fn hasher(cfg: &Config) -> Result<Hasher> {
     let params = PasswordParams {
@@ -30,8 +31,7 @@ fn hasher(cfg: &Config) -> Result<Hasher> {
 
 /// Runs a command to completion (serving until SIGTERM or SIGINT).
 pub async fn run(cfg: Config, command: Option<Command>) -> Result<()> {
-    cfg.validate()
-        .map_err(|m| Error::new(ErrorCode::ConfigurationError, m))?;
+    cfg.validate().map_err(Error::configuration)?;
     let clock = AppClock::System;
     match command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -67,8 +67,7 @@ pub async fn serve(
     clock: AppClock,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    cfg.validate()
-        .map_err(|m| Error::new(ErrorCode::ConfigurationError, m))?;
+    cfg.validate().map_err(Error::configuration)?;
     let stores = bootstrap::open(&cfg).await?;
     let hasher = hasher(&cfg)?;
     let bound = listener
@@ -111,7 +110,14 @@ pub async fn serve(
             }
         })
     };
-    let served = crate::http::serve::serve(listener, ctx, gateway, cfg.limits(), stop).await;
+    let served = crate::http::serve::serve(
+        listener,
+        ctx,
+        gateway,
+        crate::http::serve::Limits::from_config(&cfg),
+        stop,
+    )
+    .await;
     // The delivery in progress finishes; what is still queued waits in the store for the next start.
     let _ = stop_tx.send(());
     let _ = worker.await;
@@ -150,7 +156,7 @@ pub fn build(cfg: &Config, stores: Stores, hasher: Hasher, clock: AppClock) -> R
         hasher,
         master: stores.master,
         proxy_hops: cfg.proxy_hops(),
-        body_timeout: cfg.limits().body_timeout,
+        body_timeout: std::time::Duration::from_secs(cfg.body_timeout_secs),
         clock,
     })
 }

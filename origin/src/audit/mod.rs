@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 use crate::app::ClientMeta;
 use crate::store::collections::AUDIT;
-use crate::store::docs::{Docs, DocumentStore};
+use crate::store::docs::DocumentStore;
+use crate::store::Docs;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,4 +99,23 @@ pub async fn record(
     if let Err(e) = docs.insert(AUDIT, tenant, &id, body).await {
         tracing::error!(error = %e, ?event, "audit write failed");
     }
+}
+
+/// Records an audit event for a request's client (failures are logged, never fail the request).
+pub async fn client(
+    ctx: &crate::app::Ctx,
+    tenant: &str,
+    event: AuditEvent,
+    who: &ClientMeta,
+    detail: serde_json::Value,
+) {
+    record(
+        &ctx.docs,
+        tenant,
+        event,
+        Actor::Client(who),
+        detail,
+        ctx.now(),
+    )
+    .await;
 }

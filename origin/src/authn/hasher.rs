@@ -123,21 +123,21 @@ impl PasswordParams {
     /// `configuration_error`.
     pub fn validate(&self) -> Result<()> {
         if self.memory_kib < Self::OWASP_MIN_MEMORY_KIB {
-            return Err(config_error(format!(
+            return Err(Error::configuration(format!(
                 "Argon2 memory cost must be at least {} KiB (OWASP minimum), got {}",
                 Self::OWASP_MIN_MEMORY_KIB,
                 self.memory_kib
             )));
         }
         if self.iterations < Self::OWASP_MIN_ITERATIONS {
-            return Err(config_error(format!(
+            return Err(Error::configuration(format!(
                 "Argon2 iterations must be at least {} (OWASP minimum), got {}",
                 Self::OWASP_MIN_ITERATIONS,
                 self.iterations
             )));
         }
         if self.parallelism < Self::OWASP_MIN_PARALLELISM {
-            return Err(config_error(format!(
+            return Err(Error::configuration(format!(
                 "Argon2 parallelism must be at least {}, got {}",
                 Self::OWASP_MIN_PARALLELISM,
                 self.parallelism
@@ -151,7 +151,7 @@ impl PasswordParams {
         // Checked first: argon2 computes `8 × parallelism` in u32, which overflows (and panics
         // with overflow checks) for values above its own limit.
         if self.parallelism > Params::MAX_P_COST {
-            return Err(config_error(format!(
+            return Err(Error::configuration(format!(
                 "Argon2 parallelism must be at most {}, got {}",
                 Params::MAX_P_COST,
                 self.parallelism
@@ -164,16 +164,12 @@ impl PasswordParams {
             Some(OUTPUT_BYTES),
         )
         .map_err(|e| {
-            config_error(format!(
+            Error::configuration(format!(
                 "invalid Argon2 parameters m={} t={} p={}: {e}",
                 self.memory_kib, self.iterations, self.parallelism
             ))
         })
     }
-}
-
-fn config_error(detail: String) -> Error {
-    Error::new(ErrorCode::ConfigurationError, detail)
 }
 
 fn check_length(password: &str) -> Result<()> {

@@ -187,7 +187,8 @@ pub async fn count_login(
         let refused_key = counter("login-refused", t.id(), &[ip]);
         let (refused, _) = ctx.hot.hit(&refused_key, (reset - now).max(1), now).await?;
         if is_power_of_ten(refused) {
-            ctx.audit(
+            crate::audit::client(
+                ctx,
                 t.id(),
                 AuditEvent::LoginRateLimited,
                 who,

@@ -148,14 +148,15 @@ pub async fn request(
     let email = t
         .templates
         .render_magic_link_email(&ident.value, &t.name, &url, minutes);
-    crate::delivery::queue(
+    crate::delivery::send::queue(
         ctx,
         t,
         &crate::delivery::outbox::Message::Email(email),
         deliver,
     )
     .await?;
-    ctx.audit(
+    crate::audit::client(
+        ctx,
         t.id(),
         crate::audit::AuditEvent::MagicLinkRequested,
         who,

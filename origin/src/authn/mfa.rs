@@ -85,8 +85,9 @@ pub async fn begin(
         .codes(&t.otp)
         .issue(t.id(), &target.key(), Purpose::Mfa, now)
         .await?;
-    crate::delivery::send_code(ctx, t, &target, channel, &code, true).await?;
-    ctx.audit(
+    crate::delivery::send::send_code(ctx, t, &target, channel, &code, true).await?;
+    crate::audit::client(
+        ctx,
         t.id(),
         AuditEvent::MfaChallenge,
         who,

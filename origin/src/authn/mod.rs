@@ -29,7 +29,7 @@ use usso_shared::{Error, ErrorCode};
 
 use crate::identity::identifier::{Identifier, IdentifierKind};
 use crate::identity::users::User;
-use crate::tenants::Tenant;
+use crate::tenants::{Activation, Tenant};
 
 /// A method that proved identity (the `amr` value in tokens).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -87,17 +87,6 @@ impl Amr {
             _ => Self::EmailOtp,
         }
     }
-}
-
-/// The tenant's activation rule (USSO's `activation`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    /// Password accounts sign in at once.
-    #[default]
-    None,
-    /// A password account signs in only once its email or phone is proven.
-    Identifier,
 }
 
 /// Someone proved who they are.

@@ -77,8 +77,9 @@ pub async fn request(
         .codes(&t.otp)
         .issue(t.id(), &ident.key(), Purpose::Login, now)
         .await?;
-    crate::delivery::send_code(ctx, t, &ident, channel, &code, deliver).await?;
-    ctx.audit(
+    crate::delivery::send::send_code(ctx, t, &ident, channel, &code, deliver).await?;
+    crate::audit::client(
+        ctx,
         t.id(),
         AuditEvent::OtpRequested,
         who,
@@ -124,7 +125,8 @@ pub async fn login(
         .check(t.id(), &ident.key(), Purpose::Login, &input.code, now)
         .await
     {
-        ctx.audit(
+        crate::audit::client(
+            ctx,
             t.id(),
             AuditEvent::LoginFailed,
             who,

@@ -110,7 +110,8 @@ pub async fn login(
         None => {
             // Same work as a real check, so timing does not tell whether the account exists.
             ctx.hasher.verify(&input.secret, None).await?;
-            ctx.audit(
+            crate::audit::client(
+                ctx,
                 t.id(),
                 AuditEvent::LoginFailed,
                 who,
@@ -126,7 +127,8 @@ pub async fn login(
         .await?
     {
         Verdict::Invalid => {
-            ctx.audit(
+            crate::audit::client(
+                ctx,
                 t.id(),
                 AuditEvent::LoginFailed,
                 who,

@@ -1,7 +1,7 @@
 //! The delivery channels chosen by configuration: SMTP or the development mailer for email;
 //! Twilio, a signed webhook or the development mailer for SMS.
 
-use usso_shared::{Error, ErrorCode, Result};
+use usso_shared::{Error, Result};
 
 use crate::config::Config;
 use crate::delivery::{
@@ -46,10 +46,6 @@ impl SmsSender for SmsChannel {
     }
 }
 
-fn config_error(detail: impl Into<String>) -> Error {
-    Error::new(ErrorCode::ConfigurationError, detail)
-}
-
 /// Builds the channels from the configuration.
 pub fn from_config(cfg: &Config) -> Result<(MailChannel, SmsChannel, bool)> {
     let dev_path = cfg.data_dir.join("dev-outbox.jsonl");
@@ -57,7 +53,7 @@ pub fn from_config(cfg: &Config) -> Result<(MailChannel, SmsChannel, bool)> {
     let mail = match &cfg.smtp_host {
         Some(host) => {
             let security = Security::parse(&cfg.smtp_security).ok_or_else(|| {
-                config_error(format!(
+                Error::configuration(format!(
                     "USSO_SMTP_SECURITY must be tls, starttls or none, got `{}`",
                     cfg.smtp_security
                 ))
@@ -65,7 +61,7 @@ pub fn from_config(cfg: &Config) -> Result<(MailChannel, SmsChannel, bool)> {
             let from = cfg
                 .smtp_from
                 .clone()
-                .ok_or_else(|| config_error("USSO_SMTP_HOST needs USSO_SMTP_FROM"))?;
+                .ok_or_else(|| Error::configuration("USSO_SMTP_HOST needs USSO_SMTP_FROM"))?;
             MailChannel::Smtp(Box::new(SmtpMailer::new(&SmtpSettings {
                 host: host.clone(),
                 port: cfg.smtp_port,
@@ -83,7 +79,7 @@ pub fn from_config(cfg: &Config) -> Result<(MailChannel, SmsChannel, bool)> {
     };
     let sms = match (&cfg.twilio_account_sid, &cfg.sms_webhook_url) {
         (Some(_), Some(_)) => {
-            return Err(config_error(
+            return Err(Error::configuration(
                 "choose one SMS provider: USSO_TWILIO_* or USSO_SMS_WEBHOOK_URL",
             ))
         }
@@ -94,17 +90,16 @@ pub fn from_config(cfg: &Config) -> Result<(MailChannel, SmsChannel, bool)> {
                 .unwrap_or_else(|| "https://api.twilio.com".into()),
             account_sid: sid.clone(),
             auth_token: cfg.twilio_auth_token.clone().ok_or_else(|| {
-                config_error("USSO_TWILIO_ACCOUNT_SID needs USSO_TWILIO_AUTH_TOKEN")
+                Error::configuration("USSO_TWILIO_ACCOUNT_SID needs USSO_TWILIO_AUTH_TOKEN")
             })?,
-            from: cfg
-                .twilio_from
-                .clone()
-                .ok_or_else(|| config_error("USSO_TWILIO_ACCOUNT_SID needs USSO_TWILIO_FROM"))?,
+            from: cfg.twilio_from.clone().ok_or_else(|| {
+                Error::configuration("USSO_TWILIO_ACCOUNT_SID needs USSO_TWILIO_FROM")
+            })?,
         })?)),
         (None, Some(url)) => SmsChannel::Webhook(Box::new(WebhookSms::new(&WebhookSettings {
             url: url.clone(),
             secret: cfg.sms_webhook_secret.clone().ok_or_else(|| {
-                config_error("USSO_SMS_WEBHOOK_URL needs USSO_SMS_WEBHOOK_SECRET")
+                Error::configuration("USSO_SMS_WEBHOOK_URL needs USSO_SMS_WEBHOOK_SECRET")
             })?,
         })?)),
         (None, None) => {

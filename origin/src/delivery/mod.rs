@@ -10,6 +10,7 @@
 
 pub mod channels;
 pub mod outbox;
+pub mod send;
 
 use std::fmt;
 use std::future::Future;
@@ -36,41 +37,6 @@ pub enum Channel {
     Email,
     /// SMS.
     Sms,
-}
-
-/// Queues `message` for `t` and wakes the outbox (see [`outbox::enqueue`] for `deliver`).
-pub async fn queue(
-    ctx: &crate::app::Ctx,
-    t: &crate::tenants::Tenant,
-    message: &outbox::Message,
-    deliver: bool,
-) -> usso_shared::Result<()> {
-    outbox::enqueue(&ctx.docs, &ctx.master, t.id(), message, ctx.now(), deliver).await?;
-    ctx.outbox.wake();
-    Ok(())
-}
-
-/// Queues a one-time code for `to` by `channel` with the tenant's templates.
-pub async fn send_code(
-    ctx: &crate::app::Ctx,
-    t: &crate::tenants::Tenant,
-    to: &crate::identity::identifier::Identifier,
-    channel: Channel,
-    code: &str,
-    deliver: bool,
-) -> usso_shared::Result<()> {
-    let minutes = (t.otp.ttl_secs as u64).div_ceil(60);
-    let message = match channel {
-        Channel::Email => outbox::Message::Email(
-            t.templates
-                .render_otp_email(&to.value, &t.name, code, minutes),
-        ),
-        Channel::Sms => outbox::Message::Sms(
-            t.templates
-                .render_otp_sms(&to.value, &t.name, code, minutes),
-        ),
-    };
-    queue(ctx, t, &message, deliver).await
 }
 
 impl Channel {
@@ -526,7 +492,7 @@ impl fmt::Debug for SmtpMailer {
 impl SmtpMailer {
     /// Builds the mailer; answers `configuration_error` for an unusable host or sender.
     pub fn new(settings: &SmtpSettings) -> Result<SmtpMailer> {
-        let config = |detail: String| Error::new(ErrorCode::ConfigurationError, detail);
+        let config = |detail: String| Error::configuration(detail);
         let host = settings.host.trim();
         if host.is_empty() {
             return Err(config("SMTP host is empty".into()));
@@ -712,7 +678,7 @@ fn http_client() -> Result<reqwest::Client> {
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("usso-origin/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| Error::new(ErrorCode::ConfigurationError, format!("HTTP client: {e}")))
+        .map_err(|e| Error::configuration(format!("HTTP client: {e}")))
 }
 
 fn parse_http_url(what: &str, url: &str) -> Result<reqwest::Url> {

@@ -142,12 +142,18 @@ pub struct Outbox<D, M, S> {
     wake: tokio::sync::Notify,
     tenant_mailers:
         tokio::sync::Mutex<std::collections::HashMap<String, (String, Arc<SmtpMailer>)>>,
-    clock: crate::app::AppClock,
+    clock: crate::app::clock::AppClock,
 }
 
 impl<D: DocumentStore, M: Mailer, S: SmsSender> Outbox<D, M, S> {
     /// An outbox over `docs` that delivers with `mailer` and `sms`.
-    pub fn new(docs: D, master: SecretKey, mailer: M, sms: S, clock: crate::app::AppClock) -> Self {
+    pub fn new(
+        docs: D,
+        master: SecretKey,
+        mailer: M,
+        sms: S,
+        clock: crate::app::clock::AppClock,
+    ) -> Self {
         Self {
             clock,
             docs,

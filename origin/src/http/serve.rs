@@ -31,6 +31,18 @@ pub struct Limits {
     pub max_header_bytes: usize,
 }
 
+impl Limits {
+    /// The configured limits.
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        Self {
+            header_timeout: std::time::Duration::from_secs(cfg.header_timeout_secs),
+            body_timeout: std::time::Duration::from_secs(cfg.body_timeout_secs),
+            max_connections: cfg.max_connections,
+            max_header_bytes: cfg.max_header_bytes,
+        }
+    }
+}
+
 /// Serves until `stop` completes, then finishes in-flight requests and returns.
 ///
 /// The accept loop drives hyper's HTTP/1 connection itself, with a timer, so that the limits

@@ -41,7 +41,7 @@ pub async fn edge(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> O
         None => None,
     };
     if let Some((tenant, event, detail)) = event {
-        ctx.audit(tenant, event, &extract::meta(&req), detail).await;
+        crate::audit::client(&ctx, tenant, event, &extract::meta(&req), detail).await;
     }
     Out(res)
 }

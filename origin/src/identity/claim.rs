@@ -27,7 +27,8 @@ pub async fn verify_identifier(
 ) -> Result<bool> {
     let changed = users::mark_verified(&ctx.docs, t.id(), ident, user_id).await?;
     if changed {
-        ctx.audit(
+        crate::audit::client(
+            ctx,
             t.id(),
             AuditEvent::IdentifierVerified,
             who,
@@ -92,7 +93,7 @@ pub async fn claim(
             now,
         )
         .await?;
-        ctx.audit(
+        crate::audit::client(ctx, 
             t.id(),
             AuditEvent::UnverifiedAccountClaimed,
             who,

@@ -80,6 +80,6 @@ async fn create(
     if let Some(m) = proven_by {
         detail["method"] = json!(m.as_str());
     }
-    ctx.audit(t.id(), AuditEvent::Register, who, detail).await;
+    crate::audit::client(ctx, t.id(), AuditEvent::Register, who, detail).await;
     Ok(user)
 }

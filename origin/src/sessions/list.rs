@@ -144,7 +144,8 @@ pub async fn revoke(
     ctx.hot
         .revoke(t.id(), session_id, REASON_LOGOUT, ctx.now())
         .await?;
-    ctx.audit(
+    crate::audit::client(
+        ctx,
         t.id(),
         AuditEvent::SessionRevoked,
         who,

@@ -64,7 +64,8 @@ async fn session(
     record.ip = Some(who.ip.clone());
     record.user_agent = who.user_agent.clone();
     ctx.hot.put_session(&record).await?;
-    ctx.audit(
+    crate::audit::client(
+        ctx,
         t.id(),
         AuditEvent::LoginOk,
         who,

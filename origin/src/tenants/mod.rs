@@ -72,7 +72,7 @@ pub struct Tenant {
     /// `none`, or `identifier` (its email or phone proven by a code first). Tenants stored
     /// before this field existed read as `none`; `tenant create` makes `identifier`.
     #[serde(default)]
-    pub activation: crate::authn::Activation,
+    pub activation: crate::tenants::Activation,
     /// Routes that need a solved proof-of-work challenge (`otp`, `magic_link`, `login`).
     #[serde(default)]
     pub captcha: Vec<String>,
@@ -122,7 +122,7 @@ impl Tenant {
             magic_link_ttl_secs: magic_link_ttl(),
             allowed_redirects: Vec::new(),
             require_mfa: false,
-            activation: crate::authn::Activation::None,
+            activation: crate::tenants::Activation::None,
             captcha: Vec::new(),
             smtp: None,
             created_at: now,
@@ -303,14 +303,14 @@ impl Tenant {
             .iter()
             .any(|r| !(r.starts_with("https://") || r.starts_with("http://")))
         {
-            return bad("allowed_redirects: absolute http(s) URLs");
+            return bad("allowed_redirects (--redirect): absolute http(s) URLs");
         }
         if self
             .captcha
             .iter()
             .any(|c| !["otp", "magic_link", "login"].contains(&c.as_str()))
         {
-            return bad("captcha: otp, magic_link, login");
+            return bad("captcha (--captcha): otp, magic_link or login");
         }
         if !(60..=86_400).contains(&self.tokens.access_ttl_secs)
             || self.tokens.refresh_ttl_secs <= self.tokens.access_ttl_secs
@@ -362,7 +362,8 @@ pub async fn update<D: DocumentStore>(
     Ok(tenant)
 }
 
-/// Creates a tenant with a first signing key; `conflict` if it exists.
+/// Creates a tenant with a first signing key after checking its id and policy
+/// ([`Tenant::validate`], the same check as [`update`]); `conflict` if it exists.
 pub async fn create<D: DocumentStore>(
     docs: &D,
     master: &SecretKey,
@@ -370,6 +371,7 @@ pub async fn create<D: DocumentStore>(
     now: i64,
 ) -> Result<()> {
     valid_tenant_id(tenant.id())?;
+    tenant.validate()?;
     let body = serde_json::to_value(tenant).map_err(|e| Error::internal(e.to_string()))?;
     docs.insert(TENANTS, tenant.id(), tenant.id(), body).await?;
     let pair = KeyPair::generate()?;
@@ -485,11 +487,7 @@ pub async fn list_keys<D: DocumentStore>(
 }
 
 /// Publishes a tenant's policy, domains and key set to the hot store for the token routes.
-pub async fn publish(
-    stores: &crate::app::bootstrap::Stores,
-    tenant: &Tenant,
-    now: i64,
-) -> Result<()> {
+pub async fn publish(stores: &crate::store::Stores, tenant: &Tenant, now: i64) -> Result<()> {
     let (docs, hot, master) = (&stores.docs, &stores.hot, &stores.master);
     let ring = ring(docs, master, tenant.id()).await?;
     // Sealed under the edge key, not the master key: the edges hold only that.
@@ -505,6 +503,17 @@ pub async fn publish(
 
 fn to_json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::internal(e.to_string()))
+}
+
+/// The tenant's activation rule (USSO's `activation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// Password accounts sign in at once.
+    #[default]
+    None,
+    /// A password account signs in only once its email or phone is proven.
+    Identifier,
 }
 
 /// A request's tenant: its policy and its token state (keys, published config), resolved once
