@@ -93,7 +93,7 @@ pub async fn claim(
             now,
         )
         .await?;
-        crate::audit::client(ctx, 
+        crate::audit::client(ctx,
             t.id(),
             AuditEvent::UnverifiedAccountClaimed,
             who,
