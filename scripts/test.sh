@@ -25,6 +25,9 @@ if [[ -n "$stray" ]]; then
   exit 1
 fi
 
+step "layers: no module cycle in the origin, axum only under http/"
+python3 scripts/check-layers.py
+
 step "format"
 cargo fmt --all --check
 

@@ -52,3 +52,25 @@ pub const SESSION: &str = api!("/sessions/{id}");
 pub const OPENAPI: &str = api!("/openapi.json");
 /// The API docs page.
 pub const API_DOCS: &str = api!("/docs");
+
+/// Every route path above that the OpenAPI description documents (all but the description
+/// itself and its docs page); a test checks that both lists agree.
+pub const DOCUMENTED: &[&str] = &[
+    JWKS,
+    DISCOVERY,
+    HEALTH,
+    VERIFY_TOKEN,
+    AUTH_ME,
+    ME,
+    REFRESH,
+    LOGOUT,
+    LOGIN,
+    REGISTER,
+    REQUEST_OTP,
+    REQUEST_MAGIC_LINK,
+    MAGIC_LINK,
+    MFA_VERIFY,
+    CAPTCHA_CHALLENGE,
+    SESSIONS,
+    SESSION,
+];

@@ -79,3 +79,20 @@ fetch('openapi.json').then(r=>r.json()).then(doc=>{
   }
 });
 </script></body></html>"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The OpenAPI description names exactly the paths of `usso_shared::paths` (one
+    /// declaration of each route, read by the routers and checked against the description).
+    #[test]
+    fn described_paths_are_the_declared_paths() {
+        let doc = ApiDoc::openapi();
+        let mut described: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
+        let mut declared = usso_shared::paths::DOCUMENTED.to_vec();
+        described.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(described, declared);
+    }
+}
