@@ -92,6 +92,7 @@ pub async fn register(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) 
     out(sign_in(&ctx, &req, Mode::Register).await)
 }
 
+/// Sends a one-time code by email or SMS (the answer does not tell whether the identifier has an
 /// account). Log in with it: `method` `email/otp` or `phone/otp`, the code as `secret`.
 #[utoipa::path(post, path = "/api/sso/v1/auth/request-otp", tag = "auth",
     request_body = dto::OtpRequest,
@@ -125,6 +126,7 @@ pub async fn request_otp(State(ctx): State<CtxRef>, CoreRequest(req): CoreReques
     .await)
 }
 
+/// Mails a single-use sign-in link (the answer does not tell whether the address has an
 /// account).
 #[utoipa::path(post, path = "/api/sso/v1/auth/request-magic-link", tag = "auth",
     request_body = dto::MagicLinkRequest,
