@@ -35,13 +35,10 @@ step "lint (clippy, all targets, native features on and off)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-step "build usso-shared and the usso-edge core for wasm32-unknown-unknown and wasm32-wasip2"
-cargo build -p usso-shared -p usso-edge --target wasm32-unknown-unknown
-cargo build -p usso-shared -p usso-edge --target wasm32-wasip2
-
-step "lint the edge adapters on their targets (Workers: wasm32-unknown-unknown, Spin: wasm32-wasip2)"
-cargo clippy -p usso-edge-workers --target wasm32-unknown-unknown -- -D warnings
-cargo clippy -p usso-edge-spin --target wasm32-wasip2 -- -D warnings
+step "lint the edge core and its adapters on their targets (Workers: wasm32-unknown-unknown, Spin: wasm32-wasip2)"
+# A check, not a build: the end-to-end tests build the real artefacts (release) once anyway.
+cargo clippy -p usso-shared -p usso-edge -p usso-edge-workers --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p usso-shared -p usso-edge -p usso-edge-spin --target wasm32-wasip2 -- -D warnings
 
 # The end-to-end tests build the Worker (worker-build) and the Spin component (release) themselves
 # and run them in workerd, `wrangler dev` and `wasmtime serve`.

@@ -113,6 +113,34 @@ impl Authenticated {
     pub fn amr_strings(&self) -> Vec<String> {
         self.amr.iter().map(|a| a.as_str().to_owned()).collect()
     }
+
+    /// The authentication context class the methods reach.
+    pub fn acr(&self) -> Acr {
+        if self.factors() >= 2 {
+            Acr::TwoFactors
+        } else {
+            Acr::OneFactor
+        }
+    }
+}
+
+/// The authentication context class (`acr` in tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Acr {
+    /// One factor (`usso:acr:1`).
+    OneFactor,
+    /// Two independent factors (`usso:acr:2`).
+    TwoFactors,
+}
+
+impl Acr {
+    /// The claim value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OneFactor => usso_shared::claims::ACR_ONE_FACTOR,
+            Self::TwoFactors => usso_shared::claims::ACR_TWO_FACTORS,
+        }
+    }
 }
 
 /// Why a second step is needed after a password.

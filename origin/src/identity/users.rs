@@ -141,14 +141,9 @@ impl User {
         })
     }
 
-    /// What a session of this user grants, given the methods used to authenticate and whether
-    /// they were two independent factors ([`crate::authn::Authenticated::factors`]).
-    pub fn grant(&self, amr: Vec<String>, two_factors: bool) -> Grant {
-        let acr = if two_factors {
-            "usso:acr:2"
-        } else {
-            "usso:acr:1"
-        };
+    /// What a session of this user grants, given the methods used to authenticate and the
+    /// context class they reach ([`crate::authn::Authenticated::acr`]).
+    pub fn grant(&self, amr: Vec<String>, acr: &str) -> Grant {
         Grant {
             sub: self.subject(),
             user_id: Some(self.id.clone()),

@@ -58,7 +58,7 @@ async fn session(
     let now = ctx.now();
     let t = &tc.tenant;
     let signer = tc.state.ring.signer()?;
-    let grant = auth.user.grant(auth.amr_strings(), auth.factors() >= 2);
+    let grant = auth.user.grant(auth.amr_strings(), auth.acr().as_str());
     let user = auth.user;
     let (mut record, pair) = issue::start_session(&tc.state.config, signer, grant, now)?;
     record.ip = Some(who.ip.clone());
