@@ -47,6 +47,7 @@ cargo test --workspace --all-features --all-targets
 cargo test --workspace --all-features --doc
 
 step "the origin's HTTP suite again, on MongoDB through the Data API (the stand-in; docs/mongodb.md)"
-USSO_TEST_DOCSTORE=dataapi cargo test -p usso-origin --all-features --test it http_flow::
+# `--workspace` as above: the same feature resolution, so nothing is compiled a second time.
+USSO_TEST_DOCSTORE=dataapi cargo test --workspace --all-features --test it http_flow::
 
 step "all tests passed"
