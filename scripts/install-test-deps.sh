@@ -58,3 +58,15 @@ if [[ "$(tests/.venv/bin/python -c 'import aiosmtpd; print(aiosmtpd.__version__)
   [[ -x tests/.venv/bin/pip ]] || python3 -m venv tests/.venv
   tests/.venv/bin/pip install -q --disable-pip-version-check aiosmtpd==1.4.6 atpublic==9.0.0 attrs==26.1.0
 fi
+
+# The official USSO Python SDK (tests/interop/usso_sdk.py) and its dependencies, pinned, in the
+# same venv: the administration API is checked with the client users actually run.
+if [[ "$(tests/.venv/bin/python -c 'from importlib.metadata import version; print(version("usso"))' 2>/dev/null)" != "0.33.5" ]]; then
+  [[ -x tests/.venv/bin/pip ]] || python3 -m venv tests/.venv
+  tests/.venv/bin/pip install -q --disable-pip-version-check usso==0.33.5 usso-jwt==0.2.19 \
+    aiocache==0.12.3 annotated-types==0.8.0 anyio==4.16.0 cachetools==8.0.2 \
+    certifi==2026.10.19.post1 cffi==2.1.1 cryptography==50.0.2 h11==0.16.0 httpcore==1.0.9 \
+    httpx==0.29.0 idna==3.20 json-advanced==0.13.0 pycparser==3.12 pydantic==2.14.4 \
+    pydantic_core==2.50.5 singleton_package==0.8.2 typing-inspection==0.4.5 \
+    typing_extensions==4.16.0
+fi

@@ -46,8 +46,8 @@ step "tests (unit, integration, interop, edge runtimes; benches run once in test
 cargo test --workspace --all-features --all-targets
 cargo test --workspace --all-features --doc
 
-step "the origin's HTTP suite again, on MongoDB through the Data API (the stand-in; docs/mongodb.md)"
+step "the origin's HTTP and administration suites again, on MongoDB through the Data API (the stand-in; docs/mongodb.md)"
 # `--workspace` as above: the same feature resolution, so nothing is compiled a second time.
-USSO_TEST_DOCSTORE=dataapi cargo test --workspace --all-features --test it http_flow::
+USSO_TEST_DOCSTORE=dataapi cargo test --workspace --all-features --test it -- http_flow:: admin_api::
 
 step "all tests passed"

@@ -161,8 +161,15 @@ impl Request {
         };
         let value: serde_json::Value = serde_json::from_slice(body)
             .map_err(|e| Error::bad_request(format!("malformed JSON body: {e}")))?;
-        serde_json::from_value(value)
-            .map_err(|e| Error::new(ErrorCode::ValidationError, format!("invalid body: {e}")))
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let detail = if path == "." {
+                format!("invalid body: {}", e.inner())
+            } else {
+                format!("{path}: {}", e.inner())
+            };
+            Error::new(ErrorCode::ValidationError, detail)
+        })
     }
 }
 

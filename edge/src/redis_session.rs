@@ -55,7 +55,24 @@ return {n, ttl}
 "#;
 
 /// Every script the service runs (the gateway runs no other).
-pub const SCRIPTS: [&str; 4] = [ROTATE_SCRIPT, REVOKE_SCRIPT, CREATE_SCRIPT, HIT_SCRIPT];
+pub const SCRIPTS: [&str; 5] = [
+    ROTATE_SCRIPT,
+    REVOKE_SCRIPT,
+    CREATE_SCRIPT,
+    HIT_SCRIPT,
+    GRANT_SCRIPT,
+];
+
+/// Replaces a live session's grant (switching workspace), compare-and-set on the record read.
+/// KEYS: session. ARGV: the `rec` read, the new `rec`. Returns 1 when replaced, 0 when the
+/// session is gone, revoked, or its record changed since it was read.
+pub const GRANT_SCRIPT: &str = r#"
+local k = KEYS[1]
+local f = redis.call('HMGET', k, 'rec', 'rev')
+if not f[1] or f[2] or f[1] ~= ARGV[1] then return 0 end
+redis.call('HSET', k, 'rec', ARGV[2])
+return 1
+"#;
 
 /// Atomic rotation. KEYS: session. ARGV: presented hash, successor hash, sealed successor,
 /// grace seconds, now. Returns `{outcome, field, value, …}` (the hash after the step).

@@ -6,14 +6,22 @@ use usso_shared::Result;
 
 use crate::identity::identifier::IdentifierKind;
 use crate::identity::users::{self, User, IDENTIFIERS, USERS};
-use crate::store::collections::AUDIT;
+use crate::store::collections::{AUDIT, INVITATIONS, ROLES, WORKSPACES};
 use crate::store::docs::{DocumentStore, TENANTS};
 use crate::store::hot::OriginHot;
 
 /// Collections exported, in order. The sealed private keys (`keys`) are left out on purpose:
 /// they are secrets of the service, not data about anyone; `usso-origin key list` shows the
 /// public part.
-pub const EXPORTED: [&str; 4] = [TENANTS, USERS, IDENTIFIERS, AUDIT];
+pub const EXPORTED: [&str; 7] = [
+    TENANTS,
+    ROLES,
+    WORKSPACES,
+    USERS,
+    IDENTIFIERS,
+    INVITATIONS,
+    AUDIT,
+];
 
 const PAGE: u64 = 500;
 

@@ -15,6 +15,7 @@
 pub mod app;
 pub mod audit;
 pub mod authn;
+pub mod authz;
 pub mod config;
 pub mod delivery;
 pub mod gdpr;

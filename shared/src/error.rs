@@ -45,6 +45,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The resource exists already or was changed concurrently. 409.
     Conflict,
+    /// An `If-Match` precondition failed: the object changed since it was read. 412.
+    PreconditionFailed,
     /// The body is larger than allowed. 413.
     PayloadTooLarge,
     /// The request target is longer than the server reads. 414.
@@ -63,7 +65,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::BadRequest,
         Self::ValidationError,
         Self::TenantNotFound,
@@ -80,6 +82,7 @@ impl ErrorCode {
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::Conflict,
+        Self::PreconditionFailed,
         Self::PayloadTooLarge,
         Self::UriTooLong,
         Self::HeadersTooLarge,
@@ -108,6 +111,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UriTooLong => "uri_too_long",
             Self::HeadersTooLarge => "headers_too_large",
@@ -134,6 +138,7 @@ impl ErrorCode {
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
+            Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
             Self::UriTooLong => 414,
             Self::HeadersTooLarge => 431,
@@ -165,6 +170,7 @@ impl ErrorCode {
             Self::NotFound => "Not found.",
             Self::MethodNotAllowed => "This method is not allowed on this route.",
             Self::Conflict => "The resource already exists or was changed concurrently.",
+            Self::PreconditionFailed => "The resource changed since you read it; read it again.",
             Self::PayloadTooLarge => "The request body is too large.",
             Self::UriTooLong => "The request target is too long.",
             Self::HeadersTooLarge => "The request headers are too large.",

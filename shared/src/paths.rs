@@ -48,6 +48,43 @@ pub const CAPTCHA_CHALLENGE: &str = api!("/captcha/challenge");
 pub const SESSIONS: &str = api!("/sessions");
 /// One session (axum path syntax).
 pub const SESSION: &str = api!("/sessions/{id}");
+/// Users of the tenant (administration).
+pub const USERS: &str = api!("/users");
+/// One user.
+pub const USER: &str = api!("/users/{uid}");
+/// A user's identifiers.
+pub const USER_IDENTIFIERS: &str = api!("/users/{uid}/identifiers");
+/// One identifier of a user.
+pub const USER_IDENTIFIER: &str = api!("/users/{uid}/identifiers/{identifier_id}");
+/// Make an identifier the primary one of its kind.
+pub const USER_IDENTIFIER_PRIMARY: &str = api!("/users/{uid}/identifiers/{identifier_id}/primary");
+/// Which ways of signing in a user has set up.
+pub const USER_CREDENTIALS: &str = api!("/users/{uid}/credentials");
+/// The caller's own profile.
+pub const PROFILE_MINE: &str = api!("/profiles/mine");
+/// A user's profile.
+pub const PROFILE: &str = api!("/profiles/{user_id}");
+/// Roles of the tenant.
+pub const ROLES: &str = api!("/roles");
+/// One role.
+pub const ROLE: &str = api!("/roles/{slug}");
+/// Workspaces of the tenant (all of them, or the caller's own).
+pub const WORKSPACES: &str = api!("/workspaces");
+/// One workspace.
+pub const WORKSPACE: &str = api!("/workspaces/{workspace_id}");
+/// A workspace's members.
+pub const WORKSPACE_MEMBERS: &str = api!("/workspaces/{workspace_id}/members");
+/// One member of a workspace.
+pub const WORKSPACE_MEMBER: &str = api!("/workspaces/{workspace_id}/members/{uid}");
+/// A workspace's invitations.
+pub const WORKSPACE_INVITATIONS: &str = api!("/workspaces/{workspace_id}/invitations");
+/// One invitation.
+pub const WORKSPACE_INVITATION: &str =
+    api!("/workspaces/{workspace_id}/invitations/{invitation_id}");
+/// An invitation link (GET: what it invites to; POST: accept it, signed in).
+pub const INVITATION_ACCEPT: &str = api!("/invitations/accept");
+/// Switch the session's active workspace (a new token pair, same session).
+pub const AUTH_WORKSPACE: &str = api!("/auth/workspace");
 /// The OpenAPI description.
 pub const OPENAPI: &str = api!("/openapi.json");
 /// The API docs page.
@@ -73,4 +110,22 @@ pub const DOCUMENTED: &[&str] = &[
     CAPTCHA_CHALLENGE,
     SESSIONS,
     SESSION,
+    USERS,
+    USER,
+    USER_IDENTIFIERS,
+    USER_IDENTIFIER,
+    USER_IDENTIFIER_PRIMARY,
+    USER_CREDENTIALS,
+    PROFILE_MINE,
+    PROFILE,
+    ROLES,
+    ROLE,
+    WORKSPACES,
+    WORKSPACE,
+    WORKSPACE_MEMBERS,
+    WORKSPACE_MEMBER,
+    WORKSPACE_INVITATIONS,
+    WORKSPACE_INVITATION,
+    INVITATION_ACCEPT,
+    AUTH_WORKSPACE,
 ];

@@ -20,8 +20,9 @@ Implemented
     with exact round-tripping of int32, int64, double, Decimal128 (kept as its
     string), date, ObjectId, binary, timestamp, minKey/maxKey.
   * Filters: implicit equality with dotted paths and array matching, $eq $ne
-    $gt $gte $lt $lte $in $nin $exists $not $and $or $nor; BSON comparison and
-    sort order.
+    $gt $gte $lt $lte $in $nin $exists $not $and $or $nor, $regex with the
+    option i (Python `re` syntax; the product sends only escaped literals);
+    BSON comparison and sort order.
   * Projections (inclusion / exclusion), sort, skip, limit.
   * Updates: $set $unset $inc $setOnInsert $min $max, replacement documents
     (updateOne), upserts seeded from the equality parts of the filter.
@@ -34,8 +35,8 @@ Implemented
 Not implemented (requests using them get 400 InvalidParameter naming the
 unsupported operator or stage): indexes other than _id (no unique secondary
 indexes), transactions, $lookup/$group/$unwind and other aggregation stages,
-aggregation expressions, text search, geo queries, $regex / regular
-expressions, $elemMatch, $size, $all, $type, $mod, $where, $expr, array update
+aggregation expressions, text search, geo queries, $regex options other than
+i, $elemMatch with a query document (its operator form is supported), $size, $all, $type, $mod, $where, $expr, array update
 operators ($push, $pull, $addToSet, ...), positional updates, $rename, $mul,
 $currentDate, collation, write concern, sessions, Atlas App Services rules and
 other auth methods (email/password headers, JWT bearer tokens).
@@ -754,13 +755,41 @@ def _is_operator_doc(v) -> bool:
     return type(v) is dict and len(v) > 0 and next(iter(v)).startswith("$")
 
 
-SUPPORTED_QUERY_OPS = "$eq $ne $gt $gte $lt $lte $in $nin $exists $not $and $or $nor"
+SUPPORTED_QUERY_OPS = (
+    "$eq $ne $gt $gte $lt $lte $in $nin $exists $not $and $or $nor $regex (with $options i) "
+    "$elemMatch (of operators)"
+)
+
+
+def regex_match(cands, pattern: str, flags: int) -> bool:
+    """$regex: a string value (or a string element of an array) matches `pattern`."""
+    rx = re.compile(pattern, flags)
+    for c in cands:
+        for v in (c if type(c) is list else [c]):
+            if type(v) is str and rx.search(v):
+                return True
+    return False
 
 
 def compile_ops(ops: dict, field: str):
     conds = []
+    options = ops.get("$options", "")
+    if "$options" in ops and "$regex" not in ops:
+        raise bad(f"$options needs $regex (field '{field}')")
     for op, arg in ops.items():
-        if op == "$eq":
+        if op == "$options":
+            if type(arg) is not str or any(ch != "i" for ch in arg):
+                raise bad(f"this stand-in supports only the $options flag i (field '{field}')")
+        elif op == "$regex":
+            if type(arg) is not str:
+                raise bad(f"$regex needs a string (field '{field}')")
+            try:
+                re.compile(arg)
+            except re.error as e:
+                raise bad(f"bad $regex (field '{field}'): {e}")
+            flags = re.IGNORECASE if "i" in options else 0
+            conds.append(lambda c, a=arg, f=flags: regex_match(c, a, f))
+        elif op == "$eq":
             conds.append(lambda c, a=arg: eq_match(c, a))
         elif op == "$ne":
             conds.append(lambda c, a=arg: not eq_match(c, a))
@@ -779,6 +808,19 @@ def compile_ops(ops: dict, field: str):
         elif op == "$exists":
             want = _truthy(arg)
             conds.append(lambda c, w=want: any(x is not MISSING for x in c) == w)
+        elif op == "$elemMatch":
+            # Only the operator form ({"$elemMatch": {"$eq": v}}): some element of an
+            # array value satisfies every operator; a non-array value never matches.
+            if not _is_operator_doc(arg):
+                raise bad(
+                    f"this stand-in supports $elemMatch only with operators (field '{field}')"
+                )
+            inner = compile_ops(arg, field)
+            conds.append(
+                lambda c, f=inner: any(
+                    type(v) is list and any(f([e]) for e in v) for v in c if v is not MISSING
+                )
+            )
         elif op == "$not":
             if not _is_operator_doc(arg):
                 raise bad(f"$not needs a document of operators (field '{field}')")

@@ -181,6 +181,7 @@ pub async fn default_tenant(
             );
             t.tokens.domains = vec!["localhost".into(), "127.0.0.1".into()];
             tenants::create(&stores.docs, &stores.master, &t, now).await?;
+            crate::identity::roles::seed(&stores.docs, t.id(), now).await?;
             tracing::info!(tenant = DEFAULT_TENANT, "created the default tenant");
             Ok(t)
         }

@@ -108,6 +108,7 @@ pub async fn execute(
                 )?);
             }
             tenants::create(&stores.docs, &stores.master, &t, now).await?;
+            crate::identity::roles::seed(&stores.docs, t.id(), now).await?;
             tenants::publish(&stores, &t, now).await?;
             println!(
                 "{}",

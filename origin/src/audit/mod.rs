@@ -58,6 +58,46 @@ pub enum AuditEvent {
     UserEnabled,
     /// A tenant's signing key was rotated (CLI).
     KeyRotated,
+    /// An administrator created an account.
+    UserCreated,
+    /// An administrator changed an account (roles, scopes, activation, name).
+    UserUpdated,
+    /// An administrator deleted an account (soft delete).
+    UserDeleted,
+    /// An identifier was added to an account.
+    IdentifierAdded,
+    /// An identifier was removed from an account.
+    IdentifierRemoved,
+    /// An identifier became the primary one of its kind.
+    IdentifierMadePrimary,
+    /// A user changed their own profile.
+    ProfileUpdated,
+    /// A role was created.
+    RoleCreated,
+    /// A role was changed (its holders' sessions ended).
+    RoleUpdated,
+    /// A role was deleted (taken from its holders, whose sessions ended).
+    RoleDeleted,
+    /// A workspace was created.
+    WorkspaceCreated,
+    /// A workspace was changed.
+    WorkspaceUpdated,
+    /// A workspace was deleted.
+    WorkspaceDeleted,
+    /// A member was added to a workspace.
+    MemberAdded,
+    /// A member's workspace roles changed.
+    MemberUpdated,
+    /// A member was removed from a workspace.
+    MemberRemoved,
+    /// An invitation to a workspace was sent.
+    InvitationCreated,
+    /// An invitation was revoked.
+    InvitationRevoked,
+    /// An invitation was accepted.
+    InvitationAccepted,
+    /// A session's active workspace changed.
+    WorkspaceSwitched,
 }
 
 /// Who acted.

@@ -112,6 +112,19 @@ const DEFAULT_MAGIC_LINK_HTML: &str =
     <p>The link expires in {{minutes}} minutes and works once.</p>\n\
     <p>If you did not ask to sign in, you can ignore this message.</p>\n\
     </body></html>\n";
+const INVITATION_SUBJECT: &str = "You are invited to {{workspace}} on {{brand}}";
+const INVITATION_TEXT: &str = "You are invited to join {{workspace}} on {{brand}}.\n\n\
+    Sign in (or sign up) with this email address, then accept here:\n\n\
+    {{link}}\n\n\
+    The invitation expires in {{days}} days and works once.\n\n\
+    If you did not expect this, you can ignore this message.\n";
+const INVITATION_HTML: &str = "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n\
+    <p>You are invited to join <b>{{workspace}}</b> on {{brand}}.</p>\n\
+    <p>Sign in (or sign up) with this email address, then <a href=\"{{link}}\">accept the \
+    invitation</a>.</p>\n\
+    <p>Or copy this address into your browser:<br>{{link}}</p>\n\
+    <p>The invitation expires in {{days}} days and works once.</p>\n\
+    </body></html>\n";
 const DEFAULT_OTP_SMS: &str =
     "{{code}} is your {{brand}} code. It expires in {{minutes}} minutes. \
     If you did not ask for it, ignore this message.";
@@ -240,6 +253,30 @@ impl Templates {
                 &vars,
                 true,
             )),
+        }
+    }
+
+    /// The invitation to `workspace` sent to `to`: `link` accepts it once within `days`.
+    pub fn render_invitation_email(
+        &self,
+        to: &str,
+        brand: &str,
+        workspace: &str,
+        link: &str,
+        days: u64,
+    ) -> Email {
+        let days = days.to_string();
+        let vars = [
+            ("brand", brand),
+            ("workspace", workspace),
+            ("link", link),
+            ("days", days.as_str()),
+        ];
+        Email {
+            to: to.to_owned(),
+            subject: render_subject(INVITATION_SUBJECT, &vars),
+            text: render(INVITATION_TEXT, &vars, false),
+            html: Some(render(INVITATION_HTML, &vars, true)),
         }
     }
 

@@ -203,3 +203,693 @@ pub struct SessionsQuery {
     /// At most this many (1–200, default 50).
     pub limit: Option<u64>,
 }
+
+/// Reads a present field as `Some(value)` (with `null` as `Some(None)`), so that a PATCH can
+/// tell "clear it" from "leave it" (an absent field stays `None` through `#[serde(default)]`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// RFC 3339 (UTC, seconds) of a Unix time.
+pub fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// One identifier of a user, as the official SDK reads it (`UserIdentifierSchema`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentifierView {
+    /// Stable id (does not reveal the address).
+    pub uid: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// Always false (removed identifiers are gone).
+    pub is_deleted: bool,
+    /// The tenant.
+    pub tenant_id: String,
+    /// `email`, `phone` or `username`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The canonical value.
+    pub identifier: String,
+    /// When it was proven (RFC 3339), or null.
+    pub verified_at: Option<String>,
+    /// The primary identifier of its kind.
+    pub is_primary: bool,
+    /// Always true.
+    pub is_active: bool,
+}
+
+impl IdentifierView {
+    /// The view of `i`, an identifier of `user`.
+    pub fn of(
+        user: &crate::identity::users::User,
+        i: &crate::identity::users::IdentifierDoc,
+    ) -> Self {
+        Self {
+            uid: i.uid(),
+            created_at: rfc3339(i.created_at),
+            updated_at: rfc3339(i.verified_at.unwrap_or(i.created_at)),
+            is_deleted: false,
+            tenant_id: user.tenant_id.clone(),
+            kind: i.kind.as_str().to_owned(),
+            identifier: i.value.clone(),
+            verified_at: i.proven_at().map(rfc3339),
+            is_primary: user.primary(i.kind) == Some(i.value.as_str()),
+            is_active: true,
+        }
+    }
+}
+
+/// A user as administrators and the official SDK read it (`UserResponse`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    /// The user's id (a UUID).
+    pub uid: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// Deleted accounts are not shown, so always false.
+    pub is_deleted: bool,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Picture URL.
+    pub avatar_url: Option<String>,
+    /// Role slugs.
+    pub roles: Vec<String>,
+    /// Direct scope grants (tokens add the roles' scopes).
+    pub scopes: Vec<String>,
+    /// Roles per workspace.
+    #[schema(value_type = Object)]
+    pub workspace_roles: std::collections::BTreeMap<String, Vec<String>>,
+    /// Workspaces the user belongs to.
+    pub workspace_ids: Vec<String>,
+    /// Whether the account may sign in.
+    pub is_active: bool,
+    /// Always false.
+    pub is_limited: bool,
+    /// `active` or `deactive`.
+    pub activation_status: String,
+    /// Empty (no custom claims yet).
+    #[schema(value_type = Object)]
+    pub custom_claims: serde_json::Map<String, serde_json::Value>,
+    /// The identifiers.
+    pub identifiers: Vec<IdentifierView>,
+    /// Ways of signing in set up (`amr` values).
+    pub credential_methods: Vec<String>,
+    /// Last successful sign-in (RFC 3339).
+    pub last_login_at: Option<String>,
+    /// The version to send back in `If-Match` (also the `ETag` of `GET /users/{uid}`).
+    pub version: i64,
+}
+
+impl From<&crate::identity::manage::Listed> for UserView {
+    fn from(l: &crate::identity::manage::Listed) -> Self {
+        let u = &l.user;
+        Self {
+            uid: u.id.clone(),
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+            is_deleted: u.is_deleted(),
+            tenant_id: u.tenant_id.clone(),
+            name: u.name.clone(),
+            avatar_url: u.avatar_url.clone(),
+            roles: u.roles.clone(),
+            scopes: u.scopes.clone(),
+            workspace_roles: u.workspace_roles.clone(),
+            workspace_ids: u.workspace_ids.clone(),
+            is_active: u.is_active,
+            is_limited: false,
+            activation_status: if u.is_active { "active" } else { "deactive" }.into(),
+            custom_claims: Default::default(),
+            identifiers: l
+                .identifiers
+                .iter()
+                .map(|i| IdentifierView::of(u, i))
+                .collect(),
+            credential_methods: crate::identity::manage::credential_methods(u, &l.identifiers)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            last_login_at: u.last_login_at.map(rfc3339),
+            version: l.version,
+        }
+    }
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    /// The page.
+    pub items: Vec<UserView>,
+    /// All matching.
+    pub total: u64,
+    /// As asked.
+    pub offset: u64,
+    /// As applied.
+    pub limit: u64,
+}
+
+/// Body of `POST /users`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Email, phone (E.164) or username.
+    pub identifier: String,
+    /// `email`, `phone` or `username` (guessed when absent).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// A password (the tenant's policy applies); none for a passwordless account.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Role slugs (each within your own access).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Direct scopes (each within your own).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Default true.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    /// You vouch that the identifier belongs to the person (default false: they prove it).
+    #[serde(default)]
+    pub verified: bool,
+}
+
+impl From<CreateUser> for crate::identity::manage::NewUser {
+    fn from(b: CreateUser) -> Self {
+        Self {
+            identifier: b.identifier,
+            kind: b.kind,
+            secret: b.secret,
+            name: b.name,
+            roles: b.roles,
+            scopes: b.scopes,
+            is_active: b.is_active,
+            verified: b.verified,
+        }
+    }
+}
+
+/// Body of `PATCH /users/{uid}` (absent fields stay; send `If-Match` to refuse a stale write).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// Display name (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// Role slugs (replaces them).
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+    /// Direct scopes (replaces them).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Whether the account may sign in.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+impl From<UpdateUser> for crate::identity::manage::UserChange {
+    fn from(b: UpdateUser) -> Self {
+        Self {
+            name: b.name,
+            roles: b.roles,
+            scopes: b.scopes,
+            is_active: b.is_active,
+        }
+    }
+}
+
+/// Body of `POST /users/{uid}/identifiers`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddIdentifier {
+    /// `email`, `phone` or `username` (guessed when absent).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The value.
+    pub identifier: String,
+    /// You vouch that it belongs to the person (default false).
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// Answer of `GET /users/{uid}/identifiers`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentifierList {
+    /// The identifiers.
+    pub items: Vec<IdentifierView>,
+    /// How many.
+    pub total: usize,
+}
+
+/// Answer of `GET /users/{uid}/credentials`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Credentials {
+    /// Ways of signing in set up (`amr` values: `password`, `email/otp`, `magic_link`,
+    /// `phone/otp`).
+    pub methods: Vec<String>,
+    /// Whether the account has a password.
+    pub has_password: bool,
+}
+
+/// A profile: what a user shows of themself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileView {
+    /// The user's id.
+    pub uid: String,
+    /// The same (the SDK's name for it).
+    pub user_id: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Picture URL.
+    pub avatar_url: Option<String>,
+    /// Primary email.
+    pub email: Option<String>,
+    /// Primary phone.
+    pub phone: Option<String>,
+    /// Username.
+    pub username: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+impl From<&crate::identity::users::User> for ProfileView {
+    fn from(u: &crate::identity::users::User) -> Self {
+        Self {
+            uid: u.id.clone(),
+            user_id: u.id.clone(),
+            tenant_id: u.tenant_id.clone(),
+            name: u.name.clone(),
+            avatar_url: u.avatar_url.clone(),
+            email: u.email.clone(),
+            phone: u.phone.clone(),
+            username: u.username.clone(),
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+/// Body of `PATCH /profiles/mine` (absent fields stay, `null` clears).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfile {
+    /// Display name.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// Picture URL (`https://`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub avatar_url: Option<Option<String>>,
+}
+
+/// A role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleView {
+    /// The slug (also its id).
+    pub uid: String,
+    /// Unique in the tenant.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Scopes it grants.
+    pub scopes: Vec<String>,
+    /// Inactive roles grant nothing.
+    pub is_active: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// The version to send back in `If-Match`.
+    pub version: i64,
+}
+
+impl RoleView {
+    /// The view of a role at `version`.
+    pub fn of(r: &crate::identity::roles::Role, version: i64) -> Self {
+        Self {
+            uid: r.slug.clone(),
+            slug: r.slug.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            scopes: r.scopes.clone(),
+            is_active: r.is_active,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+            version,
+        }
+    }
+}
+
+/// A page of roles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RolePage {
+    /// The page.
+    pub items: Vec<RoleView>,
+    /// All roles.
+    pub total: u64,
+    /// As asked.
+    pub offset: u64,
+    /// As applied.
+    pub limit: u64,
+}
+
+/// Body of `POST /roles`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRole {
+    /// `[a-z0-9][a-z0-9_-]*`, at most 64; never changes.
+    pub slug: String,
+    /// Display name (the slug when absent).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Scopes (each within your own).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Default true.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+impl From<CreateRole> for crate::identity::roles::NewRole {
+    fn from(b: CreateRole) -> Self {
+        Self {
+            slug: b.slug,
+            name: b.name,
+            description: b.description,
+            scopes: b.scopes,
+            is_active: b.is_active,
+        }
+    }
+}
+
+/// Body of `PATCH /roles/{slug}` (absent fields stay).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRole {
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Description (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// Scopes (replaces them; each within your own).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Inactive roles grant nothing.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+impl From<UpdateRole> for crate::identity::roles::RoleChange {
+    fn from(b: UpdateRole) -> Self {
+        Self {
+            name: b.name,
+            description: b.description,
+            scopes: b.scopes,
+            is_active: b.is_active,
+        }
+    }
+}
+
+/// A workspace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceView {
+    /// `ws_…`.
+    pub id: String,
+    /// The same id (the SDKs' `uid`).
+    pub uid: String,
+    /// Display name.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Inactive workspaces cannot be switched to.
+    pub is_active: bool,
+    /// Who created it (`sub`).
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// The version to send back in `If-Match`.
+    pub version: i64,
+}
+
+impl WorkspaceView {
+    /// The view of a workspace at `version`.
+    pub fn of(w: &crate::identity::workspaces::Workspace, version: i64) -> Self {
+        Self {
+            id: w.id.clone(),
+            uid: w.id.clone(),
+            name: w.name.clone(),
+            description: w.description.clone(),
+            is_active: w.is_active,
+            created_by: w.created_by.clone(),
+            created_at: rfc3339(w.created_at),
+            updated_at: rfc3339(w.updated_at),
+            version,
+        }
+    }
+}
+
+/// A page of workspaces.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspacePage {
+    /// The page.
+    pub items: Vec<WorkspaceView>,
+    /// All the caller may see.
+    pub total: u64,
+    /// As asked.
+    pub offset: u64,
+    /// As applied.
+    pub limit: u64,
+}
+
+/// Body of `POST /workspaces`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkspace {
+    /// Display name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Make the creator its first member, with the role `admin` (default false).
+    #[serde(default)]
+    pub join: bool,
+}
+
+/// Body of `PATCH /workspaces/{workspace_id}` (absent fields stay).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkspace {
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Description (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// Deactivating ends the members' sessions.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// A member of a workspace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    /// The user.
+    pub user_id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Primary email.
+    pub email: Option<String>,
+    /// Primary phone.
+    pub phone: Option<String>,
+    /// Username.
+    pub username: Option<String>,
+    /// Their roles in the workspace.
+    pub roles: Vec<String>,
+    /// Whether the account may sign in.
+    pub is_active: bool,
+}
+
+impl From<&crate::identity::workspaces::Member> for MemberView {
+    fn from(m: &crate::identity::workspaces::Member) -> Self {
+        Self {
+            user_id: m.user.id.clone(),
+            name: m.user.name.clone(),
+            email: m.user.email.clone(),
+            phone: m.user.phone.clone(),
+            username: m.user.username.clone(),
+            roles: m.roles.clone(),
+            is_active: m.user.is_active,
+        }
+    }
+}
+
+/// A page of members.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberPage {
+    /// The page.
+    pub items: Vec<MemberView>,
+    /// All members.
+    pub total: u64,
+    /// As asked.
+    pub offset: u64,
+    /// As applied.
+    pub limit: u64,
+}
+
+/// Body of `POST /workspaces/{workspace_id}/members`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    /// A user of the tenant.
+    pub user_id: String,
+    /// Their roles in the workspace (tenant role slugs; what they grant is confined to the
+    /// workspace and must be within your own access there).
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// Body of `PATCH /workspaces/{workspace_id}/members/{uid}`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMember {
+    /// Their roles in the workspace (replaces them).
+    pub roles: Vec<String>,
+}
+
+/// An invitation (never its link).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    /// `inv_…`.
+    pub id: String,
+    /// The workspace.
+    pub workspace_id: String,
+    /// The invited address.
+    pub email: String,
+    /// Workspace roles the member gets.
+    pub roles: Vec<String>,
+    /// `pending`, `accepted`, `revoked` or `expired`.
+    pub status: String,
+    /// Who sent it (`sub`).
+    pub invited_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+impl InvitationView {
+    /// The view of an invitation at time `now`.
+    pub fn of(i: &crate::identity::invitations::Invitation, now: i64) -> Self {
+        Self {
+            id: i.id.clone(),
+            workspace_id: i.workspace_id.clone(),
+            email: i.email.clone(),
+            roles: i.roles.clone(),
+            status: i.shown_status(now).into(),
+            invited_by: i.invited_by.clone(),
+            created_at: rfc3339(i.created_at),
+            expires_at: rfc3339(i.expires_at),
+        }
+    }
+}
+
+/// A page of invitations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationPage {
+    /// The page.
+    pub items: Vec<InvitationView>,
+    /// All of the workspace's.
+    pub total: u64,
+    /// As asked.
+    pub offset: u64,
+    /// As applied.
+    pub limit: u64,
+}
+
+/// Body of `POST /workspaces/{workspace_id}/invitations`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitation {
+    /// Who to invite.
+    pub email: String,
+    /// Workspace roles they get (within your own access there).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// 1–30, default 7.
+    #[serde(default)]
+    pub expires_in_days: Option<i64>,
+}
+
+/// What an invitation link invites to (`GET /invitations/accept?token=…`; changes nothing).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationInfo {
+    /// The workspace.
+    pub workspace_id: String,
+    /// Its name.
+    pub workspace_name: String,
+    /// The invited address (sign in with it to accept).
+    pub email: String,
+    /// Workspace roles.
+    pub roles: Vec<String>,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// Body of `POST /invitations/accept`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    /// The `token` of the link.
+    pub token: String,
+}
+
+/// Answer of `POST /invitations/accept`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// The workspace joined.
+    pub workspace: WorkspaceView,
+    /// Your roles there now.
+    pub roles: Vec<String>,
+}
+
+/// Body of `POST /auth/workspace`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchWorkspace {
+    /// A workspace you belong to, or `null` for none (tenant-wide access only).
+    pub workspace_id: Option<String>,
+    /// The session's refresh token (or the `usso-refresh-token` cookie): it is rotated.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}

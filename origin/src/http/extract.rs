@@ -18,6 +18,8 @@ use usso_shared::claims::AccessClaims;
 use usso_shared::{Error, ErrorCode, Result};
 
 use crate::app::{ClientMeta, Core, Ctx, CtxRef};
+use crate::authz::rules::Route;
+use crate::authz::Principal;
 use crate::tenants::{self, TenantCtx};
 
 /// A request converted for the core (body read with a size limit).
@@ -166,4 +168,62 @@ pub async fn caller(ctx: &Ctx, req: &Request, tc: &TenantCtx, live: bool) -> Res
         ctx.core.require_live_session(&tc.state, &claims).await?;
     }
     Ok(claims)
+}
+
+/// The caller of an administration or self-service route, after the route's rule
+/// ([`crate::authz::rules`]) let it through. `subject` is the user the path names, if any.
+/// The session must be live, and a browser request must come from the tenant's own site
+/// (cookies authenticate these routes too).
+pub async fn principal(
+    ctx: &Ctx,
+    req: &Request,
+    route: &Route,
+    subject: Option<&str>,
+) -> Result<(TenantCtx, Principal)> {
+    let tc = tenant(ctx, req).await?;
+    usso_edge::csrf::same_site(req, &tc.tenant.tokens)?;
+    let claims = caller(ctx, req, &tc, true).await?;
+    let p = Principal::of(claims, tc.tenant.id())?;
+    route.allows(&p, subject)?;
+    Ok((tc, p))
+}
+
+/// A query parameter parsed as `T`; `validation_error` naming it when malformed.
+pub fn param<T: std::str::FromStr>(req: &Request, name: &str) -> Result<Option<T>> {
+    match req.query_param(name) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            Error::new(
+                ErrorCode::ValidationError,
+                format!(
+                    "{name}: `{}` is not valid here",
+                    v.chars().take(64).collect::<String>()
+                ),
+            )
+        }),
+    }
+}
+
+/// The version an `If-Match: "<n>"` header asks for (`*` and no header: none).
+pub fn if_match(req: &Request) -> Result<Option<i64>> {
+    match req.header("if-match").map(str::trim) {
+        None | Some("*") => Ok(None),
+        Some(v) => v
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .parse()
+            .map(Some)
+            .map_err(|_| {
+                Error::new(
+                    ErrorCode::ValidationError,
+                    "If-Match: send the ETag you read (a quoted version number)",
+                )
+            }),
+    }
+}
+
+/// The `ETag` of a version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
 }

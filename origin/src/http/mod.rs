@@ -1,5 +1,6 @@
 //! The HTTP layer, the only code that knows axum and the edge core's request and response
-//! types. One router per area ([`auth`], [`tokens`], [`sessions`], [`system`]); handlers
+//! types. One router per area ([`auth`], [`tokens`], [`sessions`], [`users`], [`roles`],
+//! [`profiles`], [`system`]); handlers
 //! extract typed inputs ([`extract`], bodies in [`dto`]), make one domain call and turn the
 //! outcome into a response ([`respond`]). The accept loop and its limits are in [`serve`].
 
@@ -11,16 +12,20 @@ pub mod gateway;
 pub mod hyper_errors;
 pub mod openapi;
 pub mod pages;
+pub mod profiles;
 pub mod respond;
+pub mod roles;
 pub mod serve;
 pub mod sessions;
 pub mod system;
 pub mod tokens;
+pub mod users;
+pub mod workspaces;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use usso_shared::paths;
 
@@ -38,6 +43,7 @@ pub fn router(ctx: CtxRef, gateway: Option<Arc<Gateway>>) -> Router {
         .merge(token_routes())
         .merge(auth_routes())
         .merge(account_routes())
+        .merge(admin_routes())
         .route(paths::HEALTH, get(system::health))
         .merge(openapi::routes())
         .fallback(system::not_found)
@@ -84,6 +90,64 @@ fn account_routes() -> Router<CtxRef> {
         .route(paths::ME, get(me_alias))
         .route(paths::SESSIONS, get(sessions))
         .route(paths::SESSION, delete(revoke_session))
+}
+
+/// Administration: users, their identifiers and credentials, roles; profiles.
+fn admin_routes() -> Router<CtxRef> {
+    Router::new()
+        .route(paths::USERS, get(users::list).post(users::create))
+        .route(
+            paths::USER,
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route(
+            paths::USER_IDENTIFIERS,
+            get(users::identifiers).post(users::add_identifier),
+        )
+        .route(paths::USER_IDENTIFIER, delete(users::remove_identifier))
+        .route(paths::USER_IDENTIFIER_PRIMARY, post(users::make_primary))
+        .route(paths::USER_CREDENTIALS, get(users::credentials))
+        .route(
+            paths::PROFILE_MINE,
+            get(profiles::mine).patch(profiles::update_mine),
+        )
+        .route(paths::PROFILE, get(profiles::get))
+        .route(paths::ROLES, get(roles::list).post(roles::create))
+        .route(
+            paths::ROLE,
+            get(roles::get).patch(roles::update).delete(roles::delete),
+        )
+        .route(
+            paths::WORKSPACES,
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route(
+            paths::WORKSPACE,
+            get(workspaces::get)
+                .patch(workspaces::update)
+                .delete(workspaces::delete),
+        )
+        .route(
+            paths::WORKSPACE_MEMBERS,
+            get(workspaces::members).post(workspaces::add_member),
+        )
+        .route(
+            paths::WORKSPACE_MEMBER,
+            patch(workspaces::update_member).delete(workspaces::remove_member),
+        )
+        .route(
+            paths::WORKSPACE_INVITATIONS,
+            get(workspaces::invitations).post(workspaces::invite),
+        )
+        .route(
+            paths::WORKSPACE_INVITATION,
+            delete(workspaces::revoke_invitation),
+        )
+        .route(
+            paths::INVITATION_ACCEPT,
+            get(workspaces::invitation_info).post(workspaces::accept),
+        )
+        .route(paths::AUTH_WORKSPACE, post(workspaces::switch))
 }
 
 async fn log_requests(

@@ -25,7 +25,7 @@ pub async fn verify_identifier(
     ident: &Identifier,
     user_id: &str,
 ) -> Result<bool> {
-    let changed = users::mark_verified(&ctx.docs, t.id(), ident, user_id).await?;
+    let changed = users::mark_verified(&ctx.docs, t.id(), ident, user_id, ctx.now()).await?;
     if changed {
         crate::audit::client(
             ctx,

@@ -3,5 +3,10 @@
 
 pub mod claim;
 pub mod identifier;
+pub mod invitations;
+pub mod manage;
+pub mod profiles;
 pub mod register;
+pub mod roles;
 pub mod users;
+pub mod workspaces;

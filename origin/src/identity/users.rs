@@ -8,7 +8,7 @@ use usso_shared::claims::Grant;
 use usso_shared::{encoding, random, Error, ErrorCode, Result};
 
 use crate::identity::identifier::{Identifier, IdentifierKind};
-use crate::store::docs::{Doc, DocumentStore};
+use crate::store::docs::{Cond, Doc, DocumentStore, Query, Sort};
 
 pub use crate::store::collections::{IDENTIFIERS, USERS};
 
@@ -31,6 +31,9 @@ pub struct User {
     /// Display name.
     #[serde(default)]
     pub name: Option<String>,
+    /// A picture of the user (an `https` URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
     /// Argon2id PHC string; `None` for passwordless accounts.
     #[serde(default)]
     pub password_hash: Option<String>,
@@ -49,7 +52,24 @@ pub struct User {
     /// Last successful login.
     #[serde(default)]
     pub last_login_at: Option<i64>,
+    /// When an administrator deleted the account (soft delete: it can no longer sign in, is
+    /// not listed, and its identifiers are released).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
+    /// Workspaces the user belongs to.
+    #[serde(default)]
+    pub workspace_ids: Vec<String>,
+    /// The user's roles in each workspace.
+    #[serde(default)]
+    pub workspace_roles: std::collections::BTreeMap<String, Vec<String>>,
+    /// Every slug of `workspace_roles`, once (derived; kept so that the holders of a role are
+    /// found by one query). Written only through [`User::join_workspace`] and its siblings.
+    #[serde(default)]
+    pub workspace_role_slugs: Vec<String>,
 }
+
+/// The stored field listing every workspace role a user holds ([`User::workspace_role_slugs`]).
+pub const WORKSPACE_ROLE_SLUGS: &str = "workspace_role_slugs";
 
 /// An identifier document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,8 +82,39 @@ pub struct IdentifierDoc {
     pub value: String,
     /// Whether ownership was proven (OTP, magic link).
     pub verified: bool,
+    /// When it was proven (records written before this field read their creation time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<i64>,
     /// Creation time.
     pub created_at: i64,
+}
+
+impl IdentifierDoc {
+    /// The identifier.
+    pub fn identifier(&self) -> Identifier {
+        Identifier {
+            kind: self.kind,
+            value: self.value.clone(),
+        }
+    }
+
+    /// A stable public id that does not reveal the address: the first 128 bits of the
+    /// SHA-256 of its document key, hex.
+    pub fn uid(&self) -> String {
+        identifier_uid(&self.identifier())
+    }
+
+    /// When it was proven.
+    pub fn proven_at(&self) -> Option<i64> {
+        self.verified
+            .then(|| self.verified_at.unwrap_or(self.created_at))
+    }
+}
+
+/// [`IdentifierDoc::uid`] of an identifier.
+pub fn identifier_uid(ident: &Identifier) -> String {
+    use sha2::Digest;
+    encoding::hex_encode(&sha2::Sha256::digest(ident.key().as_bytes())[..16])
 }
 
 /// A random UUID v4.
@@ -97,6 +148,7 @@ impl User {
             phone: None,
             username: None,
             name: None,
+            avatar_url: None,
             password_hash,
             roles: Vec::new(),
             scopes: Vec::new(),
@@ -104,9 +156,36 @@ impl User {
             created_at: now,
             updated_at: now,
             last_login_at: None,
+            deleted_at: None,
+            workspace_ids: Vec::new(),
+            workspace_roles: Default::default(),
+            workspace_role_slugs: Vec::new(),
         };
         u.set_identifier(ident);
         Ok(u)
+    }
+
+    /// Whether an administrator deleted it.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+
+    /// The primary identifier of `kind`, if any.
+    pub fn primary(&self, kind: IdentifierKind) -> Option<&str> {
+        match kind {
+            IdentifierKind::Email => self.email.as_deref(),
+            IdentifierKind::Phone => self.phone.as_deref(),
+            IdentifierKind::Username => self.username.as_deref(),
+        }
+    }
+
+    /// Makes `ident` the primary identifier of its kind; `None` clears that kind.
+    pub fn set_primary(&mut self, kind: IdentifierKind, value: Option<String>) {
+        match kind {
+            IdentifierKind::Email => self.email = value,
+            IdentifierKind::Phone => self.phone = value,
+            IdentifierKind::Username => self.username = value,
+        }
     }
 
     fn set_identifier(&mut self, ident: &Identifier) {
@@ -141,15 +220,68 @@ impl User {
         })
     }
 
-    /// What a session of this user grants, given the methods used to authenticate and the
-    /// context class they reach ([`crate::authn::Authenticated::acr`]).
-    pub fn grant(&self, amr: Vec<String>, acr: &str) -> Grant {
+    /// Makes the user a member of `workspace` with `roles` (replacing the roles they had there).
+    pub fn join_workspace(&mut self, workspace: &str, roles: Vec<String>) {
+        if !self.workspace_ids.iter().any(|w| w == workspace) {
+            self.workspace_ids.push(workspace.to_owned());
+        }
+        self.workspace_roles.insert(workspace.to_owned(), roles);
+        self.derive_workspace_role_slugs();
+    }
+
+    /// Ends the user's membership of `workspace`; whether they were a member.
+    pub fn leave_workspace(&mut self, workspace: &str) -> bool {
+        let was = self.workspace_ids.iter().any(|w| w == workspace);
+        self.workspace_ids.retain(|w| w != workspace);
+        self.workspace_roles.remove(workspace);
+        self.derive_workspace_role_slugs();
+        was
+    }
+
+    /// Takes the role `slug` away in every workspace.
+    pub fn remove_workspace_role(&mut self, slug: &str) {
+        for roles in self.workspace_roles.values_mut() {
+            roles.retain(|r| r != slug);
+        }
+        self.derive_workspace_role_slugs();
+    }
+
+    /// Whether the user belongs to `workspace`.
+    pub fn is_member_of(&self, workspace: &str) -> bool {
+        self.workspace_ids.iter().any(|w| w == workspace)
+    }
+
+    /// The user's roles in `workspace`.
+    pub fn roles_in(&self, workspace: &str) -> &[String] {
+        self.workspace_roles
+            .get(workspace)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    fn derive_workspace_role_slugs(&mut self) {
+        let all: std::collections::BTreeSet<&String> =
+            self.workspace_roles.values().flatten().collect();
+        self.workspace_role_slugs = all.into_iter().cloned().collect();
+    }
+
+    /// What a session of this user grants, given the methods used to authenticate, the
+    /// context class they reach ([`crate::authn::Authenticated::acr`]) and the scopes of the
+    /// user's active roles ([`crate::identity::roles::scopes_of`]): those plus the direct
+    /// grants, each once.
+    pub fn grant(&self, amr: Vec<String>, acr: &str, role_scopes: Vec<String>) -> Grant {
+        let mut scopes = self.scopes.clone();
+        for s in role_scopes {
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
         Grant {
             sub: self.subject(),
             user_id: Some(self.id.clone()),
             workspace_id: None,
             roles: self.roles.clone(),
-            scopes: self.scopes.clone(),
+            scopes,
             amr,
             acr: Some(acr.into()),
             email: self.email.clone(),
@@ -205,6 +337,7 @@ pub async fn find_for_sign_in<D: DocumentStore>(
     let idoc: IdentifierDoc = decode(idoc, "identifier")?;
     Ok(get(docs, tenant, &idoc.user_id)
         .await?
+        .filter(|(user, _)| !user.is_deleted())
         .map(|(user, version)| Found {
             user,
             version,
@@ -219,6 +352,7 @@ pub async fn mark_verified<D: DocumentStore>(
     tenant: &str,
     ident: &Identifier,
     user_id: &str,
+    now: i64,
 ) -> Result<bool> {
     for _ in 0..3 {
         let Some(doc) = docs.get(IDENTIFIERS, tenant, &ident.key()).await? else {
@@ -230,6 +364,7 @@ pub async fn mark_verified<D: DocumentStore>(
             return Ok(false);
         }
         idoc.verified = true;
+        idoc.verified_at = Some(now);
         match docs
             .replace(IDENTIFIERS, tenant, &ident.key(), encode(&idoc)?, version)
             .await
@@ -276,14 +411,26 @@ pub async fn create<D: DocumentStore>(
         kind: ident.kind,
         value: ident.value.clone(),
         verified,
+        verified_at: verified.then_some(user.created_at),
         created_at: user.created_at,
     })?;
-    let (tenant, key) = (user.tenant_id.as_str(), ident.key());
+    let tenant = user.tenant_id.as_str();
     docs.insert(USERS, tenant, &user.id, encode(user)?).await?;
-    let gate = match docs.insert(IDENTIFIERS, tenant, &key, idoc.clone()).await {
+    let gate = gate(docs, tenant, &ident.key(), idoc).await;
+    if gate.is_err() {
+        // Nothing points at it; a failure here leaves only an unreachable document.
+        let _ = docs.delete(USERS, tenant, &user.id).await;
+    }
+    gate
+}
+
+/// Writes the identifier document `key` (the uniqueness gate): `conflict` when a live user
+/// holds it; an orphan (its user gone or deleted) is taken over.
+pub async fn gate<D: DocumentStore>(docs: &D, tenant: &str, key: &str, idoc: Value) -> Result<()> {
+    match docs.insert(IDENTIFIERS, tenant, key, idoc.clone()).await {
         Ok(_) => Ok(()),
         Err(e) if e.code() == ErrorCode::Conflict => {
-            match take_over_orphan(docs, tenant, &key, idoc).await {
+            match take_over_orphan(docs, tenant, key, idoc).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(Error::new(
                     ErrorCode::Conflict,
@@ -293,12 +440,12 @@ pub async fn create<D: DocumentStore>(
             }
         }
         Err(e) => Err(e),
-    };
-    if gate.is_err() {
-        // Nothing points at it; a failure here leaves only an unreachable document.
-        let _ = docs.delete(USERS, tenant, &user.id).await;
     }
-    gate
+}
+
+/// The JSON of an identifier document.
+pub fn encode_identifier(idoc: &IdentifierDoc) -> Result<Value> {
+    encode(idoc)
 }
 
 /// Replaces the identifier document `key` with `idoc` if the user it names does not exist
@@ -318,7 +465,12 @@ async fn take_over_orphan<D: DocumentStore>(
         };
     };
     let owner = existing.body["user_id"].as_str().unwrap_or("-").to_owned();
-    if docs.get(USERS, tenant, &owner).await?.is_some() {
+    // A soft-deleted owner released its identifiers; one left pointing at it (a deletion cut
+    // short) is free too.
+    if get(docs, tenant, &owner)
+        .await?
+        .is_some_and(|(u, _)| !u.is_deleted())
+    {
         return Ok(false);
     }
     tracing::warn!(
@@ -341,6 +493,62 @@ pub async fn update<D: DocumentStore>(docs: &D, user: &User, version: i64) -> Re
         .replace(USERS, &user.tenant_id, &user.id, encode(user)?, version)
         .await?
         .version)
+}
+
+/// Applies `change` to the user `id` with a compare-and-set, re-reading and retrying when
+/// another writer got there first; the changed user and its new version. `not_found` for a
+/// missing or deleted user.
+pub async fn modify<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    id: &str,
+    mut change: impl FnMut(&mut User) -> Result<()>,
+    now: i64,
+) -> Result<(User, i64)> {
+    for _ in 0..5 {
+        let (mut user, version) = get(docs, tenant, id)
+            .await?
+            .filter(|(u, _)| !u.is_deleted())
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, "user not found"))?;
+        change(&mut user)?;
+        user.updated_at = now;
+        match update(docs, &user, version).await {
+            Ok(v) => return Ok((user, v)),
+            Err(e) if e.code() == ErrorCode::Conflict => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::new(
+        ErrorCode::Conflict,
+        "the user is being changed concurrently; try again",
+    ))
+}
+
+/// Every identifier document of a user (at most 100), oldest first.
+pub async fn identifiers_of<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    user_id: &str,
+) -> Result<Vec<IdentifierDoc>> {
+    let page = docs
+        .query(
+            IDENTIFIERS,
+            tenant,
+            &Query {
+                conds: vec![Cond::Eq("user_id".into(), Value::String(user_id.into()))],
+                sort: Sort::By {
+                    field: "created_at".into(),
+                    descending: false,
+                },
+                offset: 0,
+                limit: 100,
+            },
+        )
+        .await?;
+    page.items
+        .into_iter()
+        .map(|d| decode(d, "identifier"))
+        .collect()
 }
 
 /// Deletes a user's account document (identifiers are separate documents); whether it existed.

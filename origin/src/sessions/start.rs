@@ -58,7 +58,11 @@ async fn session(
     let now = ctx.now();
     let t = &tc.tenant;
     let signer = tc.state.ring.signer()?;
-    let grant = auth.user.grant(auth.amr_strings(), auth.acr().as_str());
+    let role_scopes =
+        crate::identity::roles::scopes_of(&ctx.docs, t.id(), &auth.user.roles).await?;
+    let grant = auth
+        .user
+        .grant(auth.amr_strings(), auth.acr().as_str(), role_scopes);
     let user = auth.user;
     let (mut record, pair) = issue::start_session(&tc.state.config, signer, grant, now)?;
     record.ip = Some(who.ip.clone());

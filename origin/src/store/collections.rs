@@ -9,10 +9,26 @@ pub const KEYS: &str = "keys";
 pub const USERS: &str = "users";
 /// Identifier → account index (one document per email, phone or username).
 pub const IDENTIFIERS: &str = "identifiers";
+/// Roles (`id` = the slug).
+pub const ROLES: &str = "roles";
+/// Workspaces (`id` = the workspace id).
+pub const WORKSPACES: &str = "workspaces";
+/// Invitations to workspaces (`id` = the invitation id).
+pub const INVITATIONS: &str = "invitations";
 /// The audit trail.
 pub const AUDIT: &str = "audit";
 /// Messages waiting for delivery.
 pub const OUTBOX: &str = "outbox";
 
 /// Every collection, in export order.
-pub const ALL: [&str; 6] = [TENANTS, KEYS, USERS, IDENTIFIERS, AUDIT, OUTBOX];
+pub const ALL: [&str; 9] = [
+    TENANTS,
+    KEYS,
+    ROLES,
+    WORKSPACES,
+    USERS,
+    IDENTIFIERS,
+    INVITATIONS,
+    AUDIT,
+    OUTBOX,
+];

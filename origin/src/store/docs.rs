@@ -31,6 +31,83 @@ pub struct Page {
     pub total: u64,
 }
 
+/// One condition on a document's top-level field (all conditions of a [`Query`] must hold).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    /// The field equals the value (same JSON type); `null` also matches a missing field.
+    Eq(String, Value),
+    /// The field is an array holding the value.
+    Has(String, Value),
+    /// The field is present and not `null`.
+    Present(String),
+    /// The field is a string equal to one of these (at most 1000).
+    In(String, Vec<String>),
+    /// One of the string fields contains the text, ASCII case folded (a search box).
+    Text(Vec<String>, String),
+}
+
+/// The order of a query's results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sort {
+    /// Last written first (the default).
+    Newest,
+    /// By a top-level field of the document, then by id.
+    By {
+        /// The field.
+        field: String,
+        /// Largest first.
+        descending: bool,
+    },
+}
+
+/// A query: conditions, order and one page. Field names are checked by every backend
+/// ([`valid_field`]): they come from code, never from a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// All must hold.
+    pub conds: Vec<Cond>,
+    /// Order.
+    pub sort: Sort,
+    /// Skip this many.
+    pub offset: u64,
+    /// At most this many (capped at 1000).
+    pub limit: u64,
+}
+
+impl Query {
+    /// Every field the query names.
+    pub fn fields(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for c in &self.conds {
+            match c {
+                Cond::Eq(f, _) | Cond::Has(f, _) | Cond::Present(f) | Cond::In(f, _) => {
+                    out.push(f.as_str())
+                }
+                Cond::Text(fs, _) => out.extend(fs.iter().map(String::as_str)),
+            }
+        }
+        if let Sort::By { field, .. } = &self.sort {
+            out.push(field);
+        }
+        out
+    }
+
+    /// Refuses a field name no backend may be handed.
+    pub fn check(&self) -> Result<()> {
+        if self
+            .conds
+            .iter()
+            .any(|c| matches!(c, Cond::In(_, v) if v.len() > 1000))
+        {
+            return Err(Error::internal("a query lists more than 1000 values"));
+        }
+        match self.fields().into_iter().find(|f| !valid_field(f)) {
+            Some(f) => Err(Error::internal(format!("invalid query field `{f}`"))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The document-store operations the origin needs. Every call names the tenant: a query can
 /// never reach another tenant's documents.
 pub trait DocumentStore: Send + Sync + 'static {
@@ -74,6 +151,13 @@ pub trait DocumentStore: Send + Sync + 'static {
         tenant: &str,
         id: &str,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// The documents matching `query`, sorted and paged as it says, with the total count.
+    fn query(
+        &self,
+        coll: &str,
+        tenant: &str,
+        query: &Query,
+    ) -> impl Future<Output = Result<Page>> + Send;
     /// Documents whose top-level fields equal the given values, newest first.
     fn find(
         &self,
@@ -82,7 +166,18 @@ pub trait DocumentStore: Send + Sync + 'static {
         filter: &[(&str, Value)],
         offset: u64,
         limit: u64,
-    ) -> impl Future<Output = Result<Page>> + Send;
+    ) -> impl Future<Output = Result<Page>> + Send {
+        let query = Query {
+            conds: filter
+                .iter()
+                .map(|(f, v)| Cond::Eq((*f).to_owned(), v.clone()))
+                .collect(),
+            sort: Sort::Newest,
+            offset,
+            limit,
+        };
+        async move { self.query(coll, tenant, &query).await }
+    }
     /// Every tenant id that has documents in `coll` with id equal to the tenant (tenant records).
     fn tenants(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
@@ -274,37 +369,73 @@ impl DocumentStore for SqliteDocs {
             .await
     }
 
-    async fn find(
-        &self,
-        coll: &str,
-        tenant: &str,
-        filter: &[(&str, Value)],
-        offset: u64,
-        limit: u64,
-    ) -> Result<Page> {
-        if let Some((f, _)) = filter.iter().find(|(f, _)| !valid_field(f)) {
-            return Err(Error::internal(format!("invalid filter field `{f}`")));
-        }
+    async fn query(&self, coll: &str, tenant: &str, query: &Query) -> Result<Page> {
+        query.check()?;
         let mut cond = String::from("coll=?1 AND tenant=?2");
         let mut args: Vec<String> = vec![coll.to_owned(), tenant.to_owned()];
-        for (field, value) in filter {
-            // Same JSON type and same value; `null` also matches a missing field (as MongoDB's
-            // equality does).
-            if value.is_null() {
-                cond.push_str(&format!(
+        for c in &query.conds {
+            match c {
+                // `null` also matches a missing field (as MongoDB's equality does).
+                Cond::Eq(field, value) if value.is_null() => cond.push_str(&format!(
                     " AND coalesce(json_type(body, '$.{field}'), 'null') = 'null'"
-                ));
-                continue;
+                )),
+                // Same JSON type and same value.
+                Cond::Eq(field, value) => {
+                    args.push(value.to_string());
+                    let n = args.len();
+                    cond.push_str(&format!(
+                        " AND json_type(body, '$.{field}') = json_type(?{n}) \
+                         AND json_extract(body, '$.{field}') = json_extract(?{n}, '$')"
+                    ));
+                }
+                Cond::Has(field, value) => {
+                    args.push(value.to_string());
+                    let n = args.len();
+                    cond.push_str(&format!(
+                        " AND json_type(body, '$.{field}') = 'array' AND EXISTS (SELECT 1 FROM \
+                         json_each(body, '$.{field}') e WHERE e.type = json_type(?{n}) \
+                         AND e.value = json_extract(?{n}, '$'))"
+                    ));
+                }
+                Cond::Present(field) => cond.push_str(&format!(
+                    " AND coalesce(json_type(body, '$.{field}'), 'null') != 'null'"
+                )),
+                Cond::In(field, values) => {
+                    args.push(
+                        serde_json::to_string(values)
+                            .map_err(|e| Error::internal(e.to_string()))?,
+                    );
+                    let n = args.len();
+                    cond.push_str(&format!(
+                        " AND json_type(body, '$.{field}') = 'text' AND json_extract(body, '$.{field}') \
+                         IN (SELECT value FROM json_each(?{n}))"
+                    ));
+                }
+                Cond::Text(fields, text) => {
+                    args.push(text.to_ascii_lowercase());
+                    let n = args.len();
+                    let any: Vec<String> = fields
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "(json_type(body, '$.{f}') = 'text' AND \
+                                 instr(lower(json_extract(body, '$.{f}')), ?{n}) > 0)"
+                            )
+                        })
+                        .collect();
+                    cond.push_str(&format!(" AND ({})", any.join(" OR ")));
+                }
             }
-            args.push(value.to_string());
-            let n = args.len();
-            cond.push_str(&format!(
-                " AND json_type(body, '$.{field}') = json_type(?{n}) \
-                 AND json_extract(body, '$.{field}') = json_extract(?{n}, '$')"
-            ));
         }
-        let limit = limit.min(1000) as i64;
-        let offset = offset.min(i64::MAX as u64) as i64;
+        let order = match &query.sort {
+            Sort::Newest => "updated_at DESC, id".to_owned(),
+            Sort::By { field, descending } => format!(
+                "json_extract(body, '$.{field}') {}, id",
+                if *descending { "DESC" } else { "ASC" }
+            ),
+        };
+        let limit = query.limit.min(1000) as i64;
+        let offset = query.offset.min(i64::MAX as u64) as i64;
         self.db
             .call(move |c| {
                 let total: i64 = c
@@ -316,7 +447,7 @@ impl DocumentStore for SqliteDocs {
                     .map_err(sql)?;
                 let mut stmt = c
                     .prepare(&format!(
-                        "SELECT id, version, body FROM docs WHERE {cond} ORDER BY updated_at DESC, id LIMIT {limit} OFFSET {offset}"
+                        "SELECT id, version, body FROM docs WHERE {cond} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
                     ))
                     .map_err(sql)?;
                 let rows = stmt

@@ -7,6 +7,7 @@ use std::future::Future;
 
 use rusqlite::{params, OptionalExtension};
 use usso_edge::store::{apply_rotation, HotStore};
+use usso_shared::claims::Grant;
 use usso_shared::rotation::{Outcome, SessionRecord, Successor};
 use usso_shared::{Error, Result};
 
@@ -51,6 +52,14 @@ pub trait SessionIndex: Send + Sync + 'static {
         tenant_id: &str,
         subject: &str,
     ) -> impl Future<Output = Result<Vec<SessionRecord>>> + Send;
+    /// Replaces the grant of a live session (what its next refreshed tokens say), atomically
+    /// with respect to rotation and revocation. `false` when the session is gone or revoked.
+    fn set_grant(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        grant: &Grant,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// Fixed-window counters for rate limits and single-use markers.
@@ -235,6 +244,22 @@ impl SessionIndex for SqliteHot {
         let r = record.clone();
         self.db.transaction(move |tx| write_session(tx, &r)).await
     }
+    async fn set_grant(&self, tenant_id: &str, session_id: &str, grant: &Grant) -> Result<bool> {
+        let (t, s, g) = (tenant_id.to_owned(), session_id.to_owned(), grant.clone());
+        self.db
+            .transaction(move |tx| {
+                let Some(mut r) = read_session(tx, &t, &s)? else {
+                    return Ok(false);
+                };
+                if r.revoked_at.is_some() {
+                    return Ok(false);
+                }
+                r.grant = g;
+                write_session(tx, &r)?;
+                Ok(true)
+            })
+            .await
+    }
     async fn sessions_of(&self, tenant_id: &str, subject: &str) -> Result<Vec<SessionRecord>> {
         let (t, s) = (tenant_id.to_owned(), subject.to_owned());
         self.db
@@ -341,7 +366,9 @@ impl Ephemeral for SqliteHot {
 // ---- Redis (native or Upstash REST) -----------------------------------------------------------
 
 use serde_json::Value;
-use usso_edge::redis_session::{create_args, subject_index, RedisExec, CREATE_SCRIPT, HIT_SCRIPT};
+use usso_edge::redis_session::{
+    create_args, subject_index, RedisExec, CREATE_SCRIPT, GRANT_SCRIPT, HIT_SCRIPT,
+};
 use usso_edge::upstash_store::RedisHotStore;
 
 impl<C: RedisExec + Send + Sync + 'static> Publish for RedisHotStore<C> {
@@ -363,6 +390,39 @@ impl<C: RedisExec + Send + Sync + 'static> SessionIndex for RedisHotStore<C> {
         self.eval(CREATE_SCRIPT, &[&k, &idx], &args)
             .await
             .map(|_| ())
+    }
+    async fn set_grant(&self, tenant_id: &str, session_id: &str, grant: &Grant) -> Result<bool> {
+        let k = usso_edge::store::key::session(tenant_id, session_id);
+        let grant = serde_json::to_value(grant).map_err(|e| Error::internal(e.to_string()))?;
+        // Compare-and-set on `rec`: a concurrent change (another switch) makes the script
+        // answer 0 with the session still live, and the read is repeated.
+        for _ in 0..3 {
+            let old = match self
+                .client()
+                .exec(vec!["HGET".into(), k.clone(), "rec".into()])
+                .await?
+            {
+                Value::String(s) => s,
+                _ => return Ok(false),
+            };
+            let mut rec: Value = serde_json::from_str(&old)
+                .map_err(|e| Error::internal(format!("corrupt session: {e}")))?;
+            rec["grant"] = grant.clone();
+            let new = serde_json::to_string(&rec).map_err(|e| Error::internal(e.to_string()))?;
+            if self
+                .eval(GRANT_SCRIPT, &[&k], &[&old, &new])
+                .await?
+                .as_i64()
+                == Some(1)
+            {
+                return Ok(true);
+            }
+            match self.session(tenant_id, session_id).await? {
+                Some(r) if r.revoked_at.is_none() => continue,
+                _ => return Ok(false),
+            }
+        }
+        Err(Error::unavailable("the session kept changing; try again"))
     }
     async fn sessions_of(&self, tenant_id: &str, subject: &str) -> Result<Vec<SessionRecord>> {
         let idx = subject_index(tenant_id, subject);
@@ -512,6 +572,9 @@ impl SessionIndex for Hot {
     }
     async fn sessions_of(&self, tenant_id: &str, subject: &str) -> Result<Vec<SessionRecord>> {
         each!(self, s => s.sessions_of(tenant_id, subject).await)
+    }
+    async fn set_grant(&self, tenant_id: &str, session_id: &str, grant: &Grant) -> Result<bool> {
+        each!(self, s => s.set_grant(tenant_id, session_id, grant).await)
     }
 }
 

@@ -74,15 +74,8 @@ impl DocumentStore for Docs {
     async fn delete(&self, coll: &str, tenant: &str, id: &str) -> Result<bool> {
         delegate!(self, d => d.delete(coll, tenant, id))
     }
-    async fn find(
-        &self,
-        coll: &str,
-        tenant: &str,
-        filter: &[(&str, Value)],
-        offset: u64,
-        limit: u64,
-    ) -> Result<Page> {
-        delegate!(self, d => d.find(coll, tenant, filter, offset, limit))
+    async fn query(&self, coll: &str, tenant: &str, query: &docs::Query) -> Result<Page> {
+        delegate!(self, d => d.query(coll, tenant, query))
     }
     async fn tenants(&self) -> Result<Vec<String>> {
         delegate!(self, d => d.tenants())

@@ -13,7 +13,7 @@ use usso_shared::ejson;
 use usso_shared::transport::ReqwestTransport;
 use usso_shared::{Error, ErrorCode, Result};
 
-use crate::store::docs::{Doc, DocumentStore, Page, TENANTS};
+use crate::store::docs::{Cond, Doc, DocumentStore, Page, Query, Sort, TENANTS};
 
 /// The Data API backend.
 #[derive(Clone)]
@@ -157,32 +157,49 @@ impl DocumentStore for MongoDocs {
         Ok(self.api.delete_one(coll, filter_of(tenant, id)).await? > 0)
     }
 
-    async fn find(
-        &self,
-        coll: &str,
-        tenant: &str,
-        filter: &[(&str, Value)],
-        offset: u64,
-        limit: u64,
-    ) -> Result<Page> {
-        let mut query = json!({ "tenant": tenant });
-        for (field, value) in filter {
-            if !crate::store::docs::valid_field(field) {
-                return Err(Error::internal(format!("invalid filter field `{field}`")));
-            }
-            // `$eq` on the body field: the same equality the embedded store applies.
-            query[format!("body.{field}")] = json!({ "$eq": ejson::to_canonical(value)? });
+    async fn query(&self, coll: &str, tenant: &str, query: &Query) -> Result<Page> {
+        query.check()?;
+        // Every condition on the stored document's `body`, joined by `$and` (two conditions
+        // may name one field).
+        let mut all = vec![json!({ "tenant": tenant })];
+        for c in &query.conds {
+            all.push(match c {
+                // `$eq` on the body field: the same equality the embedded store applies.
+                Cond::Eq(field, value) => {
+                    json!({ format!("body.{field}"): { "$eq": ejson::to_canonical(value)? } })
+                }
+                // Equality on an array field matches an element (MongoDB's array matching).
+                // `$elemMatch`, not `$eq`: `$eq` also matches a plain field equal to the value.
+                Cond::Has(field, value) => json!({ format!("body.{field}"): {
+                    "$elemMatch": { "$eq": ejson::to_canonical(value)? }
+                } }),
+                Cond::In(field, values) => json!({ format!("body.{field}"): { "$in": values } }),
+                Cond::Present(field) => {
+                    json!({ format!("body.{field}"): { "$exists": true, "$ne": null } })
+                }
+                Cond::Text(fields, text) => json!({ "$or": fields.iter().map(|f| json!({
+                    format!("body.{f}"): { "$regex": regex_literal(text), "$options": "i" }
+                })).collect::<Vec<_>>() }),
+            });
         }
-        let limit = limit.clamp(1, 1000);
-        let total = self.api.count(coll, query.clone()).await?;
+        let filter = json!({ "$and": all });
+        let sort = match &query.sort {
+            Sort::Newest => vec![("updated_at".into(), -1), ("doc_id".into(), 1)],
+            Sort::By { field, descending } => vec![
+                (format!("body.{field}"), if *descending { -1 } else { 1 }),
+                ("doc_id".into(), 1),
+            ],
+        };
+        let limit = query.limit.clamp(1, 1000);
+        let total = self.api.count(coll, filter.clone()).await?;
         let items = self
             .api
             .find(
                 coll,
                 Find {
-                    filter: query,
-                    sort: vec![("updated_at".into(), -1), ("doc_id".into(), 1)],
-                    skip: offset,
+                    filter,
+                    sort,
+                    skip: query.offset,
                     limit,
                     projection: None,
                 },
@@ -224,4 +241,21 @@ impl DocumentStore for MongoDocs {
         out.sort();
         Ok(out)
     }
+}
+
+/// `text` as a regular expression matching itself (every character outside `[A-Za-z0-9_ ]`
+/// escaped), so a search box can never inject a pattern (or a catastrophic one).
+fn regex_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for ch in text.chars() {
+        if ch.is_ascii_alphanumeric() || ch == '_' || ch == ' ' {
+            out.push(ch);
+        } else if ch.is_ascii() {
+            out.push('\\');
+            out.push(ch);
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }

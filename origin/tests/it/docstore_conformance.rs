@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::support::{temp_dir, DataApiStandin};
 use serde_json::{json, Value};
-use usso_origin::store::docs::{DocumentStore, SqliteDocs, TENANTS};
+use usso_origin::store::docs::{Cond, DocumentStore, Query, Sort, SqliteDocs, TENANTS};
 use usso_origin::store::mongo::MongoDocs;
 use usso_shared::data_api::{Auth, DataApi, Target};
 use usso_shared::transport::ReqwestTransport;
@@ -232,6 +232,8 @@ async fn conformance<D: DocumentStore>(d: Arc<D>, tag: &str) {
     }
     assert_eq!(inserted, 1, "exactly one insert of one id");
 
+    queries(&*d, &a, &b).await;
+
     // Tenant records.
     for t in [&a, &b] {
         d.upsert(TENANTS, t, t, json!({"name": t})).await.unwrap();
@@ -242,6 +244,174 @@ async fn conformance<D: DocumentStore>(d: Arc<D>, tag: &str) {
     let tenants = d.tenants().await.unwrap();
     assert!(tenants.contains(&a) && tenants.contains(&b), "{tenants:?}");
     assert!(!tenants.iter().any(|t| t == "not-a-tenant-record"));
+}
+
+/// Typed queries: array membership, presence, a case-folded text search over several fields,
+/// sorting by a body field, paging, and conditions combined; never across tenants.
+async fn queries<D: DocumentStore>(d: &D, a: &str, b: &str) {
+    let coll = "people";
+    let people = [
+        (
+            "p1",
+            json!({"name": "Ada Lovelace", "email": "ada@example.com", "roles": ["admin", "dev"], "age": 36, "active": true}),
+        ),
+        (
+            "p2",
+            json!({"name": "Alan Turing", "email": null, "roles": ["dev"], "age": 41, "active": true}),
+        ),
+        (
+            "p3",
+            json!({"name": "Grace (Hopper)", "phone": "+15550001", "roles": [], "age": 85, "active": false}),
+        ),
+        (
+            "p4",
+            json!({"name": "Edsger", "email": "ED@example.org", "roles": "admin", "age": 72, "active": true}),
+        ),
+    ];
+    for (id, body) in &people {
+        d.insert(coll, a, id, body.clone()).await.unwrap();
+    }
+    d.insert(
+        coll,
+        b,
+        "p1",
+        json!({"name": "Ada of b", "roles": ["admin"]}),
+    )
+    .await
+    .unwrap();
+    let q = |conds: Vec<Cond>, sort: Sort, offset: u64, limit: u64| Query {
+        conds,
+        sort,
+        offset,
+        limit,
+    };
+    let by_age = Sort::By {
+        field: "age".into(),
+        descending: false,
+    };
+    let ids = |p: &usso_origin::store::docs::Page| -> Vec<String> {
+        p.items.iter().map(|d| d.id.clone()).collect()
+    };
+    // Membership in an array field (a string field equal to the value is not an array).
+    let page = d
+        .query(
+            coll,
+            a,
+            &q(
+                vec![Cond::Has("roles".into(), json!("admin"))],
+                by_age.clone(),
+                0,
+                10,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!((ids(&page), page.total), (vec!["p1".to_owned()], 1));
+    let page = d
+        .query(
+            coll,
+            a,
+            &q(
+                vec![Cond::Has("roles".into(), json!("dev"))],
+                by_age.clone(),
+                0,
+                10,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), ["p1", "p2"]);
+    // Presence: null and missing are both absent.
+    let page = d
+        .query(
+            coll,
+            a,
+            &q(vec![Cond::Present("email".into())], by_age.clone(), 0, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), ["p1", "p4"]);
+    // Text over several fields, ASCII case folded, pattern characters taken literally.
+    let text = |t: &str| {
+        Cond::Text(
+            vec!["name".into(), "email".into(), "phone".into()],
+            t.into(),
+        )
+    };
+    for (needle, want) in [
+        ("ada", vec!["p1"]),
+        ("EXAMPLE", vec!["p1", "p4"]),
+        ("(hopper)", vec!["p3"]),
+        ("555", vec!["p3"]),
+        (".*", vec![]),
+        ("a.a", vec![]),
+    ] {
+        let page = d
+            .query(coll, a, &q(vec![text(needle)], by_age.clone(), 0, 10))
+            .await
+            .unwrap();
+        assert_eq!(ids(&page), want, "search {needle:?}");
+    }
+    // Sorting both ways, with paging and the total of all matches.
+    let desc = Sort::By {
+        field: "age".into(),
+        descending: true,
+    };
+    let page = d.query(coll, a, &q(vec![], desc, 1, 2)).await.unwrap();
+    assert_eq!(
+        (ids(&page), page.total),
+        (vec!["p4".to_owned(), "p2".to_owned()], 4)
+    );
+    // Conditions combined.
+    let page = d
+        .query(
+            coll,
+            a,
+            &q(
+                vec![
+                    Cond::Eq("active".into(), json!(true)),
+                    Cond::Has("roles".into(), json!("dev")),
+                    text("turing"),
+                ],
+                Sort::Newest,
+                0,
+                10,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), ["p2"]);
+    // The other tenant's document is never seen.
+    let page = d
+        .query(
+            coll,
+            b,
+            &q(
+                vec![Cond::Has("roles".into(), json!("admin"))],
+                by_age,
+                0,
+                10,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), ["p1"]);
+    assert_eq!(page.items[0].body["name"], "Ada of b");
+    // A field name that could smuggle SQL or an operator is refused before any backend sees it.
+    let bad = d
+        .query(
+            coll,
+            a,
+            &q(
+                vec![Cond::Present("x') OR 1=1 --".into())],
+                Sort::Newest,
+                0,
+                10,
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), ErrorCode::InternalError);
 }
 
 fn tag() -> String {

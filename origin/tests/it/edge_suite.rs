@@ -707,7 +707,7 @@ async fn deactivation_ends_sessions_at_workers_and_spin() {
     let (workers, spin) = start_edges_with(&stack, &[("USSO_KEYSET_TTL_SECS", "1")]);
     let creds = |who: &str| json!({"identifier": format!("{who}@example.com"), "secret": "deactivation password 1"});
     let mut sessions = Vec::new();
-    for who in ["dis", "keep"] {
+    for who in ["dis", "keep", "roled"] {
         let reg = stack
             .post(stack.origin("/api/sso/v1/auth/register"), &creds(who))
             .await;
@@ -752,6 +752,77 @@ async fn deactivation_ends_sessions_at_workers_and_spin() {
         "{}",
         login.1
     );
+
+    // An administrator gives "roled" a role over the HTTP API: the change of access ends their
+    // session at both edges at once (revoked, not re-scoped: they sign in again for the new
+    // scopes), and a later change of the role itself does the same.
+    let sys = stack
+        .post(
+            stack.origin("/api/sso/v1/auth/login"),
+            &json!({"identifier": "system", "secret": crate::support::SYSTEM_PASSWORD}),
+        )
+        .await;
+    assert_eq!(sys.0, 200, "{}", sys.1);
+    let sys = sys.1["access_token"].as_str().unwrap().to_owned();
+    let as_admin = |method: reqwest::Method, path: &str, body: Value| {
+        let req = stack
+            .client
+            .request(method, stack.origin(&format!("/api/sso/v1{path}")))
+            .bearer_auth(&sys)
+            .json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let r = as_admin(
+        reqwest::Method::POST,
+        "/roles",
+        json!({"slug": "writers", "scopes": ["update:blog/posts"]}),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let roled_id = {
+        let payload = sessions[2]["access_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap();
+        let claims: Value =
+            serde_json::from_slice(&usso_shared::encoding::b64url_decode(payload).unwrap())
+                .unwrap();
+        claims["user_id"].as_str().unwrap().to_owned()
+    };
+    let r = as_admin(
+        reqwest::Method::PATCH,
+        &format!("/users/{roled_id}"),
+        json!({"roles": ["writers"]}),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    for edge in [&workers, &spin] {
+        let r = refresh(edge, &sessions[2]["refresh_token"]).await;
+        assert_eq!(
+            code(&r),
+            (401, "session_revoked".into()),
+            "{}: {}",
+            edge.base,
+            r.1
+        );
+    }
+    let again = stack
+        .post(stack.origin("/api/sso/v1/auth/login"), &creds("roled"))
+        .await;
+    assert_eq!(again.0, 200, "{}", again.1);
+    let r = refresh(&spin, &again.1["refresh_token"]).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let rotated = r.1["refresh_token"].clone();
+    let r = as_admin(reqwest::Method::DELETE, "/roles/writers", Value::Null).await;
+    assert_eq!(r.0, 204, "{}", r.1);
+    let r = refresh(&workers, &rotated).await;
+    assert_eq!(code(&r), (401, "session_revoked".into()), "{}", r.1);
 
     // Deactivate the tenant: both edges refuse verify and refresh within their TTL.
     admin(

@@ -11,6 +11,7 @@ use futures_util::future::join_all;
 use usso_edge::upstash_store::RedisHotStore;
 use usso_origin::store::hot::{OriginHot, SqliteHot};
 use usso_origin::store::redis::NativeRedis;
+use usso_shared::claims::Grant;
 use usso_shared::clock::{Clock, SystemClock};
 use usso_shared::rotation::{
     jti_hash, seal_successor, Outcome, RotationPolicy, SessionRecord, Successor,
@@ -188,6 +189,58 @@ async fn sessions<H: OriginHot>(h: &H, run: &str, now: i64) {
         .await
         .unwrap();
     assert_eq!(o, Outcome::Expired);
+
+    // A live session's grant changes (switching workspace) and rotation keeps it; a revoked
+    // or unknown session's does not.
+    let s6 = format!("s6_{run}");
+    h.put_session(&record(&t, &s6, "erin", "e0", now))
+        .await
+        .unwrap();
+    let grant = Grant {
+        sub: "erin".into(),
+        workspace_id: Some("ws_1".into()),
+        roles: vec!["editor".into()],
+        scopes: vec!["read:blog/posts?workspace_id=ws_1".into()],
+        ..Grant::default()
+    };
+    assert!(h.set_grant(&t, &s6, &grant).await.unwrap());
+    assert_eq!(h.session(&t, &s6).await.unwrap().unwrap().grant, grant);
+    let (o, after) = h
+        .rotate(
+            &t,
+            &s6,
+            &jti_hash("e0"),
+            &successor("e0", &s6, "e1"),
+            30,
+            now + 1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(o, Outcome::Rotated);
+    let after = after.unwrap();
+    assert_eq!((after.grant, after.generation), (grant.clone(), 1));
+    let (tr, sr) = (&t, &s6);
+    let switched = join_all((0..4).map(|i| {
+        let g = Grant {
+            workspace_id: Some(format!("ws_{i}")),
+            ..grant.clone()
+        };
+        async move { h.set_grant(tr, sr, &g).await }
+    }))
+    .await;
+    assert!(
+        switched.iter().all(|r| matches!(r, Ok(true))),
+        "{switched:?}"
+    );
+    let last = h.session(&t, &s6).await.unwrap().unwrap();
+    assert_eq!(last.generation, 1, "the rest of the record is untouched");
+    assert!(last.grant.workspace_id.is_some());
+    h.revoke(&t, &s6, "logout", now + 2).await.unwrap();
+    assert!(!h.set_grant(&t, &s6, &grant).await.unwrap(), "revoked");
+    assert!(
+        !h.set_grant(&t, "no-such", &grant).await.unwrap(),
+        "unknown"
+    );
 
     // Parallel presentations of one token: exactly one rotation, the rest replays.
     let s5 = format!("s5_{run}");

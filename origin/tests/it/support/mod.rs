@@ -795,13 +795,14 @@ pub fn kid_of(token: &str) -> String {
     header["kid"].as_str().unwrap().to_owned()
 }
 
-/// The single-use token of a magic link in a message's text (`…?token=…`).
+/// The single-use token of a link in a message's text (`…?token=…`; magic links, and
+/// invitations' `<id>.<secret>`).
 pub fn token_in(text: &str) -> Option<String> {
     let start = text.find("token=")? + 6;
     Some(
         text[start..]
             .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             .collect(),
     )
 }

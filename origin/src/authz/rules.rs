@@ -1,0 +1,250 @@
+//! The rule of every administration and self-service route, declared once. Handlers check
+//! their route's rule through [`Route::allows`]; `docs/authorization.md` holds [`markdown`]'s
+//! table (a test fails when the two differ), and the authorization-matrix test derives the
+//! expected status of each caller from the same rules.
+
+use usso_shared::paths;
+use usso_shared::{Error, ErrorCode, Result};
+
+use super::{Action, Need, Principal, Resource};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Any signed-in user, for their own account.
+    SignedIn,
+    /// Whoever holds the scope.
+    Scope(Need),
+    /// The user the route names, or whoever holds the scope.
+    SelfOr(Need),
+    /// Whoever holds the scope inside the workspace the route names
+    /// (`<scope>?workspace_id=<id>`; a tenant-wide grant of the scope also does).
+    InWorkspace(Need),
+    /// A member of the workspace the route names, or whoever holds the scope inside it.
+    /// Membership is data, so users pass here and the domain answers `404` to non-members
+    /// without the scope (a workspace you may not see does not exist for you).
+    MemberOr(Need),
+}
+
+/// One route and its rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path (axum syntax).
+    pub path: &'static str,
+    /// Who may call it.
+    pub rule: Rule,
+}
+
+impl Route {
+    /// Whether `p` may call this route about the user `subject` (the user the path names, if
+    /// any). `permission_denied` names the missing scope.
+    pub fn allows(&self, p: &Principal, subject: Option<&str>) -> Result<()> {
+        match self.rule {
+            Rule::SignedIn if p.user_id.is_some() => Ok(()),
+            Rule::SignedIn => Err(Error::new(
+                ErrorCode::PermissionDenied,
+                "this route is for user accounts",
+            )),
+            Rule::Scope(need) => p.require(need),
+            Rule::SelfOr(need) => match subject {
+                Some(uid) if p.is_user(uid) => Ok(()),
+                _ => p.require(need),
+            },
+            Rule::InWorkspace(need) => match subject {
+                Some(ws) => p.require_in(need, ws),
+                None => p.require(need),
+            },
+            Rule::MemberOr(_) if p.user_id.is_some() => Ok(()),
+            Rule::MemberOr(need) => match subject {
+                Some(ws) => p.require_in(need, ws),
+                None => p.require(need),
+            },
+        }
+    }
+}
+
+const fn route(method: &'static str, path: &'static str, rule: Rule) -> Route {
+    Route { method, path, rule }
+}
+
+const fn scope(a: Action, r: Resource) -> Rule {
+    Rule::Scope(Need(a, r))
+}
+
+const fn self_or(a: Action, r: Resource) -> Rule {
+    Rule::SelfOr(Need(a, r))
+}
+
+const fn in_ws(a: Action) -> Rule {
+    Rule::InWorkspace(Need(a, Workspaces))
+}
+
+use Action::{Create, Delete, Read, Update};
+use Resource::{Profiles, Roles, Users, Workspaces};
+
+/// `GET /users`.
+pub const USERS_LIST: Route = route("GET", paths::USERS, scope(Read, Users));
+/// `POST /users`.
+pub const USERS_CREATE: Route = route("POST", paths::USERS, scope(Create, Users));
+/// `GET /users/{uid}`.
+pub const USER_GET: Route = route("GET", paths::USER, self_or(Read, Users));
+/// `PATCH /users/{uid}`.
+pub const USER_UPDATE: Route = route("PATCH", paths::USER, scope(Update, Users));
+/// `DELETE /users/{uid}`.
+pub const USER_DELETE: Route = route("DELETE", paths::USER, scope(Delete, Users));
+/// `GET /users/{uid}/identifiers`.
+pub const IDENTIFIERS_LIST: Route = route("GET", paths::USER_IDENTIFIERS, self_or(Read, Users));
+/// `POST /users/{uid}/identifiers` (unproven addresses could squat on other people's: only
+/// administrators add them).
+pub const IDENTIFIERS_ADD: Route = route("POST", paths::USER_IDENTIFIERS, scope(Update, Users));
+/// `DELETE /users/{uid}/identifiers/{identifier_id}`.
+pub const IDENTIFIER_REMOVE: Route = route("DELETE", paths::USER_IDENTIFIER, scope(Update, Users));
+/// `POST /users/{uid}/identifiers/{identifier_id}/primary`.
+pub const IDENTIFIER_PRIMARY: Route =
+    route("POST", paths::USER_IDENTIFIER_PRIMARY, scope(Update, Users));
+/// `GET /users/{uid}/credentials`.
+pub const CREDENTIALS: Route = route("GET", paths::USER_CREDENTIALS, self_or(Read, Users));
+/// `GET /profiles/mine`.
+pub const PROFILE_MINE_GET: Route = route("GET", paths::PROFILE_MINE, Rule::SignedIn);
+/// `PATCH /profiles/mine`.
+pub const PROFILE_MINE_UPDATE: Route = route("PATCH", paths::PROFILE_MINE, Rule::SignedIn);
+/// `GET /profiles/{user_id}`.
+pub const PROFILE_GET: Route = route("GET", paths::PROFILE, self_or(Read, Profiles));
+/// `GET /roles`.
+pub const ROLES_LIST: Route = route("GET", paths::ROLES, scope(Read, Roles));
+/// `POST /roles`.
+pub const ROLES_CREATE: Route = route("POST", paths::ROLES, scope(Create, Roles));
+/// `GET /roles/{slug}`.
+pub const ROLE_GET: Route = route("GET", paths::ROLE, scope(Read, Roles));
+/// `PATCH /roles/{slug}`.
+pub const ROLE_UPDATE: Route = route("PATCH", paths::ROLE, scope(Update, Roles));
+/// `DELETE /roles/{slug}`.
+pub const ROLE_DELETE: Route = route("DELETE", paths::ROLE, scope(Delete, Roles));
+
+/// `GET /workspaces` (all of the tenant's with `read:usso/workspaces`, else your own).
+pub const WORKSPACES_LIST: Route = route("GET", paths::WORKSPACES, Rule::SignedIn);
+/// `POST /workspaces`.
+pub const WORKSPACES_CREATE: Route = route("POST", paths::WORKSPACES, scope(Create, Workspaces));
+/// `GET /workspaces/{workspace_id}`.
+pub const WORKSPACE_GET: Route = route(
+    "GET",
+    paths::WORKSPACE,
+    Rule::MemberOr(Need(Read, Workspaces)),
+);
+/// `PATCH /workspaces/{workspace_id}`.
+pub const WORKSPACE_UPDATE: Route = route("PATCH", paths::WORKSPACE, in_ws(Update));
+/// `DELETE /workspaces/{workspace_id}`.
+pub const WORKSPACE_DELETE: Route = route("DELETE", paths::WORKSPACE, in_ws(Delete));
+/// `GET /workspaces/{workspace_id}/members`.
+pub const MEMBERS_LIST: Route = route(
+    "GET",
+    paths::WORKSPACE_MEMBERS,
+    Rule::MemberOr(Need(Read, Workspaces)),
+);
+/// `POST /workspaces/{workspace_id}/members`.
+pub const MEMBERS_ADD: Route = route("POST", paths::WORKSPACE_MEMBERS, in_ws(Update));
+/// `PATCH /workspaces/{workspace_id}/members/{uid}`.
+pub const MEMBER_UPDATE: Route = route("PATCH", paths::WORKSPACE_MEMBER, in_ws(Update));
+/// `DELETE /workspaces/{workspace_id}/members/{uid}`.
+pub const MEMBER_REMOVE: Route = route("DELETE", paths::WORKSPACE_MEMBER, in_ws(Update));
+/// `GET /workspaces/{workspace_id}/invitations`.
+pub const INVITATIONS_LIST: Route = route("GET", paths::WORKSPACE_INVITATIONS, in_ws(Update));
+/// `POST /workspaces/{workspace_id}/invitations`.
+pub const INVITATIONS_CREATE: Route = route("POST", paths::WORKSPACE_INVITATIONS, in_ws(Update));
+/// `DELETE /workspaces/{workspace_id}/invitations/{invitation_id}`.
+pub const INVITATION_REVOKE: Route = route("DELETE", paths::WORKSPACE_INVITATION, in_ws(Update));
+/// `POST /invitations/accept` (the invited address must be one of yours).
+pub const INVITATION_ACCEPT: Route = route("POST", paths::INVITATION_ACCEPT, Rule::SignedIn);
+/// `POST /auth/workspace` (only workspaces you belong to).
+pub const SWITCH_WORKSPACE: Route = route("POST", paths::AUTH_WORKSPACE, Rule::SignedIn);
+
+/// Every route with a rule, in the order of the documentation.
+pub const ALL: &[Route] = &[
+    USERS_LIST,
+    USERS_CREATE,
+    USER_GET,
+    USER_UPDATE,
+    USER_DELETE,
+    IDENTIFIERS_LIST,
+    IDENTIFIERS_ADD,
+    IDENTIFIER_REMOVE,
+    IDENTIFIER_PRIMARY,
+    CREDENTIALS,
+    PROFILE_MINE_GET,
+    PROFILE_MINE_UPDATE,
+    PROFILE_GET,
+    ROLES_LIST,
+    ROLES_CREATE,
+    ROLE_GET,
+    ROLE_UPDATE,
+    ROLE_DELETE,
+    WORKSPACES_LIST,
+    WORKSPACES_CREATE,
+    WORKSPACE_GET,
+    WORKSPACE_UPDATE,
+    WORKSPACE_DELETE,
+    MEMBERS_LIST,
+    MEMBERS_ADD,
+    MEMBER_UPDATE,
+    MEMBER_REMOVE,
+    INVITATIONS_LIST,
+    INVITATIONS_CREATE,
+    INVITATION_REVOKE,
+    INVITATION_ACCEPT,
+    SWITCH_WORKSPACE,
+];
+
+/// The route → rule table of `docs/authorization.md`.
+pub fn markdown() -> String {
+    let mut out = String::from("| method | path | who may call it |\n|---|---|---|\n");
+    for r in ALL {
+        let who = match r.rule {
+            Rule::SignedIn => "any signed-in user, for themselves".to_owned(),
+            Rule::Scope(n) => format!("`{}`", n.scope()),
+            Rule::SelfOr(n) => format!("the user named in the path, or `{}`", n.scope()),
+            Rule::InWorkspace(n) => format!("`{}`", n.in_workspace("{workspace_id}")),
+            Rule::MemberOr(n) => format!(
+                "members of the workspace, or `{}` (others: 404)",
+                n.in_workspace("{workspace_id}")
+            ),
+        };
+        let path = r.path.strip_prefix(paths::PREFIX).unwrap_or(r.path);
+        out.push_str(&format!("| {} | `{path}` | {who} |\n", r.method));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_listed_once_and_documented() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in ALL {
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+            assert!(
+                paths::DOCUMENTED.contains(&r.path),
+                "{} undocumented",
+                r.path
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_table_is_the_code() {
+        let doc = include_str!("../../../docs/authorization.md");
+        assert!(
+            doc.contains(&markdown()),
+            "docs/authorization.md is out of date; paste this table into it:\n{}",
+            markdown()
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! Profiles: what a user shows of themself (name, picture) and changes on their own.
+//!
+//! Invariant: a user changes only their own profile, and only its presentation fields (a
+//! profile change never touches roles, scopes, identifiers or activation).
+
+use serde_json::json;
+use usso_shared::{Error, ErrorCode, Result};
+
+use crate::app::{ClientMeta, Ctx};
+use crate::audit::AuditEvent;
+use crate::identity::register::display_name;
+use crate::identity::users::{self, User};
+
+/// A change to one's own profile (absent fields stay; `Some(None)` clears).
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    /// Display name.
+    pub name: Option<Option<String>>,
+    /// Picture URL (`https`, at most 2048 characters).
+    pub avatar_url: Option<Option<String>>,
+}
+
+/// Checks a picture URL: absolute `https`, at most 2048 characters, no spaces or controls.
+pub fn check_avatar(url: &str) -> Result<String> {
+    let url = url.trim();
+    let ok = url.len() <= 2048
+        && url.starts_with("https://")
+        && url.len() > "https://".len()
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+    if ok {
+        Ok(url.to_owned())
+    } else {
+        Err(Error::new(
+            ErrorCode::ValidationError,
+            "avatar_url: an https:// URL of at most 2048 characters",
+        ))
+    }
+}
+
+/// Applies `change` to the caller's own profile.
+pub async fn update_mine(
+    ctx: &Ctx,
+    tenant: &str,
+    user_id: &str,
+    who: &ClientMeta,
+    change: ProfileChange,
+) -> Result<(User, i64)> {
+    let name = match change.name {
+        Some(Some(n)) => Some(display_name(&n).map_err(|e| {
+            Error::new(ErrorCode::ValidationError, format!("name: {}", e.detail()))
+        })?),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let avatar = match change.avatar_url {
+        Some(Some(u)) => Some(Some(check_avatar(&u)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let out = users::modify(
+        &ctx.docs,
+        tenant,
+        user_id,
+        |u| {
+            if let Some(n) = &name {
+                u.name = n.clone();
+            }
+            if let Some(a) = &avatar {
+                u.avatar_url = a.clone();
+            }
+            Ok(())
+        },
+        ctx.now(),
+    )
+    .await?;
+    crate::audit::client(
+        ctx,
+        tenant,
+        AuditEvent::ProfileUpdated,
+        who,
+        json!({"user_id": user_id}),
+    )
+    .await;
+    Ok(out)
+}
