@@ -97,16 +97,32 @@ pub async fn erase_user<D: DocumentStore, H: OriginHot>(
     erased.sessions =
         crate::store::hot::revoke_all(hot, &user.tenant_id, &user.subject(), "user_erased", now)
             .await?;
-    let idents: Vec<String> = [
+    // Every identifier document of the account (an account may hold several of a kind), and
+    // the primary ones named on the account in case an index document is missing.
+    let mut idents: Vec<String> = users::identifiers_of(docs, &user.tenant_id, &user.id)
+        .await?
+        .iter()
+        .map(|i| i.identifier().key())
+        .collect();
+    for (kind, v) in [
         (IdentifierKind::Email, &user.email),
         (IdentifierKind::Phone, &user.phone),
         (IdentifierKind::Username, &user.username),
-    ]
-    .into_iter()
-    .filter_map(|(kind, v)| v.as_ref().map(|v| format!("{}:{v}", kind.as_str())))
-    .collect();
+    ] {
+        if let Some(v) = v {
+            let key = format!("{}:{v}", kind.as_str());
+            if !idents.contains(&key) {
+                idents.push(key);
+            }
+        }
+    }
     for key in &idents {
-        if docs.delete(IDENTIFIERS, &user.tenant_id, key).await? {
+        // Only the account's own index documents (never another account's).
+        let owned = docs
+            .get(IDENTIFIERS, &user.tenant_id, key)
+            .await?
+            .is_some_and(|d| d.body["user_id"].as_str() == Some(user.id.as_str()));
+        if owned && docs.delete(IDENTIFIERS, &user.tenant_id, key).await? {
             erased.identifiers += 1;
         }
     }

@@ -85,6 +85,24 @@ pub const WORKSPACE_INVITATION: &str =
 pub const INVITATION_ACCEPT: &str = api!("/invitations/accept");
 /// Switch the session's active workspace (a new token pair, same session).
 pub const AUTH_WORKSPACE: &str = api!("/auth/workspace");
+/// Change your password.
+pub const PASSWORD_CHANGE: &str = api!("/auth/password/change");
+/// Ask for a password reset code.
+pub const PASSWORD_RESET_REQUEST: &str = api!("/auth/password/reset/request");
+/// Reset a password with a code.
+pub const PASSWORD_RESET: &str = api!("/auth/password/reset");
+/// Ask for a code proving one of your identifiers.
+pub const VERIFY_REQUEST: &str = api!("/me/identifiers/verify/request");
+/// Prove one of your identifiers with its code.
+pub const VERIFY: &str = api!("/me/identifiers/verify");
+/// Everything held about you.
+pub const ME_EXPORT: &str = api!("/me/export");
+/// The tenant's audit trail.
+pub const AUDIT: &str = api!("/audit");
+/// Your own security events.
+pub const AUDIT_MINE: &str = api!("/audit/mine");
+/// Set a user's password (administration).
+pub const USER_PASSWORD: &str = api!("/users/{uid}/password");
 /// The OpenAPI description.
 pub const OPENAPI: &str = api!("/openapi.json");
 /// The API docs page.
@@ -128,4 +146,13 @@ pub const DOCUMENTED: &[&str] = &[
     WORKSPACE_INVITATION,
     INVITATION_ACCEPT,
     AUTH_WORKSPACE,
+    PASSWORD_CHANGE,
+    PASSWORD_RESET_REQUEST,
+    PASSWORD_RESET,
+    VERIFY_REQUEST,
+    VERIFY,
+    ME_EXPORT,
+    AUDIT,
+    AUDIT_MINE,
+    USER_PASSWORD,
 ];

@@ -8,16 +8,17 @@
 
 pub mod retention;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use usso_shared::Result;
 
 use crate::app::ClientMeta;
 use crate::store::collections::AUDIT;
-use crate::store::docs::DocumentStore;
+use crate::store::docs::{Cond, DocumentStore, Query, Sort};
 use crate::store::Docs;
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditEvent {
     /// A session was started.
@@ -98,6 +99,96 @@ pub enum AuditEvent {
     InvitationAccepted,
     /// A session's active workspace changed.
     WorkspaceSwitched,
+    /// A password reset code was asked for.
+    PasswordResetRequested,
+    /// A password was reset with a code.
+    PasswordReset,
+    /// A user changed their password.
+    PasswordChanged,
+    /// An administrator set a user's password.
+    PasswordSetByAdmin,
+    /// A user deleted their own account.
+    AccountDeleted,
+}
+
+impl AuditEvent {
+    /// The event named `s` (its snake_case name), if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Entries about this user (`detail.user_id`).
+    pub user_id: Option<String>,
+    /// Of this event.
+    pub event: Option<AuditEvent>,
+    /// At or after (Unix seconds).
+    pub since: Option<i64>,
+    /// Before (Unix seconds).
+    pub until: Option<i64>,
+}
+
+/// One page of the tenant's audit entries matching `f`, newest first; with the total.
+pub async fn query<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    f: &AuditFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<Value>, u64)> {
+    let mut conds = Vec::new();
+    if let Some(u) = &f.user_id {
+        conds.push(Cond::Eq("detail.user_id".into(), json!(u)));
+    }
+    if let Some(e) = f.event {
+        conds.push(Cond::Eq("event".into(), json!(e)));
+    }
+    if f.since.is_some() || f.until.is_some() {
+        conds.push(Cond::Between("at".into(), f.since, f.until));
+    }
+    let page = docs
+        .query(
+            AUDIT,
+            tenant,
+            &Query {
+                conds,
+                sort: Sort::By {
+                    field: "at".into(),
+                    descending: true,
+                },
+                offset,
+                limit,
+            },
+        )
+        .await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|d| {
+            let mut b = d.body;
+            b["id"] = json!(d.id);
+            b
+        })
+        .collect();
+    Ok((items, page.total))
+}
+
+/// The audit entries about one user, newest first.
+pub async fn of_user<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    user_id: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<Value>, u64)> {
+    let f = AuditFilter {
+        user_id: Some(user_id.to_owned()),
+        ..AuditFilter::default()
+    };
+    query(docs, tenant, &f, offset, limit).await
 }
 
 /// Who acted.

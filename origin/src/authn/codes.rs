@@ -61,6 +61,10 @@ pub enum Purpose {
     Login,
     /// Completing a password login that needs a second factor.
     Mfa,
+    /// Choosing a new password.
+    PasswordReset,
+    /// Proving an identifier added to an account.
+    Verify,
 }
 
 impl Purpose {
@@ -68,6 +72,8 @@ impl Purpose {
         match self {
             Purpose::Login => "login",
             Purpose::Mfa => "mfa",
+            Purpose::PasswordReset => "reset",
+            Purpose::Verify => "verify",
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod magic_link;
 pub mod mfa;
 pub mod otp;
 pub mod password;
+pub mod reset;
 
 use serde::{Deserialize, Serialize};
 use usso_shared::{Error, ErrorCode};

@@ -42,7 +42,7 @@ pub struct CodeSent {
 }
 
 /// The channel a code for `ident` goes by.
-fn channel_for(ident: &Identifier, asked: Option<Channel>) -> Result<Channel> {
+pub fn channel_for(ident: &Identifier, asked: Option<Channel>) -> Result<Channel> {
     match (asked, ident.kind) {
         (None | Some(Channel::Email), IdentifierKind::Email) => Ok(Channel::Email),
         (None | Some(Channel::Sms), IdentifierKind::Phone) => Ok(Channel::Sms),

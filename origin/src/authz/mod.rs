@@ -69,6 +69,8 @@ pub enum Resource {
     Sessions,
     /// Workspaces, their members and invitations.
     Workspaces,
+    /// The audit trail.
+    Audit,
 }
 
 impl Resource {
@@ -81,6 +83,7 @@ impl Resource {
             Self::Tenants => "usso/tenants",
             Self::Sessions => "usso/sessions",
             Self::Workspaces => "usso/workspaces",
+            Self::Audit => "usso/audit",
         }
     }
 }

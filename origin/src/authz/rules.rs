@@ -82,7 +82,7 @@ const fn in_ws(a: Action) -> Rule {
 }
 
 use Action::{Create, Delete, Read, Update};
-use Resource::{Profiles, Roles, Users, Workspaces};
+use Resource::{Audit, Profiles, Roles, Users, Workspaces};
 
 /// `GET /users`.
 pub const USERS_LIST: Route = route("GET", paths::USERS, scope(Read, Users));
@@ -160,6 +160,23 @@ pub const INVITATION_ACCEPT: Route = route("POST", paths::INVITATION_ACCEPT, Rul
 /// `POST /auth/workspace` (only workspaces you belong to).
 pub const SWITCH_WORKSPACE: Route = route("POST", paths::AUTH_WORKSPACE, Rule::SignedIn);
 
+/// `PUT /users/{uid}/password` (an administrator sets it; the user's sessions end).
+pub const USER_PASSWORD: Route = route("PUT", paths::USER_PASSWORD, scope(Update, Users));
+/// `POST /auth/password/change`.
+pub const PASSWORD_CHANGE: Route = route("POST", paths::PASSWORD_CHANGE, Rule::SignedIn);
+/// `POST /me/identifiers/verify/request`.
+pub const VERIFY_REQUEST: Route = route("POST", paths::VERIFY_REQUEST, Rule::SignedIn);
+/// `POST /me/identifiers/verify`.
+pub const VERIFY: Route = route("POST", paths::VERIFY, Rule::SignedIn);
+/// `GET /me/export`.
+pub const ME_EXPORT: Route = route("GET", paths::ME_EXPORT, Rule::SignedIn);
+/// `DELETE /me` (your own account; the password when it has one).
+pub const ME_DELETE: Route = route("DELETE", paths::ME, Rule::SignedIn);
+/// `GET /audit/mine`.
+pub const AUDIT_MINE: Route = route("GET", paths::AUDIT_MINE, Rule::SignedIn);
+/// `GET /audit`.
+pub const AUDIT_LIST: Route = route("GET", paths::AUDIT, scope(Read, Audit));
+
 /// Every route with a rule, in the order of the documentation.
 pub const ALL: &[Route] = &[
     USERS_LIST,
@@ -194,6 +211,14 @@ pub const ALL: &[Route] = &[
     INVITATION_REVOKE,
     INVITATION_ACCEPT,
     SWITCH_WORKSPACE,
+    USER_PASSWORD,
+    PASSWORD_CHANGE,
+    VERIFY_REQUEST,
+    VERIFY,
+    ME_EXPORT,
+    ME_DELETE,
+    AUDIT_MINE,
+    AUDIT_LIST,
 ];
 
 /// The route → rule table of `docs/authorization.md`.

@@ -112,6 +112,48 @@ const DEFAULT_MAGIC_LINK_HTML: &str =
     <p>The link expires in {{minutes}} minutes and works once.</p>\n\
     <p>If you did not ask to sign in, you can ignore this message.</p>\n\
     </body></html>\n";
+/// What a one-time code other than a sign-in code is for: each has its own wording, so that a
+/// reset code is never mistaken for a sign-in code (or the reverse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeMessage {
+    /// Choosing a new password.
+    PasswordReset,
+    /// Proving an address added to an account.
+    Verification,
+}
+
+impl CodeMessage {
+    fn subject(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "Reset your {{brand}} password",
+            Self::Verification => "Confirm your address for {{brand}}",
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Self::PasswordReset => {
+                "Your {{brand}} password reset code is: {{code}}\n\n\
+                It expires in {{minutes}} minutes and works once.\n\n\
+                If you did not ask to reset your password, ignore this message: your \
+                password stays as it is.\n"
+            }
+            Self::Verification => {
+                "Your {{brand}} confirmation code is: {{code}}\n\n\
+                It expires in {{minutes}} minutes.\n\n\
+                If you did not add this address to an account, you can ignore this message.\n"
+            }
+        }
+    }
+
+    fn sms(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "{{brand}} password reset code: {{code}}",
+            Self::Verification => "{{brand}} confirmation code: {{code}}",
+        }
+    }
+}
+
 const INVITATION_SUBJECT: &str = "You are invited to {{workspace}} on {{brand}}";
 const INVITATION_TEXT: &str = "You are invited to join {{workspace}} on {{brand}}.\n\n\
     Sign in (or sign up) with this email address, then accept here:\n\n\
@@ -253,6 +295,41 @@ impl Templates {
                 &vars,
                 true,
             )),
+        }
+    }
+
+    /// A code for `what` to `to` by email (fixed wording; not a tenant template).
+    pub fn render_code_email(
+        &self,
+        what: CodeMessage,
+        to: &str,
+        brand: &str,
+        code: &str,
+        minutes: u64,
+    ) -> Email {
+        let minutes = minutes.to_string();
+        let vars = [
+            ("brand", brand),
+            ("code", code),
+            ("minutes", minutes.as_str()),
+        ];
+        let text = render(what.text(), &vars, false);
+        Email {
+            to: to.to_owned(),
+            subject: render_subject(what.subject(), &vars),
+            html: Some(format!(
+                "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n<pre>{}</pre>\n</body></html>\n",
+                escape_html(&text)
+            )),
+            text,
+        }
+    }
+
+    /// A code for `what` to `to` by text message.
+    pub fn render_code_sms(&self, what: CodeMessage, to: &str, brand: &str, code: &str) -> Sms {
+        Sms {
+            to: to.to_owned(),
+            body: render(what.sms(), &[("brand", brand), ("code", code)], false),
         }
     }
 

@@ -37,3 +37,26 @@ pub async fn send_code(
     };
     queue(ctx, t, &message, deliver).await
 }
+
+/// Queues a code for `what` (not sign-in) for `to` by `channel`.
+pub async fn send_purpose_code(
+    ctx: &crate::app::Ctx,
+    t: &crate::tenants::Tenant,
+    to: &crate::identity::identifier::Identifier,
+    channel: crate::delivery::Channel,
+    what: crate::delivery::CodeMessage,
+    code: &str,
+    deliver: bool,
+) -> usso_shared::Result<()> {
+    let minutes = (t.otp.ttl_secs as u64).div_ceil(60);
+    let message = match channel {
+        crate::delivery::Channel::Email => crate::delivery::outbox::Message::Email(
+            t.templates
+                .render_code_email(what, &to.value, &t.name, code, minutes),
+        ),
+        crate::delivery::Channel::Sms => crate::delivery::outbox::Message::Sms(
+            t.templates.render_code_sms(what, &to.value, &t.name, code),
+        ),
+    };
+    queue(ctx, t, &message, deliver).await
+}

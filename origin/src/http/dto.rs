@@ -893,3 +893,82 @@ pub struct SwitchWorkspace {
     #[serde(default)]
     pub refresh_token: Option<String>,
 }
+
+/// Body of `POST /auth/password/change`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    /// Your password now (required when the account has one).
+    #[serde(default)]
+    pub current_password: Option<String>,
+    /// The new one (the tenant's policy).
+    pub new_password: String,
+}
+
+/// How many sessions an action ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsEnded {
+    /// Sessions revoked.
+    pub sessions_revoked: u64,
+}
+
+/// Body of `POST /auth/password/reset/request` and `POST /me/identifiers/verify/request`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeFor {
+    /// Email or phone.
+    pub identifier: String,
+}
+
+/// Body of `POST /auth/password/reset`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPassword {
+    /// The email or phone the code went to.
+    pub identifier: String,
+    /// The code.
+    pub code: String,
+    /// The new password (the tenant's policy).
+    pub new_password: String,
+}
+
+/// Body of `POST /me/identifiers/verify`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyIdentifier {
+    /// One of your identifiers.
+    pub identifier: String,
+    /// The code sent to it.
+    pub code: String,
+}
+
+/// Body of `DELETE /me`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccount {
+    /// Your password (required when the account has one).
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// Body of `PUT /users/{uid}/password`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    /// The new password (the tenant's policy).
+    pub secret: String,
+}
+
+/// A page of audit entries (`{event, at, ip, user_agent, detail, id}`, newest first).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// The page.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<serde_json::Value>,
+    /// All matching.
+    pub total: u64,
+    /// As asked.
+    pub offset: u64,
+    /// As applied.
+    pub limit: u64,
+}

@@ -4,6 +4,7 @@
 //! extract typed inputs ([`extract`], bodies in [`dto`]), make one domain call and turn the
 //! outcome into a response ([`respond`]). The accept loop and its limits are in [`serve`].
 
+pub mod account;
 pub mod auth;
 pub mod client_addr;
 pub mod dto;
@@ -87,7 +88,15 @@ fn account_routes() -> Router<CtxRef> {
     use sessions::*;
     Router::new()
         .route(paths::AUTH_ME, get(me))
-        .route(paths::ME, get(me_alias))
+        .route(paths::ME, get(me_alias).delete(account::delete_me))
+        .route(paths::PASSWORD_CHANGE, post(account::change_password))
+        .route(paths::PASSWORD_RESET_REQUEST, post(account::reset_request))
+        .route(paths::PASSWORD_RESET, post(account::reset_password))
+        .route(paths::VERIFY_REQUEST, post(account::verify_request))
+        .route(paths::VERIFY, post(account::verify))
+        .route(paths::ME_EXPORT, get(account::export))
+        .route(paths::AUDIT_MINE, get(account::audit_mine))
+        .route(paths::AUDIT, get(account::audit_list))
         .route(paths::SESSIONS, get(sessions))
         .route(paths::SESSION, delete(revoke_session))
 }
@@ -107,6 +116,10 @@ fn admin_routes() -> Router<CtxRef> {
         .route(paths::USER_IDENTIFIER, delete(users::remove_identifier))
         .route(paths::USER_IDENTIFIER_PRIMARY, post(users::make_primary))
         .route(paths::USER_CREDENTIALS, get(users::credentials))
+        .route(
+            paths::USER_PASSWORD,
+            axum::routing::put(users::set_password),
+        )
         .route(
             paths::PROFILE_MINE,
             get(profiles::mine).patch(profiles::update_mine),

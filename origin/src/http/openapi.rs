@@ -67,15 +67,26 @@ use crate::app::CtxRef;
         super::workspaces::invitation_info,
         super::workspaces::accept,
         super::workspaces::switch,
+        super::users::set_password,
+        super::account::change_password,
+        super::account::reset_request,
+        super::account::reset_password,
+        super::account::verify_request,
+        super::account::verify,
+        super::account::export,
+        super::account::delete_me,
+        super::account::audit_mine,
+        super::account::audit_list,
     ),
     components(schemas(LoginRequest, LoginMethod, MagicLinkAccepted, SecondStepRequired, OtpRequest, OtpAccepted, MagicLinkRequest, MagicLinkConfirm, MfaVerify, VerifyRequest, RefreshRequest, TokenResponse, TokenPairDoc, ErrorResponse,
         UserView, IdentifierView, UserPage, CreateUser, UpdateUser, AddIdentifier, IdentifierList, Credentials,
         ProfileView, UpdateProfile, RoleView, RolePage, CreateRole, UpdateRole,
         WorkspaceView, WorkspacePage, CreateWorkspace, UpdateWorkspace, MemberView, MemberPage, AddMember,
         UpdateMember, InvitationView, InvitationPage, CreateInvitation, InvitationInfo, AcceptInvitation,
-        Accepted, SwitchWorkspace)),
+        Accepted, SwitchWorkspace, ChangePassword, SessionsEnded, CodeFor, ResetPassword, VerifyIdentifier,
+        DeleteAccount, SetPassword, AuditPage)),
     tags((name = "auth"), (name = "tokens"), (name = "sessions"), (name = "users"), (name = "roles"),
-        (name = "profiles"), (name = "workspaces"), (name = "system"))
+        (name = "profiles"), (name = "workspaces"), (name = "account"), (name = "system"))
 )]
 pub struct ApiDoc;
 

@@ -287,3 +287,35 @@ pub async fn credentials(
     }
     .await)
 }
+
+/// Sets a user's password (the tenant's policy); their sessions end.
+#[utoipa::path(put, path = "/api/sso/v1/users/{uid}/password", tag = "users",
+    params(("uid" = String, Path)), request_body = dto::SetPassword,
+    responses((status = 200, body = dto::SessionsEnded), (status = 403, body = dto::ErrorResponse),
+        (status = 404, body = dto::ErrorResponse), (status = 422, body = dto::ErrorResponse)))]
+pub async fn set_password(
+    State(ctx): State<CtxRef>,
+    Path(uid): Path<String>,
+    CoreRequest(req): CoreRequest,
+) -> Out {
+    out(async {
+        let (tc, p) = extract::principal(&ctx, &req, &rules::USER_PASSWORD, Some(&uid)).await?;
+        let body: dto::SetPassword = req.json()?;
+        let n = manage::set_password(
+            &ctx,
+            &tc.tenant,
+            &p,
+            &extract::meta(&req),
+            &uid,
+            &body.secret,
+        )
+        .await?;
+        Ok(Response::json(
+            200,
+            &dto::SessionsEnded {
+                sessions_revoked: n,
+            },
+        ))
+    }
+    .await)
+}

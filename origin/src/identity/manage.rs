@@ -669,3 +669,54 @@ pub fn credential_methods(user: &User, identifiers: &[IdentifierDoc]) -> Vec<&'s
     }
     out
 }
+
+/// Why sessions end when an administrator sets a user's password.
+pub const REASON_PASSWORD_SET: &str = "password_set_by_admin";
+
+/// An administrator sets a user's password (checked against the tenant's policy); the user's
+/// sessions end. Only for accounts whose access is within the caller's.
+pub async fn set_password(
+    ctx: &Ctx,
+    t: &Tenant,
+    caller: &Principal,
+    who: &ClientMeta,
+    uid: &str,
+    password: &str,
+) -> Result<u64> {
+    let current = get(ctx, t.id(), uid).await?;
+    may_manage(ctx, caller, &current.user).await?;
+    if password.len() > crate::authn::hasher::MAX_PASSWORD_BYTES {
+        return Err(invalid("secret is too long".into()));
+    }
+    PasswordPolicy {
+        min_length: t.password_min_length,
+        ..PasswordPolicy::default()
+    }
+    .check(password)
+    .map_err(|e| invalid(format!("secret: {}", e.detail())))?;
+    let hash = ctx.hasher.hash(password).await?;
+    let now = ctx.now();
+    let (user, _) = users::modify(
+        &ctx.docs,
+        t.id(),
+        uid,
+        |u| {
+            u.password_hash = Some(hash.clone());
+            Ok(())
+        },
+        now,
+    )
+    .await?;
+    let revoked =
+        crate::store::hot::revoke_all(&ctx.hot, t.id(), &user.subject(), REASON_PASSWORD_SET, now)
+            .await?;
+    crate::audit::client(
+        ctx,
+        t.id(),
+        AuditEvent::PasswordSetByAdmin,
+        who,
+        json!({"user_id": uid, "by": caller.subject, "sessions_revoked": revoked}),
+    )
+    .await;
+    Ok(revoked)
+}

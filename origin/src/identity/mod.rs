@@ -1,6 +1,7 @@
 //! Accounts and the identifiers that name them: creating accounts ([`register`]), proving
 //! identifiers ([`claim`]), the store records ([`users`]) and identifier rules ([`identifier`]).
 
+pub mod account;
 pub mod claim;
 pub mod identifier;
 pub mod invitations;

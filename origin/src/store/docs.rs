@@ -44,6 +44,8 @@ pub enum Cond {
     In(String, Vec<String>),
     /// One of the string fields contains the text, ASCII case folded (a search box).
     Text(Vec<String>, String),
+    /// The field is a number with `min ≤ value < max` (either bound may be open).
+    Between(String, Option<i64>, Option<i64>),
 }
 
 /// The order of a query's results.
@@ -80,9 +82,11 @@ impl Query {
         let mut out = Vec::new();
         for c in &self.conds {
             match c {
-                Cond::Eq(f, _) | Cond::Has(f, _) | Cond::Present(f) | Cond::In(f, _) => {
-                    out.push(f.as_str())
-                }
+                Cond::Eq(f, _)
+                | Cond::Has(f, _)
+                | Cond::Present(f)
+                | Cond::In(f, _)
+                | Cond::Between(f, _, _) => out.push(f.as_str()),
                 Cond::Text(fs, _) => out.extend(fs.iter().map(String::as_str)),
             }
         }
@@ -232,8 +236,14 @@ pub fn check_body(v: &Value) -> Result<()> {
 }
 
 /// Whether `f` may name a filter field (letters, digits, `_`; at most 64 bytes).
+/// A field name: `[A-Za-z0-9_]+`, or up to three of them joined by `.` (a nested field,
+/// e.g. `detail.user_id`); at most 64 bytes.
 pub(crate) fn valid_field(f: &str) -> bool {
-    !f.is_empty() && f.len() <= 64 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    f.len() <= 64
+        && f.split('.').count() <= 3
+        && f.split('.').all(|seg| {
+            !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
 }
 
 impl DocumentStore for SqliteDocs {
@@ -410,6 +420,17 @@ impl DocumentStore for SqliteDocs {
                         " AND json_type(body, '$.{field}') = 'text' AND json_extract(body, '$.{field}') \
                          IN (SELECT value FROM json_each(?{n}))"
                     ));
+                }
+                Cond::Between(field, min, max) => {
+                    cond.push_str(&format!(
+                        " AND json_type(body, '$.{field}') IN ('integer', 'real')"
+                    ));
+                    if let Some(min) = min {
+                        cond.push_str(&format!(" AND json_extract(body, '$.{field}') >= {min}"));
+                    }
+                    if let Some(max) = max {
+                        cond.push_str(&format!(" AND json_extract(body, '$.{field}') < {max}"));
+                    }
                 }
                 Cond::Text(fields, text) => {
                     args.push(text.to_ascii_lowercase());

@@ -36,6 +36,32 @@ pub async fn revoke_all<H: OriginHot>(
     Ok(n)
 }
 
+/// Revokes every live session of `subject` in `tenant` but `keep` (a password change ends the
+/// other sessions, not the one that made it); how many it revoked.
+pub async fn revoke_others<H: OriginHot>(
+    hot: &H,
+    tenant: &str,
+    subject: &str,
+    keep: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<u64> {
+    let mut n = 0;
+    for s in hot.sessions_of(tenant, subject).await? {
+        if s.revoked_at.is_some() || Some(s.session_id.as_str()) == keep {
+            continue;
+        }
+        if hot
+            .revoke(tenant, &s.session_id, reason, now)
+            .await?
+            .is_some()
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Publishing plain values the edges read (tenant policy, domains, keys).
 pub trait Publish: Send + Sync + 'static {
     /// Sets a plain value (published tenant policy, domains, keys).

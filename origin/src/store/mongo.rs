@@ -177,6 +177,19 @@ impl DocumentStore for MongoDocs {
                 Cond::Present(field) => {
                     json!({ format!("body.{field}"): { "$exists": true, "$ne": null } })
                 }
+                // Comparisons match only values of the same type bracket (numbers), as the
+                // embedded store's type check does; an open lower bound is `i64::MIN`.
+                Cond::Between(field, min, max) => {
+                    let mut range = serde_json::Map::new();
+                    if min.is_some() || max.is_none() {
+                        let min = min.unwrap_or(i64::MIN);
+                        range.insert("$gte".into(), ejson::to_canonical(&json!(min))?);
+                    }
+                    if let Some(max) = max {
+                        range.insert("$lt".into(), ejson::to_canonical(&json!(max))?);
+                    }
+                    json!({ format!("body.{field}"): range })
+                }
                 Cond::Text(fields, text) => json!({ "$or": fields.iter().map(|f| json!({
                     format!("body.{f}"): { "$regex": regex_literal(text), "$options": "i" }
                 })).collect::<Vec<_>>() }),

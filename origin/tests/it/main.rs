@@ -7,6 +7,7 @@
 //! point: SIGTERM/SIGKILL, file-descriptor limits, what it prints. The edge runtimes, Redis, the
 //! SMTP server and the Data API stand-in are real processes.
 
+mod account;
 mod admin_api;
 mod backends;
 mod captcha_interop;

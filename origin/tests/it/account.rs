@@ -1,0 +1,547 @@
+//! A person's own account (issue 13): change and reset the password, prove an identifier,
+//! export and delete the account, read one's security events; an administrator's password
+//! set and the tenant's audit trail. Runs on SQLite and, through scripts/test.sh, on the Data
+//! API stand-in.
+
+use reqwest::{Client, Method};
+use serde_json::{json, Value};
+
+use crate::support::{admin, dev_messages, free_port, nth_dev_code, send, temp_dir, Reply, Server};
+
+const API: &str = "/api/sso/v1";
+
+async fn call(
+    c: &Client,
+    s: &Server,
+    m: &str,
+    p: &str,
+    token: Option<&str>,
+    b: Option<Value>,
+) -> Reply {
+    let mut req = c
+        .request(
+            Method::from_bytes(m.as_bytes()).unwrap(),
+            s.url(&format!("{API}{p}")),
+        )
+        .header("x-tenant-id", "org_default");
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = b {
+        req = req.json(&b);
+    }
+    send(req).await
+}
+
+fn code(r: &Reply) -> (u16, String) {
+    (
+        r.0.as_u16(),
+        r.1["error_code"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+async fn login(c: &Client, s: &Server, who: &str, secret: &str) -> Reply {
+    call(
+        c,
+        s,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"identifier": who, "secret": secret})),
+    )
+    .await
+}
+
+fn pair(r: &Reply) -> (String, String) {
+    assert_eq!(r.0, 200, "{}", r.1);
+    (
+        r.1["access_token"].as_str().unwrap().to_owned(),
+        r.1["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn refresh(c: &Client, s: &Server, token: &str) -> Reply {
+    call(
+        c,
+        s,
+        "POST",
+        "/auth/refresh",
+        None,
+        Some(json!({"refresh_token": token})),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_change_reset_and_prove_their_credentials() {
+    let data = temp_dir("account");
+    Server::start(&data, free_port(), &[]).stop();
+    admin(
+        &data,
+        &["user", "create", "boss@example.com", "--role", "admin"],
+        &[("USSO_NEW_PASSWORD", "a long password 1")],
+    );
+    // One test client sends every code request from one address: allow more than the default 3.
+    admin(
+        &data,
+        &[
+            "tenant",
+            "update",
+            "org_default",
+            "--set",
+            r#"{"otp_limit_ip": {"max": 20, "window_secs": 300}}"#,
+        ],
+        &[],
+    );
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/register",
+        None,
+        Some(json!({"identifier": "pat@example.com", "secret": "pat password 1"})),
+    )
+    .await;
+    let (a, a_refresh) = pair(&r);
+    let (_, b_refresh) = pair(&login(&c, &s, "pat@example.com", "pat password 1").await);
+    let (boss, _) = pair(&login(&c, &s, "boss@example.com", "a long password 1").await);
+    let pat_id = {
+        let r = call(&c, &s, "GET", "/users?q=pat", Some(&boss), None).await;
+        r.1["items"][0]["uid"].as_str().unwrap().to_owned()
+    };
+
+    // Change: the current password is needed; the other sessions end, this one stays.
+    for (body, want) in [
+        (
+            json!({"current_password": "wrong password", "new_password": "pat password 2"}),
+            (401, "invalid_credentials"),
+        ),
+        (
+            json!({"new_password": "pat password 2"}),
+            (422, "validation_error"),
+        ),
+        (
+            json!({"current_password": "pat password 1", "new_password": "short"}),
+            (422, "validation_error"),
+        ),
+    ] {
+        let r = call(
+            &c,
+            &s,
+            "POST",
+            "/auth/password/change",
+            Some(&a),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(code(&r), (want.0, want.1.into()), "{body}: {}", r.1);
+    }
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/password/change",
+        Some(&a),
+        Some(json!({"current_password": "pat password 1", "new_password": "pat password 2"})),
+    )
+    .await;
+    assert_eq!(
+        (r.0.as_u16(), r.1["sessions_revoked"].clone()),
+        (200, json!(1)),
+        "{}",
+        r.1
+    );
+    assert_eq!(
+        code(&refresh(&c, &s, &b_refresh).await).1,
+        "session_revoked"
+    );
+    assert_eq!(
+        refresh(&c, &s, &a_refresh).await.0,
+        200,
+        "the session that changed it lives on"
+    );
+    assert_eq!(
+        login(&c, &s, "pat@example.com", "pat password 1").await.0,
+        401
+    );
+    pair(&login(&c, &s, "pat@example.com", "pat password 2").await);
+    assert_eq!(
+        call(
+            &c,
+            &s,
+            "POST",
+            "/auth/password/change",
+            None,
+            Some(json!({"new_password": "pat password 3"}))
+        )
+        .await
+        .0,
+        401
+    );
+
+    // Reset by code: the same answer for an unknown identifier, a message only to the account.
+    let known = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/password/reset/request",
+        None,
+        Some(json!({"identifier": "pat@example.com"})),
+    )
+    .await;
+    let unknown = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/password/reset/request",
+        None,
+        Some(json!({"identifier": "nobody@example.com"})),
+    )
+    .await;
+    assert_eq!(
+        (known.0.as_u16(), &known.1),
+        (202, &unknown.1),
+        "same answer"
+    );
+    assert_eq!(unknown.0, 202);
+    let reset_code = nth_dev_code(&data, "pat@example.com", 1).await;
+    assert!(
+        dev_messages(&data, "nobody@example.com").is_empty(),
+        "nothing sent to nobody"
+    );
+    let text = dev_messages(&data, "pat@example.com")[0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("password reset code"), "{text}");
+    // A sign-in code does not reset a password.
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/request-otp",
+        None,
+        Some(json!({"identifier": "pat@example.com"})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let login_code = nth_dev_code(&data, "pat@example.com", 2).await;
+    for (body, want) in [
+        (
+            json!({"identifier": "pat@example.com", "code": login_code, "new_password": "pat password 3"}),
+            401,
+        ),
+        (
+            json!({"identifier": "pat@example.com", "code": "000000", "new_password": "pat password 3"}),
+            401,
+        ),
+        (
+            json!({"identifier": "nobody@example.com", "code": reset_code, "new_password": "pat password 3"}),
+            401,
+        ),
+        (
+            json!({"identifier": "pat@example.com", "code": reset_code, "new_password": "short"}),
+            422,
+        ),
+    ] {
+        let r = call(
+            &c,
+            &s,
+            "POST",
+            "/auth/password/reset",
+            None,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(r.0.as_u16(), want, "{body}: {}", r.1);
+    }
+    let (_, live) = pair(&login(&c, &s, "pat@example.com", "pat password 2").await);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/password/reset",
+        None,
+        Some(json!({
+        "identifier": "pat@example.com", "code": reset_code, "new_password": "pat password 3"})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert!(r.1["sessions_revoked"].as_u64().unwrap() >= 2, "{}", r.1);
+    assert_eq!(
+        code(&refresh(&c, &s, &live).await).1,
+        "session_revoked",
+        "every session ends"
+    );
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/password/reset",
+        None,
+        Some(json!({
+        "identifier": "pat@example.com", "code": reset_code, "new_password": "pat password 4"})),
+    )
+    .await;
+    assert_eq!(r.0, 401, "single use: {}", r.1);
+    let (pat, _) = pair(&login(&c, &s, "pat@example.com", "pat password 3").await);
+
+    // Proving an identifier an administrator added.
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        &format!("/users/{pat_id}/identifiers"),
+        Some(&boss),
+        Some(json!({"identifier": "pat.alt@example.com"})),
+    )
+    .await;
+    assert_eq!(
+        (r.0.as_u16(), r.1["verified_at"].clone()),
+        (201, Value::Null),
+        "{}",
+        r.1
+    );
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/me/identifiers/verify/request",
+        Some(&pat),
+        Some(json!({"identifier": "boss@example.com"})),
+    )
+    .await;
+    assert_eq!(r.0, 404, "not one of pat's: {}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/me/identifiers/verify/request",
+        Some(&pat),
+        Some(json!({"identifier": "pat.alt@example.com"})),
+    )
+    .await;
+    assert_eq!(r.0, 202, "{}", r.1);
+    let alt_code = nth_dev_code(&data, "pat.alt@example.com", 1).await;
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/me/identifiers/verify",
+        Some(&pat),
+        Some(json!({"identifier": "pat.alt@example.com", "code": "999999"})),
+    )
+    .await;
+    assert_eq!(r.0, 401, "{}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/me/identifiers/verify",
+        Some(&pat),
+        Some(json!({"identifier": "pat.alt@example.com", "code": alt_code})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert!(r.1["verified_at"].is_string(), "{}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/me/identifiers/verify/request",
+        Some(&pat),
+        Some(json!({"identifier": "pat.alt@example.com"})),
+    )
+    .await;
+    assert_eq!(code(&r), (409, "conflict".into()), "{}", r.1);
+
+    // An administrator sets a password: the policy applies, the user's sessions end.
+    let r = call(
+        &c,
+        &s,
+        "PUT",
+        &format!("/users/{pat_id}/password"),
+        Some(&boss),
+        Some(json!({"secret": "short"})),
+    )
+    .await;
+    assert_eq!(r.0, 422, "{}", r.1);
+    let (_, pat_refresh) = pair(&login(&c, &s, "pat@example.com", "pat password 3").await);
+    let r = call(
+        &c,
+        &s,
+        "PUT",
+        &format!("/users/{pat_id}/password"),
+        Some(&boss),
+        Some(json!({"secret": "set by the admin 1"})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(
+        code(&refresh(&c, &s, &pat_refresh).await).1,
+        "session_revoked"
+    );
+    let (pat, _) = pair(&login(&c, &s, "pat@example.com", "set by the admin 1").await);
+
+    // The audit trail: one's own events, and the tenant's for administrators.
+    let r = call(&c, &s, "GET", "/audit/mine?limit=100", Some(&pat), None).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let events: Vec<&str> = r.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for e in [
+        "password_changed",
+        "password_reset",
+        "password_set_by_admin",
+        "login_ok",
+        "identifier_verified",
+    ] {
+        assert!(events.contains(&e), "{e}: {events:?}");
+    }
+    assert!(r.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["detail"]["user_id"] == pat_id.as_str()));
+    let r = call(
+        &c,
+        &s,
+        "GET",
+        "/audit?event=password_reset",
+        Some(&boss),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.0.as_u16(), r.1["total"].clone()),
+        (200, json!(1)),
+        "{}",
+        r.1
+    );
+    let at = r.1["items"][0]["at"].as_i64().unwrap();
+    let r = call(
+        &c,
+        &s,
+        "GET",
+        &format!("/audit?user_id={pat_id}&since={at}&until={}", at + 1),
+        Some(&boss),
+        None,
+    )
+    .await;
+    assert!(
+        r.1["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["at"] == at),
+        "{}",
+        r.1
+    );
+    assert!(r.1["total"].as_u64().unwrap() >= 1);
+    let r = call(
+        &c,
+        &s,
+        "GET",
+        &format!("/audit?until={at}&event=password_reset"),
+        Some(&boss),
+        None,
+    )
+    .await;
+    assert_eq!(r.1["total"], 0, "before it: {}", r.1);
+    for bad in ["event=hacked", "since=5&until=5", "since=x", "limit=500"] {
+        let r = call(&c, &s, "GET", &format!("/audit?{bad}"), Some(&boss), None).await;
+        assert_eq!(code(&r), (422, "validation_error".into()), "{bad}: {}", r.1);
+    }
+    assert_eq!(call(&c, &s, "GET", "/audit", Some(&pat), None).await.0, 403);
+
+    // Export: everything held about pat, no password hash.
+    let r = call(&c, &s, "GET", "/me/export", Some(&pat), None).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(r.1["account"]["id"], pat_id.as_str());
+    assert_eq!(r.1["account"]["password_hash"], "<set>");
+    assert!(!r.1.to_string().contains("$argon2"), "no hash anywhere");
+    assert_eq!(r.1["identifiers"].as_array().unwrap().len(), 2);
+    assert!(!r.1["sessions"].as_array().unwrap().is_empty());
+    assert!(!r.1["audit"].as_array().unwrap().is_empty());
+
+    // Deleting one's account: the password is needed; then it is gone and the address free.
+    let r = call(&c, &s, "DELETE", "/me", Some(&pat), Some(json!({}))).await;
+    assert_eq!(r.0, 422, "{}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "DELETE",
+        "/me",
+        Some(&pat),
+        Some(json!({"password": "wrong one"})),
+    )
+    .await;
+    assert_eq!(r.0, 401, "{}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "DELETE",
+        "/me",
+        Some(&pat),
+        Some(json!({"password": "set by the admin 1"})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(r.1["identifiers"], 2, "{}", r.1);
+    assert_eq!(
+        login(&c, &s, "pat@example.com", "set by the admin 1")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        call(
+            &c,
+            &s,
+            "GET",
+            &format!("/users/{pat_id}"),
+            Some(&boss),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    let r = call(
+        &c,
+        &s,
+        "GET",
+        "/audit?event=account_deleted",
+        Some(&boss),
+        None,
+    )
+    .await;
+    assert_eq!(r.1["total"], 1, "{}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "GET",
+        &format!("/audit?user_id={pat_id}&limit=100"),
+        Some(&boss),
+        None,
+    )
+    .await;
+    assert_eq!(r.1["total"], 0, "nothing names pat any more: {}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/register",
+        None,
+        Some(json!({"identifier": "pat.alt@example.com", "secret": "a new person 1"})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "the address is free again: {}", r.1);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
