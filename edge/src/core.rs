@@ -448,6 +448,19 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         c.tenants.len() + c.attempts.len() + c.domains.len() + c.unknown.len()
     }
 
+    /// Forgets what this core remembers of a tenant and of some hosts (the origin calls it
+    /// after changing or deleting a tenant, so that its own routes see the change at once;
+    /// other edges see it when their cache entry ages out).
+    pub fn forget(&self, tenant_id: &str, hosts: &[String]) {
+        let mut c = self.write_cache();
+        c.tenants.remove(tenant_id);
+        c.attempts.remove(tenant_id);
+        c.unknown.remove(tenant_id);
+        for h in hosts {
+            c.domains.remove(h);
+        }
+    }
+
     fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
         self.cache.read().unwrap_or_else(|e| e.into_inner())
     }

@@ -103,6 +103,10 @@ pub const AUDIT: &str = api!("/audit");
 pub const AUDIT_MINE: &str = api!("/audit/mine");
 /// Set a user's password (administration).
 pub const USER_PASSWORD: &str = api!("/users/{uid}/password");
+/// Tenants (the system administrator).
+pub const TENANTS: &str = api!("/tenants");
+/// One tenant (the system administrator; a tenant's administrator for its own).
+pub const TENANT: &str = api!("/tenants/{tenant_id}");
 /// The OpenAPI description.
 pub const OPENAPI: &str = api!("/openapi.json");
 /// The API docs page.
@@ -155,4 +159,6 @@ pub const DOCUMENTED: &[&str] = &[
     AUDIT,
     AUDIT_MINE,
     USER_PASSWORD,
+    TENANTS,
+    TENANT,
 ];

@@ -10,7 +10,7 @@ use crate::config::{Command, Config, KeyCommand, TenantCommand, UserCommand};
 use crate::identity::identifier::Identifier;
 use crate::identity::users::{self, User};
 use crate::store::Stores;
-use crate::tenants::{self, Tenant};
+use crate::tenants;
 
 /// Runs one administration command.
 pub async fn execute(
@@ -39,44 +39,31 @@ pub async fn execute(
             smtp_password,
             smtp_from,
         }) => {
-            // The policy (redirects, captcha routes, limits…) is checked once, by
-            // `tenants::create` through `Tenant::validate`.
-            let domains: Vec<String> = domains
-                .iter()
-                .map(|d| {
-                    usso_edge::tenant::host_name(d).ok_or_else(|| {
-                        Error::new(ErrorCode::ValidationError, format!("bad domain `{d}`"))
-                    })
-                })
-                .collect::<Result<_>>()?;
-            let issuer = issuer
-                .or_else(|| domains.first().map(|d| format!("https://{d}")))
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorCode::ValidationError,
-                        "give --issuer or at least one --domain",
-                    )
-                })?;
-            let mut t = Tenant::new(
-                &id,
-                name.as_deref().unwrap_or(&id),
-                &issuer,
-                cfg.access_token_expire,
-                cfg.refresh_token_expire,
+            // The policy (domains, redirects, captcha routes, limits…) is checked once, by
+            // the same function `POST /tenants` uses.
+            let mut t = crate::tenants::provision::build(
+                crate::tenants::provision::NewTenant {
+                    id: id.clone(),
+                    name,
+                    domains,
+                    issuer,
+                    audience: Some(!no_audience),
+                    activation: if activation == "none" {
+                        crate::tenants::Activation::None
+                    } else {
+                        crate::tenants::Activation::Identifier
+                    },
+                    registration_enabled: None,
+                    require_mfa,
+                    allowed_redirects: redirects,
+                    captcha,
+                },
+                crate::tenants::provision::Lifetimes {
+                    access: cfg.access_token_expire,
+                    refresh: cfg.refresh_token_expire,
+                },
                 now,
-            );
-            t.tokens.domains = domains;
-            if no_audience {
-                t.tokens.audience = None;
-            }
-            t.allowed_redirects = redirects;
-            t.require_mfa = require_mfa;
-            t.activation = if activation == "none" {
-                crate::tenants::Activation::None
-            } else {
-                crate::tenants::Activation::Identifier
-            };
-            t.captcha = captcha;
+            )?;
             if let Some(host) = smtp_host {
                 let security =
                     crate::delivery::Security::parse(&smtp_security).ok_or_else(|| {
@@ -107,9 +94,7 @@ pub async fn execute(
                     &id,
                 )?);
             }
-            tenants::create(&stores.docs, &stores.master, &t, now).await?;
-            crate::identity::roles::seed(&stores.docs, t.id(), now).await?;
-            tenants::publish(&stores, &t, now).await?;
+            crate::tenants::provision::provision(&stores, &t, now).await?;
             println!(
                 "{}",
                 json!({"created": t.id(), "issuer": t.tokens.issuer, "domains": t.tokens.domains})
@@ -160,8 +145,14 @@ pub async fn execute(
                     format!("--set is not JSON: {e}"),
                 )
             })?;
-            let t = tenants::update(&stores.docs, &tid, &changes).await?;
-            tenants::publish(&stores, &t, now).await?;
+            let t = crate::tenants::provision::change(
+                &stores,
+                &tid,
+                &changes,
+                crate::tenants::provision::Changer::Operator,
+                now,
+            )
+            .await?;
             audit_cli(&stores, t.id(), AuditEvent::TenantUpdated, json!({"fields": changes.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>())})).await;
             println!("{}", json!({"updated": t.id()}));
             Ok(())

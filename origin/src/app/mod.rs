@@ -61,6 +61,8 @@ pub struct Ctx {
     pub hasher: Hasher,
     /// Master key.
     pub master: SecretKey,
+    /// The key published signing keys are sealed under for the edges.
+    pub edge_key: SecretKey,
     /// Trusted reverse proxies in front of the origin ([`crate::http::client_addr`]).
     pub proxy_hops: u8,
     /// Longest wait for a request body ([`crate::http::serve::Limits`]).
@@ -75,6 +77,16 @@ pub struct Ctx {
 pub type CtxRef = Arc<Ctx>;
 
 impl Ctx {
+    /// The stores, as the publishing and provisioning functions take them.
+    pub fn stores(&self) -> crate::store::Stores {
+        crate::store::Stores {
+            docs: self.docs.clone(),
+            hot: self.hot.clone(),
+            master: self.master.clone(),
+            edge_key: self.edge_key.clone(),
+        }
+    }
+
     /// Current time (seconds since the epoch) from the injected clock.
     pub fn now(&self) -> i64 {
         self.clock.now()

@@ -154,6 +154,7 @@ pub fn build(cfg: &Config, stores: Stores, hasher: Hasher, clock: AppClock) -> R
         docs: stores.docs,
         hot: stores.hot,
         hasher,
+        edge_key: stores.edge_key,
         master: stores.master,
         proxy_hops: cfg.proxy_hops(),
         body_timeout: std::time::Duration::from_secs(cfg.body_timeout_secs),

@@ -109,6 +109,10 @@ pub enum AuditEvent {
     PasswordSetByAdmin,
     /// A user deleted their own account.
     AccountDeleted,
+    /// A tenant was created.
+    TenantCreated,
+    /// A tenant was deleted.
+    TenantDeleted,
 }
 
 impl AuditEvent {

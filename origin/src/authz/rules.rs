@@ -20,6 +20,11 @@ pub enum Rule {
     /// Whoever holds the scope inside the workspace the route names
     /// (`<scope>?workspace_id=<id>`; a tenant-wide grant of the scope also does).
     InWorkspace(Need),
+    /// The system administrator only ([`Principal::is_system`]).
+    System,
+    /// The system administrator, or whoever holds the scope for its own tenant (the tenant
+    /// the path names); another tenant is not found (404).
+    SystemOrOwn(Need),
     /// A member of the workspace the route names, or whoever holds the scope inside it.
     /// Membership is data, so users pass here and the domain answers `404` to non-members
     /// without the scope (a workspace you may not see does not exist for you).
@@ -56,6 +61,17 @@ impl Route {
                 Some(ws) => p.require_in(need, ws),
                 None => p.require(need),
             },
+            Rule::System if p.is_system() => Ok(()),
+            Rule::System => Err(Error::new(
+                ErrorCode::PermissionDenied,
+                "this is for the system administrator",
+            )),
+            Rule::SystemOrOwn(_) if p.is_system() => Ok(()),
+            Rule::SystemOrOwn(need) => match subject {
+                Some(t) if t == p.tenant_id => p.require(need),
+                Some(_) => Err(Error::new(ErrorCode::NotFound, "tenant not found")),
+                None => p.require(need),
+            },
             Rule::MemberOr(_) if p.user_id.is_some() => Ok(()),
             Rule::MemberOr(need) => match subject {
                 Some(ws) => p.require_in(need, ws),
@@ -82,7 +98,7 @@ const fn in_ws(a: Action) -> Rule {
 }
 
 use Action::{Create, Delete, Read, Update};
-use Resource::{Audit, Profiles, Roles, Users, Workspaces};
+use Resource::{Audit, Profiles, Roles, Tenants, Users, Workspaces};
 
 /// `GET /users`.
 pub const USERS_LIST: Route = route("GET", paths::USERS, scope(Read, Users));
@@ -177,6 +193,22 @@ pub const AUDIT_MINE: Route = route("GET", paths::AUDIT_MINE, Rule::SignedIn);
 /// `GET /audit`.
 pub const AUDIT_LIST: Route = route("GET", paths::AUDIT, scope(Read, Audit));
 
+/// `GET /tenants`.
+pub const TENANTS_LIST: Route = route("GET", paths::TENANTS, Rule::System);
+/// `POST /tenants`.
+pub const TENANTS_CREATE: Route = route("POST", paths::TENANTS, Rule::System);
+/// `GET /tenants/{tenant_id}`.
+pub const TENANT_GET: Route = route("GET", paths::TENANT, Rule::SystemOrOwn(Need(Read, Tenants)));
+/// `PATCH /tenants/{tenant_id}` (a tenant's administrator: its policy, not `is_active` or
+/// `domains`).
+pub const TENANT_UPDATE: Route = route(
+    "PATCH",
+    paths::TENANT,
+    Rule::SystemOrOwn(Need(Update, Tenants)),
+);
+/// `DELETE /tenants/{tenant_id}`.
+pub const TENANT_DELETE: Route = route("DELETE", paths::TENANT, Rule::System);
+
 /// Every route with a rule, in the order of the documentation.
 pub const ALL: &[Route] = &[
     USERS_LIST,
@@ -219,6 +251,11 @@ pub const ALL: &[Route] = &[
     ME_DELETE,
     AUDIT_MINE,
     AUDIT_LIST,
+    TENANTS_LIST,
+    TENANTS_CREATE,
+    TENANT_GET,
+    TENANT_UPDATE,
+    TENANT_DELETE,
 ];
 
 /// The route → rule table of `docs/authorization.md`.
@@ -230,6 +267,13 @@ pub fn markdown() -> String {
             Rule::Scope(n) => format!("`{}`", n.scope()),
             Rule::SelfOr(n) => format!("the user named in the path, or `{}`", n.scope()),
             Rule::InWorkspace(n) => format!("`{}`", n.in_workspace("{workspace_id}")),
+            Rule::System => {
+                "the system administrator (`superadmin:usso/tenants` in `org_default`)".to_owned()
+            }
+            Rule::SystemOrOwn(n) => format!(
+                "the system administrator, or `{}` for its own tenant (others: 404)",
+                n.scope()
+            ),
             Rule::MemberOr(n) => format!(
                 "members of the workspace, or `{}` (others: 404)",
                 n.in_workspace("{workspace_id}")

@@ -972,3 +972,48 @@ pub struct AuditPage {
     /// As applied.
     pub limit: u64,
 }
+
+/// Body of `POST /tenants`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// 1–64 of `[A-Za-z0-9_-]`.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Host names it answers on.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Token issuer (default `https://<first domain>`).
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// An `aud` claim in tokens (default true).
+    #[serde(default)]
+    pub audience: Option<bool>,
+    /// `none` (default) or `identifier`.
+    #[serde(default)]
+    pub activation: Option<String>,
+    /// Self-registration (default true).
+    #[serde(default)]
+    pub registration_enabled: Option<bool>,
+    /// A second factor after a password.
+    #[serde(default)]
+    pub require_mfa: bool,
+    /// Allowed redirect origins.
+    #[serde(default)]
+    pub allowed_redirects: Vec<String>,
+    /// Routes that need a captcha: `otp`, `magic_link`, `login`.
+    #[serde(default)]
+    pub captcha: Vec<String>,
+}
+
+/// A page of tenants (their policies).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantPage {
+    /// The tenants' policies.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<serde_json::Value>,
+    /// All tenants.
+    pub total: u64,
+}

@@ -19,6 +19,7 @@ pub mod roles;
 pub mod serve;
 pub mod sessions;
 pub mod system;
+pub mod tenants;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;
@@ -161,6 +162,13 @@ fn admin_routes() -> Router<CtxRef> {
             get(workspaces::invitation_info).post(workspaces::accept),
         )
         .route(paths::AUTH_WORKSPACE, post(workspaces::switch))
+        .route(paths::TENANTS, get(tenants::list).post(tenants::create))
+        .route(
+            paths::TENANT,
+            get(tenants::get)
+                .patch(tenants::update)
+                .delete(tenants::delete),
+        )
 }
 
 async fn log_requests(

@@ -77,6 +77,11 @@ use crate::app::CtxRef;
         super::account::delete_me,
         super::account::audit_mine,
         super::account::audit_list,
+        super::tenants::list,
+        super::tenants::create,
+        super::tenants::get,
+        super::tenants::update,
+        super::tenants::delete,
     ),
     components(schemas(LoginRequest, LoginMethod, MagicLinkAccepted, SecondStepRequired, OtpRequest, OtpAccepted, MagicLinkRequest, MagicLinkConfirm, MfaVerify, VerifyRequest, RefreshRequest, TokenResponse, TokenPairDoc, ErrorResponse,
         UserView, IdentifierView, UserPage, CreateUser, UpdateUser, AddIdentifier, IdentifierList, Credentials,
@@ -84,9 +89,9 @@ use crate::app::CtxRef;
         WorkspaceView, WorkspacePage, CreateWorkspace, UpdateWorkspace, MemberView, MemberPage, AddMember,
         UpdateMember, InvitationView, InvitationPage, CreateInvitation, InvitationInfo, AcceptInvitation,
         Accepted, SwitchWorkspace, ChangePassword, SessionsEnded, CodeFor, ResetPassword, VerifyIdentifier,
-        DeleteAccount, SetPassword, AuditPage)),
+        DeleteAccount, SetPassword, AuditPage, CreateTenant, TenantPage)),
     tags((name = "auth"), (name = "tokens"), (name = "sessions"), (name = "users"), (name = "roles"),
-        (name = "profiles"), (name = "workspaces"), (name = "account"), (name = "system"))
+        (name = "profiles"), (name = "workspaces"), (name = "account"), (name = "tenants"), (name = "system"))
 )]
 pub struct ApiDoc;
 

@@ -66,6 +66,8 @@ pub async fn revoke_others<H: OriginHot>(
 pub trait Publish: Send + Sync + 'static {
     /// Sets a plain value (published tenant policy, domains, keys).
     fn set(&self, key: &str, value: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Removes a published value (a domain taken from a tenant, a deleted tenant).
+    fn unset(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Creating sessions and listing a subject's sessions (rotation and revocation are the edge core's [`HotStore`]).
@@ -263,6 +265,16 @@ impl Publish for SqliteHot {
             })
             .await
     }
+    async fn unset(&self, k: &str) -> Result<()> {
+        let k = k.to_owned();
+        self.db
+            .call(move |c| {
+                c.execute("DELETE FROM kv WHERE k=?1", params![k])
+                    .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
 }
 
 impl SessionIndex for SqliteHot {
@@ -401,6 +413,12 @@ impl<C: RedisExec + Send + Sync + 'static> Publish for RedisHotStore<C> {
     async fn set(&self, k: &str, v: &str) -> Result<()> {
         self.client()
             .exec(vec!["SET".into(), k.into(), v.into()])
+            .await
+            .map(|_| ())
+    }
+    async fn unset(&self, k: &str) -> Result<()> {
+        self.client()
+            .exec(vec!["DEL".into(), k.into()])
             .await
             .map(|_| ())
     }
@@ -589,6 +607,9 @@ impl HotStore for Hot {
 impl Publish for Hot {
     async fn set(&self, k: &str, v: &str) -> Result<()> {
         each!(self, s => s.set(k, v).await)
+    }
+    async fn unset(&self, k: &str) -> Result<()> {
+        each!(self, s => s.unset(k).await)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Tenants: their full policy (stored in the document store) and the view published to the hot
 //! store for the token routes, plus each tenant's signing keys (sealed at rest) and rotation.
 
+pub mod provision;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use usso_edge::store::key;
@@ -357,6 +359,26 @@ pub async fn update<D: DocumentStore>(
             format!("invalid tenant settings: {e}"),
         )
     })?;
+    tenant.validate()?;
+    docs.replace(TENANTS, id, id, body, doc.version).await?;
+    Ok(tenant)
+}
+
+/// Replaces the domains of tenant `id` (compare-and-set) and returns it (publish it
+/// afterwards; see [`provision::change`] for what happens to domains given up).
+pub async fn set_domains<D: DocumentStore>(
+    docs: &D,
+    id: &str,
+    domains: &[String],
+) -> Result<Tenant> {
+    let doc = docs
+        .get(TENANTS, id, id)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::TenantNotFound, format!("no tenant `{id}`")))?;
+    let mut body = doc.body;
+    body["domains"] = serde_json::json!(domains);
+    let tenant: Tenant = serde_json::from_value(body.clone())
+        .map_err(|e| Error::internal(format!("corrupt tenant `{id}`: {e}")))?;
     tenant.validate()?;
     docs.replace(TENANTS, id, id, body, doc.version).await?;
     Ok(tenant)

@@ -174,7 +174,13 @@ fn probe(r: &rules::Route, me: &str, ws: &str) -> (String, Option<Value>, u16, b
     } else {
         ws
     };
+    let tenant = if r.method == "DELETE" {
+        "no-such-tenant"
+    } else {
+        "org_default"
+    };
     let path = path
+        .replace("{tenant_id}", tenant)
         .replace("{uid}", target)
         .replace("{user_id}", target)
         .replace("{workspace_id}", workspace)
@@ -297,7 +303,9 @@ async fn every_route_answers_by_its_rule() {
             Some(&pat),
             |r, _| match r {
                 Rule::SignedIn | Rule::SelfOr(_) | Rule::MemberOr(_) => Want::Through,
-                Rule::Scope(_) | Rule::InWorkspace(_) => Want::Forbidden,
+                Rule::Scope(_) | Rule::InWorkspace(_) | Rule::System | Rule::SystemOrOwn(_) => {
+                    Want::Forbidden
+                }
             },
         ),
         (
@@ -314,7 +322,7 @@ async fn every_route_answers_by_its_rule() {
             Rule::Scope(n) | Rule::SelfOr(n) => {
                 through_if(n == Need(Action::Read, Resource::Users))
             }
-            Rule::InWorkspace(_) => Want::Forbidden,
+            Rule::InWorkspace(_) | Rule::System | Rule::SystemOrOwn(_) => Want::Forbidden,
             Rule::MemberOr(_) => Want::Hidden,
         }),
         (
@@ -323,10 +331,14 @@ async fn every_route_answers_by_its_rule() {
             |r, here| match r {
                 Rule::SignedIn | Rule::MemberOr(_) => Want::Through,
                 Rule::InWorkspace(_) => through_if(here),
-                Rule::Scope(_) | Rule::SelfOr(_) => Want::Forbidden,
+                Rule::Scope(_) | Rule::SelfOr(_) | Rule::System | Rule::SystemOrOwn(_) => {
+                    Want::Forbidden
+                }
             },
         ),
-        ("boss (role admin)", Some(&boss), |_, _| Want::Through),
+        ("boss (role admin, its own tenant)", Some(&boss), |r, _| {
+            through_if(r != Rule::System)
+        }),
         ("system (superadmin:*)", Some(&system), |_, _| Want::Through),
         ("nobody (no token)", None, |_, _| Want::Forbidden),
     ];
@@ -403,6 +415,12 @@ async fn every_route_answers_by_its_rule() {
         ("GET", format!("/users/{pat_id}/credentials"), None),
         ("GET", format!("/profiles/{pat_id}"), None),
         ("GET", format!("/workspaces/{ws}"), None),
+        ("GET", "/tenants/org_default".to_owned(), None),
+        (
+            "PATCH",
+            "/tenants/org_default".to_owned(),
+            Some(json!({"name": "x"})),
+        ),
         (
             "PATCH",
             format!("/workspaces/{ws}"),
@@ -1790,6 +1808,252 @@ async fn workspaces_members_invitations_and_switching() {
     )
     .await;
     assert_eq!(r.0, 404, "expired: {}", r.1);
+    s.stop();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_are_managed_over_http() {
+    let data = temp_dir("tenants");
+    seed(&data);
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let (system, _) = login(&c, &s, "org_default", "system", SYSTEM_PASSWORD).await;
+    let (boss, _) = login(
+        &c,
+        &s,
+        "org_default",
+        "boss@example.com",
+        "a long password 1",
+    )
+    .await;
+    let sys = |m: &'static str, p: &str, b: Option<Value>| {
+        let (c, s, t, p) = (&c, &s, system.clone(), p.to_owned());
+        async move { call(c, s, m, &p, "org_default", Some(&t), b.as_ref()).await }
+    };
+
+    let r = sys(
+        "POST",
+        "/tenants",
+        Some(json!({"id": "globex", "name": "Globex",
+        "domains": ["SSO.Globex.test"], "activation": "none"})),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    assert_eq!(
+        (r.1["id"].clone(), r.1["domains"].clone()),
+        (json!("globex"), json!(["sso.globex.test"]))
+    );
+    assert_eq!(r.1["issuer"], "https://sso.globex.test");
+    for (body, want) in [
+        (
+            json!({"id": "globex", "domains": ["x.globex.test"]}),
+            (409, "conflict"),
+        ),
+        (
+            json!({"id": "initech", "domains": ["sso.globex.test"]}),
+            (409, "conflict"),
+        ),
+        (
+            json!({"id": "bad id!", "domains": ["x.test"]}),
+            (422, "validation_error"),
+        ),
+        (
+            json!({"id": "initech", "domains": ["not a host"]}),
+            (422, "validation_error"),
+        ),
+        (json!({"id": "initech"}), (422, "validation_error")),
+        (
+            json!({"id": "initech", "domains": ["i.test"], "activation": "sometimes"}),
+            (422, "validation_error"),
+        ),
+        (
+            json!({"id": "initech", "domains": ["i.test"], "colour": "red"}),
+            (422, "validation_error"),
+        ),
+    ] {
+        let r = sys("POST", "/tenants", Some(body.clone())).await;
+        assert_eq!(code(&r), (want.0, want.1.into()), "{body}: {}", r.1);
+    }
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/tenants",
+        "org_default",
+        Some(&boss),
+        Some(&json!({"id": "mine", "domains": ["m.test"]})),
+    )
+    .await;
+    assert_eq!(
+        code(&r),
+        (403, "permission_denied".into()),
+        "a tenant administrator: {}",
+        r.1
+    );
+    let r = sys("GET", "/tenants", None).await;
+    let ids: Vec<&str> = r.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    for id in ["org_default", "acme", "globex"] {
+        assert!(ids.contains(&id), "{id}: {ids:?}");
+    }
+    assert!(!r.1.to_string().contains("sealed_password"));
+
+    // The new tenant works at once, by its domain, with its own administrator role.
+    let r = send(
+        c.post(s.url(&format!("{API}/auth/register")))
+            .header("host", "sso.globex.test")
+            .json(&json!({"identifier": "ann@globex.test", "secret": "ann password 1"})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(
+        claims(r.1["access_token"].as_str().unwrap())["tenant_id"],
+        "globex"
+    );
+    admin(
+        &data,
+        &[
+            "user",
+            "create",
+            "chief@globex.test",
+            "--tenant",
+            "globex",
+            "--role",
+            "admin",
+        ],
+        &[("USSO_NEW_PASSWORD", "a long password 1")],
+    );
+    let (chief, _) = login(&c, &s, "globex", "chief@globex.test", "a long password 1").await;
+    let as_chief = |m: &'static str, p: &str, b: Option<Value>| {
+        let (c, s, t, p) = (&c, &s, chief.clone(), p.to_owned());
+        async move { call(c, s, m, &p, "globex", Some(&t), b.as_ref()).await }
+    };
+    assert_eq!(as_chief("GET", "/roles/admin", None).await.0, 200);
+    assert_eq!(as_chief("GET", "/tenants/globex", None).await.0, 200);
+    assert_eq!(as_chief("GET", "/tenants/org_default", None).await.0, 404);
+    assert_eq!(as_chief("GET", "/tenants", None).await.0, 403);
+    // Its policy, not the operator's settings.
+    let r = as_chief(
+        "PATCH",
+        "/tenants/globex",
+        Some(json!({"registration_enabled": false, "password_min_length": 12})),
+    )
+    .await;
+    assert_eq!(
+        (r.0.as_u16(), r.1["password_min_length"].clone()),
+        (200, json!(12)),
+        "{}",
+        r.1
+    );
+    for body in [
+        json!({"is_active": false}),
+        json!({"domains": ["evil.test"]}),
+    ] {
+        let r = as_chief("PATCH", "/tenants/globex", Some(body.clone())).await;
+        assert_eq!(
+            code(&r),
+            (403, "permission_denied".into()),
+            "{body}: {}",
+            r.1
+        );
+    }
+    for body in [
+        json!({"password_min_length": 3}),
+        json!({"tokens": {}}),
+        json!([1]),
+    ] {
+        let r = as_chief("PATCH", "/tenants/globex", Some(body.clone())).await;
+        assert_eq!(r.0, 422, "{body}: {}", r.1);
+    }
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/register",
+        "globex",
+        None,
+        Some(&json!({"identifier": "bob@globex.test", "secret": "bob password 12"})),
+    )
+    .await;
+    assert_eq!(r.0.as_u16() / 100, 4, "registration is off: {}", r.1);
+
+    // Domains: moved by the system administrator; the old one stops resolving.
+    let r = sys(
+        "PATCH",
+        "/tenants/globex",
+        Some(json!({"domains": ["id.globex.test"]})),
+    )
+    .await;
+    assert_eq!(
+        (r.0.as_u16(), r.1["domains"].clone()),
+        (200, json!(["id.globex.test"])),
+        "{}",
+        r.1
+    );
+    let at = |host: &'static str| {
+        let (c, s) = (&c, &s);
+        async move {
+            send(
+                c.post(s.url(&format!("{API}/auth/login")))
+                    .header("host", host)
+                    .json(
+                        &json!({"identifier": "chief@globex.test", "secret": "a long password 1"}),
+                    ),
+            )
+            .await
+        }
+    };
+    assert_eq!(at("id.globex.test").await.0, 200);
+    assert_eq!(
+        code(&at("sso.globex.test").await),
+        (400, "tenant_not_found".into())
+    );
+    let r = sys(
+        "PATCH",
+        "/tenants/acme",
+        Some(json!({"domains": ["id.globex.test"]})),
+    )
+    .await;
+    assert_eq!(code(&r), (409, "conflict".into()), "taken: {}", r.1);
+
+    // The system tenant stays; another one goes with everything it holds.
+    let r = sys(
+        "PATCH",
+        "/tenants/org_default",
+        Some(json!({"is_active": false})),
+    )
+    .await;
+    assert_eq!(code(&r), (409, "conflict".into()), "{}", r.1);
+    assert_eq!(
+        code(&sys("DELETE", "/tenants/org_default", None).await),
+        (409, "conflict".into())
+    );
+    let r = sys("DELETE", "/tenants/globex", None).await;
+    assert_eq!(r.0, 204, "{}", r.1);
+    assert_eq!(sys("GET", "/tenants/globex", None).await.0, 404);
+    assert_eq!(sys("DELETE", "/tenants/globex", None).await.0, 404);
+    assert_eq!(
+        code(&at("id.globex.test").await),
+        (400, "tenant_not_found".into())
+    );
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/login",
+        "globex",
+        None,
+        Some(&json!({"identifier": "chief@globex.test", "secret": "a long password 1"})),
+    )
+    .await;
+    assert_eq!(code(&r), (400, "tenant_not_found".into()), "{}", r.1);
+    let out = admin(&data, &["tenant", "list"], &[]);
+    assert!(!out.contains("globex"), "{out}");
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }

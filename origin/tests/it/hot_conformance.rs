@@ -41,6 +41,13 @@ async fn publish<H: OriginHot>(h: &H, run: &str) {
         vec![Some(text.to_owned())]
     );
     assert_eq!(h.get_many(&[]).await.unwrap(), Vec::<Option<String>>::new());
+    // Unset removes; unsetting what is not there is no error.
+    h.unset(&a).await.unwrap();
+    assert_eq!(
+        h.get_many(std::slice::from_ref(&a)).await.unwrap(),
+        vec![None]
+    );
+    h.unset(&missing).await.unwrap();
 }
 
 fn record(tenant: &str, sid: &str, subject: &str, jti: &str, now: i64) -> SessionRecord {
