@@ -5,7 +5,8 @@
 //! A session is a Redis hash at [`key::session`](crate::store::key::session):
 //! `rec` holds the record as JSON at creation (the parts that never change: ids, subject,
 //! grant, client, lifetimes); the fields the step reads or writes live beside it: `gen`, `cur`,
-//! `prev`, `rot`, `succ`, `used`, `exp`, `idle`, `rev`, `why`. The script mirrors
+//! `prev`, `rot`, `succ`, `used`, `exp`, `idle`, `rev`, `why`, and `grant` once a session
+//! switches workspace (it replaces the grant in `rec`). The script mirrors
 //! [`usso_shared::rotation::step`] exactly (tested for parity against a real Redis); only
 //! SHA-256 hashes of `jti`s and the sealed successor are stored, never a usable token.
 
@@ -63,14 +64,14 @@ pub const SCRIPTS: [&str; 5] = [
     GRANT_SCRIPT,
 ];
 
-/// Replaces a live session's grant (switching workspace), compare-and-set on the record read.
-/// KEYS: session. ARGV: the `rec` read, the new `rec`. Returns 1 when replaced, 0 when the
-/// session is gone, revoked, or its record changed since it was read.
+/// Replaces a live session's grant (switching workspace): the `grant` field, which overrides
+/// the grant inside `rec` ([`record_from_fields`]). KEYS: session. ARGV: the grant as JSON.
+/// Returns 1 when set, 0 when the session is gone or revoked.
 pub const GRANT_SCRIPT: &str = r#"
 local k = KEYS[1]
-local f = redis.call('HMGET', k, 'rec', 'rev')
-if not f[1] or f[2] or f[1] ~= ARGV[1] then return 0 end
-redis.call('HSET', k, 'rec', ARGV[2])
+local f = redis.call('HMGET', k, 'cur', 'rev')
+if not f[1] or f[2] then return 0 end
+redis.call('HSET', k, 'grant', ARGV[1])
 return 1
 "#;
 
@@ -190,6 +191,9 @@ pub fn record_from_fields(map: &HashMap<String, String>) -> Result<SessionRecord
     r.idle_timeout_secs = int("idle")?.ok_or_else(|| corrupt("idle"))?;
     r.revoked_at = int("rev")?;
     r.revoked_reason = map.get("why").cloned();
+    if let Some(g) = map.get("grant") {
+        r.grant = serde_json::from_str(g).map_err(|_| corrupt("grant"))?;
+    }
     Ok(r)
 }
 

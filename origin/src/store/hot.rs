@@ -437,36 +437,8 @@ impl<C: RedisExec + Send + Sync + 'static> SessionIndex for RedisHotStore<C> {
     }
     async fn set_grant(&self, tenant_id: &str, session_id: &str, grant: &Grant) -> Result<bool> {
         let k = usso_edge::store::key::session(tenant_id, session_id);
-        let grant = serde_json::to_value(grant).map_err(|e| Error::internal(e.to_string()))?;
-        // Compare-and-set on `rec`: a concurrent change (another switch) makes the script
-        // answer 0 with the session still live, and the read is repeated.
-        for _ in 0..3 {
-            let old = match self
-                .client()
-                .exec(vec!["HGET".into(), k.clone(), "rec".into()])
-                .await?
-            {
-                Value::String(s) => s,
-                _ => return Ok(false),
-            };
-            let mut rec: Value = serde_json::from_str(&old)
-                .map_err(|e| Error::internal(format!("corrupt session: {e}")))?;
-            rec["grant"] = grant.clone();
-            let new = serde_json::to_string(&rec).map_err(|e| Error::internal(e.to_string()))?;
-            if self
-                .eval(GRANT_SCRIPT, &[&k], &[&old, &new])
-                .await?
-                .as_i64()
-                == Some(1)
-            {
-                return Ok(true);
-            }
-            match self.session(tenant_id, session_id).await? {
-                Some(r) if r.revoked_at.is_none() => continue,
-                _ => return Ok(false),
-            }
-        }
-        Err(Error::unavailable("the session kept changing; try again"))
+        let grant = serde_json::to_string(grant).map_err(|e| Error::internal(e.to_string()))?;
+        Ok(self.eval(GRANT_SCRIPT, &[&k], &[&grant]).await?.as_i64() == Some(1))
     }
     async fn sessions_of(&self, tenant_id: &str, subject: &str) -> Result<Vec<SessionRecord>> {
         let idx = subject_index(tenant_id, subject);

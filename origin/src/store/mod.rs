@@ -77,6 +77,14 @@ impl DocumentStore for Docs {
     async fn query(&self, coll: &str, tenant: &str, query: &docs::Query) -> Result<Page> {
         delegate!(self, d => d.query(coll, tenant, query))
     }
+    async fn insert_many(
+        &self,
+        coll: &str,
+        tenant: &str,
+        docs: Vec<(String, serde_json::Value)>,
+    ) -> Result<u64> {
+        delegate!(self, d => d.insert_many(coll, tenant, docs))
+    }
     async fn tenants(&self) -> Result<Vec<String>> {
         delegate!(self, d => d.tenants())
     }

@@ -97,6 +97,23 @@ impl DocumentStore for MongoDocs {
         }
     }
 
+    async fn insert_many(
+        &self,
+        coll: &str,
+        tenant: &str,
+        docs: Vec<(String, Value)>,
+    ) -> Result<u64> {
+        let mut n = 0;
+        for chunk in docs.chunks(1000) {
+            let stored = chunk
+                .iter()
+                .map(|(id, body)| Self::stored(tenant, id, 1, body))
+                .collect::<Result<Vec<_>>>()?;
+            n += self.api.insert_many(coll, stored).await?.len() as u64;
+        }
+        Ok(n)
+    }
+
     async fn replace(
         &self,
         coll: &str,

@@ -819,6 +819,59 @@ async fn deactivation_ends_sessions_at_workers_and_spin() {
     let r = refresh(&spin, &again.1["refresh_token"]).await;
     assert_eq!(r.0, 200, "{}", r.1);
     let rotated = r.1["refresh_token"].clone();
+    let access = r.1["access_token"].as_str().unwrap().to_owned();
+    // Switching workspace at the origin changes what the edges mint on the next refresh.
+    let r = as_admin(
+        reqwest::Method::POST,
+        "/workspaces",
+        json!({"name": "Edge team"}),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let ws = r.1["id"].as_str().unwrap().to_owned();
+    let r = as_admin(
+        reqwest::Method::POST,
+        &format!("/workspaces/{ws}/members"),
+        json!({"user_id": roled_id, "roles": ["writers"]}),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let r = stack
+        .client
+        .post(stack.origin("/api/sso/v1/auth/workspace"))
+        .bearer_auth(&access)
+        .json(&json!({"workspace_id": ws, "refresh_token": rotated}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let switched: Value = r.json().await.unwrap();
+    let mut rotated = switched["refresh_token"].clone();
+    for edge in [&workers, &spin] {
+        let r = refresh(edge, &rotated).await;
+        assert_eq!(r.0, 200, "{}: {}", edge.base, r.1);
+        let payload = r.1["access_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let claims: Value =
+            serde_json::from_slice(&usso_shared::encoding::b64url_decode(&payload).unwrap())
+                .unwrap();
+        assert_eq!(claims["workspace_id"], ws.as_str(), "{}", edge.base);
+        assert_eq!(
+            claims["scopes"],
+            json!([
+                "update:blog/posts",
+                format!("update:blog/posts?workspace_id={ws}")
+            ]),
+            "{}",
+            edge.base
+        );
+        rotated = r.1["refresh_token"].clone();
+    }
     let r = as_admin(reqwest::Method::DELETE, "/roles/writers", Value::Null).await;
     assert_eq!(r.0, 204, "{}", r.1);
     let r = refresh(&workers, &rotated).await;
