@@ -343,8 +343,15 @@ async fn every_route_answers_by_its_rule() {
         ("nobody (no token)", None, |_, _| Want::Forbidden),
     ];
     let mut checked = 0;
+    // The matrix as docs/authorization.md shows it: ✓ = let through to the route's own answer.
+    let mut table = String::from(
+        "| method | path | no token | the user named (a member) | another user | `read:usso/users` \
+         | workspace admin | tenant admin | system admin | another tenant's admin |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
     for route in rules::ALL {
         let (path, body, allowed_status, here) = probe(route, &pat_id, &ws);
+        let mut cells = std::collections::BTreeMap::new();
         for (who, token, expect) in &callers {
             let r = call(
                 &c,
@@ -372,6 +379,15 @@ async fn every_route_answers_by_its_rule() {
             if want == 403 {
                 assert_eq!(r.1["error_code"], "permission_denied", "{who}: {path}");
             }
+            let cell = if token.is_some()
+                && want == allowed_status
+                && expect(route.rule, here) == Want::Through
+            {
+                "✓".to_owned()
+            } else {
+                want.to_string()
+            };
+            cells.insert(*who, cell);
             checked += 1;
         }
         // Another tenant's token is not a caller here at all.
@@ -390,8 +406,32 @@ async fn every_route_answers_by_its_rule() {
             "acme's admin on org_default: {} {path}: {}",
             route.method, r.1
         );
+        let col = |prefix: &str| {
+            cells
+                .iter()
+                .find(|(k, _)| k.starts_with(prefix))
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        table.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} | 401 |\n",
+            route.method,
+            route.path.strip_prefix(API).unwrap(),
+            col("nobody"),
+            col("pat"),
+            col("quinn"),
+            col("reader"),
+            col("wendy"),
+            col("boss"),
+            col("system"),
+        ));
     }
     assert_eq!(checked, rules::ALL.len() * callers.len());
+    let doc = include_str!("../../../docs/authorization.md");
+    assert!(
+        doc.contains(&table),
+        "docs/authorization.md does not show this matrix; paste it there:\n{table}"
+    );
 
     // In its own tenant, acme's administrator finds nothing of the default tenant: 404, not 403.
     let acme = |m: &'static str, p: String, b: Option<Value>| {
