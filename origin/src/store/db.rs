@@ -65,6 +65,23 @@ impl Db {
         })
     }
 
+    /// Applies `sql` once: when the database's `user_version` is below `version`, runs it and
+    /// sets `user_version` to `version`, in one transaction (a crash leaves it to run again).
+    pub fn migrate(&self, version: i32, statements: &str) -> Result<()> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let at: i32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sql)?;
+        if at >= version {
+            return Ok(());
+        }
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute_batch(statements).map_err(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version={version}"))
+            .map_err(sql)?;
+        tx.commit().map_err(sql)
+    }
+
     /// Runs `f` with the connection on the blocking pool.
     pub async fn call<T, F>(&self, f: F) -> Result<T>
     where

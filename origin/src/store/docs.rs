@@ -211,6 +211,23 @@ pub struct SqliteDocs {
     db: Db,
 }
 
+/// Array fields whose string elements are indexed in `terms` (kept by triggers), so that
+/// "users holding this role / in this workspace" is an index lookup and its count never reads
+/// a document. `live` is 0 for a soft-deleted document (`deleted_at` set).
+pub const TERM_FIELDS: [&str; 3] = ["roles", "workspace_ids", "workspace_role_slugs"];
+
+/// Above this many matches, a page sorted by creation time walks the creation-time index
+/// instead of sorting every match.
+const WALK_THRESHOLD: i64 = 1_000;
+
+/// Fills `terms` for documents written before it existed (applied once, `user_version` 1).
+const TERMS_BACKFILL: &str =
+    "INSERT OR IGNORE INTO terms SELECT d.coll, d.tenant, f.value, e.value, d.id,
+    coalesce(json_type(d.body, '$.deleted_at'), 'null') = 'null'
+  FROM docs d, json_each('[\"roles\",\"workspace_ids\",\"workspace_role_slugs\"]') f,
+       json_each(d.body, '$.' || f.value) e
+  WHERE json_type(d.body, '$.' || f.value) = 'array' AND e.type = 'text';";
+
 /// The table, its indexes, and fixed planner statistics. Without statistics SQLite prefers
 /// walking the index that matches a query's `ORDER BY` over the one that matches its filter,
 /// which turns "this user's identifiers" into a scan of every identifier of the tenant; the
@@ -223,6 +240,29 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS docs (
 CREATE INDEX IF NOT EXISTS docs_by_time ON docs (coll, tenant, updated_at);
 CREATE INDEX IF NOT EXISTS docs_by_user ON docs (coll, tenant, json_extract(body, '$.user_id'));
 CREATE INDEX IF NOT EXISTS docs_by_created ON docs (coll, tenant, json_extract(body, '$.created_at'));
+CREATE TABLE IF NOT EXISTS terms (
+    coll TEXT NOT NULL, tenant TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
+    id TEXT NOT NULL, live INTEGER NOT NULL,
+    PRIMARY KEY (coll, tenant, field, value, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS terms_by_doc ON terms (coll, tenant, id);
+CREATE TRIGGER IF NOT EXISTS docs_terms_insert AFTER INSERT ON docs BEGIN
+  INSERT OR IGNORE INTO terms SELECT NEW.coll, NEW.tenant, f.value, e.value, NEW.id,
+      coalesce(json_type(NEW.body, '$.deleted_at'), 'null') = 'null'
+    FROM json_each('[\"roles\",\"workspace_ids\",\"workspace_role_slugs\"]') f,
+         json_each(NEW.body, '$.' || f.value) e
+    WHERE json_type(NEW.body, '$.' || f.value) = 'array' AND e.type = 'text';
+END;
+CREATE TRIGGER IF NOT EXISTS docs_terms_update AFTER UPDATE OF body ON docs BEGIN
+  DELETE FROM terms WHERE coll = OLD.coll AND tenant = OLD.tenant AND id = OLD.id;
+  INSERT OR IGNORE INTO terms SELECT NEW.coll, NEW.tenant, f.value, e.value, NEW.id,
+      coalesce(json_type(NEW.body, '$.deleted_at'), 'null') = 'null'
+    FROM json_each('[\"roles\",\"workspace_ids\",\"workspace_role_slugs\"]') f,
+         json_each(NEW.body, '$.' || f.value) e
+    WHERE json_type(NEW.body, '$.' || f.value) = 'array' AND e.type = 'text';
+END;
+CREATE TRIGGER IF NOT EXISTS docs_terms_delete AFTER DELETE ON docs BEGIN
+  DELETE FROM terms WHERE coll = OLD.coll AND tenant = OLD.tenant AND id = OLD.id;
+END;
 PRAGMA analysis_limit=100;
 ANALYZE docs;
 DELETE FROM sqlite_stat1 WHERE tbl='docs';
@@ -244,7 +284,11 @@ impl SqliteDocs {
     /// Opens `path`.
     pub fn open(path: &std::path::Path) -> Result<Self> {
         Ok(Self {
-            db: Db::open(path, "document", crate::store::db::Durability::Full, SCHEMA)?,
+            db: {
+                let db = Db::open(path, "document", crate::store::db::Durability::Full, SCHEMA)?;
+                db.migrate(1, TERMS_BACKFILL)?;
+                db
+            },
         })
     }
 }
@@ -451,8 +495,10 @@ impl DocumentStore for SqliteDocs {
     async fn query(&self, coll: &str, tenant: &str, query: &Query) -> Result<Page> {
         query.check()?;
         let mut cond = String::from("coll=?1 AND tenant=?2");
+        let mut probe = cond.clone();
         let mut args: Vec<String> = vec![coll.to_owned(), tenant.to_owned()];
         for c in &query.conds {
+            let before = cond.len();
             match c {
                 // `null` also matches a missing field (as MongoDB's equality does).
                 Cond::Eq(field, value) if value.is_null() => cond.push_str(&format!(
@@ -476,6 +522,25 @@ impl DocumentStore for SqliteDocs {
                         " AND json_type(body, '$.{field}') = json_type(?{n}) \
                          AND json_extract(body, '$.{field}') = json_extract(?{n}, '$')"
                     ));
+                }
+                // An indexed array field: the term index, never the documents.
+                // Both forms are written: the query driven by the term index (`IN`), and the
+                // one that walks another index and probes the term index per row (`EXISTS`).
+                Cond::Has(field, Value::String(v)) if TERM_FIELDS.contains(&field.as_str()) => {
+                    args.push(field.clone());
+                    args.push(v.clone());
+                    let n = args.len();
+                    cond.push_str(&format!(
+                        " AND id IN (SELECT id FROM terms WHERE coll=?1 AND tenant=?2 \
+                         AND field=?{} AND value=?{n})",
+                        n - 1
+                    ));
+                    probe.push_str(&format!(
+                        " AND EXISTS (SELECT 1 FROM terms t WHERE t.coll=docs.coll \
+                         AND t.tenant=docs.tenant AND t.field=?{} AND t.value=?{n} AND t.id=docs.id)",
+                        n - 1
+                    ));
+                    continue;
                 }
                 Cond::Has(field, value) => {
                     args.push(value.to_string());
@@ -528,6 +593,8 @@ impl DocumentStore for SqliteDocs {
                     cond.push_str(&format!(" AND ({})", any.join(" OR ")));
                 }
             }
+            let added = cond[before..].to_owned();
+            probe.push_str(&added);
         }
         let order = match &query.sort {
             Sort::Newest => "updated_at DESC, id".to_owned(),
@@ -536,13 +603,47 @@ impl DocumentStore for SqliteDocs {
                 if *descending { "DESC" } else { "ASC" }
             ),
         };
+        // "Live documents holding this term" is counted from the term index alone.
+        let fast_count = match query.conds.as_slice() {
+            [Cond::Has(f, Value::String(v)), Cond::Eq(d, Value::Null)]
+            | [Cond::Eq(d, Value::Null), Cond::Has(f, Value::String(v))]
+                if d == "deleted_at" && TERM_FIELDS.contains(&f.as_str()) =>
+            {
+                Some((f.clone(), v.clone()))
+            }
+            _ => None,
+        };
+        let (coll_arg, tenant_arg) = (coll.to_owned(), tenant.to_owned());
+        let by_created = matches!(&query.sort, Sort::By { field, .. } if field == "created_at");
         let limit = query.limit.min(1000) as i64;
         let offset = query.offset.min(i64::MAX as u64) as i64;
         self.db
             .call(move |c| {
+                // Counted first when the term index can: many matches sorted by creation time
+                // are read by walking the creation-time index until the page is full, few
+                // matches from the term index and then sorted (either way no query reads
+                // more than a page's worth of documents beyond the matches it needs).
+                let counted: Option<i64> = match &fast_count {
+                    Some((field, value)) => Some(
+                        c.query_row(
+                            "SELECT count(*) FROM terms WHERE coll=?1 AND tenant=?2 AND field=?3 \
+                             AND value=?4 AND live=1",
+                            params![coll_arg, tenant_arg, field, value],
+                            |r| r.get(0),
+                        )
+                        .map_err(sql)?,
+                    ),
+                    None => None,
+                };
+                let walk = by_created && counted.is_some_and(|n| n > WALK_THRESHOLD);
+                let (from, filter) = if walk {
+                    ("docs INDEXED BY docs_by_created", &probe)
+                } else {
+                    ("docs", &cond)
+                };
                 let mut stmt = c
                     .prepare(&format!(
-                        "SELECT id, version, body FROM docs WHERE {cond} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+                        "SELECT id, version, body FROM {from} WHERE {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
                     ))
                     .map_err(sql)?;
                 let rows = stmt
@@ -556,7 +657,9 @@ impl DocumentStore for SqliteDocs {
                     items.push(Doc { id, version, body: parse_body(body)? });
                 }
                 // A first page that is not full is everything: no second pass to count.
-                let total = if offset == 0 && (items.len() as i64) < limit {
+                let total = if let Some(n) = counted {
+                    n
+                } else if offset == 0 && (items.len() as i64) < limit {
                     items.len() as i64
                 } else {
                     c.query_row(
@@ -655,6 +758,87 @@ mod tests {
         assert_eq!(s.upsert("x", "t1", "k", json!(1)).await.unwrap().version, 1);
         assert_eq!(s.upsert("x", "t1", "k", json!(2)).await.unwrap().version, 2);
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn many_matches_are_paged_by_walking_the_creation_index() {
+        let (s, dir) = store();
+        let n = WALK_THRESHOLD as usize + 100;
+        let docs: Vec<(String, Value)> = (0..n)
+            .map(|i| {
+                let mut b = json!({"roles": ["r", format!("x{}", i % 3)], "created_at": i});
+                if i == n - 1 {
+                    b["deleted_at"] = json!(1);
+                }
+                (format!("u{i:05}"), b)
+            })
+            .collect();
+        s.insert_many("users", "t", docs).await.unwrap();
+        let q = |role: &str| Query {
+            conds: vec![
+                Cond::Has("roles".into(), json!(role)),
+                Cond::Eq("deleted_at".into(), Value::Null),
+            ],
+            sort: Sort::By {
+                field: "created_at".into(),
+                descending: true,
+            },
+            offset: 2,
+            limit: 3,
+        };
+        let ids = |p: &Page| p.items.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
+        // Above the threshold: the creation-time index, probing the term index per row.
+        let page = s.query("users", "t", &q("r")).await.unwrap();
+        assert_eq!(page.total, n as u64 - 1);
+        assert_eq!(
+            ids(&page),
+            [n - 4, n - 5, n - 6].map(|i| format!("u{i:05}"))
+        );
+        // Below it: driven by the term index, then sorted.
+        let page = s.query("users", "t", &q("x0")).await.unwrap();
+        let x0 = (0..n - 1).filter(|i| i % 3 == 0).count() as u64;
+        assert_eq!(page.total, x0);
+        let expect: Vec<String> = (0..n - 1)
+            .rev()
+            .filter(|i| i % 3 == 0)
+            .skip(2)
+            .take(3)
+            .map(|i| format!("u{i:05}"))
+            .collect();
+        assert_eq!(ids(&page), expect);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn documents_written_before_the_term_index_are_found_after_an_upgrade() {
+        let (s, dir) = store();
+        s.insert("users", "t", "u1", json!({"roles": ["a"]}))
+            .await
+            .unwrap();
+        // The database as a version without the term index left it.
+        s.db.call(|c| {
+            c.execute_batch("DELETE FROM terms; PRAGMA user_version=0;")
+                .map_err(sql)
+        })
+        .await
+        .unwrap();
+        let has_a = Query {
+            conds: vec![Cond::Has("roles".into(), json!("a"))],
+            sort: Sort::Newest,
+            offset: 0,
+            limit: 10,
+        };
+        assert!(s
+            .query("users", "t", &has_a)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
+        drop(s);
+        let again = SqliteDocs::open(&dir.join("docs.db")).unwrap();
+        let page = again.query("users", "t", &has_a).await.unwrap();
+        assert_eq!(page.items.len(), 1, "backfilled on open");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
