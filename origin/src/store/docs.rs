@@ -495,7 +495,8 @@ impl DocumentStore for SqliteDocs {
     async fn query(&self, coll: &str, tenant: &str, query: &Query) -> Result<Page> {
         query.check()?;
         let mut cond = String::from("coll=?1 AND tenant=?2");
-        let mut probe = cond.clone();
+        let mut probe_terms = String::new();
+        let mut probe_rest = String::new();
         let mut args: Vec<String> = vec![coll.to_owned(), tenant.to_owned()];
         for c in &query.conds {
             let before = cond.len();
@@ -535,7 +536,9 @@ impl DocumentStore for SqliteDocs {
                          AND field=?{} AND value=?{n})",
                         n - 1
                     ));
-                    probe.push_str(&format!(
+                    // First in the walk's filter: a term probe is cheaper than reading the
+                    // document's JSON for the other conditions.
+                    probe_terms.push_str(&format!(
                         " AND EXISTS (SELECT 1 FROM terms t WHERE t.coll=docs.coll \
                          AND t.tenant=docs.tenant AND t.field=?{} AND t.value=?{n} AND t.id=docs.id)",
                         n - 1
@@ -594,8 +597,9 @@ impl DocumentStore for SqliteDocs {
                 }
             }
             let added = cond[before..].to_owned();
-            probe.push_str(&added);
+            probe_rest.push_str(&added);
         }
+        let probe = format!("coll=?1 AND tenant=?2{probe_terms}{probe_rest}");
         let order = match &query.sort {
             Sort::Newest => "updated_at DESC, id".to_owned(),
             Sort::By { field, descending } => format!(
