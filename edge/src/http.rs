@@ -242,6 +242,15 @@ impl Response {
         }
     }
 
+    /// `204 No Content`.
+    pub fn no_content() -> Self {
+        Self {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
     /// Adds a header.
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_owned(), value.into()));

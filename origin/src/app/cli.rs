@@ -5,7 +5,7 @@ use serde_json::json;
 use usso_shared::{Error, ErrorCode, Result};
 
 use crate::audit::{self, Actor, AuditEvent};
-use crate::authn::hasher::{Hasher, PasswordPolicy};
+use crate::authn::hasher::Hasher;
 use crate::config::{Command, Config, KeyCommand, TenantCommand, UserCommand};
 use crate::identity::identifier::Identifier;
 use crate::identity::users::{self, User};
@@ -123,11 +123,7 @@ pub async fn execute(
                 Error::new(ErrorCode::TenantNotFound, format!("no tenant `{tid}`"))
             })?;
             let ident = Identifier::parse(&identifier, None)?;
-            PasswordPolicy {
-                min_length: t.password_min_length,
-                ..PasswordPolicy::default()
-            }
-            .check(&password)?;
+            t.password_policy().check(&password)?;
             let mut user = User::new(t.id(), &ident, Some(hasher.hash(&password).await?), now)?;
             user.roles = roles;
             user.scopes = scopes;

@@ -216,6 +216,16 @@ impl Default for PasswordPolicy {
 }
 
 impl PasswordPolicy {
+    /// [`PasswordPolicy::check`] for a request field: the error names `field`.
+    pub fn check_field(&self, field: &str, password: &str) -> Result<()> {
+        self.check(password).map_err(|e| {
+            Error::new(
+                ErrorCode::ValidationError,
+                format!("{field}: {}", e.detail()),
+            )
+        })
+    }
+
     /// `Ok` when `password` satisfies the policy, else `validation_error` naming the rule.
     pub fn check(&self, password: &str) -> Result<()> {
         let max_bytes = self.max_bytes.min(MAX_PASSWORD_BYTES);

@@ -19,7 +19,6 @@ use usso_shared::{Error, ErrorCode, Result};
 use crate::app::{ClientMeta, Ctx};
 use crate::audit::AuditEvent;
 use crate::authn::codes::Purpose;
-use crate::authn::hasher::{PasswordPolicy, MAX_PASSWORD_BYTES};
 use crate::authn::limits::{self, Requested};
 use crate::authn::otp::{channel_for, CodeSent};
 use crate::delivery::CodeMessage;
@@ -93,23 +92,11 @@ pub async fn reset(
             format!("identifier: {}", e.detail()),
         )
     })?;
-    if code.len() > 32 || new_password.len() > MAX_PASSWORD_BYTES {
-        return Err(Error::new(
-            ErrorCode::ValidationError,
-            "code or new_password is too long",
-        ));
+    if code.len() > 32 {
+        return Err(Error::new(ErrorCode::ValidationError, "code is too long"));
     }
-    PasswordPolicy {
-        min_length: t.password_min_length,
-        ..PasswordPolicy::default()
-    }
-    .check(new_password)
-    .map_err(|e| {
-        Error::new(
-            ErrorCode::ValidationError,
-            format!("new_password: {}", e.detail()),
-        )
-    })?;
+    t.password_policy()
+        .check_field("new_password", new_password)?;
     let now = ctx.now();
     let counted = limits::count_login(ctx, t, &ident, who, captcha_solved).await?;
     ctx.codes(&t.otp)
@@ -121,18 +108,9 @@ pub async fn reset(
     counted.clear(ctx).await?;
     // The code proved the identifier: claim an account set up without that proof.
     let user = crate::identity::claim::claim(ctx, t, who, found, &ident).await?;
-    let hash = ctx.hasher.hash(new_password).await?;
-    let (user, _) = users::modify(
-        &ctx.docs,
-        t.id(),
-        &user.id,
-        |u| {
-            u.password_hash = Some(hash.clone());
-            Ok(())
-        },
-        now,
-    )
-    .await?;
+    let user =
+        crate::identity::account::store_password(ctx, t, &user.id, "new_password", new_password)
+            .await?;
     let revoked = crate::store::hot::revoke_all(
         &ctx.hot,
         t.id(),

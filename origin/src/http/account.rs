@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use usso_edge::http::Response;
-use usso_shared::{Error, ErrorCode, Result};
+use usso_shared::{Error, ErrorCode};
 
 use super::dto;
 use super::extract::{self, out, CoreRequest, Out};
@@ -200,15 +200,6 @@ pub async fn delete_me(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest)
     .await)
 }
 
-fn page(req: &usso_edge::http::Request) -> Result<(u64, u64)> {
-    let offset = extract::param::<u64>(req, "offset")?.unwrap_or(0);
-    let limit = extract::param::<u64>(req, "limit")?.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(Error::new(ErrorCode::ValidationError, "limit: 1 to 100"));
-    }
-    Ok((offset, limit))
-}
-
 fn audit_page(items: Vec<serde_json::Value>, total: u64, offset: u64, limit: u64) -> Response {
     Response::json(
         200,
@@ -229,7 +220,7 @@ fn audit_page(items: Vec<serde_json::Value>, total: u64, offset: u64, limit: u64
 pub async fn audit_mine(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
     out(async {
         let (_, p) = extract::principal(&ctx, &req, &rules::AUDIT_MINE, None).await?;
-        let (offset, limit) = page(&req)?;
+        let (offset, limit) = extract::page(&req, 50)?;
         let uid = p
             .user_id
             .as_deref()
@@ -251,7 +242,7 @@ pub async fn audit_mine(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest
 pub async fn audit_list(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
     out(async {
         let (_, p) = extract::principal(&ctx, &req, &rules::AUDIT_LIST, None).await?;
-        let (offset, limit) = page(&req)?;
+        let (offset, limit) = extract::page(&req, 50)?;
         let event = match req.query_param("event").filter(|e| !e.is_empty()) {
             Some(e) => Some(AuditEvent::parse(&e).ok_or_else(|| {
                 Error::new(

@@ -205,6 +205,22 @@ pub fn param<T: std::str::FromStr>(req: &Request, name: &str) -> Result<Option<T
     }
 }
 
+/// `offset` and `limit` of a list request (`limit` 1 to
+/// [`crate::identity::manage::MAX_PAGE`], `default` when absent);
+/// `validation_error` naming the parameter otherwise.
+pub fn page(req: &Request, default: u64) -> Result<(u64, u64)> {
+    use crate::identity::manage::MAX_PAGE;
+    let offset = param::<u64>(req, "offset")?.unwrap_or(0);
+    let limit = param::<u64>(req, "limit")?.unwrap_or(default);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Error::new(
+            ErrorCode::ValidationError,
+            format!("limit: 1 to {MAX_PAGE}"),
+        ));
+    }
+    Ok((offset, limit))
+}
+
 /// The version an `If-Match: "<n>"` header asks for (`*` and no header: none).
 pub fn if_match(req: &Request) -> Result<Option<i64>> {
     match req.header("if-match").map(str::trim) {

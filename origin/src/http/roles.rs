@@ -3,7 +3,6 @@
 
 use axum::extract::{Path, State};
 use usso_edge::http::Response;
-use usso_shared::{Error, ErrorCode};
 
 use super::dto;
 use super::extract::{self, out, CoreRequest, Out};
@@ -24,11 +23,7 @@ fn role_response(status: u16, r: &roles::Role, version: i64) -> Response {
 pub async fn list(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
     out(async {
         let (tc, _) = extract::principal(&ctx, &req, &rules::ROLES_LIST, None).await?;
-        let offset = extract::param::<u64>(&req, "offset")?.unwrap_or(0);
-        let limit = extract::param::<u64>(&req, "limit")?.unwrap_or(50);
-        if !(1..=100).contains(&limit) {
-            return Err(Error::new(ErrorCode::ValidationError, "limit: 1 to 100"));
-        }
+        let (offset, limit) = extract::page(&req, 50)?;
         let (items, total) = roles::list(&ctx.docs, tc.tenant.id(), offset, limit).await?;
         Ok(Response::json(
             200,
@@ -110,11 +105,7 @@ pub async fn delete(
     out(async {
         let (_, p) = extract::principal(&ctx, &req, &rules::ROLE_DELETE, None).await?;
         roles::delete(&ctx, &p, &extract::meta(&req), &slug).await?;
-        Ok(Response {
-            status: 204,
-            headers: Vec::new(),
-            body: Vec::new(),
-        })
+        Ok(Response::no_content())
     }
     .await)
 }

@@ -177,11 +177,7 @@ pub async fn delete(
             serde_json::json!({"tenant_id": id, "documents": removed, "by": p.subject}),
         )
         .await;
-        Ok(Response {
-            status: 204,
-            headers: Vec::new(),
-            body: Vec::new(),
-        })
+        Ok(Response::no_content())
     }
     .await)
 }

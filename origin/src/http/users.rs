@@ -10,7 +10,7 @@ use super::extract::{self, out, CoreRequest, Out};
 use crate::app::CtxRef;
 use crate::authz::rules;
 use crate::identity::identifier::IdentifierKind;
-use crate::identity::manage::{self, UserFilter, UserSort, MAX_PAGE};
+use crate::identity::manage::{self, UserFilter, UserSort};
 
 fn user_response(status: u16, l: &manage::Listed) -> Response {
     Response::json(status, &dto::UserView::from(l))
@@ -44,14 +44,7 @@ pub async fn list(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> O
             Some(s) => UserSort::parse(&s)?,
             None => UserSort::CreatedDesc,
         };
-        let offset = extract::param::<u64>(&req, "offset")?.unwrap_or(0);
-        let limit = extract::param::<u64>(&req, "limit")?.unwrap_or(20);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(Error::new(
-                ErrorCode::ValidationError,
-                format!("limit: 1 to {MAX_PAGE}"),
-            ));
-        }
+        let (offset, limit) = extract::page(&req, 20)?;
         let page = manage::list(
             &ctx,
             tc.tenant.id(),
@@ -149,11 +142,7 @@ pub async fn delete(
     out(async {
         let (_, p) = extract::principal(&ctx, &req, &rules::USER_DELETE, Some(&uid)).await?;
         manage::delete(&ctx, &p, &extract::meta(&req), &uid).await?;
-        Ok(Response {
-            status: 204,
-            headers: Vec::new(),
-            body: Vec::new(),
-        })
+        Ok(Response::no_content())
     }
     .await)
 }
@@ -232,11 +221,7 @@ pub async fn remove_identifier(
     out(async {
         let (_, p) = extract::principal(&ctx, &req, &rules::IDENTIFIER_REMOVE, Some(&uid)).await?;
         manage::remove_identifier(&ctx, &p, &extract::meta(&req), &uid, &identifier_id).await?;
-        Ok(Response {
-            status: 204,
-            headers: Vec::new(),
-            body: Vec::new(),
-        })
+        Ok(Response::no_content())
     }
     .await)
 }

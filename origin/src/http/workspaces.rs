@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use usso_edge::http::{Method, Response};
-use usso_shared::{paths, Error, ErrorCode, Result};
+use usso_shared::{paths, Error, ErrorCode};
 
 use super::dto;
 use super::extract::{self, out, CoreRequest, Out};
@@ -12,27 +12,10 @@ use crate::app::CtxRef;
 use crate::authz::rules;
 use crate::identity::{invitations, workspaces};
 
-fn page(req: &usso_edge::http::Request, default: u64) -> Result<(u64, u64)> {
-    let offset = extract::param::<u64>(req, "offset")?.unwrap_or(0);
-    let limit = extract::param::<u64>(req, "limit")?.unwrap_or(default);
-    if !(1..=100).contains(&limit) {
-        return Err(Error::new(ErrorCode::ValidationError, "limit: 1 to 100"));
-    }
-    Ok((offset, limit))
-}
-
 fn workspace_response(status: u16, w: &workspaces::Workspace, version: i64) -> Response {
     Response::json(status, &dto::WorkspaceView::of(w, version))
         .with_header("etag", extract::etag(version))
         .with_header("cache-control", "no-store")
-}
-
-fn no_content() -> Response {
-    Response {
-        status: 204,
-        headers: Vec::new(),
-        body: Vec::new(),
-    }
 }
 
 /// The workspaces you belong to (all of the tenant's with `read:usso/workspaces`).
@@ -42,7 +25,7 @@ fn no_content() -> Response {
 pub async fn list(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
     out(async {
         let (_, p) = extract::principal(&ctx, &req, &rules::WORKSPACES_LIST, None).await?;
-        let (offset, limit) = page(&req, 20)?;
+        let (offset, limit) = extract::page(&req, 20)?;
         let (items, total) = workspaces::list(&ctx, &p, offset, limit).await?;
         Ok(Response::json(
             200,
@@ -149,7 +132,7 @@ pub async fn delete(
     out(async {
         let (_, p) = extract::principal(&ctx, &req, &rules::WORKSPACE_DELETE, Some(&id)).await?;
         workspaces::delete(&ctx, &p, &extract::meta(&req), &id).await?;
-        Ok(no_content())
+        Ok(Response::no_content())
     }
     .await)
 }
@@ -166,7 +149,7 @@ pub async fn members(
 ) -> Out {
     out(async {
         let (_, p) = extract::principal(&ctx, &req, &rules::MEMBERS_LIST, Some(&id)).await?;
-        let (offset, limit) = page(&req, 50)?;
+        let (offset, limit) = extract::page(&req, 50)?;
         let (items, total) = workspaces::members(&ctx, &p, &id, offset, limit).await?;
         Ok(Response::json(
             200,
@@ -245,7 +228,7 @@ pub async fn remove_member(
     out(async {
         let (_, p) = extract::principal(&ctx, &req, &rules::MEMBER_REMOVE, Some(&id)).await?;
         workspaces::remove_member(&ctx, &p, &extract::meta(&req), &id, &uid).await?;
-        Ok(no_content())
+        Ok(Response::no_content())
     }
     .await)
 }
@@ -263,7 +246,7 @@ pub async fn invitations(
     out(async {
         let (tc, _) = extract::principal(&ctx, &req, &rules::INVITATIONS_LIST, Some(&id)).await?;
         workspaces::check_id(&id)?;
-        let (offset, limit) = page(&req, 50)?;
+        let (offset, limit) = extract::page(&req, 50)?;
         let (items, total) =
             invitations::list(&ctx.docs, tc.tenant.id(), &id, offset, limit).await?;
         let now = ctx.now();
@@ -332,7 +315,7 @@ pub async fn revoke_invitation(
     out(async {
         let (_, p) = extract::principal(&ctx, &req, &rules::INVITATION_REVOKE, Some(&id)).await?;
         invitations::revoke(&ctx, &p, &extract::meta(&req), &id, &invitation).await?;
-        Ok(no_content())
+        Ok(Response::no_content())
     }
     .await)
 }

@@ -16,7 +16,7 @@ use usso_shared::{Error, ErrorCode, Result};
 use crate::app::{ClientMeta, Ctx};
 use crate::audit::AuditEvent;
 use crate::authn::codes::Purpose;
-use crate::authn::hasher::{PasswordPolicy, Verdict, MAX_PASSWORD_BYTES};
+use crate::authn::hasher::{Verdict, MAX_PASSWORD_BYTES};
 use crate::authn::limits::{self, Requested};
 use crate::authn::otp::{channel_for, CodeSent};
 use crate::authz::Principal;
@@ -90,6 +90,32 @@ async fn check_password(
     }
 }
 
+/// Checks `password` against the tenant's policy (errors name `field`), hashes it and stores
+/// it on the account `uid`: the one way a password is set after registration (a change, a
+/// reset, an administrator). Ending sessions is the caller's decision.
+pub async fn store_password(
+    ctx: &Ctx,
+    t: &Tenant,
+    uid: &str,
+    field: &str,
+    password: &str,
+) -> Result<User> {
+    t.password_policy().check_field(field, password)?;
+    let hash = ctx.hasher.hash(password).await?;
+    let (user, _) = users::modify(
+        &ctx.docs,
+        t.id(),
+        uid,
+        |u| {
+            u.password_hash = Some(hash.clone());
+            Ok(())
+        },
+        ctx.now(),
+    )
+    .await?;
+    Ok(user)
+}
+
 /// Changes the caller's password (the current one required when the account has one) and
 /// ends the account's other sessions; how many.
 pub async fn change_password(
@@ -101,32 +127,14 @@ pub async fn change_password(
     new_password: &str,
 ) -> Result<u64> {
     let user = me(ctx, caller).await?;
-    if new_password.len() > MAX_PASSWORD_BYTES {
-        return Err(invalid("new_password is too long"));
-    }
-    PasswordPolicy {
-        min_length: t.password_min_length,
-        ..PasswordPolicy::default()
-    }
-    .check(new_password)
-    .map_err(|e| invalid(format!("new_password: {}", e.detail())))?;
+    t.password_policy()
+        .check_field("new_password", new_password)?;
     if user.password_hash.is_some() {
         let current = current.ok_or_else(|| invalid("current_password: required"))?;
         check_password(ctx, t, who, &user, current).await?;
     }
-    let hash = ctx.hasher.hash(new_password).await?;
+    store_password(ctx, t, &user.id, "new_password", new_password).await?;
     let now = ctx.now();
-    users::modify(
-        &ctx.docs,
-        t.id(),
-        &user.id,
-        |u| {
-            u.password_hash = Some(hash.clone());
-            Ok(())
-        },
-        now,
-    )
-    .await?;
     let revoked = crate::store::hot::revoke_others(
         &ctx.hot,
         t.id(),

@@ -17,7 +17,6 @@ use usso_shared::{Error, ErrorCode, Result};
 
 use crate::app::{ClientMeta, Ctx};
 use crate::audit::AuditEvent;
-use crate::authn::hasher::PasswordPolicy;
 use crate::authz::Principal;
 use crate::identity::identifier::{Identifier, IdentifierKind};
 use crate::identity::register::display_name;
@@ -26,7 +25,7 @@ use crate::identity::users::{self, IdentifierDoc, User, USERS};
 use crate::store::docs::{Cond, DocumentStore, Query, Sort};
 use crate::tenants::Tenant;
 
-/// The most users one page lists.
+/// The most items one page of any list holds (users, roles, workspaces, audit…).
 pub const MAX_PAGE: u64 = 100;
 /// The most identifiers one account holds.
 pub const MAX_IDENTIFIERS: usize = 20;
@@ -301,12 +300,7 @@ pub async fn create(
     };
     let hash = match new.secret.as_deref() {
         Some(pw) => {
-            PasswordPolicy {
-                min_length: t.password_min_length,
-                ..PasswordPolicy::default()
-            }
-            .check(pw)
-            .map_err(|e| invalid(format!("secret: {}", e.detail())))?;
+            t.password_policy().check_field("secret", pw)?;
             Some(ctx.hasher.hash(pw).await?)
         }
         None => None,
@@ -354,9 +348,7 @@ pub async fn update(
 ) -> Result<Listed> {
     let tenant = caller.tenant_id.as_str();
     let current = get(ctx, tenant, uid).await?;
-    if let Some(v) = if_match.filter(|v| *v != current.version) {
-        return Err(precondition(v, current.version));
-    }
+    crate::store::docs::check_if_match("user", if_match, current.version)?;
     may_manage(ctx, caller, &current.user).await?;
     let name = match &change.name {
         Some(Some(n)) => {
@@ -393,10 +385,7 @@ pub async fn update(
     // silently undone.
     let version = users::update(&ctx.docs, &user, expected)
         .await
-        .map_err(|e| match e.code() {
-            ErrorCode::Conflict => precondition(expected, expected + 1),
-            _ => e,
-        })?;
+        .map_err(crate::store::docs::lost_race("user", expected))?;
     let revoked = if access_changes {
         crate::store::hot::revoke_all(
             &ctx.hot,
@@ -423,13 +412,6 @@ pub async fn update(
         version,
         identifiers,
     })
-}
-
-fn precondition(given: i64, current: i64) -> Error {
-    Error::new(
-        ErrorCode::PreconditionFailed,
-        format!("the user changed since version {given} (now at least {current}); read it again"),
-    )
 }
 
 /// Soft-deletes an account: it can no longer sign in and is no longer listed, its sessions
@@ -685,28 +667,8 @@ pub async fn set_password(
 ) -> Result<u64> {
     let current = get(ctx, t.id(), uid).await?;
     may_manage(ctx, caller, &current.user).await?;
-    if password.len() > crate::authn::hasher::MAX_PASSWORD_BYTES {
-        return Err(invalid("secret is too long".into()));
-    }
-    PasswordPolicy {
-        min_length: t.password_min_length,
-        ..PasswordPolicy::default()
-    }
-    .check(password)
-    .map_err(|e| invalid(format!("secret: {}", e.detail())))?;
-    let hash = ctx.hasher.hash(password).await?;
+    let user = crate::identity::account::store_password(ctx, t, uid, "secret", password).await?;
     let now = ctx.now();
-    let (user, _) = users::modify(
-        &ctx.docs,
-        t.id(),
-        uid,
-        |u| {
-            u.password_hash = Some(hash.clone());
-            Ok(())
-        },
-        now,
-    )
-    .await?;
     let revoked =
         crate::store::hot::revoke_all(&ctx.hot, t.id(), &user.subject(), REASON_PASSWORD_SET, now)
             .await?;

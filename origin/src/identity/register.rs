@@ -10,7 +10,6 @@ use usso_shared::{Error, ErrorCode, Result};
 
 use crate::app::{ClientMeta, Ctx};
 use crate::audit::AuditEvent;
-use crate::authn::hasher::PasswordPolicy;
 use crate::authn::Amr;
 use crate::identity::identifier::Identifier;
 use crate::identity::users::{self, User};
@@ -41,11 +40,7 @@ pub async fn with_password(
     secret: &str,
     name: Option<&str>,
 ) -> Result<User> {
-    let policy = PasswordPolicy {
-        min_length: t.password_min_length,
-        ..PasswordPolicy::default()
-    };
-    policy.check(secret)?;
+    t.password_policy().check(secret)?;
     let name = name.map(display_name).transpose()?.flatten();
     let hash = ctx.hasher.hash(secret).await?;
     create(ctx, t, who, ident, Some(hash), name, None).await

@@ -123,7 +123,9 @@ pub fn check_scopes(field: &str, scopes: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn text(field: &str, v: &str, max: usize) -> Result<String> {
+/// A display text (name, description): trimmed, 1 to `max` printable characters;
+/// `validation_error` naming `field` otherwise.
+pub fn text(field: &str, v: &str, max: usize) -> Result<String> {
     let v = v.trim();
     if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
         return Err(Error::new(
@@ -308,9 +310,7 @@ pub async fn update(
 ) -> Result<(Role, i64)> {
     let (mut role, current) = must_get(&ctx.docs, &caller.tenant_id, slug).await?;
     caller.may_grant(&role.scopes)?;
-    if let Some(v) = version.filter(|v| *v != current) {
-        return Err(stale(v, current));
-    }
+    crate::store::docs::check_if_match("role", version, current)?;
     if let Some(n) = change.name {
         role.name = text("name", &n, 128)?;
     }
@@ -332,7 +332,8 @@ pub async fn update(
     let saved = ctx
         .docs
         .replace(ROLES, &caller.tenant_id, slug, encode(&role)?, current)
-        .await?;
+        .await
+        .map_err(crate::store::docs::lost_race("role", current))?;
     let revoked = end_holders_sessions(ctx, &caller.tenant_id, slug, None).await?;
     crate::audit::client(
         ctx,
@@ -457,10 +458,3 @@ pub fn dedup(mut v: Vec<String>) -> Vec<String> {
 
 /// Why sessions end when what a user may do changes.
 pub const REASON_ROLES_CHANGED: &str = "access_changed";
-
-fn stale(given: i64, current: i64) -> Error {
-    Error::new(
-        ErrorCode::PreconditionFailed,
-        format!("version {given} is stale (now {current}): read it again and retry"),
-    )
-}

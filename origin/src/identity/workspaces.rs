@@ -23,7 +23,7 @@ use usso_shared::{Error, ErrorCode, Result};
 use crate::app::{ClientMeta, Ctx};
 use crate::audit::AuditEvent;
 use crate::authz::{self, Action, Need, Principal, Resource};
-use crate::identity::roles;
+use crate::identity::roles::{self, text};
 use crate::identity::users::{self, User, USERS};
 use crate::store::collections::WORKSPACES;
 use crate::store::docs::{Cond, DocumentStore, Query, Sort};
@@ -95,14 +95,6 @@ pub fn check_id(id: &str) -> Result<()> {
     } else {
         Err(not_found())
     }
-}
-
-fn text(field: &str, v: &str, max: usize) -> Result<String> {
-    let v = v.trim();
-    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(invalid(format!("{field}: 1 to {max} printable characters")));
-    }
-    Ok(v.to_owned())
 }
 
 fn decode(doc: crate::store::docs::Doc) -> Result<(Workspace, i64)> {
@@ -282,12 +274,7 @@ pub async fn update(
     if_match: Option<i64>,
 ) -> Result<(Workspace, i64)> {
     let (mut ws, version) = must_find(ctx, caller, id).await?;
-    if let Some(v) = if_match.filter(|v| *v != version) {
-        return Err(Error::new(
-            ErrorCode::PreconditionFailed,
-            format!("the workspace changed since version {v} (now {version}); read it again"),
-        ));
-    }
+    crate::store::docs::check_if_match("workspace", if_match, version)?;
     if let Some(n) = &change.name {
         ws.name = text("name", n, 128)?;
     }
@@ -306,13 +293,7 @@ pub async fn update(
         .docs
         .replace(WORKSPACES, &caller.tenant_id, id, encode(&ws)?, version)
         .await
-        .map_err(|e| match e.code() {
-            ErrorCode::Conflict => Error::new(
-                ErrorCode::PreconditionFailed,
-                "the workspace changed meanwhile; read it again",
-            ),
-            _ => e,
-        })?;
+        .map_err(crate::store::docs::lost_race("workspace", version))?;
     let revoked = if deactivated {
         for_each_member(ctx, &caller.tenant_id, id, false).await?
     } else {

@@ -293,6 +293,31 @@ impl SqliteDocs {
     }
 }
 
+/// Optimistic concurrency for writes an `If-Match` asked for: `precondition_failed` when the
+/// `what` read at `current` is not the version the client sent (`None`: no condition).
+pub fn check_if_match(what: &str, if_match: Option<i64>, current: i64) -> Result<()> {
+    match if_match {
+        Some(v) if v != current => Err(stale(what, v)),
+        _ => Ok(()),
+    }
+}
+
+/// Maps a compare-and-set that lost a race (`conflict` from [`DocumentStore::replace`]) to
+/// `precondition_failed` for the client, who must read again.
+pub fn lost_race(what: &str, read: i64) -> impl FnOnce(Error) -> Error + '_ {
+    move |e| match e.code() {
+        ErrorCode::Conflict => stale(what, read),
+        _ => e,
+    }
+}
+
+fn stale(what: &str, given: i64) -> Error {
+    Error::new(
+        ErrorCode::PreconditionFailed,
+        format!("the {what} changed since version {given}; read it again"),
+    )
+}
+
 /// Refuses field names MongoDB reserves (a leading `$`, or a NUL), at any depth, so that every
 /// backend stores exactly the same documents.
 pub fn check_body(v: &Value) -> Result<()> {

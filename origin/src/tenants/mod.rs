@@ -275,6 +275,14 @@ pub const UPDATABLE: [&str; 18] = [
 ];
 
 impl Tenant {
+    /// The password policy of this tenant.
+    pub fn password_policy(&self) -> crate::authn::hasher::PasswordPolicy {
+        crate::authn::hasher::PasswordPolicy {
+            min_length: self.password_min_length,
+            ..Default::default()
+        }
+    }
+
     /// Checks the operator-settable policy.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::new(ErrorCode::ValidationError, m.to_owned()));

@@ -6,7 +6,9 @@
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
 
-use crate::support::{admin, dev_messages, free_port, nth_dev_code, send, temp_dir, Reply, Server};
+use crate::support::{
+    admin, code, dev_messages, free_port, nth_dev_code, send, temp_dir, Reply, Server,
+};
 
 const API: &str = "/api/sso/v1";
 
@@ -31,13 +33,6 @@ async fn call(
         req = req.json(&b);
     }
     send(req).await
-}
-
-fn code(r: &Reply) -> (u16, String) {
-    (
-        r.0.as_u16(),
-        r.1["error_code"].as_str().unwrap_or_default().to_owned(),
-    )
 }
 
 async fn login(c: &Client, s: &Server, who: &str, secret: &str) -> Reply {

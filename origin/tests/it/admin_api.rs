@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use usso_origin::authz::rules::{self, Rule};
 use usso_origin::authz::{Action, Need, Resource};
 
-use crate::support::{admin, free_port, send, temp_dir, Reply, Server, SYSTEM_PASSWORD};
+use crate::support::{
+    admin, claims_of as claims, code, free_port, send, temp_dir, Reply, Server, SYSTEM_PASSWORD,
+};
 
 const API: &str = "/api/sso/v1";
 const NOBODY: &str = "00000000-0000-4000-8000-000000000000";
@@ -90,25 +92,12 @@ async fn refresh(c: &Client, s: &Server, token: &str) -> Reply {
     .await
 }
 
-/// A token's claims (read, not verified: the server verified it when it issued it).
-fn claims(token: &str) -> Value {
-    let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&usso_shared::encoding::b64url_decode(part).unwrap()).unwrap()
-}
-
 fn scopes(token: &str) -> Vec<String> {
     serde_json::from_value(claims(token)["scopes"].clone()).unwrap()
 }
 
 fn uid(token: &str) -> String {
     claims(token)["user_id"].as_str().unwrap().to_owned()
-}
-
-fn code(r: &Reply) -> (u16, String) {
-    (
-        r.0.as_u16(),
-        r.1["error_code"].as_str().unwrap_or_default().to_owned(),
-    )
 }
 
 /// A tenant `acme` and, in the default tenant, an administrator (role `admin`) and a reader

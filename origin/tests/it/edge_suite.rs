@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::edge::{wasmtime_serve, workerd, EdgeProcess};
-use crate::support::{admin, free_port, kid_of, temp_dir, RedisServer, Server};
+use crate::support::{admin, claims_of, code, free_port, kid_of, temp_dir, RedisServer, Server};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -125,13 +125,6 @@ fn start_edges_with(stack: &Stack, extra: &[(&'static str, &str)]) -> (EdgeProce
     vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     (workerd(&vars), wasmtime_serve(&vars))
-}
-
-fn code(r: &(StatusCode, Value)) -> (u16, String) {
-    (
-        r.0.as_u16(),
-        r.1["error_code"].as_str().unwrap_or("").to_owned(),
-    )
 }
 
 /// The suite, against the deployment at `edge` (a base URL; the origin's own for the native run).
@@ -783,18 +776,10 @@ async fn deactivation_ends_sessions_at_workers_and_spin() {
     )
     .await;
     assert_eq!(r.0, 201, "{}", r.1);
-    let roled_id = {
-        let payload = sessions[2]["access_token"]
-            .as_str()
-            .unwrap()
-            .split('.')
-            .nth(1)
-            .unwrap();
-        let claims: Value =
-            serde_json::from_slice(&usso_shared::encoding::b64url_decode(payload).unwrap())
-                .unwrap();
-        claims["user_id"].as_str().unwrap().to_owned()
-    };
+    let roled_id = claims_of(sessions[2]["access_token"].as_str().unwrap())["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = as_admin(
         reqwest::Method::PATCH,
         &format!("/users/{roled_id}"),
@@ -850,16 +835,7 @@ async fn deactivation_ends_sessions_at_workers_and_spin() {
     for edge in [&workers, &spin] {
         let r = refresh(edge, &rotated).await;
         assert_eq!(r.0, 200, "{}: {}", edge.base, r.1);
-        let payload = r.1["access_token"]
-            .as_str()
-            .unwrap()
-            .split('.')
-            .nth(1)
-            .unwrap()
-            .to_owned();
-        let claims: Value =
-            serde_json::from_slice(&usso_shared::encoding::b64url_decode(&payload).unwrap())
-                .unwrap();
+        let claims = claims_of(r.1["access_token"].as_str().unwrap());
         assert_eq!(claims["workspace_id"], ws.as_str(), "{}", edge.base);
         assert_eq!(
             claims["scopes"],

@@ -842,6 +842,20 @@ pub async fn get_as(c: &reqwest::Client, url: String, tenant: &str, bearer: &str
     send(c.get(url).header("x-tenant-id", tenant).bearer_auth(bearer)).await
 }
 
+/// A reply's status and `error_code` (empty when it has none).
+pub fn code(r: &Reply) -> (u16, String) {
+    (
+        r.0.as_u16(),
+        r.1["error_code"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// A token's claims (read, not verified: the server verified it when it issued it).
+pub fn claims_of(token: &str) -> serde_json::Value {
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&usso_shared::encoding::b64url_decode(part).unwrap()).unwrap()
+}
+
 /// Sends a request and reads its [`Reply`].
 pub async fn send(req: reqwest::RequestBuilder) -> Reply {
     let r = req.send().await.unwrap();
