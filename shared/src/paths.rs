@@ -95,6 +95,8 @@ pub const PASSWORD_RESET: &str = api!("/auth/password/reset");
 pub const VERIFY_REQUEST: &str = api!("/me/identifiers/verify/request");
 /// Prove one of your identifiers with its code.
 pub const VERIFY: &str = api!("/me/identifiers/verify");
+/// The identifier verification link (GET: its page; POST: the proof).
+pub const VERIFY_LINK: &str = api!("/auth/identifiers/verify");
 /// Everything held about you.
 pub const ME_EXPORT: &str = api!("/me/export");
 /// The tenant's audit trail.
@@ -155,6 +157,7 @@ pub const DOCUMENTED: &[&str] = &[
     PASSWORD_RESET,
     VERIFY_REQUEST,
     VERIFY,
+    VERIFY_LINK,
     ME_EXPORT,
     AUDIT,
     AUDIT_MINE,

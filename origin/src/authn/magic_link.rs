@@ -1,92 +1,9 @@
-//! Magic links: a single-use, short-lived token mailed as a link. Only a SHA-256 of the token
-//! is stored (in the hot store, expiring). Opening the link (GET) never consumes it, because mail
-//! scanners open links first: it shows a confirmation page whose button POSTs, and only that
-//! POST consumes the token (atomically: the first of two simultaneous POSTs wins).
+//! Magic links: signing in with a single-use, short-lived link mailed to the address
+//! ([`crate::authn::links`] holds the token rules: hash-only, scanner-safe, single use).
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use usso_shared::encoding::{b64url_encode, hex_encode};
 use usso_shared::{Error, Result};
 
-use crate::store::hot::OriginHot;
-
-/// What a link signs in to.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Link {
-    /// The identifier key (`email:…`).
-    pub identifier: String,
-    /// Where to send the browser afterwards (checked against the tenant's allow-list when the
-    /// link was requested).
-    pub redirect: Option<String>,
-    /// Expiry (unix seconds).
-    pub expires_at: i64,
-}
-
-/// A fresh token: 32 random bytes, base64url.
-pub fn new_token() -> Result<String> {
-    Ok(b64url_encode(&usso_shared::random::bytes::<32>()?))
-}
-
-fn hot_key(tenant: &str, token: &str) -> String {
-    crate::store::keys::magic_link(tenant, &hex_encode(&Sha256::digest(token.as_bytes())))
-}
-
-fn plausible(token: &str) -> bool {
-    token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Stores a link for `ttl_secs`.
-pub async fn store<H: OriginHot>(
-    hot: &H,
-    tenant: &str,
-    token: &str,
-    link: &Link,
-    ttl_secs: i64,
-    now: i64,
-) -> Result<()> {
-    let text = serde_json::to_string(link).map_err(|e| Error::internal(e.to_string()))?;
-    hot.put_expiring(&hot_key(tenant, token), &text, ttl_secs, now)
-        .await
-}
-
-/// The link, if the token is live (nothing is consumed).
-pub async fn peek<H: OriginHot>(
-    hot: &H,
-    tenant: &str,
-    token: &str,
-    now: i64,
-) -> Result<Option<Link>> {
-    if !plausible(token) {
-        return Ok(None);
-    }
-    let Some(text) = hot.get_live(&hot_key(tenant, token), now).await? else {
-        return Ok(None);
-    };
-    let link: Link =
-        serde_json::from_str(&text).map_err(|e| Error::internal(format!("corrupt link: {e}")))?;
-    Ok((link.expires_at > now).then_some(link))
-}
-
-/// Consumes the token: the link for the first caller, `None` for every later one.
-pub async fn take<H: OriginHot>(
-    hot: &H,
-    tenant: &str,
-    token: &str,
-    now: i64,
-) -> Result<Option<Link>> {
-    let Some(link) = peek(hot, tenant, token, now).await? else {
-        return Ok(None);
-    };
-    let key = hot_key(tenant, token);
-    let (uses, _) = hot
-        .hit(&format!("{key}:used"), (link.expires_at - now).max(1), now)
-        .await?;
-    hot.remove(&key).await?;
-    Ok((uses == 1).then_some(link))
-}
+use crate::authn::links::{self, Link, LinkPurpose};
 
 /// Whether `url` may be redirected to: it starts with one of the tenant's allowed prefixes
 /// (each an absolute `https://` or `http://` URL; a prefix must end with `/` or be a whole URL,
@@ -132,18 +49,21 @@ pub async fn request(
     limits::limit_requests(ctx, t, Requested::Link, &ident, who).await?;
     let known = crate::identity::users::holds_active(&ctx.docs, t.id(), &ident).await?;
     let deliver = known || t.registration_enabled;
-    let token = new_token()?;
     let link = Link {
         identifier: ident.key(),
         redirect: redirect_to,
         expires_at: now + t.magic_link_ttl_secs,
+        user_id: None,
     };
-    store(&ctx.hot, t.id(), &token, &link, t.magic_link_ttl_secs, now).await?;
-    let url = format!(
-        "{}{}?token={token}",
-        t.tokens.issuer.trim_end_matches('/'),
-        usso_shared::paths::MAGIC_LINK
-    );
+    let url = links::issue(
+        &ctx.hot,
+        t,
+        LinkPurpose::SignIn,
+        &link,
+        usso_shared::paths::MAGIC_LINK,
+        now,
+    )
+    .await?;
     let minutes = (t.magic_link_ttl_secs as u64).div_ceil(60);
     let email = t
         .templates
@@ -174,7 +94,11 @@ pub async fn is_live(
     t: &crate::tenants::Tenant,
     token: &str,
 ) -> Result<bool> {
-    Ok(peek(&ctx.hot, t.id(), token, ctx.now()).await?.is_some())
+    Ok(
+        links::peek(&ctx.hot, LinkPurpose::SignIn, t.id(), token, ctx.now())
+            .await?
+            .is_some(),
+    )
 }
 
 /// `POST /auth/magic-link`: consumes the link and proves the address (registering it if the
@@ -192,14 +116,11 @@ pub async fn confirm(
             "this link has expired or was already used",
         )
     };
-    let Some(link) = take(&ctx.hot, t.id(), token, ctx.now()).await? else {
+    let Some(link) = links::take(&ctx.hot, LinkPurpose::SignIn, t.id(), token, ctx.now()).await?
+    else {
         return Err(used());
     };
-    let (kind, value) = link
-        .identifier
-        .split_once(':')
-        .ok_or_else(|| Error::internal("corrupt link identifier"))?;
-    let ident = crate::identity::identifier::Identifier::parse(value, Some(kind))?;
+    let ident = links::identifier_of(&link)?;
     let user = match crate::identity::users::find_for_sign_in(&ctx.docs, t.id(), &ident).await? {
         Some(found) => crate::identity::claim::claim(ctx, t, who, found, &ident).await?,
         None if t.registration_enabled => {
@@ -221,7 +142,6 @@ pub async fn confirm(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::hot::SqliteHot;
 
     #[test]
     fn redirects_must_match_a_prefix() {
@@ -241,53 +161,5 @@ mod tests {
             &allowed
         ));
         assert!(!redirect_allowed("javascript:alert(1)", &allowed));
-    }
-
-    #[tokio::test]
-    async fn peek_does_not_consume_and_take_is_single_use() {
-        let dir = std::env::temp_dir().join(format!(
-            "usso-ml-{}",
-            usso_shared::random::hex_id().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let hot = SqliteHot::open(&dir.join("hot.db")).unwrap();
-        let token = new_token().unwrap();
-        let link = Link {
-            identifier: "email:a@example.com".into(),
-            redirect: None,
-            expires_at: 1900,
-        };
-        store(&hot, "t", &token, &link, 900, 1000).await.unwrap();
-        for _ in 0..3 {
-            assert_eq!(
-                peek(&hot, "t", &token, 1001).await.unwrap(),
-                Some(link.clone())
-            );
-        }
-        assert_eq!(
-            peek(&hot, "u", &token, 1001).await.unwrap(),
-            None,
-            "tenant-bound"
-        );
-        assert_eq!(take(&hot, "t", &token, 1002).await.unwrap(), Some(link));
-        assert_eq!(take(&hot, "t", &token, 1003).await.unwrap(), None);
-        assert_eq!(peek(&hot, "t", "garbage", 1003).await.unwrap(), None);
-        let t2 = new_token().unwrap();
-        store(
-            &hot,
-            "t",
-            &t2,
-            &Link {
-                identifier: "x".into(),
-                redirect: None,
-                expires_at: 1100,
-            },
-            100,
-            1000,
-        )
-        .await
-        .unwrap();
-        assert_eq!(take(&hot, "t", &t2, 1100).await.unwrap(), None, "expired");
-        std::fs::remove_dir_all(dir).ok();
     }
 }

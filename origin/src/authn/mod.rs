@@ -19,6 +19,7 @@ pub mod codes;
 pub mod hasher;
 pub mod known_device;
 pub mod limits;
+pub mod links;
 pub mod magic_link;
 pub mod mfa;
 pub mod otp;

@@ -1,5 +1,6 @@
 //! Recovering access: a password reset by a one-time code sent to the account's email
-//! address or phone number.
+//! address or phone number, or by the single-use link mailed with the code
+//! ([`crate::authn::links`]).
 //!
 //! Invariants and the attacks they prevent:
 //! - asking for a reset answers the same, and does the same work, whether or not an account
@@ -8,7 +9,8 @@
 //! - requests are limited per identifier and per address like code requests, and attempts to
 //!   use a code are counted like sign-ins (guessing), without locking the owner out;
 //! - a code is single use, expires with the tenant's code lifetime, and is bound to its
-//!   identifier and purpose (a sign-in code does not reset a password, nor the reverse);
+//!   identifier and purpose (a sign-in code does not reset a password, nor the reverse); so is
+//!   a link, which carries 256 random bits (nothing to guess) and is stored as a hash;
 //! - using it proves the identifier: an account set up by someone who never proved it is
 //!   claimed first ([`crate::identity::claim`]); then every session of the account ends, so
 //!   whoever knew the old password is out.
@@ -20,7 +22,9 @@ use crate::app::{ClientMeta, Ctx};
 use crate::audit::AuditEvent;
 use crate::authn::codes::Purpose;
 use crate::authn::limits::{self, Requested};
+use crate::authn::links::{self, Link, LinkPurpose};
 use crate::authn::otp::{channel_for, CodeSent};
+use crate::delivery::Channel;
 use crate::delivery::CodeMessage;
 use crate::identity::identifier::Identifier;
 use crate::identity::users;
@@ -46,17 +50,41 @@ pub async fn request(
     let channel = channel_for(&ident, None)?;
     limits::limit_requests(ctx, t, Requested::Code, &ident, who).await?;
     let known = users::holds_active(&ctx.docs, t.id(), &ident).await?;
+    let now = ctx.now();
     let code = ctx
         .codes(&t.otp)
-        .issue(t.id(), &ident.key(), Purpose::PasswordReset, ctx.now())
+        .issue(t.id(), &ident.key(), Purpose::PasswordReset, now)
         .await?;
+    // By email, a link as well (text messages carry the code only).
+    let link = match channel {
+        Channel::Email => Some(
+            links::issue(
+                &ctx.hot,
+                t,
+                LinkPurpose::PasswordReset,
+                &Link {
+                    identifier: ident.key(),
+                    redirect: None,
+                    expires_at: now + t.otp.ttl_secs,
+                    user_id: None,
+                },
+                usso_shared::paths::PASSWORD_RESET,
+                now,
+            )
+            .await?,
+        ),
+        Channel::Sms => None,
+    };
     crate::delivery::send::send_purpose_code(
         ctx,
         t,
         &ident,
         channel,
-        CodeMessage::PasswordReset,
-        &code,
+        crate::delivery::PurposeCode {
+            what: CodeMessage::PasswordReset,
+            code: &code,
+            link: link.as_deref(),
+        },
         known,
     )
     .await?;
@@ -106,8 +134,68 @@ pub async fn reset(
         .await?
         .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials, "wrong or expired code"))?;
     counted.clear(ctx).await?;
-    // The code proved the identifier: claim an account set up without that proof.
-    let user = crate::identity::claim::claim(ctx, t, who, found, &ident).await?;
+    set_new_password(ctx, t, who, found, &ident, new_password).await
+}
+
+/// Whether a reset link is still live (its page; consumes nothing).
+pub async fn link_is_live(ctx: &Ctx, t: &Tenant, token: &str) -> Result<bool> {
+    Ok(links::peek(
+        &ctx.hot,
+        LinkPurpose::PasswordReset,
+        t.id(),
+        token,
+        ctx.now(),
+    )
+    .await?
+    .is_some())
+}
+
+/// `POST /auth/password/reset` with the mailed link's token: sets a new password and ends
+/// every session of the account. A used, expired or unknown link is `invalid_credentials`.
+pub async fn reset_by_link(
+    ctx: &Ctx,
+    t: &Tenant,
+    who: &ClientMeta,
+    token: &str,
+    new_password: &str,
+) -> Result<u64> {
+    t.password_policy()
+        .check_field("new_password", new_password)?;
+    let gone = || {
+        Error::new(
+            ErrorCode::InvalidCredentials,
+            "this link has expired or was already used",
+        )
+    };
+    let link = links::take(
+        &ctx.hot,
+        LinkPurpose::PasswordReset,
+        t.id(),
+        token,
+        ctx.now(),
+    )
+    .await?
+    .ok_or_else(gone)?;
+    let ident = links::identifier_of(&link)?;
+    let found = users::find_for_sign_in(&ctx.docs, t.id(), &ident)
+        .await?
+        .ok_or_else(gone)?;
+    set_new_password(ctx, t, who, found, &ident, new_password).await
+}
+
+/// The identifier is proven: claim the account if needed, store the password, end every
+/// session, audit. The number of sessions ended.
+async fn set_new_password(
+    ctx: &Ctx,
+    t: &Tenant,
+    who: &ClientMeta,
+    found: users::Found,
+    ident: &Identifier,
+    new_password: &str,
+) -> Result<u64> {
+    let now = ctx.now();
+    // The proof claims an account set up without it.
+    let user = crate::identity::claim::claim(ctx, t, who, found, ident).await?;
     let user =
         crate::identity::account::store_password(ctx, t, &user.id, "new_password", new_password)
             .await?;

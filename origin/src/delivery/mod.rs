@@ -122,6 +122,18 @@ pub enum CodeMessage {
     Verification,
 }
 
+/// A code for a purpose other than signing in, and the single-use link doing the same (sent
+/// by email only).
+#[derive(Debug, Clone, Copy)]
+pub struct PurposeCode<'a> {
+    /// What it is for.
+    pub what: CodeMessage,
+    /// The one-time code.
+    pub code: &'a str,
+    /// The link's URL, if there is one.
+    pub link: Option<&'a str>,
+}
+
 impl CodeMessage {
     fn subject(self) -> &'static str {
         match self {
@@ -142,6 +154,17 @@ impl CodeMessage {
                 "Your {{brand}} confirmation code is: {{code}}\n\n\
                 It expires in {{minutes}} minutes.\n\n\
                 If you did not add this address to an account, you can ignore this message.\n"
+            }
+        }
+    }
+
+    fn link_text(self) -> &'static str {
+        match self {
+            Self::PasswordReset => {
+                "\nOr open this link to choose a new password (it works once):\n\n{{link}}\n"
+            }
+            Self::Verification => {
+                "\nOr open this link to confirm the address (it works once):\n\n{{link}}\n"
             }
         }
     }
@@ -298,13 +321,15 @@ impl Templates {
         }
     }
 
-    /// A code for `what` to `to` by email (fixed wording; not a tenant template).
+    /// A code for `what` to `to` by email (fixed wording; not a tenant template), and the
+    /// single-use link that does the same, when there is one.
     pub fn render_code_email(
         &self,
         what: CodeMessage,
         to: &str,
         brand: &str,
         code: &str,
+        link: Option<&str>,
         minutes: u64,
     ) -> Email {
         let minutes = minutes.to_string();
@@ -312,8 +337,12 @@ impl Templates {
             ("brand", brand),
             ("code", code),
             ("minutes", minutes.as_str()),
+            ("link", link.unwrap_or_default()),
         ];
-        let text = render(what.text(), &vars, false);
+        let mut text = render(what.text(), &vars, false);
+        if link.is_some() {
+            text.push_str(&render(what.link_text(), &vars, false));
+        }
         Email {
             to: to.to_owned(),
             subject: render_subject(what.subject(), &vars),

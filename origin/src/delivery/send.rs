@@ -38,21 +38,21 @@ pub async fn send_code(
     queue(ctx, t, &message, deliver).await
 }
 
-/// Queues a code for `what` (not sign-in) for `to` by `channel`.
+/// Queues a code (not for signing in) for `to` by `channel`; by email with its link, if any.
 pub async fn send_purpose_code(
     ctx: &crate::app::Ctx,
     t: &crate::tenants::Tenant,
     to: &crate::identity::identifier::Identifier,
     channel: crate::delivery::Channel,
-    what: crate::delivery::CodeMessage,
-    code: &str,
+    m: crate::delivery::PurposeCode<'_>,
     deliver: bool,
 ) -> usso_shared::Result<()> {
+    let crate::delivery::PurposeCode { what, code, link } = m;
     let minutes = (t.otp.ttl_secs as u64).div_ceil(60);
     let message = match channel {
         crate::delivery::Channel::Email => crate::delivery::outbox::Message::Email(
             t.templates
-                .render_code_email(what, &to.value, &t.name, code, minutes),
+                .render_code_email(what, &to.value, &t.name, code, link, minutes),
         ),
         crate::delivery::Channel::Sms => crate::delivery::outbox::Message::Sms(
             t.templates.render_code_sms(what, &to.value, &t.name, code),

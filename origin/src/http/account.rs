@@ -6,8 +6,8 @@ use axum::extract::State;
 use usso_edge::http::Response;
 use usso_shared::{Error, ErrorCode};
 
-use super::dto;
 use super::extract::{self, out, CoreRequest, Out};
+use super::{dto, pages};
 use crate::app::CtxRef;
 use crate::audit::{self, AuditEvent, AuditFilter};
 use crate::authn::{limits, reset};
@@ -75,36 +75,140 @@ pub async fn reset_request(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequ
     .await)
 }
 
-/// Sets a new password with a reset code; every session of the account ends.
+/// The reset link's page (HTML): a form for the new password. Opening it consumes nothing.
+#[utoipa::path(get, path = "/api/sso/v1/auth/password/reset", tag = "account",
+    params(("token" = String, Query, description = "the token from the mailed link")),
+    responses((status = 200, description = "A form for the new password", content_type = "text/html"),
+        (status = 410, description = "Expired or used", content_type = "text/html")))]
+pub async fn reset_page(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(async {
+        let tc = extract::tenant(&ctx, &req).await?;
+        let token = req.query_param("token").unwrap_or_default();
+        let live = reset::link_is_live(&ctx, &tc.tenant, &token).await?;
+        Ok(pages::reset_password(&tc.tenant.name, &token, live, None))
+    }
+    .await)
+}
+
+/// Sets a new password with the mailed link's token, or with the identifier and the code sent
+/// to it; every session of the account ends. A form post (the link's page) is answered with a
+/// page.
 #[utoipa::path(post, path = "/api/sso/v1/auth/password/reset", tag = "account",
     request_body = dto::ResetPassword,
     responses((status = 200, body = dto::SessionsEnded),
-        (status = 401, description = "wrong, used or expired code", body = dto::ErrorResponse),
+        (status = 401, description = "wrong, used or expired code or link", body = dto::ErrorResponse),
         (status = 422, body = dto::ErrorResponse), (status = 429, body = dto::ErrorResponse)))]
 pub async fn reset_password(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
     out(async {
         let tc = extract::tenant(&ctx, &req).await?;
         usso_edge::csrf::same_site(&req, &tc.tenant.tokens)?;
         let who = extract::meta(&req);
-        let solved =
-            limits::captcha_guard(&ctx, &tc.tenant, limits::CaptchaRoute::Login, &who).await?;
+        let t = &tc.tenant;
+        if extract::is_form(&req) {
+            let token = req.form_field("token").unwrap_or_default();
+            let new_password = req.form_field("new_password").unwrap_or_default();
+            return match reset::reset_by_link(&ctx, t, &who, &token, &new_password).await {
+                Ok(_) => Ok(pages::outcome(
+                    &t.name,
+                    200,
+                    "Your password was changed",
+                    "Sign in with the new password. Every other session of the account has ended.",
+                )),
+                // The link is still live: the form again, with the reason.
+                Err(e) if e.code() == ErrorCode::ValidationError => Ok(pages::reset_password(
+                    &t.name,
+                    &token,
+                    true,
+                    Some(e.detail()),
+                )),
+                Err(e) if e.code() == ErrorCode::InvalidCredentials => {
+                    Ok(pages::reset_password(&t.name, &token, false, None))
+                }
+                Err(e) => Err(e),
+            };
+        }
         let body: dto::ResetPassword = req.json()?;
-        let n = reset::reset(
-            &ctx,
-            &tc.tenant,
-            &who,
-            &body.identifier,
-            &body.code,
-            &body.new_password,
-            solved,
-        )
-        .await?;
+        let n = match (body.token, body.identifier, body.code) {
+            (Some(token), None, None) => {
+                reset::reset_by_link(&ctx, t, &who, &token, &body.new_password).await?
+            }
+            (None, Some(identifier), Some(code)) => {
+                let solved =
+                    limits::captcha_guard(&ctx, t, limits::CaptchaRoute::Login, &who).await?;
+                reset::reset(
+                    &ctx,
+                    t,
+                    &who,
+                    &identifier,
+                    &code,
+                    &body.new_password,
+                    solved,
+                )
+                .await?
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::ValidationError,
+                    "give either `token` (the mailed link's), or `identifier` and `code`",
+                ))
+            }
+        };
         Ok(Response::json(
             200,
             &dto::SessionsEnded {
                 sessions_revoked: n,
             },
         ))
+    }
+    .await)
+}
+
+/// The verification link's page (HTML): a button that proves the address. Opening it proves
+/// nothing.
+#[utoipa::path(get, path = "/api/sso/v1/auth/identifiers/verify", tag = "account",
+    params(("token" = String, Query, description = "the token from the mailed link")),
+    responses((status = 200, description = "A confirmation button", content_type = "text/html"),
+        (status = 410, description = "Expired or used", content_type = "text/html")))]
+pub async fn verify_link_page(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(async {
+        let tc = extract::tenant(&ctx, &req).await?;
+        let token = req.query_param("token").unwrap_or_default();
+        let live = account::verify_link_is_live(&ctx, &tc.tenant, &token).await?;
+        Ok(pages::verify_link(&tc.tenant.name, &token, live))
+    }
+    .await)
+}
+
+/// Proves an identifier with the mailed link's token (no session needed: the link names the
+/// account). A form post (the link's page) is answered with a page.
+#[utoipa::path(post, path = "/api/sso/v1/auth/identifiers/verify", tag = "account",
+    request_body = dto::VerifyLink,
+    responses((status = 200, body = dto::IdentifierView),
+        (status = 401, description = "used, expired or unknown link", body = dto::ErrorResponse)))]
+pub async fn verify_link(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
+    out(async {
+        let tc = extract::tenant(&ctx, &req).await?;
+        usso_edge::csrf::same_site(&req, &tc.tenant.tokens)?;
+        let who = extract::meta(&req);
+        let t = &tc.tenant;
+        if extract::is_form(&req) {
+            let token = req.form_field("token").unwrap_or_default();
+            return match account::verify_by_link(&ctx, t, &who, &token).await {
+                Ok((_, idoc)) => Ok(pages::outcome(
+                    &t.name,
+                    200,
+                    "Address confirmed",
+                    &format!("{} is confirmed for your account.", idoc.value),
+                )),
+                Err(e) if e.code() == ErrorCode::InvalidCredentials => {
+                    Ok(pages::verify_link(&t.name, &token, false))
+                }
+                Err(e) => Err(e),
+            };
+        }
+        let body: dto::VerifyLink = req.json()?;
+        let (user, idoc) = account::verify_by_link(&ctx, t, &who, &body.token).await?;
+        Ok(Response::json(200, &dto::IdentifierView::of(&user, &idoc)))
     }
     .await)
 }

@@ -181,10 +181,7 @@ pub async fn magic_link_confirm(State(ctx): State<CtxRef>, CoreRequest(req): Cor
     out(async {
         let tc = extract::tenant(&ctx, &req).await?;
         usso_edge::csrf::same_site(&req, &tc.tenant.tokens)?;
-        let is_form = req
-            .header("content-type")
-            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-        let token = if is_form {
+        let token = if extract::is_form(&req) {
             req.form_field("token")
         } else {
             req.json::<dto::MagicLinkConfirm>()?.token

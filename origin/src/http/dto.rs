@@ -920,16 +920,30 @@ pub struct CodeFor {
     pub identifier: String,
 }
 
-/// Body of `POST /auth/password/reset`.
+/// Body of `POST /auth/password/reset`: the mailed link's `token`, or the `identifier` and
+/// the `code` sent to it.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPassword {
     /// The email or phone the code went to.
-    pub identifier: String,
+    #[serde(default)]
+    pub identifier: Option<String>,
     /// The code.
-    pub code: String,
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The token of the mailed link (instead of `identifier` and `code`).
+    #[serde(default)]
+    pub token: Option<String>,
     /// The new password (the tenant's policy).
     pub new_password: String,
+}
+
+/// Body of `POST /auth/identifiers/verify` (the page's form sends the same field).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyLink {
+    /// The token of the mailed link.
+    pub token: String,
 }
 
 /// Body of `POST /me/identifiers/verify`.

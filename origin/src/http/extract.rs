@@ -122,6 +122,14 @@ pub fn out(r: Result<Response>) -> Out {
 }
 
 /// What the domain may know of the client.
+/// Whether the body is an HTML form (`application/x-www-form-urlencoded`): a page's POST,
+/// answered with a page.
+pub fn is_form(req: &Request) -> bool {
+    req.header("content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Client metadata of a request.
 pub fn meta(req: &Request) -> ClientMeta {
     ClientMeta {
         ip: req.client_ip.clone().unwrap_or_else(|| "unknown".into()),

@@ -92,7 +92,14 @@ fn account_routes() -> Router<CtxRef> {
         .route(paths::ME, get(me_alias).delete(account::delete_me))
         .route(paths::PASSWORD_CHANGE, post(account::change_password))
         .route(paths::PASSWORD_RESET_REQUEST, post(account::reset_request))
-        .route(paths::PASSWORD_RESET, post(account::reset_password))
+        .route(
+            paths::PASSWORD_RESET,
+            get(account::reset_page).post(account::reset_password),
+        )
+        .route(
+            paths::VERIFY_LINK,
+            get(account::verify_link_page).post(account::verify_link),
+        )
         .route(paths::VERIFY_REQUEST, post(account::verify_request))
         .route(paths::VERIFY, post(account::verify))
         .route(paths::ME_EXPORT, get(account::export))

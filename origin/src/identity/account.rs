@@ -5,8 +5,9 @@
 //! - changing the password needs the current one (a stolen session alone cannot lock the
 //!   owner out), counted like a sign-in (guessing through this route), and ends every other
 //!   session (whoever knew the old password is out);
-//! - proving an identifier needs a code sent to it, for an identifier of the caller's own
-//!   account only, bound to that purpose and single use;
+//! - proving an identifier needs a code sent to it (for an identifier of the caller's own
+//!   account only) or the link mailed with it (bound to the account it was sent for, proving
+//!   nothing once the address left that account); both bound to that purpose and single use;
 //! - deleting the account needs the password when it has one (a borrowed, unlocked browser is
 //!   not enough), and erases it as the GDPR command does.
 
@@ -18,9 +19,10 @@ use crate::audit::AuditEvent;
 use crate::authn::codes::Purpose;
 use crate::authn::hasher::{Verdict, MAX_PASSWORD_BYTES};
 use crate::authn::limits::{self, Requested};
+use crate::authn::links::{self, Link, LinkPurpose};
 use crate::authn::otp::{channel_for, CodeSent};
 use crate::authz::Principal;
-use crate::delivery::CodeMessage;
+use crate::delivery::{Channel, CodeMessage};
 use crate::identity::identifier::Identifier;
 use crate::identity::users::{self, User};
 use crate::tenants::Tenant;
@@ -185,17 +187,41 @@ pub async fn request_verification(
     let ident = idoc.identifier();
     let channel = channel_for(&ident, None)?;
     limits::limit_requests(ctx, t, Requested::Code, &ident, who).await?;
+    let now = ctx.now();
     let code = ctx
         .codes(&t.otp)
-        .issue(t.id(), &ident.key(), Purpose::Verify, ctx.now())
+        .issue(t.id(), &ident.key(), Purpose::Verify, now)
         .await?;
+    // By email, a link as well, bound to this account (text messages carry the code only).
+    let link = match channel {
+        Channel::Email => Some(
+            links::issue(
+                &ctx.hot,
+                t,
+                LinkPurpose::Verify,
+                &Link {
+                    identifier: ident.key(),
+                    redirect: None,
+                    expires_at: now + t.otp.ttl_secs,
+                    user_id: Some(user.id.clone()),
+                },
+                usso_shared::paths::VERIFY_LINK,
+                now,
+            )
+            .await?,
+        ),
+        Channel::Sms => None,
+    };
     crate::delivery::send::send_purpose_code(
         ctx,
         t,
         &ident,
         channel,
-        CodeMessage::Verification,
-        &code,
+        crate::delivery::PurposeCode {
+            what: CodeMessage::Verification,
+            code: &code,
+            link: link.as_deref(),
+        },
         true,
     )
     .await?;
@@ -227,6 +253,52 @@ pub async fn verify(
     counted.clear(ctx).await?;
     crate::identity::claim::verify_identifier(ctx, t, who, &ident, &user.id).await?;
     own_identifier(ctx, &user, raw).await
+}
+
+/// Whether a verification link is still live (its page; consumes nothing).
+pub async fn verify_link_is_live(ctx: &Ctx, t: &Tenant, token: &str) -> Result<bool> {
+    Ok(
+        links::peek(&ctx.hot, LinkPurpose::Verify, t.id(), token, ctx.now())
+            .await?
+            .is_some(),
+    )
+}
+
+/// Proves an identifier with the link mailed to it (no session needed: the link is bound to
+/// the account it was sent for, and proves nothing if the address has since left it). The
+/// account and the proven identifier.
+pub async fn verify_by_link(
+    ctx: &Ctx,
+    t: &Tenant,
+    who: &ClientMeta,
+    token: &str,
+) -> Result<(User, users::IdentifierDoc)> {
+    let gone = || {
+        Error::new(
+            ErrorCode::InvalidCredentials,
+            "this link has expired or was already used",
+        )
+    };
+    let link = links::take(&ctx.hot, LinkPurpose::Verify, t.id(), token, ctx.now())
+        .await?
+        .ok_or_else(gone)?;
+    let ident = links::identifier_of(&link)?;
+    let user_id = link.user_id.ok_or_else(gone)?;
+    let held = || async {
+        Ok::<_, Error>(
+            users::identifiers_of(&ctx.docs, t.id(), &user_id)
+                .await?
+                .into_iter()
+                .find(|i| i.identifier() == ident),
+        )
+    };
+    held().await?.ok_or_else(gone)?;
+    crate::identity::claim::verify_identifier(ctx, t, who, &ident, &user_id).await?;
+    let idoc = held().await?.ok_or_else(gone)?;
+    let (user, _) = users::get(&ctx.docs, t.id(), &user_id)
+        .await?
+        .ok_or_else(gone)?;
+    Ok((user, idoc))
 }
 
 /// Everything held about the caller: the account (no password hash), identifiers,

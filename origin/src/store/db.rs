@@ -51,7 +51,7 @@ impl Db {
         };
         conn.execute_batch(&format!(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000; \
-             PRAGMA foreign_keys=ON; {schema}"
+             PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; {schema}"
         ))
         .map_err(|e| {
             Error::new(

@@ -216,15 +216,63 @@ pub struct SqliteDocs {
 /// a document. `live` is 0 for a soft-deleted document (`deleted_at` set).
 pub const TERM_FIELDS: [&str; 3] = ["roles", "workspace_ids", "workspace_role_slugs"];
 
-/// Above this many matches, a page sorted by creation time walks the creation-time index
-/// instead of sorting every match.
-const WALK_THRESHOLD: i64 = 1_000;
-
-/// Fills `terms` for documents written before it existed (applied once, `user_version` 1).
-const TERMS_BACKFILL: &str =
-    "INSERT OR IGNORE INTO terms SELECT d.coll, d.tenant, f.value, e.value, d.id,
-    coalesce(json_type(d.body, '$.deleted_at'), 'null') = 'null'
-  FROM docs d, json_each('[\"roles\",\"workspace_ids\",\"workspace_role_slugs\"]') f,
+/// The term index, built (or rebuilt from the documents) by migration 2: the table, one row
+/// per (document, array field, string element) with the document's `created_at` so that a
+/// page of "documents holding this term, by creation time" walks one index and reads only
+/// its page; live counts per term kept by triggers, so `total` never counts rows; the
+/// triggers that keep both in step with `docs` in the writing transaction. No trigger says
+/// `OR IGNORE`: an outer `INSERT … ON CONFLICT DO UPDATE` (an upsert) overrides a trigger's
+/// conflict clause, so duplicates are avoided by `DISTINCT` and `NOT EXISTS` instead. `?TERM_FIELDS?`
+/// stands for [`TERM_FIELDS`] as a JSON array.
+const TERMS: &str = "DROP TRIGGER IF EXISTS docs_terms_insert;
+DROP TRIGGER IF EXISTS docs_terms_update;
+DROP TRIGGER IF EXISTS docs_terms_delete;
+DROP TABLE IF EXISTS term_counts;
+DROP TABLE IF EXISTS terms;
+CREATE TABLE terms (
+    coll TEXT NOT NULL, tenant TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
+    id TEXT NOT NULL, live INTEGER NOT NULL, created,
+    PRIMARY KEY (coll, tenant, field, value, id)) WITHOUT ROWID;
+CREATE INDEX terms_by_doc ON terms (coll, tenant, id);
+CREATE INDEX terms_by_created ON terms (coll, tenant, field, value, live, created, id);
+CREATE TABLE term_counts (
+    coll TEXT NOT NULL, tenant TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (coll, tenant, field, value)) WITHOUT ROWID;
+CREATE TRIGGER terms_count_insert AFTER INSERT ON terms WHEN NEW.live = 1 BEGIN
+  INSERT INTO term_counts SELECT NEW.coll, NEW.tenant, NEW.field, NEW.value, 0
+    WHERE NOT EXISTS (SELECT 1 FROM term_counts WHERE coll = NEW.coll
+      AND tenant = NEW.tenant AND field = NEW.field AND value = NEW.value);
+  UPDATE term_counts SET n = n + 1 WHERE coll = NEW.coll AND tenant = NEW.tenant
+    AND field = NEW.field AND value = NEW.value;
+END;
+CREATE TRIGGER terms_count_delete AFTER DELETE ON terms WHEN OLD.live = 1 BEGIN
+  UPDATE term_counts SET n = n - 1 WHERE coll = OLD.coll AND tenant = OLD.tenant
+    AND field = OLD.field AND value = OLD.value;
+END;
+CREATE TRIGGER docs_terms_insert AFTER INSERT ON docs BEGIN
+  INSERT INTO terms SELECT DISTINCT NEW.coll, NEW.tenant, f.value, e.value, NEW.id,
+      coalesce(json_type(NEW.body, '$.deleted_at'), 'null') = 'null',
+      json_extract(NEW.body, '$.created_at')
+    FROM json_each(?TERM_FIELDS?) f,
+         json_each(NEW.body, '$.' || f.value) e
+    WHERE json_type(NEW.body, '$.' || f.value) = 'array' AND e.type = 'text';
+END;
+CREATE TRIGGER docs_terms_update AFTER UPDATE OF body ON docs BEGIN
+  DELETE FROM terms WHERE coll = OLD.coll AND tenant = OLD.tenant AND id = OLD.id;
+  INSERT INTO terms SELECT DISTINCT NEW.coll, NEW.tenant, f.value, e.value, NEW.id,
+      coalesce(json_type(NEW.body, '$.deleted_at'), 'null') = 'null',
+      json_extract(NEW.body, '$.created_at')
+    FROM json_each(?TERM_FIELDS?) f,
+         json_each(NEW.body, '$.' || f.value) e
+    WHERE json_type(NEW.body, '$.' || f.value) = 'array' AND e.type = 'text';
+END;
+CREATE TRIGGER docs_terms_delete AFTER DELETE ON docs BEGIN
+  DELETE FROM terms WHERE coll = OLD.coll AND tenant = OLD.tenant AND id = OLD.id;
+END;
+INSERT INTO terms SELECT DISTINCT d.coll, d.tenant, f.value, e.value, d.id,
+    coalesce(json_type(d.body, '$.deleted_at'), 'null') = 'null',
+    json_extract(d.body, '$.created_at')
+  FROM docs d, json_each(?TERM_FIELDS?) f,
        json_each(d.body, '$.' || f.value) e
   WHERE json_type(d.body, '$.' || f.value) = 'array' AND e.type = 'text';";
 
@@ -240,29 +288,6 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS docs (
 CREATE INDEX IF NOT EXISTS docs_by_time ON docs (coll, tenant, updated_at);
 CREATE INDEX IF NOT EXISTS docs_by_user ON docs (coll, tenant, json_extract(body, '$.user_id'));
 CREATE INDEX IF NOT EXISTS docs_by_created ON docs (coll, tenant, json_extract(body, '$.created_at'));
-CREATE TABLE IF NOT EXISTS terms (
-    coll TEXT NOT NULL, tenant TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
-    id TEXT NOT NULL, live INTEGER NOT NULL,
-    PRIMARY KEY (coll, tenant, field, value, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS terms_by_doc ON terms (coll, tenant, id);
-CREATE TRIGGER IF NOT EXISTS docs_terms_insert AFTER INSERT ON docs BEGIN
-  INSERT OR IGNORE INTO terms SELECT NEW.coll, NEW.tenant, f.value, e.value, NEW.id,
-      coalesce(json_type(NEW.body, '$.deleted_at'), 'null') = 'null'
-    FROM json_each('[\"roles\",\"workspace_ids\",\"workspace_role_slugs\"]') f,
-         json_each(NEW.body, '$.' || f.value) e
-    WHERE json_type(NEW.body, '$.' || f.value) = 'array' AND e.type = 'text';
-END;
-CREATE TRIGGER IF NOT EXISTS docs_terms_update AFTER UPDATE OF body ON docs BEGIN
-  DELETE FROM terms WHERE coll = OLD.coll AND tenant = OLD.tenant AND id = OLD.id;
-  INSERT OR IGNORE INTO terms SELECT NEW.coll, NEW.tenant, f.value, e.value, NEW.id,
-      coalesce(json_type(NEW.body, '$.deleted_at'), 'null') = 'null'
-    FROM json_each('[\"roles\",\"workspace_ids\",\"workspace_role_slugs\"]') f,
-         json_each(NEW.body, '$.' || f.value) e
-    WHERE json_type(NEW.body, '$.' || f.value) = 'array' AND e.type = 'text';
-END;
-CREATE TRIGGER IF NOT EXISTS docs_terms_delete AFTER DELETE ON docs BEGIN
-  DELETE FROM terms WHERE coll = OLD.coll AND tenant = OLD.tenant AND id = OLD.id;
-END;
 PRAGMA analysis_limit=100;
 ANALYZE docs;
 DELETE FROM sqlite_stat1 WHERE tbl='docs';
@@ -286,7 +311,13 @@ impl SqliteDocs {
         Ok(Self {
             db: {
                 let db = Db::open(path, "document", crate::store::db::Durability::Full, SCHEMA)?;
-                db.migrate(1, TERMS_BACKFILL)?;
+                db.migrate(
+                    2,
+                    &TERMS.replace(
+                        "?TERM_FIELDS?",
+                        &format!("'{}'", serde_json::json!(TERM_FIELDS)),
+                    ),
+                )?;
                 db
             },
         })
@@ -520,8 +551,9 @@ impl DocumentStore for SqliteDocs {
     async fn query(&self, coll: &str, tenant: &str, query: &Query) -> Result<Page> {
         query.check()?;
         let mut cond = String::from("coll=?1 AND tenant=?2");
-        let mut probe_terms = String::new();
-        let mut probe_rest = String::new();
+        let mut terms: Vec<(String, String)> = Vec::new();
+        // `cond` for the walk of the term index: term conditions probed per row.
+        let mut joined = String::from("coll=?1 AND tenant=?2");
         let mut args: Vec<String> = vec![coll.to_owned(), tenant.to_owned()];
         for c in &query.conds {
             let before = cond.len();
@@ -550,8 +582,6 @@ impl DocumentStore for SqliteDocs {
                     ));
                 }
                 // An indexed array field: the term index, never the documents.
-                // Both forms are written: the query driven by the term index (`IN`), and the
-                // one that walks another index and probes the term index per row (`EXISTS`).
                 Cond::Has(field, Value::String(v)) if TERM_FIELDS.contains(&field.as_str()) => {
                     args.push(field.clone());
                     args.push(v.clone());
@@ -561,13 +591,14 @@ impl DocumentStore for SqliteDocs {
                          AND field=?{} AND value=?{n})",
                         n - 1
                     ));
-                    // First in the walk's filter: a term probe is cheaper than reading the
-                    // document's JSON for the other conditions.
-                    probe_terms.push_str(&format!(
-                        " AND EXISTS (SELECT 1 FROM terms t WHERE t.coll=docs.coll \
-                         AND t.tenant=docs.tenant AND t.field=?{} AND t.value=?{n} AND t.id=docs.id)",
+                    // Per row, for a walk driven by another index: `IN` would first list
+                    // every holder of the term.
+                    joined.push_str(&format!(
+                        " AND EXISTS (SELECT 1 FROM terms t WHERE t.coll=?1 AND t.tenant=?2 \
+                         AND t.field=?{} AND t.value=?{n} AND t.id=docs.id)",
                         n - 1
                     ));
+                    terms.push((field.clone(), v.clone()));
                     continue;
                 }
                 Cond::Has(field, value) => {
@@ -621,10 +652,8 @@ impl DocumentStore for SqliteDocs {
                     cond.push_str(&format!(" AND ({})", any.join(" OR ")));
                 }
             }
-            let added = cond[before..].to_owned();
-            probe_rest.push_str(&added);
+            joined.push_str(&cond[before..]);
         }
-        let probe = format!("coll=?1 AND tenant=?2{probe_terms}{probe_rest}");
         let order = match &query.sort {
             Sort::Newest => "updated_at DESC, id".to_owned(),
             Sort::By { field, descending } => format!(
@@ -632,51 +661,69 @@ impl DocumentStore for SqliteDocs {
                 if *descending { "DESC" } else { "ASC" }
             ),
         };
-        // "Live documents holding this term" is counted from the term index alone.
-        let fast_count = match query.conds.as_slice() {
-            [Cond::Has(f, Value::String(v)), Cond::Eq(d, Value::Null)]
-            | [Cond::Eq(d, Value::Null), Cond::Has(f, Value::String(v))]
-                if d == "deleted_at" && TERM_FIELDS.contains(&f.as_str()) =>
-            {
-                Some((f.clone(), v.clone()))
+        // Only live documents (`deleted_at` unset): the term index's counts and its
+        // creation-time order apply.
+        let live_only = query
+            .conds
+            .iter()
+            .any(|c| matches!(c, Cond::Eq(d, Value::Null) if d == "deleted_at"));
+        // Nothing but "live and holding this term": `total` is the term's live count.
+        let only_term = live_only && terms.len() == 1 && query.conds.len() == 2;
+        let (coll_arg, tenant_arg) = (coll.to_owned(), tenant.to_owned());
+        let by_created = match &query.sort {
+            Sort::By { field, descending } if field == "created_at" => {
+                Some(if *descending { "DESC" } else { "ASC" })
             }
             _ => None,
         };
-        let (coll_arg, tenant_arg) = (coll.to_owned(), tenant.to_owned());
-        let by_created = matches!(&query.sort, Sort::By { field, .. } if field == "created_at");
         let limit = query.limit.min(1000) as i64;
         let offset = query.offset.min(i64::MAX as u64) as i64;
         self.db
             .call(move |c| {
-                // Counted first when the term index can: many matches sorted by creation time
-                // are read by walking the creation-time index until the page is full, few
-                // matches from the term index and then sorted (either way no query reads
-                // more than a page's worth of documents beyond the matches it needs).
-                let counted: Option<i64> = match &fast_count {
-                    Some((field, value)) => Some(
-                        c.query_row(
-                            "SELECT count(*) FROM terms WHERE coll=?1 AND tenant=?2 AND field=?3 \
-                             AND value=?4 AND live=1",
-                            params![coll_arg, tenant_arg, field, value],
-                            |r| r.get(0),
+                // The rarest term drives a page of live documents sorted by creation time:
+                // its rows in the term index are already in that order, so the page reads
+                // its own documents (and those the other conditions refuse), never every
+                // match; counts come from `term_counts`.
+                let mut rarest: Option<(i64, &(String, String))> = None;
+                if live_only {
+                    for t in &terms {
+                        let n: i64 = c
+                            .query_row(
+                                "SELECT coalesce((SELECT n FROM term_counts WHERE coll=?1 \
+                                 AND tenant=?2 AND field=?3 AND value=?4), 0)",
+                                params![coll_arg, tenant_arg, t.0, t.1],
+                                |r| r.get(0),
+                            )
+                            .map_err(sql)?;
+                        if rarest.is_none_or(|(m, _)| n < m) {
+                            rarest = Some((n, t));
+                        }
+                    }
+                }
+                let counted = rarest.filter(|_| only_term).map(|(n, _)| n);
+                let mut page_args = args.clone();
+                let sql_text = match (by_created, rarest) {
+                    (Some(dir), Some((_, (field, value)))) => {
+                        page_args.push(field.clone());
+                        page_args.push(value.clone());
+                        let n = page_args.len();
+                        format!(
+                            "SELECT id, version, body FROM (SELECT id AS tid, created AS tcreated \
+                             FROM terms INDEXED BY terms_by_created WHERE coll=?1 AND tenant=?2 \
+                             AND field=?{} AND value=?{n} AND live=1) \
+                             JOIN docs ON docs.coll=?1 AND docs.tenant=?2 AND docs.id=tid \
+                             WHERE {joined} ORDER BY tcreated {dir}, tid LIMIT {limit} OFFSET {offset}",
+                            n - 1
                         )
-                        .map_err(sql)?,
+                    }
+                    _ => format!(
+                        "SELECT id, version, body FROM docs WHERE {cond} ORDER BY {order} \
+                         LIMIT {limit} OFFSET {offset}"
                     ),
-                    None => None,
                 };
-                let walk = by_created && counted.is_some_and(|n| n > WALK_THRESHOLD);
-                let (from, filter) = if walk {
-                    ("docs INDEXED BY docs_by_created", &probe)
-                } else {
-                    ("docs", &cond)
-                };
-                let mut stmt = c
-                    .prepare(&format!(
-                        "SELECT id, version, body FROM {from} WHERE {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-                    ))
-                    .map_err(sql)?;
+                let mut stmt = c.prepare(&sql_text).map_err(sql)?;
                 let rows = stmt
-                    .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    .query_map(rusqlite::params_from_iter(page_args.iter()), |r| {
                         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
                     })
                     .map_err(sql)?;
@@ -789,52 +836,115 @@ mod tests {
         std::fs::remove_dir_all(dir).ok();
     }
 
+    /// A page driven by the term index equals the one a sort of every match gives (creation
+    /// time, then id, in both directions; ties included), and its counts follow inserts,
+    /// updates, soft and hard deletes.
     #[tokio::test]
-    async fn many_matches_are_paged_by_walking_the_creation_index() {
+    async fn term_driven_pages_match_a_full_sort_and_counts_follow_writes() {
         let (s, dir) = store();
-        let n = WALK_THRESHOLD as usize + 100;
-        let docs: Vec<(String, Value)> = (0..n)
+        let n = 300usize;
+        // (id, created_at, roles, deleted)
+        let mut model: Vec<(String, i64, Vec<String>, bool)> = (0..n)
             .map(|i| {
-                let mut b = json!({"roles": ["r", format!("x{}", i % 3)], "created_at": i});
-                if i == n - 1 {
-                    b["deleted_at"] = json!(1);
-                }
-                (format!("u{i:05}"), b)
+                let roles = vec!["r".to_owned(), format!("x{}", i % 3)];
+                (format!("u{i:05}"), (i / 2) as i64, roles, i == n - 1)
             })
             .collect();
-        s.insert_many("users", "t", docs).await.unwrap();
-        let q = |role: &str| Query {
-            conds: vec![
-                Cond::Has("roles".into(), json!(role)),
-                Cond::Eq("deleted_at".into(), Value::Null),
-            ],
-            sort: Sort::By {
-                field: "created_at".into(),
-                descending: true,
-            },
-            offset: 2,
-            limit: 3,
+        let body = |m: &(String, i64, Vec<String>, bool)| {
+            let mut b = json!({"roles": m.2, "created_at": m.1, "name": format!("n{}", m.1 % 5)});
+            if m.3 {
+                b["deleted_at"] = json!(1);
+            }
+            b
         };
-        let ids = |p: &Page| p.items.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
-        // Above the threshold: the creation-time index, probing the term index per row.
-        let page = s.query("users", "t", &q("r")).await.unwrap();
-        assert_eq!(page.total, n as u64 - 1);
-        assert_eq!(
-            ids(&page),
-            [n - 4, n - 5, n - 6].map(|i| format!("u{i:05}"))
+        let docs: Vec<(String, Value)> = model.iter().map(|m| (m.0.clone(), body(m))).collect();
+        s.insert_many("users", "t", docs).await.unwrap();
+        // Writes after the bulk insert: a soft delete, a role removed, a hard delete.
+        for (i, change) in [(10usize, "soft"), (11, "role"), (12, "hard")] {
+            let id = model[i].0.clone();
+            match change {
+                "soft" => model[i].3 = true,
+                "role" => model[i].2 = vec![format!("x{}", i % 3)],
+                _ => {
+                    assert!(s.delete("users", "t", &id).await.unwrap());
+                    model.remove(i);
+                    continue;
+                }
+            }
+            let cur = s.get("users", "t", &id).await.unwrap().unwrap();
+            s.replace("users", "t", &id, body(&model[i]), cur.version)
+                .await
+                .unwrap();
+        }
+        // An upsert (its own conflict clause) of a document naming a role twice.
+        let extra = (
+            "u99999".to_owned(),
+            0,
+            vec!["r".to_owned(), "r".to_owned(), "x0".to_owned()],
+            false,
         );
-        // Below it: driven by the term index, then sorted.
-        let page = s.query("users", "t", &q("x0")).await.unwrap();
-        let x0 = (0..n - 1).filter(|i| i % 3 == 0).count() as u64;
-        assert_eq!(page.total, x0);
-        let expect: Vec<String> = (0..n - 1)
-            .rev()
-            .filter(|i| i % 3 == 0)
-            .skip(2)
-            .take(3)
-            .map(|i| format!("u{i:05}"))
-            .collect();
-        assert_eq!(ids(&page), expect);
+        s.upsert("users", "t", &extra.0, body(&extra))
+            .await
+            .unwrap();
+        s.upsert("users", "t", &extra.0, body(&extra))
+            .await
+            .unwrap();
+        model.push(extra);
+        let shapes: Vec<(Vec<&str>, Option<&str>)> = vec![
+            (vec!["r"], None),
+            (vec!["x0"], None),
+            (vec!["r", "x1"], None),
+            (vec!["r"], Some("n3")),
+        ];
+        for (roles, name) in shapes {
+            for descending in [true, false] {
+                for (offset, limit) in [(0usize, 7usize), (2, 3), (140, 50)] {
+                    let mut conds: Vec<Cond> = roles
+                        .iter()
+                        .map(|r| Cond::Has("roles".into(), json!(r)))
+                        .collect();
+                    conds.push(Cond::Eq("deleted_at".into(), Value::Null));
+                    if let Some(nm) = name {
+                        conds.push(Cond::Eq("name".into(), json!(nm)));
+                    }
+                    let q = Query {
+                        conds,
+                        sort: Sort::By {
+                            field: "created_at".into(),
+                            descending,
+                        },
+                        offset: offset as u64,
+                        limit: limit as u64,
+                    };
+                    let mut matches: Vec<&(String, i64, Vec<String>, bool)> = model
+                        .iter()
+                        .filter(|m| {
+                            !m.3 && roles.iter().all(|r| m.2.iter().any(|x| x == r))
+                                && name.is_none_or(|nm| format!("n{}", m.1 % 5) == nm)
+                        })
+                        .collect();
+                    matches.sort_by(|a, b| {
+                        let by_time = if descending {
+                            b.1.cmp(&a.1)
+                        } else {
+                            a.1.cmp(&b.1)
+                        };
+                        by_time.then(a.0.cmp(&b.0))
+                    });
+                    let expect: Vec<String> = matches
+                        .iter()
+                        .skip(offset)
+                        .take(limit)
+                        .map(|m| m.0.clone())
+                        .collect();
+                    let page = s.query("users", "t", &q).await.unwrap();
+                    let got: Vec<String> = page.items.iter().map(|d| d.id.clone()).collect();
+                    let what = format!("{roles:?} {name:?} desc={descending} {offset}+{limit}");
+                    assert_eq!(got, expect, "{what}");
+                    assert_eq!(page.total, matches.len() as u64, "{what}");
+                }
+            }
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -844,29 +954,40 @@ mod tests {
         s.insert("users", "t", "u1", json!({"roles": ["a"]}))
             .await
             .unwrap();
-        // The database as a version without the term index left it.
+        // The database as version 1 left it: a term index without creation times or
+        // counts, which did not hold this document.
         s.db.call(|c| {
-            c.execute_batch("DELETE FROM terms; PRAGMA user_version=0;")
-                .map_err(sql)
+            c.execute_batch(
+                "DROP TRIGGER docs_terms_insert; DROP TRIGGER docs_terms_update;
+                 DROP TRIGGER docs_terms_delete; DROP TABLE term_counts; DROP TABLE terms;
+                 CREATE TABLE terms (coll TEXT NOT NULL, tenant TEXT NOT NULL,
+                   field TEXT NOT NULL, value TEXT NOT NULL, id TEXT NOT NULL,
+                   live INTEGER NOT NULL, PRIMARY KEY (coll, tenant, field, value, id))
+                   WITHOUT ROWID;
+                 PRAGMA user_version=1;",
+            )
+            .map_err(sql)
         })
         .await
         .unwrap();
         let has_a = Query {
-            conds: vec![Cond::Has("roles".into(), json!("a"))],
-            sort: Sort::Newest,
+            conds: vec![
+                Cond::Has("roles".into(), json!("a")),
+                Cond::Eq("deleted_at".into(), Value::Null),
+            ],
+            sort: Sort::By {
+                field: "created_at".into(),
+                descending: true,
+            },
             offset: 0,
             limit: 10,
         };
-        assert!(s
-            .query("users", "t", &has_a)
-            .await
-            .unwrap()
-            .items
-            .is_empty());
+        assert!(s.query("users", "t", &has_a).await.is_err());
         drop(s);
         let again = SqliteDocs::open(&dir.join("docs.db")).unwrap();
         let page = again.query("users", "t", &has_a).await.unwrap();
         assert_eq!(page.items.len(), 1, "backfilled on open");
+        assert_eq!(page.total, 1, "counted on open");
         std::fs::remove_dir_all(&dir).ok();
     }
 

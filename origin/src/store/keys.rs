@@ -17,9 +17,10 @@ pub fn mfa_challenge(tenant: &str, challenge: &str) -> String {
     format!("usso:mfa:{tenant}:{challenge}")
 }
 
-/// A magic link, by the hash of its token.
-pub fn magic_link(tenant: &str, token_hash: &str) -> String {
-    format!("usso:ml:{tenant}:{token_hash}")
+/// An emailed link (`kind`: `ml` for a magic sign-in link, and one tag per other purpose),
+/// by the hash of its token.
+pub fn link(kind: &str, tenant: &str, token_hash: &str) -> String {
+    format!("usso:{kind}:{tenant}:{token_hash}")
 }
 
 /// The prefix of used captcha solutions (`usso:captcha:<challenge>`).

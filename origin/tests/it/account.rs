@@ -7,7 +7,7 @@ use reqwest::{Client, Method};
 use serde_json::{json, Value};
 
 use crate::support::{
-    admin, code, dev_messages, free_port, nth_dev_code, send, temp_dir, Reply, Server,
+    admin, code, dev_messages, free_port, nth_dev_code, send, temp_dir, token_in, Reply, Server,
 };
 
 const API: &str = "/api/sso/v1";
@@ -539,4 +539,327 @@ async fn people_change_reset_and_prove_their_credentials() {
     assert_eq!(r.0, 200, "the address is free again: {}", r.1);
     s.stop();
     std::fs::remove_dir_all(&data).ok();
+}
+
+/// A form post to `path` (what the link pages send): the status and the page.
+async fn form(c: &Client, s: &Server, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| {
+            let v: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    b' ' => "+".into(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={v}")
+        })
+        .collect();
+    let r = c
+        .post(s.url(&format!("{API}{path}")))
+        .header("x-tenant-id", "org_default")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.join("&"))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
+}
+
+/// A page at `path` (GET).
+async fn page(c: &Client, s: &Server, path: &str) -> (u16, String) {
+    let r = c
+        .get(s.url(&format!("{API}{path}")))
+        .header("x-tenant-id", "org_default")
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
+}
+
+/// The link in the `n`th message to `to` (1-based): its path and token.
+async fn nth_link(data: &std::path::Path, to: &str, n: usize) -> (String, String) {
+    nth_dev_code(data, to, n).await;
+    let text = dev_messages(data, to)[n - 1]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = token_in(&text).unwrap_or_else(|| panic!("no link in {text}"));
+    let url = text
+        .split_whitespace()
+        .find(|w| w.contains("token="))
+        .unwrap()
+        .to_owned();
+    let path = url
+        .split_once(API)
+        .map(|(_, p)| p.split('?').next().unwrap().to_owned())
+        .unwrap();
+    (path, token)
+}
+
+/// The mailed links: a password reset and an address proof, each by a page that consumes
+/// nothing when opened, single use, bound to its purpose (and the proof to its account).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailed_links_reset_a_password_and_prove_an_address() {
+    let data = temp_dir("account-links");
+    Server::start(&data, free_port(), &[]).stop();
+    admin(
+        &data,
+        &["user", "create", "boss@example.com", "--role", "admin"],
+        &[("USSO_NEW_PASSWORD", "a long password 1")],
+    );
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/register",
+        None,
+        Some(json!({"identifier": "lee@example.com", "secret": "lee password 1"})),
+    )
+    .await;
+    let (_, live) = pair(&r);
+    let (boss, _) = pair(&login(&c, &s, "boss@example.com", "a long password 1").await);
+    let lee_id = {
+        let r = call(&c, &s, "GET", "/users?q=lee", Some(&boss), None).await;
+        r.1["items"][0]["uid"].as_str().unwrap().to_owned()
+    };
+
+    // The reset mail carries the code and a link to the reset page.
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/password/reset/request",
+        None,
+        Some(json!({"identifier": "lee@example.com"})),
+    )
+    .await;
+    assert_eq!(r.0, 202, "{}", r.1);
+    let (path, reset) = nth_link(&data, "lee@example.com", 1).await;
+    assert_eq!(path, "/auth/password/reset");
+    let reset_page = format!("/auth/password/reset?token={reset}");
+    for _ in 0..2 {
+        let (status, html) = page(&c, &s, &reset_page).await;
+        assert_eq!(status, 200, "opening the link consumes nothing");
+        assert!(html.contains("name=\"new_password\""), "{html}");
+    }
+    let (status, _) = page(&c, &s, "/auth/password/reset?token=nonsense").await;
+    assert_eq!(status, 410);
+    // Bound to its purpose: it neither signs in nor proves an address.
+    for p in ["/auth/magic-link", "/auth/identifiers/verify"] {
+        let r = call(&c, &s, "POST", p, None, Some(json!({"token": reset}))).await;
+        assert_eq!(
+            code(&r),
+            (401, "invalid_credentials".into()),
+            "{p}: {}",
+            r.1
+        );
+    }
+    // Bad bodies.
+    for body in [
+        json!({"token": reset, "identifier": "lee@example.com", "new_password": "lee password 2"}),
+        json!({"new_password": "lee password 2"}),
+        json!({"token": reset}),
+    ] {
+        let r = call(
+            &c,
+            &s,
+            "POST",
+            "/auth/password/reset",
+            None,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(r.0, 422, "{body}: {}", r.1);
+    }
+    // Too short: the form again, the link still live.
+    let (status, html) = form(
+        &c,
+        &s,
+        "/auth/password/reset",
+        &[("token", &reset), ("new_password", "short")],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(
+        html.contains("role=\"alert\"") && html.contains("new_password"),
+        "{html}"
+    );
+    let (status, html) = form(
+        &c,
+        &s,
+        "/auth/password/reset",
+        &[("token", &reset), ("new_password", "lee password 2 + more")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Your password was changed"), "{html}");
+    assert_eq!(
+        code(&refresh(&c, &s, &live).await).1,
+        "session_revoked",
+        "every session ends"
+    );
+    pair(&login(&c, &s, "lee@example.com", "lee password 2 + more").await);
+    let (status, _) = form(
+        &c,
+        &s,
+        "/auth/password/reset",
+        &[("token", &reset), ("new_password", "lee password 3")],
+    )
+    .await;
+    assert_eq!(status, 410, "single use");
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/password/reset",
+        None,
+        Some(json!({"token": reset, "new_password": "lee password 3"})),
+    )
+    .await;
+    assert_eq!(code(&r), (401, "invalid_credentials".into()), "{}", r.1);
+    let (lee, _) = pair(&login(&c, &s, "lee@example.com", "lee password 2 + more").await);
+
+    // Proving an address by its link, with no session.
+    for alt in ["lee.alt@example.com", "lee.gone@example.com"] {
+        let r = call(
+            &c,
+            &s,
+            "POST",
+            &format!("/users/{lee_id}/identifiers"),
+            Some(&boss),
+            Some(json!({"identifier": alt})),
+        )
+        .await;
+        assert_eq!(r.0, 201, "{}", r.1);
+        let r = call(
+            &c,
+            &s,
+            "POST",
+            "/me/identifiers/verify/request",
+            Some(&lee),
+            Some(json!({"identifier": alt})),
+        )
+        .await;
+        assert_eq!(r.0, 202, "{}", r.1);
+    }
+    let (path, proof) = nth_link(&data, "lee.alt@example.com", 1).await;
+    assert_eq!(path, "/auth/identifiers/verify");
+    let proof_page = format!("/auth/identifiers/verify?token={proof}");
+    for _ in 0..2 {
+        let (status, html) = page(&c, &s, &proof_page).await;
+        assert_eq!(status, 200, "opening the link proves nothing");
+        assert!(html.contains("<form method=\"post\""), "{html}");
+    }
+    let verified_at = |r: &Reply, who: &str| {
+        r.1["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["identifier"] == who)
+            .map(|i| i["verified_at"].clone())
+    };
+    let idents = call(
+        &c,
+        &s,
+        "GET",
+        &format!("/users/{lee_id}/identifiers"),
+        Some(&boss),
+        None,
+    )
+    .await;
+    assert_eq!(
+        verified_at(&idents, "lee.alt@example.com"),
+        Some(Value::Null)
+    );
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/password/reset",
+        None,
+        Some(json!({"token": proof, "new_password": "lee password 4"})),
+    )
+    .await;
+    assert_eq!(r.0, 401, "not a reset link: {}", r.1);
+    let (status, html) = form(&c, &s, "/auth/identifiers/verify", &[("token", &proof)]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("lee.alt@example.com is confirmed"), "{html}");
+    let idents = call(
+        &c,
+        &s,
+        "GET",
+        &format!("/users/{lee_id}/identifiers"),
+        Some(&boss),
+        None,
+    )
+    .await;
+    assert!(
+        verified_at(&idents, "lee.alt@example.com").is_some_and(|v| v.is_string()),
+        "{}",
+        idents.1
+    );
+    let (status, _) = form(&c, &s, "/auth/identifiers/verify", &[("token", &proof)]).await;
+    assert_eq!(status, 410, "single use");
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/identifiers/verify",
+        None,
+        Some(json!({"token": proof})),
+    )
+    .await;
+    assert_eq!(code(&r), (401, "invalid_credentials".into()), "{}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/identifiers/verify",
+        None,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(r.0, 422, "{}", r.1);
+
+    // An address that left the account before its link was used is not proven by it.
+    let (_, gone) = nth_link(&data, "lee.gone@example.com", 1).await;
+    let gone_uid = idents.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["identifier"] == "lee.gone@example.com")
+        .unwrap()["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = call(
+        &c,
+        &s,
+        "DELETE",
+        &format!("/users/{lee_id}/identifiers/{gone_uid}"),
+        Some(&boss),
+        None,
+    )
+    .await;
+    assert!(r.0.is_success(), "{}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/identifiers/verify",
+        None,
+        Some(json!({"token": gone})),
+    )
+    .await;
+    assert_eq!(code(&r), (401, "invalid_credentials".into()), "{}", r.1);
+    s.stop();
 }
