@@ -36,6 +36,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", paths::REFRESH),
     ("POST", paths::LOGOUT),
     ("GET", paths::LOGOUT),
+    ("POST", paths::APIKEYS_VERIFY),
+    ("POST", paths::API_KEYS_VERIFY_ALIAS),
 ];
 
 /// What a request did to a session, reported to the caller of [`EdgeCore::handle_reporting`]
@@ -200,6 +202,9 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             (Method::Get, paths::AUTH_ME | paths::ME) => self.me(req).await.map(quiet),
             (Method::Get | Method::Post, paths::REFRESH) => self.refresh(req).await,
             (Method::Get | Method::Post, paths::LOGOUT) => self.logout(req).await,
+            (Method::Post, paths::APIKEYS_VERIFY | paths::API_KEYS_VERIFY_ALIAS) => {
+                self.verify_api_key(req).await.map(quiet)
+            }
             (Method::Post, crate::bench::VERIFY | crate::bench::VERIFY_STRICT)
                 if self.config.bench_routes =>
             {
@@ -552,8 +557,72 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         req.bearer().or_else(|| req.cookie(ACCESS_COOKIE))
     }
 
+    /// The API key a request presents: `x-api-key`, or a bearer value of the key format.
+    pub fn api_key(req: &Request) -> Option<&str> {
+        req.header("x-api-key")
+            .map(str::trim)
+            .or_else(|| req.bearer().filter(|b| usso_shared::api_key::looks_like(b)))
+    }
+
+    /// Checks an API key against the record the origin published (one hot-store read).
+    pub async fn check_api_key(
+        &self,
+        tenant: &TenantState,
+        presented: &str,
+    ) -> Result<usso_shared::api_key::Published> {
+        use usso_shared::api_key;
+        let tenant_id = &tenant.config.tenant_id;
+        let published = match api_key::id_of(presented) {
+            Some(id) => self
+                .store
+                .get_many(&[api_key::hot_key(tenant_id, id)])
+                .await?
+                .pop()
+                .flatten()
+                .map(|s| serde_json::from_str::<api_key::Published>(&s))
+                .transpose()
+                .map_err(|e| Error::internal(format!("corrupt published API key: {e}")))?,
+            None => None,
+        };
+        api_key::check(presented, published.as_ref(), tenant_id, self.now())
+            .map_err(|_| api_key::refused())
+    }
+
+    /// `POST /apikeys/verify {"api_key"}`: the key's claims in the shape the SDKs read
+    /// (`UserData`), or `invalid_credentials`.
+    async fn verify_api_key(&self, req: &Request) -> Result<Response> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            api_key: String,
+        }
+        let tenant = self.resolve_tenant(req, false).await?;
+        let body: Body = req.json()?;
+        if body.api_key.len() > 256 {
+            return Err(usso_shared::api_key::refused());
+        }
+        let p = self.check_api_key(&tenant, &body.api_key).await?;
+        Ok(Response::json(200, &p.claims(&tenant.config.issuer))
+            .with_header("cache-control", "no-store"))
+    }
+
     async fn me(&self, req: &Request) -> Result<Response> {
         let tenant = self.resolve_tenant(req, false).await?;
+        if let Some(presented) = Self::api_key(req) {
+            let p = self.check_api_key(&tenant, presented).await?;
+            let user = json!({
+                "id": p.user_id,
+                "sub": p.sub,
+                "tenant_id": p.tenant_id,
+                "workspace_id": p.workspace_id,
+                "roles": [],
+                "scopes": p.scopes,
+                "session_id": null,
+                "credential": "api_key",
+                "api_key_id": p.id,
+            });
+            return Ok(Response::json(200, &user).with_header("cache-control", "no-store"));
+        }
         let token = Self::access_token(req)
             .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no access token"))?;
         let verified = self.verify::<AccessClaims>(&tenant, token).await?;

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api_key;
 pub mod claims;
 pub mod clock;
 pub mod data_api;

@@ -95,6 +95,18 @@ pub const PASSWORD_RESET: &str = api!("/auth/password/reset");
 pub const VERIFY_REQUEST: &str = api!("/me/identifiers/verify/request");
 /// Prove one of your identifiers with its code.
 pub const VERIFY: &str = api!("/me/identifiers/verify");
+/// API keys (`POST`: create; `GET`: list).
+pub const APIKEYS: &str = api!("/apikeys");
+/// The same, as the SDKs' other spelling.
+pub const API_KEYS_ALIAS: &str = api!("/api-keys");
+/// One API key (`GET`, `DELETE`).
+pub const APIKEY: &str = api!("/apikeys/{id}");
+/// The same, other spelling.
+pub const API_KEY_ALIAS: &str = api!("/api-keys/{id}");
+/// Checks an API key (`{"api_key"}` → its claims); answered at the edge.
+pub const APIKEYS_VERIFY: &str = api!("/apikeys/verify");
+/// The same, other spelling.
+pub const API_KEYS_VERIFY_ALIAS: &str = api!("/api-keys/verify");
 /// The identifier verification link (GET: its page; POST: the proof).
 pub const VERIFY_LINK: &str = api!("/auth/identifiers/verify");
 /// Everything held about you.
@@ -158,6 +170,9 @@ pub const DOCUMENTED: &[&str] = &[
     VERIFY_REQUEST,
     VERIFY,
     VERIFY_LINK,
+    APIKEYS,
+    APIKEY,
+    APIKEYS_VERIFY,
     ME_EXPORT,
     AUDIT,
     AUDIT_MINE,

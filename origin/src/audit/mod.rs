@@ -113,6 +113,12 @@ pub enum AuditEvent {
     TenantCreated,
     /// A tenant was deleted.
     TenantDeleted,
+    /// An API key was created.
+    ApiKeyCreated,
+    /// An API key was used at the origin (at most once a minute per key).
+    ApiKeyUsed,
+    /// An API key was revoked.
+    ApiKeyRevoked,
 }
 
 impl AuditEvent {

@@ -71,6 +71,8 @@ pub enum Resource {
     Workspaces,
     /// The audit trail.
     Audit,
+    /// Other users' API keys.
+    ApiKeys,
 }
 
 impl Resource {
@@ -84,6 +86,7 @@ impl Resource {
             Self::Sessions => "usso/sessions",
             Self::Workspaces => "usso/workspaces",
             Self::Audit => "usso/audit",
+            Self::ApiKeys => "usso/apikeys",
         }
     }
 }
@@ -133,6 +136,8 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// The session its token belongs to.
     pub session_id: Option<String>,
+    /// The API key it presented, when it is a key rather than a session's token.
+    pub api_key_id: Option<String>,
 }
 
 impl Principal {
@@ -147,7 +152,13 @@ impl Principal {
             subject: claims.sub,
             scopes: claims.scopes,
             session_id: claims.session_id,
+            api_key_id: None,
         })
+    }
+
+    /// Whether the caller is a person in a session (not an API key acting for one).
+    pub fn is_person(&self) -> bool {
+        self.user_id.is_some() && self.api_key_id.is_none()
     }
 
     /// Whether the caller holds `need`.
@@ -227,6 +238,7 @@ mod tests {
             subject: "user:u1".into(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             session_id: None,
+            api_key_id: None,
         }
     }
 

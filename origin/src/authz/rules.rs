@@ -11,7 +11,7 @@ use super::{Action, Need, Principal, Resource};
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// Any signed-in user, for their own account.
+    /// Any signed-in person, for their own account (a session: never an API key).
     SignedIn,
     /// Whoever holds the scope.
     Scope(Need),
@@ -25,6 +25,9 @@ pub enum Rule {
     /// The system administrator, or whoever holds the scope for its own tenant (the tenant
     /// the path names); another tenant is not found (404).
     SystemOrOwn(Need),
+    /// A person signed in, for what is their own (the domain shows them only that), or
+    /// whoever holds the scope (for everyone's).
+    OwnOr(Need),
     /// A member of the workspace the route names, or whoever holds the scope inside it.
     /// Membership is data, so users pass here and the domain answers `404` to non-members
     /// without the scope (a workspace you may not see does not exist for you).
@@ -47,10 +50,10 @@ impl Route {
     /// any). `permission_denied` names the missing scope.
     pub fn allows(&self, p: &Principal, subject: Option<&str>) -> Result<()> {
         match self.rule {
-            Rule::SignedIn if p.user_id.is_some() => Ok(()),
+            Rule::SignedIn if p.is_person() => Ok(()),
             Rule::SignedIn => Err(Error::new(
                 ErrorCode::PermissionDenied,
-                "this route is for user accounts",
+                "this route is for a person signed in (not an API key or a service)",
             )),
             Rule::Scope(need) => p.require(need),
             Rule::SelfOr(need) => match subject {
@@ -72,7 +75,9 @@ impl Route {
                 Some(_) => Err(Error::new(ErrorCode::NotFound, "tenant not found")),
                 None => p.require(need),
             },
-            Rule::MemberOr(_) if p.user_id.is_some() => Ok(()),
+            Rule::OwnOr(_) if p.is_person() => Ok(()),
+            Rule::OwnOr(need) => p.require(need),
+            Rule::MemberOr(_) if p.is_person() => Ok(()),
             Rule::MemberOr(need) => match subject {
                 Some(ws) => p.require_in(need, ws),
                 None => p.require(need),
@@ -98,7 +103,7 @@ const fn in_ws(a: Action) -> Rule {
 }
 
 use Action::{Create, Delete, Read, Update};
-use Resource::{Audit, Profiles, Roles, Tenants, Users, Workspaces};
+use Resource::{ApiKeys, Audit, Profiles, Roles, Tenants, Users, Workspaces};
 
 /// `GET /users`.
 pub const USERS_LIST: Route = route("GET", paths::USERS, scope(Read, Users));
@@ -209,6 +214,15 @@ pub const TENANT_UPDATE: Route = route(
 /// `DELETE /tenants/{tenant_id}`.
 pub const TENANT_DELETE: Route = route("DELETE", paths::TENANT, Rule::System);
 
+/// `GET /apikeys` (your keys; everyone's with the scope).
+pub const APIKEYS_LIST: Route = route("GET", paths::APIKEYS, Rule::OwnOr(Need(Read, ApiKeys)));
+/// `POST /apikeys` (for yourself, a person signed in; scopes within yours).
+pub const APIKEYS_CREATE: Route = route("POST", paths::APIKEYS, Rule::SignedIn);
+/// `GET /apikeys/{id}`.
+pub const APIKEY_GET: Route = route("GET", paths::APIKEY, Rule::OwnOr(Need(Read, ApiKeys)));
+/// `DELETE /apikeys/{id}`.
+pub const APIKEY_DELETE: Route = route("DELETE", paths::APIKEY, Rule::OwnOr(Need(Delete, ApiKeys)));
+
 /// Every route with a rule, in the order of the documentation.
 pub const ALL: &[Route] = &[
     USERS_LIST,
@@ -256,6 +270,10 @@ pub const ALL: &[Route] = &[
     TENANT_GET,
     TENANT_UPDATE,
     TENANT_DELETE,
+    APIKEYS_LIST,
+    APIKEYS_CREATE,
+    APIKEY_GET,
+    APIKEY_DELETE,
 ];
 
 /// The route → rule table of `docs/authorization.md`.
@@ -263,7 +281,11 @@ pub fn markdown() -> String {
     let mut out = String::from("| method | path | who may call it |\n|---|---|---|\n");
     for r in ALL {
         let who = match r.rule {
-            Rule::SignedIn => "any signed-in user, for themselves".to_owned(),
+            Rule::SignedIn => "any signed-in person, for themselves (not an API key)".to_owned(),
+            Rule::OwnOr(n) => format!(
+                "a signed-in person, for their own; `{}` for everyone's (others: 404)",
+                n.scope()
+            ),
             Rule::Scope(n) => format!("`{}`", n.scope()),
             Rule::SelfOr(n) => format!("the user named in the path, or `{}`", n.scope()),
             Rule::InWorkspace(n) => format!("`{}`", n.in_workspace("{workspace_id}")),

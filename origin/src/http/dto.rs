@@ -1031,3 +1031,91 @@ pub struct TenantPage {
     /// All tenants.
     pub total: u64,
 }
+
+/// Body of `POST /apikeys/verify`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct VerifyApiKey {
+    /// The key.
+    pub api_key: String,
+}
+
+/// Body of `POST /apikeys`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// A name to recognise it by.
+    pub name: String,
+    /// Its scopes (default: all of yours; never more than yours).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Lifetime in days, 1–3650 (default: no expiry).
+    #[serde(default)]
+    pub expires_in_days: Option<i64>,
+    /// The workspace it acts in (one you belong to).
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+}
+
+/// An API key (never the key itself, except once in [`ApiKeyCreated`]).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    /// The public id (`usso_sk_<id>_…`).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// The owner.
+    pub user_id: Option<String>,
+    /// The workspace it acts in.
+    pub workspace_id: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, or null (no expiry).
+    pub expires_at: Option<String>,
+    /// RFC 3339, or null: the last use the origin saw (at most a minute late; uses answered
+    /// at the edge alone are not counted).
+    pub last_used_at: Option<String>,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+}
+
+impl ApiKeyView {
+    /// The view of `k`.
+    pub fn of(k: &crate::sessions::api_keys::ApiKey) -> Self {
+        Self {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            scopes: k.scopes.clone(),
+            user_id: k.user_id.clone(),
+            workspace_id: k.workspace_id.clone(),
+            created_at: rfc3339(k.created_at),
+            expires_at: k.expires_at.map(rfc3339),
+            last_used_at: k.last_used_at.map(rfc3339),
+            prefix: format!("{}{}", usso_shared::api_key::PREFIX, k.id),
+        }
+    }
+}
+
+/// Answer of `POST /apikeys`: the key, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    /// The key itself (`usso_sk_…`): store it now, it is not shown again.
+    pub key: String,
+    /// The rest.
+    #[serde(flatten)]
+    pub view: ApiKeyView,
+}
+
+/// A page of API keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyPage {
+    /// The page.
+    pub items: Vec<ApiKeyView>,
+    /// All matching.
+    pub total: u64,
+    /// As asked.
+    pub offset: u64,
+    /// As applied.
+    pub limit: u64,
+}

@@ -178,7 +178,8 @@ pub async fn caller(ctx: &Ctx, req: &Request, tc: &TenantCtx, live: bool) -> Res
     Ok(claims)
 }
 
-/// The caller of an administration or self-service route, after the route's rule
+/// The caller of an administration or self-service route (an access token, or an API key in
+/// `x-api-key` or as a bearer value of the key format), after the route's rule
 /// ([`crate::authz::rules`]) let it through. `subject` is the user the path names, if any.
 /// The session must be live, and a browser request must come from the tenant's own site
 /// (cookies authenticate these routes too).
@@ -190,8 +191,12 @@ pub async fn principal(
 ) -> Result<(TenantCtx, Principal)> {
     let tc = tenant(ctx, req).await?;
     usso_edge::csrf::same_site(req, &tc.tenant.tokens)?;
-    let claims = caller(ctx, req, &tc, true).await?;
-    let p = Principal::of(claims, tc.tenant.id())?;
+    let p = match Core::api_key(req) {
+        Some(key) => {
+            crate::sessions::api_keys::authenticate(ctx, &tc.tenant, &meta(req), key).await?
+        }
+        None => Principal::of(caller(ctx, req, &tc, true).await?, tc.tenant.id())?,
+    };
     route.allows(&p, subject)?;
     Ok((tc, p))
 }

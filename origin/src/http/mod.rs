@@ -5,6 +5,7 @@
 //! outcome into a response ([`respond`]). The accept loop and its limits are in [`serve`].
 
 pub mod account;
+pub mod api_keys;
 pub mod auth;
 pub mod client_addr;
 pub mod dto;
@@ -64,6 +65,8 @@ fn token_routes() -> Router<CtxRef> {
         // Opt-in benchmark routes (the core answers 404 unless USSO_BENCH_ROUTES is set).
         .route(usso_edge::bench::VERIFY, post(edge))
         .route(usso_edge::bench::VERIFY_STRICT, post(edge))
+        .route(paths::APIKEYS_VERIFY, post(verify_api_key))
+        .route(paths::API_KEYS_VERIFY_ALIAS, post(verify_api_key))
         .route(paths::REFRESH, post(refresh).get(refresh))
         .route(paths::LOGOUT, post(logout).get(logout))
 }
@@ -113,6 +116,16 @@ fn account_routes() -> Router<CtxRef> {
 fn admin_routes() -> Router<CtxRef> {
     Router::new()
         .route(paths::USERS, get(users::list).post(users::create))
+        .route(paths::APIKEYS, get(api_keys::list).post(api_keys::create))
+        .route(
+            paths::API_KEYS_ALIAS,
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(paths::APIKEY, get(api_keys::get).delete(api_keys::revoke))
+        .route(
+            paths::API_KEY_ALIAS,
+            get(api_keys::get).delete(api_keys::revoke),
+        )
         .route(
             paths::USER,
             get(users::get).patch(users::update).delete(users::delete),

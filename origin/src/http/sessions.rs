@@ -10,10 +10,13 @@ use crate::app::CtxRef;
 use crate::identity::users;
 use crate::sessions::list::{self, ListQuery};
 
-/// The current user.
+/// The current user (with an API key: the key's owner, scopes and id, as the edge answers).
 #[utoipa::path(get, path = "/api/sso/v1/auth/me", tag = "auth",
     responses((status = 200, description = "The user"), (status = 401, body = dto::ErrorResponse)))]
 pub async fn me(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
+    if crate::app::Core::api_key(&req).is_some() {
+        return out(Ok(ctx.core.handle(&req).await));
+    }
     out(async {
         let tc = extract::tenant(&ctx, &req).await?;
         let claims = extract::caller(&ctx, &req, &tc, false).await?;

@@ -63,6 +63,18 @@ pub async fn discovery(ctx: State<CtxRef>, req: CoreRequest) -> Out {
     edge(ctx, req).await
 }
 
+/// Checks an API key (`{"api_key": "usso_sk_…"}`; also at `/api-keys/verify`) and returns
+/// its claims in the SDKs' `UserData` shape. Answered by the edge core (at the edge, from the
+/// hot store alone).
+#[utoipa::path(post, path = "/api/sso/v1/apikeys/verify", tag = "api keys",
+    request_body = dto::VerifyApiKey,
+    responses((status = 200, description = "The key's claims: sub, tenant_id, workspace_id, scopes, exp, credential, api_key_id"),
+        (status = 401, description = "invalid_credentials", body = dto::ErrorResponse),
+        (status = 422, body = dto::ErrorResponse)))]
+pub async fn verify_api_key(ctx: State<CtxRef>, req: CoreRequest) -> Out {
+    edge(ctx, req).await
+}
+
 /// Verifies an access token and returns its claims (`?strict=true` also checks the session).
 #[utoipa::path(post, path = "/api/sso/v1/auth/verify-token", tag = "tokens",
     request_body = dto::VerifyRequest,

@@ -15,13 +15,15 @@ pub const ROLES: &str = "roles";
 pub const WORKSPACES: &str = "workspaces";
 /// Invitations to workspaces (`id` = the invitation id).
 pub const INVITATIONS: &str = "invitations";
+/// API keys (`id` = the key's public id; only the key's hash is stored).
+pub const API_KEYS: &str = "api_keys";
 /// The audit trail.
 pub const AUDIT: &str = "audit";
 /// Messages waiting for delivery.
 pub const OUTBOX: &str = "outbox";
 
 /// Every collection, in export order.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     TENANTS,
     KEYS,
     ROLES,
@@ -29,6 +31,7 @@ pub const ALL: [&str; 9] = [
     USERS,
     IDENTIFIERS,
     INVITATIONS,
+    API_KEYS,
     AUDIT,
     OUTBOX,
 ];

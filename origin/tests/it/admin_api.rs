@@ -149,12 +149,12 @@ const NO_WORKSPACE: &str = "ws_00000000000000000000000000000000";
 /// invalid and deleted objects do not exist, so the matrix changes nothing. The bool: the
 /// path names the matrix's workspace (not another one).
 fn probe(r: &rules::Route, me: &str, ws: &str) -> (String, Option<Value>, u16, bool) {
-    use usso_shared::paths::{ME, USER_IDENTIFIER_PRIMARY, WORKSPACE};
+    use usso_shared::paths::{APIKEY, ME, USER_IDENTIFIER_PRIMARY, WORKSPACE};
     let path = r.path.strip_prefix(API).unwrap();
     let (target, expect) = match (r.method, r.path) {
         // Deleting one's own account needs a valid body: the bogus one changes nothing.
         ("DELETE", ME) => (me, 422),
-        ("DELETE", _) | (_, USER_IDENTIFIER_PRIMARY) => (NOBODY, 404),
+        ("DELETE", _) | (_, USER_IDENTIFIER_PRIMARY) | (_, APIKEY) => (NOBODY, 404),
         ("GET", _) => (me, 200),
         _ => (me, 422),
     };
@@ -174,6 +174,7 @@ fn probe(r: &rules::Route, me: &str, ws: &str) -> (String, Option<Value>, u16, b
         .replace("{user_id}", target)
         .replace("{workspace_id}", workspace)
         .replace("{identifier_id}", "0123456789abcdef0123456789abcdef")
+        .replace("{id}", "0123456789abcdef")
         .replace("{invitation_id}", "inv_00000000000000000000000000000000")
         .replace(
             "{slug}",
@@ -291,7 +292,9 @@ async fn every_route_answers_by_its_rule() {
             "pat (the user the path names, a member)",
             Some(&pat),
             |r, _| match r {
-                Rule::SignedIn | Rule::SelfOr(_) | Rule::MemberOr(_) => Want::Through,
+                Rule::SignedIn | Rule::SelfOr(_) | Rule::MemberOr(_) | Rule::OwnOr(_) => {
+                    Want::Through
+                }
                 Rule::Scope(_) | Rule::InWorkspace(_) | Rule::System | Rule::SystemOrOwn(_) => {
                     Want::Forbidden
                 }
@@ -301,13 +304,13 @@ async fn every_route_answers_by_its_rule() {
             "quinn (another user, no member)",
             Some(&quinn),
             |r, _| match r {
-                Rule::SignedIn => Want::Through,
+                Rule::SignedIn | Rule::OwnOr(_) => Want::Through,
                 Rule::MemberOr(_) => Want::Hidden,
                 _ => Want::Forbidden,
             },
         ),
         ("reader (read:usso/users)", Some(&reader), |r, _| match r {
-            Rule::SignedIn => Want::Through,
+            Rule::SignedIn | Rule::OwnOr(_) => Want::Through,
             Rule::Scope(n) | Rule::SelfOr(n) => {
                 through_if(n == Need(Action::Read, Resource::Users))
             }
@@ -318,7 +321,7 @@ async fn every_route_answers_by_its_rule() {
             "wendy (the workspace's administrator)",
             Some(&wendy),
             |r, here| match r {
-                Rule::SignedIn | Rule::MemberOr(_) => Want::Through,
+                Rule::SignedIn | Rule::MemberOr(_) | Rule::OwnOr(_) => Want::Through,
                 Rule::InWorkspace(_) => through_if(here),
                 Rule::Scope(_) | Rule::SelfOr(_) | Rule::System | Rule::SystemOrOwn(_) => {
                     Want::Forbidden

@@ -9,6 +9,7 @@
 
 mod account;
 mod admin_api;
+mod api_keys;
 mod backends;
 mod captcha_interop;
 mod delivery;

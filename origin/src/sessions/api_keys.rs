@@ -1,0 +1,423 @@
+//! API keys: long-lived credentials for services and scripts, owned by a person, acting with
+//! a fixed subset of that person's scopes. The format, the hash and the check are
+//! [`usso_shared::api_key`]'s; this module creates, lists and revokes keys, and publishes
+//! each live key to the hot store so that the edge (Workers, Spin, the origin's own core)
+//! verifies it with one read.
+//!
+//! Invariants and the attacks they prevent:
+//! - the key is shown once, at creation; the documents and the hot store hold only its hash;
+//! - a key's scopes never exceed its creator's (the subset rule), and a key never mints a key:
+//!   creating one needs a person's session;
+//! - revocation (or the owner's deactivation or deletion) unpublishes the key: every runtime
+//!   refuses it from the next request; expiry is checked on every use;
+//! - a key is never a session: no refresh, no cookies, refused on routes for a signed-in
+//!   person ([`crate::authz::rules::Rule::SignedIn`]);
+//! - someone else's key is not found (404), whatever its id.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use usso_shared::api_key::{self, Published};
+use usso_shared::{Error, ErrorCode, Result};
+
+use crate::app::{ClientMeta, Ctx};
+use crate::audit::AuditEvent;
+use crate::authz::{Action, Need, Principal, Resource};
+use crate::store::collections::API_KEYS;
+use crate::store::docs::{Cond, DocumentStore, Query, Sort};
+use crate::store::hot::{Publish, RateLimiter};
+use crate::tenants::Tenant;
+use usso_edge::store::HotStore;
+
+/// Most keys one person may hold.
+pub const MAX_KEYS_PER_OWNER: u64 = 100;
+/// Longest lifetime, in days (ten years).
+pub const MAX_DAYS: i64 = 3650;
+
+/// A key as stored (never the key itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// The public id (the `<id>` of `usso_sk_<id>_…`).
+    pub id: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Its name.
+    pub name: String,
+    /// The owner.
+    pub user_id: Option<String>,
+    /// `sub` of the owner.
+    pub sub: String,
+    /// The workspace it acts in.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// SHA-256 hex of the key.
+    pub hash: String,
+    /// Creation (unix seconds).
+    pub created_at: i64,
+    /// Expiry, if any.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// Last use seen by the origin (at most once a minute).
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+}
+
+impl ApiKey {
+    /// What the hot store holds for it.
+    pub fn published(&self) -> Published {
+        Published {
+            id: self.id.clone(),
+            hash: self.hash.clone(),
+            tenant_id: self.tenant_id.clone(),
+            sub: self.sub.clone(),
+            user_id: self.user_id.clone(),
+            agent_id: None,
+            workspace_id: self.workspace_id.clone(),
+            scopes: self.scopes.clone(),
+            expires_at: self.expires_at,
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// What a person asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewKey {
+    /// Its name.
+    pub name: String,
+    /// Its scopes (default: all of the creator's).
+    pub scopes: Option<Vec<String>>,
+    /// Lifetime in days (default: no expiry).
+    pub expires_in_days: Option<i64>,
+    /// The workspace it acts in (one the creator belongs to).
+    pub workspace_id: Option<String>,
+}
+
+fn invalid(detail: impl Into<String>) -> Error {
+    Error::new(ErrorCode::ValidationError, detail)
+}
+
+fn not_found() -> Error {
+    Error::new(ErrorCode::NotFound, "API key not found")
+}
+
+async fn publish(ctx: &Ctx, key: &ApiKey) -> Result<()> {
+    let text =
+        serde_json::to_string(&key.published()).map_err(|e| Error::internal(e.to_string()))?;
+    ctx.hot
+        .set(&api_key::hot_key(&key.tenant_id, &key.id), &text)
+        .await
+}
+
+/// Creates a key for the caller (a person in a session); the stored key and the key itself,
+/// which is never shown again.
+pub async fn create(
+    ctx: &Ctx,
+    t: &Tenant,
+    caller: &Principal,
+    who: &ClientMeta,
+    new: NewKey,
+) -> Result<(ApiKey, String)> {
+    let user_id = caller
+        .user_id
+        .clone()
+        .filter(|_| caller.is_person())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::PermissionDenied,
+                "API keys are created by a person signed in",
+            )
+        })?;
+    let name = crate::identity::roles::text("name", &new.name, 100)?;
+    let scopes = match new.scopes {
+        Some(s) => {
+            crate::identity::roles::check_scopes("scopes", &s)?;
+            caller.may_grant(&s)?;
+            s
+        }
+        None => caller.scopes.clone(),
+    };
+    let now = ctx.now();
+    let expires_at = match new.expires_in_days {
+        None => None,
+        Some(d) if (1..=MAX_DAYS).contains(&d) => Some(now + d * 86_400),
+        Some(_) => return Err(invalid(format!("expires_in_days: 1 to {MAX_DAYS}"))),
+    };
+    if let Some(ws) = &new.workspace_id {
+        let (user, _) = crate::identity::users::get(&ctx.docs, t.id(), &user_id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "account not found"))?;
+        if !user.workspace_ids.iter().any(|w| w == ws) {
+            return Err(invalid("workspace_id: not a workspace you belong to"));
+        }
+    }
+    let held = ctx
+        .docs
+        .query(
+            API_KEYS,
+            t.id(),
+            &Query {
+                conds: vec![Cond::Eq("user_id".into(), json!(user_id))],
+                sort: Sort::Newest,
+                offset: 0,
+                limit: 1,
+            },
+        )
+        .await?
+        .total;
+    if held >= MAX_KEYS_PER_OWNER {
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            format!("at most {MAX_KEYS_PER_OWNER} API keys per person: revoke one first"),
+        ));
+    }
+    let (plain, id) = api_key::generate()?;
+    let key = ApiKey {
+        id: id.clone(),
+        tenant_id: t.id().to_owned(),
+        name,
+        user_id: Some(user_id.clone()),
+        sub: caller.subject.clone(),
+        workspace_id: new.workspace_id,
+        scopes,
+        hash: api_key::hash(&plain),
+        created_at: now,
+        expires_at,
+        last_used_at: None,
+    };
+    let body = serde_json::to_value(&key).map_err(|e| Error::internal(e.to_string()))?;
+    ctx.docs.insert(API_KEYS, t.id(), &id, body).await?;
+    // Stored first, then published: a crash between the two leaves a key that is listed and
+    // revocable but not yet usable, never a usable key nobody can see.
+    publish(ctx, &key).await?;
+    crate::audit::client(
+        ctx,
+        t.id(),
+        AuditEvent::ApiKeyCreated,
+        who,
+        json!({"user_id": user_id, "api_key_id": id, "scopes": key.scopes}),
+    )
+    .await;
+    Ok((key, plain))
+}
+
+fn decode(doc: crate::store::docs::Doc) -> Result<ApiKey> {
+    serde_json::from_value(doc.body)
+        .map_err(|e| Error::internal(format!("corrupt API key `{}`: {e}", doc.id)))
+}
+
+/// Whether the caller may see or revoke keys other than its own.
+fn manages(caller: &Principal, action: Action) -> bool {
+    caller.holds(Need(action, Resource::ApiKeys))
+}
+
+/// The caller's keys (or, for whoever holds `read:usso/apikeys`, the tenant's, optionally one
+/// user's), newest first; with the total.
+pub async fn list(
+    ctx: &Ctx,
+    caller: &Principal,
+    user_id: Option<String>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<ApiKey>, u64)> {
+    let owner = if manages(caller, Action::Read) {
+        user_id
+    } else {
+        match (&caller.user_id, user_id) {
+            (Some(me), None) => Some(me.clone()),
+            (Some(me), Some(u)) if &u == me => Some(u),
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::PermissionDenied,
+                    format!(
+                        "this needs the scope `{}`",
+                        Need(Action::Read, Resource::ApiKeys).scope()
+                    ),
+                ))
+            }
+        }
+    };
+    let conds = owner
+        .map(|u| vec![Cond::Eq("user_id".into(), json!(u))])
+        .unwrap_or_default();
+    let page = ctx
+        .docs
+        .query(
+            API_KEYS,
+            &caller.tenant_id,
+            &Query {
+                conds,
+                sort: Sort::By {
+                    field: "created_at".into(),
+                    descending: true,
+                },
+                offset,
+                limit,
+            },
+        )
+        .await?;
+    let keys = page.items.into_iter().map(decode).collect::<Result<_>>()?;
+    Ok((keys, page.total))
+}
+
+/// One key the caller may see (its own; any with `read:usso/apikeys`), or `not_found`.
+pub async fn get(ctx: &Ctx, caller: &Principal, id: &str, action: Action) -> Result<ApiKey> {
+    if id.len() != api_key::ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    let key = ctx
+        .docs
+        .get(API_KEYS, &caller.tenant_id, id)
+        .await?
+        .map(decode)
+        .transpose()?
+        .ok_or_else(not_found)?;
+    let own = key.user_id.is_some() && key.user_id == caller.user_id;
+    if own || manages(caller, action) {
+        Ok(key)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// Revokes a key: unpublished first (no runtime accepts it from then on), then removed.
+pub async fn revoke(ctx: &Ctx, caller: &Principal, who: &ClientMeta, id: &str) -> Result<()> {
+    let key = get(ctx, caller, id, Action::Delete).await?;
+    ctx.hot
+        .unset(&api_key::hot_key(&key.tenant_id, &key.id))
+        .await?;
+    ctx.docs.delete(API_KEYS, &key.tenant_id, &key.id).await?;
+    crate::audit::client(
+        ctx,
+        &key.tenant_id,
+        AuditEvent::ApiKeyRevoked,
+        who,
+        json!({"user_id": key.user_id, "api_key_id": key.id, "by": caller.subject}),
+    )
+    .await;
+    Ok(())
+}
+
+/// Unpublishes every key of a user (deactivated or deleted): none works from then on. The
+/// documents stay (listed, revocable) for a deactivated user; republished on reactivation.
+pub async fn suspend_all_of(ctx: &Ctx, tenant: &str, user_id: &str, live: bool) -> Result<()> {
+    let page = ctx
+        .docs
+        .query(
+            API_KEYS,
+            tenant,
+            &Query {
+                conds: vec![Cond::Eq("user_id".into(), json!(user_id))],
+                sort: Sort::Newest,
+                offset: 0,
+                limit: MAX_KEYS_PER_OWNER,
+            },
+        )
+        .await?;
+    for doc in page.items {
+        let key = decode(doc)?;
+        if live {
+            publish(ctx, &key).await?;
+        } else {
+            ctx.hot.unset(&api_key::hot_key(tenant, &key.id)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Failed key checks allowed per client address, and per key id, in [`FAILURE_WINDOW_SECS`].
+pub const MAX_FAILURES: u64 = 20;
+/// The window of [`MAX_FAILURES`].
+pub const FAILURE_WINDOW_SECS: i64 = 300;
+
+/// Counts a refused key against the client's address and the key id it named: past
+/// [`MAX_FAILURES`] the answer becomes `too_many_requests`. Only failures are counted and the
+/// right key is checked first, so guessing at someone's key id never locks its owner out.
+async fn refuse_counted(
+    ctx: &Ctx,
+    t: &Tenant,
+    who: &ClientMeta,
+    presented: &str,
+    now: i64,
+) -> Error {
+    let mut counters = vec![format!("usso:apikey-fail:{}:ip:{}", t.id(), who.ip)];
+    if let Some(id) = api_key::id_of(presented) {
+        counters.push(format!("usso:apikey-fail:{}:id:{id}", t.id()));
+    }
+    let mut retry = 0;
+    for c in &counters {
+        match ctx.hot.hit(c, FAILURE_WINDOW_SECS, now).await {
+            Ok((n, reset)) if n > MAX_FAILURES => retry = retry.max(reset - now),
+            Ok(_) => {}
+            Err(e) => return e,
+        }
+    }
+    if retry > 0 {
+        Error::too_many_requests(retry.max(1) as u64)
+    } else {
+        api_key::refused()
+    }
+}
+
+/// The caller a presented key stands for at the origin: the published record checked as the
+/// edge checks it (one hot-store read); its use is recorded at most once a minute.
+pub async fn authenticate(
+    ctx: &Ctx,
+    t: &Tenant,
+    who: &ClientMeta,
+    presented: &str,
+) -> Result<Principal> {
+    let now = ctx.now();
+    let published = match api_key::id_of(presented) {
+        Some(id) => {
+            let text = ctx
+                .hot
+                .get_many(&[api_key::hot_key(t.id(), id)])
+                .await?
+                .pop()
+                .flatten();
+            text.map(|s| serde_json::from_str::<Published>(&s))
+                .transpose()
+                .map_err(|e| Error::internal(format!("corrupt published API key: {e}")))?
+        }
+        None => None,
+    };
+    let p = match api_key::check(presented, published.as_ref(), t.id(), now) {
+        Ok(p) => p,
+        Err(_) => return Err(refuse_counted(ctx, t, who, presented, now).await),
+    };
+    let (first_this_minute, _) = ctx
+        .hot
+        .hit(&format!("usso:apikey-used:{}:{}", t.id(), p.id), 60, now)
+        .await?;
+    if first_this_minute == 1 {
+        if let Some(doc) = ctx.docs.get(API_KEYS, t.id(), &p.id).await? {
+            let version = doc.version;
+            let mut key = decode(doc)?;
+            key.last_used_at = Some(now);
+            let body = serde_json::to_value(&key).map_err(|e| Error::internal(e.to_string()))?;
+            // A lost race only loses a timestamp.
+            let _ = ctx
+                .docs
+                .replace(API_KEYS, t.id(), &p.id, body, version)
+                .await;
+        }
+        crate::audit::client(
+            ctx,
+            t.id(),
+            AuditEvent::ApiKeyUsed,
+            who,
+            json!({"user_id": p.user_id, "api_key_id": p.id}),
+        )
+        .await;
+    }
+    Ok(Principal {
+        tenant_id: t.id().to_owned(),
+        user_id: p.user_id,
+        subject: p.sub,
+        scopes: p.scopes,
+        session_id: None,
+        api_key_id: Some(p.id),
+    })
+}
