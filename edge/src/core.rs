@@ -564,12 +564,49 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             .or_else(|| req.bearer().filter(|b| usso_shared::api_key::looks_like(b)))
     }
 
-    /// Checks an API key against the record the origin published (one hot-store read).
+    /// Checks an API key against the record the origin published (one hot-store read); a
+    /// refusal is counted against the client and the key id, and past
+    /// [`usso_shared::api_key::MAX_FAILURES`] answered `too_many_requests`.
     pub async fn check_api_key(
         &self,
         tenant: &TenantState,
+        client_ip: Option<&str>,
         presented: &str,
     ) -> Result<usso_shared::api_key::Published> {
+        match self.lookup_api_key(tenant, presented).await? {
+            Some(p) => Ok(p),
+            None => Err(self.count_refusal(tenant, client_ip, presented).await),
+        }
+    }
+
+    async fn count_refusal(
+        &self,
+        tenant: &TenantState,
+        ip: Option<&str>,
+        presented: &str,
+    ) -> Error {
+        use usso_shared::api_key;
+        let now = self.now();
+        let mut retry = 0;
+        for c in api_key::failure_counters(&tenant.config.tenant_id, ip, presented) {
+            match self.store.hit(&c, api_key::FAILURE_WINDOW_SECS, now).await {
+                Ok((n, reset)) if n > api_key::MAX_FAILURES => retry = retry.max(reset - now),
+                Ok(_) => {}
+                Err(e) => return e,
+            }
+        }
+        if retry > 0 {
+            Error::too_many_requests(retry.max(1) as u64)
+        } else {
+            api_key::refused()
+        }
+    }
+
+    async fn lookup_api_key(
+        &self,
+        tenant: &TenantState,
+        presented: &str,
+    ) -> Result<Option<usso_shared::api_key::Published>> {
         use usso_shared::api_key;
         let tenant_id = &tenant.config.tenant_id;
         let published = match api_key::id_of(presented) {
@@ -584,8 +621,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
                 .map_err(|e| Error::internal(format!("corrupt published API key: {e}")))?,
             None => None,
         };
-        api_key::check(presented, published.as_ref(), tenant_id, self.now())
-            .map_err(|_| api_key::refused())
+        Ok(api_key::check(presented, published.as_ref(), tenant_id, self.now()).ok())
     }
 
     /// `POST /apikeys/verify {"api_key"}`: the key's claims in the shape the SDKs read
@@ -601,7 +637,10 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         if body.api_key.len() > 256 {
             return Err(usso_shared::api_key::refused());
         }
-        let p = self.check_api_key(&tenant, &body.api_key).await?;
+
+        let p = self
+            .check_api_key(&tenant, req.client_ip.as_deref(), &body.api_key)
+            .await?;
         Ok(Response::json(200, &p.claims(&tenant.config.issuer))
             .with_header("cache-control", "no-store"))
     }
@@ -609,7 +648,9 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
     async fn me(&self, req: &Request) -> Result<Response> {
         let tenant = self.resolve_tenant(req, false).await?;
         if let Some(presented) = Self::api_key(req) {
-            let p = self.check_api_key(&tenant, presented).await?;
+            let p = self
+                .check_api_key(&tenant, req.client_ip.as_deref(), presented)
+                .await?;
             let user = json!({
                 "id": p.user_id,
                 "sub": p.sub,

@@ -76,6 +76,15 @@ pub trait HotStore: MaybeSync {
         now: i64,
     ) -> impl Future<Output = Result<(Outcome, Option<SessionRecord>)>> + MaybeSend;
 
+    /// Counts one hit on a fixed-window counter (created with a window of `window_secs` from
+    /// `now` when absent or past): the count including this hit and the window's end.
+    fn hit(
+        &self,
+        counter: &str,
+        window_secs: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<(u64, i64)>> + MaybeSend;
+
     /// Revokes a session (idempotent). Returns the record, or `None` if there is no such session.
     fn revoke(
         &self,
@@ -177,5 +186,17 @@ impl HotStore for MemoryHotStore {
             map.insert(k, v);
         }
         Ok(Some(record))
+    }
+
+    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
+        let mut map = self.lock();
+        let (n, reset_at) = map
+            .get(counter)
+            .and_then(|v| v.split_once(' '))
+            .and_then(|(n, r)| Some((n.parse::<u64>().ok()?, r.parse::<i64>().ok()?)))
+            .filter(|(_, r)| *r > now)
+            .map_or((1, now + window_secs), |(n, r)| (n + 1, r));
+        map.insert(counter.to_owned(), format!("{n} {reset_at}"));
+        Ok((n, reset_at))
     }
 }

@@ -71,6 +71,27 @@ impl<C: RedisExec> HotStore for RedisHotStore<C> {
         }
     }
 
+    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
+        let answer = self
+            .eval(
+                crate::redis_session::HIT_SCRIPT,
+                &[counter],
+                &[&window_secs.to_string(), &now.to_string()],
+            )
+            .await?;
+        match answer.as_array().map(Vec::as_slice) {
+            Some([n, ttl]) => match (n.as_i64(), ttl.as_i64()) {
+                (Some(n), Some(ttl)) => Ok((n.max(0) as u64, now + ttl.max(1))),
+                _ => Err(usso_shared::Error::unavailable(
+                    "rate-limit script answered non-numbers",
+                )),
+            },
+            _ => Err(usso_shared::Error::unavailable(
+                "rate-limit script answered the wrong shape",
+            )),
+        }
+    }
+
     async fn session(&self, tenant_id: &str, session_id: &str) -> Result<Option<SessionRecord>> {
         let k = key::session(tenant_id, session_id);
         hash_answer(&self.client.exec(vec!["HGETALL".to_owned(), k]).await?)

@@ -79,6 +79,8 @@ pub struct Erased {
     pub sessions: u64,
     /// Audit entries stripped of personal data.
     pub audit_entries: u64,
+    /// API keys revoked and deleted.
+    pub api_keys: u64,
 }
 
 /// Erases `user`: revokes their sessions, deletes their identifiers and account, and strips
@@ -97,6 +99,8 @@ pub async fn erase_user<D: DocumentStore, H: OriginHot>(
     erased.sessions =
         crate::store::hot::revoke_all(hot, &user.tenant_id, &user.subject(), "user_erased", now)
             .await?;
+    erased.api_keys =
+        crate::sessions::api_keys::erase_of(docs, hot, &user.tenant_id, &user.id).await?;
     // Every identifier document of the account (an account may hold several of a kind), and
     // the primary ones named on the account in case an index document is missing.
     let mut idents: Vec<String> = users::identifiers_of(docs, &user.tenant_id, &user.id)

@@ -133,6 +133,26 @@ pub enum Refusal {
     Expired,
 }
 
+/// Failed checks allowed per client address, and per key id, in [`FAILURE_WINDOW_SECS`]; past
+/// them the answer is `too_many_requests`. Only failures count and the right key is checked
+/// before the counters, so guessing at a key id never locks its owner out.
+pub const MAX_FAILURES: u64 = 20;
+/// The window of [`MAX_FAILURES`], in seconds.
+pub const FAILURE_WINDOW_SECS: i64 = 300;
+
+/// The counters a failed check adds to: the client's address (when known) and the key id the
+/// presented value names (when well formed).
+pub fn failure_counters(tenant_id: &str, client_ip: Option<&str>, presented: &str) -> Vec<String> {
+    let mut v = Vec::with_capacity(2);
+    if let Some(ip) = client_ip {
+        v.push(format!("usso:apikey-fail:{tenant_id}:ip:{ip}"));
+    }
+    if let Some(id) = id_of(presented) {
+        v.push(format!("usso:apikey-fail:{tenant_id}:id:{id}"));
+    }
+    v
+}
+
 /// The one error every refused key gets.
 pub fn refused() -> Error {
     Error::new(ErrorCode::InvalidCredentials, "invalid or expired API key")

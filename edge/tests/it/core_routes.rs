@@ -597,3 +597,99 @@ async fn the_tenant_header_can_be_turned_off() {
         .await;
     assert_eq!(res.status, 200);
 }
+
+/// API keys at the edge: the published record alone answers `apikeys/verify` and `me`; a
+/// revoked (unpublished), expired, forged or other tenant's key is refused; failed guesses
+/// are counted per client and key id without locking out the right key.
+#[tokio::test]
+async fn api_keys_are_checked_from_the_published_record() {
+    use usso_shared::api_key::{self, Published};
+    let w = world();
+    let (key, id) = api_key::generate().unwrap();
+    let published = Published {
+        id: id.clone(),
+        hash: api_key::hash(&key),
+        tenant_id: "org_default".into(),
+        sub: "user:u1".into(),
+        user_id: Some("u1".into()),
+        agent_id: None,
+        workspace_id: None,
+        scopes: vec!["read:usso/users".into()],
+        expires_at: Some(T0 + 10_000),
+        name: "ci".into(),
+    };
+    w.core.store().set(
+        api_key::hot_key("org_default", &id),
+        serde_json::to_string(&published).unwrap(),
+    );
+    let verify = |k: &str, ip: &str| {
+        let mut r = Request::new(Method::Post, "/api/sso/v1/apikeys/verify")
+            .with_json(&json!({"api_key": k}));
+        r.client_ip = Some(ip.into());
+        r
+    };
+    let (status, body) = w.call(verify(&key, "10.0.0.1")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scopes"], json!(["read:usso/users"]));
+    assert_eq!(body["credential"], "api_key");
+    assert_eq!(body["api_key_id"], id.as_str());
+    assert_eq!(body["exp"], T0 + 10_000);
+    let (status, body) = w
+        .call(Request::new(Method::Get, "/api/sso/v1/auth/me").with_header("x-api-key", &key))
+        .await;
+    assert_eq!(
+        (status, body["sub"].clone()),
+        (200, json!("user:u1")),
+        "{body}"
+    );
+    let (status, _) = w
+        .call(
+            Request::new(Method::Get, "/api/sso/v1/me")
+                .with_header("authorization", &format!("Bearer {key}")),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Another tenant's record, a forged secret, garbage: one answer.
+    let forged = format!("{}{}", &key[..key.len() - 2], "AA");
+    for bad in [forged.as_str(), "usso_sk_nope", ""] {
+        let (status, body) = w.call(verify(bad, "10.0.0.2")).await;
+        assert_eq!(
+            (status, body["error_code"].clone()),
+            (401, json!("invalid_credentials")),
+            "{bad}"
+        );
+    }
+    // Guessing from one address: the 21st failure is 429; the right key still passes there.
+    let mut last = 0;
+    for _ in 0..api_key::MAX_FAILURES {
+        let (guess, _) = api_key::generate().unwrap();
+        last = w.call(verify(&guess, "10.0.0.3")).await.0;
+    }
+    assert_eq!(last, 401);
+    let (guess, _) = api_key::generate().unwrap();
+    assert_eq!(w.call(verify(&guess, "10.0.0.3")).await.0, 429);
+    assert_eq!(w.call(verify(&key, "10.0.0.3")).await.0, 200, "no lock-out");
+    // Guessing at one key id from many addresses: 429 too, and the owner still passes.
+    w.clock.advance(api_key::FAILURE_WINDOW_SECS);
+    let mut statuses = Vec::new();
+    for i in 0..=api_key::MAX_FAILURES {
+        statuses.push(w.call(verify(&forged, &format!("10.1.0.{i}"))).await.0);
+    }
+    assert_eq!(statuses.first(), Some(&401));
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert_eq!(w.call(verify(&key, "10.1.0.1")).await.0, 200, "no lock-out");
+    // The window passes.
+    w.clock.advance(api_key::FAILURE_WINDOW_SECS);
+    assert_eq!(w.call(verify(&forged, "10.0.0.4")).await.0, 401);
+
+    // Expired; and a record that does not parse is never accepted (revocation itself, which
+    // removes the record, is tested against the real stores in origin/tests/it/api_keys.rs).
+    w.clock.advance(10_000);
+    assert_eq!(w.call(verify(&key, "10.0.0.5")).await.0, 401, "expired");
+    w.core
+        .store()
+        .set(api_key::hot_key("org_default", &id), "".into());
+    let (status, _) = w.call(verify(&key, "10.0.0.5")).await;
+    assert_ne!(status, 200, "unreadable record");
+}

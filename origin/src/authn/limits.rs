@@ -14,6 +14,7 @@
 //! - A captcha solution works once (its replay key lives in the hot store until it expires).
 
 use serde_json::json;
+use usso_edge::store::HotStore;
 use usso_shared::{Error, ErrorCode, Result};
 
 use crate::app::{ClientMeta, Ctx};

@@ -192,9 +192,7 @@ pub async fn principal(
     let tc = tenant(ctx, req).await?;
     usso_edge::csrf::same_site(req, &tc.tenant.tokens)?;
     let p = match Core::api_key(req) {
-        Some(key) => {
-            crate::sessions::api_keys::authenticate(ctx, &tc.tenant, &meta(req), key).await?
-        }
+        Some(key) => crate::sessions::api_keys::authenticate(ctx, &tc, &meta(req), key).await?,
         None => Principal::of(caller(ctx, req, &tc, true).await?, tc.tenant.id())?,
     };
     route.allows(&p, subject)?;

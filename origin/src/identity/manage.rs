@@ -244,7 +244,7 @@ pub async fn get(ctx: &Ctx, tenant: &str, uid: &str) -> Result<Listed> {
 }
 
 /// Everything the account may do: its direct scopes and its roles' scopes.
-async fn access_of(ctx: &Ctx, user: &User) -> Result<Vec<String>> {
+pub async fn access_of(ctx: &Ctx, user: &User) -> Result<Vec<String>> {
     let mut all = user.scopes.clone();
     all.extend(roles::scopes_of(&ctx.docs, &user.tenant_id, &user.roles).await?);
     Ok(all)
@@ -386,6 +386,11 @@ pub async fn update(
     let version = users::update(&ctx.docs, &user, expected)
         .await
         .map_err(crate::store::docs::lost_race("user", expected))?;
+    // Any change of access or activation re-checks the account's API keys (a reactivated
+    // account's keys work again); only a loss of access ends sessions.
+    if access_changes || change.is_active.is_some() {
+        crate::sessions::api_keys::resync_of(ctx, &user).await?;
+    }
     let revoked = if access_changes {
         crate::store::hot::revoke_all(
             &ctx.hot,
@@ -442,6 +447,7 @@ pub async fn delete(ctx: &Ctx, caller: &Principal, who: &ClientMeta, uid: &str) 
         now,
     )
     .await?;
+    crate::sessions::api_keys::resync_of(ctx, &user).await?;
     let revoked =
         crate::store::hot::revoke_all(&ctx.hot, tenant, &user.subject(), REASON_DELETED, now)
             .await?;

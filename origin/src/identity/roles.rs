@@ -367,7 +367,8 @@ pub async fn delete(ctx: &Ctx, caller: &Principal, who: &ClientMeta, slug: &str)
 }
 
 /// Ends the sessions of every live holder of `slug`, as a tenant role or a workspace role
-/// (removing the slug from them when `remove`).
+/// (removing the slug from them when `remove`), and re-checks their API keys against what they
+/// may still do.
 async fn end_holders_sessions(
     ctx: &Ctx,
     tenant: &str,
@@ -415,7 +416,7 @@ async fn end_sessions_by(
         for doc in page.items {
             let user: User = serde_json::from_value(doc.body)
                 .map_err(|e| Error::internal(format!("corrupt user `{}`: {e}", doc.id)))?;
-            if let Some(r) = remove {
+            let user = if let Some(r) = remove {
                 users::modify(
                     &ctx.docs,
                     tenant,
@@ -427,8 +428,13 @@ async fn end_sessions_by(
                     },
                     ctx.now(),
                 )
-                .await?;
-            }
+                .await?
+                .0
+            } else {
+                user
+            };
+            // The holder's API keys act only within what the holder may still do.
+            crate::sessions::api_keys::resync_of(ctx, &user).await?;
             revoked += crate::store::hot::revoke_all(
                 &ctx.hot,
                 tenant,

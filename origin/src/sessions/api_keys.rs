@@ -24,7 +24,7 @@ use crate::audit::AuditEvent;
 use crate::authz::{Action, Need, Principal, Resource};
 use crate::store::collections::API_KEYS;
 use crate::store::docs::{Cond, DocumentStore, Query, Sort};
-use crate::store::hot::{Publish, RateLimiter};
+use crate::store::hot::Publish;
 use crate::tenants::Tenant;
 use usso_edge::store::HotStore;
 
@@ -299,94 +299,83 @@ pub async fn revoke(ctx: &Ctx, caller: &Principal, who: &ClientMeta, id: &str) -
     Ok(())
 }
 
-/// Unpublishes every key of a user (deactivated or deleted): none works from then on. The
-/// documents stay (listed, revocable) for a deactivated user; republished on reactivation.
-pub async fn suspend_all_of(ctx: &Ctx, tenant: &str, user_id: &str, live: bool) -> Result<()> {
-    let page = ctx
-        .docs
-        .query(
-            API_KEYS,
-            tenant,
-            &Query {
-                conds: vec![Cond::Eq("user_id".into(), json!(user_id))],
-                sort: Sort::Newest,
-                offset: 0,
-                limit: MAX_KEYS_PER_OWNER,
-            },
-        )
-        .await?;
-    for doc in page.items {
-        let key = decode(doc)?;
-        if live {
+async fn keys_of<D: DocumentStore>(docs: &D, tenant: &str, user_id: &str) -> Result<Vec<ApiKey>> {
+    docs.query(
+        API_KEYS,
+        tenant,
+        &Query {
+            conds: vec![Cond::Eq("user_id".into(), json!(user_id))],
+            sort: Sort::Newest,
+            offset: 0,
+            limit: MAX_KEYS_PER_OWNER,
+        },
+    )
+    .await?
+    .items
+    .into_iter()
+    .map(decode)
+    .collect()
+}
+
+/// After a change of `user`'s access (roles, scopes, activation, deletion): publishes the
+/// keys that may still act and unpublishes the others. A key acts only while its owner is
+/// active and still holds every scope the key has; one that lost its ground stays listed
+/// (revocable), and works again if the owner gets the access back.
+pub async fn resync_of(ctx: &Ctx, user: &crate::identity::users::User) -> Result<()> {
+    let keys = keys_of(&ctx.docs, &user.tenant_id, &user.id).await?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let owner = Principal {
+        tenant_id: user.tenant_id.clone(),
+        user_id: Some(user.id.clone()),
+        subject: user.subject(),
+        scopes: crate::identity::manage::access_of(ctx, user).await?,
+        session_id: None,
+        api_key_id: None,
+    };
+    let may_act = user.is_active && !user.is_deleted();
+    for key in keys {
+        if may_act && owner.may_grant(&key.scopes).is_ok() {
             publish(ctx, &key).await?;
         } else {
-            ctx.hot.unset(&api_key::hot_key(tenant, &key.id)).await?;
+            ctx.hot
+                .unset(&api_key::hot_key(&key.tenant_id, &key.id))
+                .await?;
         }
     }
     Ok(())
 }
 
-/// Failed key checks allowed per client address, and per key id, in [`FAILURE_WINDOW_SECS`].
-pub const MAX_FAILURES: u64 = 20;
-/// The window of [`MAX_FAILURES`].
-pub const FAILURE_WINDOW_SECS: i64 = 300;
-
-/// Counts a refused key against the client's address and the key id it named: past
-/// [`MAX_FAILURES`] the answer becomes `too_many_requests`. Only failures are counted and the
-/// right key is checked first, so guessing at someone's key id never locks its owner out.
-async fn refuse_counted(
-    ctx: &Ctx,
-    t: &Tenant,
-    who: &ClientMeta,
-    presented: &str,
-    now: i64,
-) -> Error {
-    let mut counters = vec![format!("usso:apikey-fail:{}:ip:{}", t.id(), who.ip)];
-    if let Some(id) = api_key::id_of(presented) {
-        counters.push(format!("usso:apikey-fail:{}:id:{id}", t.id()));
+/// Erases every key of a user (the GDPR erasure): unpublished, then deleted. How many.
+pub async fn erase_of<D: DocumentStore, H: Publish>(
+    docs: &D,
+    hot: &H,
+    tenant: &str,
+    user_id: &str,
+) -> Result<u64> {
+    let keys = keys_of(docs, tenant, user_id).await?;
+    for key in &keys {
+        hot.unset(&api_key::hot_key(tenant, &key.id)).await?;
+        docs.delete(API_KEYS, tenant, &key.id).await?;
     }
-    let mut retry = 0;
-    for c in &counters {
-        match ctx.hot.hit(c, FAILURE_WINDOW_SECS, now).await {
-            Ok((n, reset)) if n > MAX_FAILURES => retry = retry.max(reset - now),
-            Ok(_) => {}
-            Err(e) => return e,
-        }
-    }
-    if retry > 0 {
-        Error::too_many_requests(retry.max(1) as u64)
-    } else {
-        api_key::refused()
-    }
+    Ok(keys.len() as u64)
 }
 
-/// The caller a presented key stands for at the origin: the published record checked as the
-/// edge checks it (one hot-store read); its use is recorded at most once a minute.
+/// The caller a presented key stands for at the origin: checked by the edge core as at the
+/// edge (one hot-store read; refusals counted); its use is recorded at most once a minute.
 pub async fn authenticate(
     ctx: &Ctx,
-    t: &Tenant,
+    tc: &crate::tenants::TenantCtx,
     who: &ClientMeta,
     presented: &str,
 ) -> Result<Principal> {
+    let t = &tc.tenant;
     let now = ctx.now();
-    let published = match api_key::id_of(presented) {
-        Some(id) => {
-            let text = ctx
-                .hot
-                .get_many(&[api_key::hot_key(t.id(), id)])
-                .await?
-                .pop()
-                .flatten();
-            text.map(|s| serde_json::from_str::<Published>(&s))
-                .transpose()
-                .map_err(|e| Error::internal(format!("corrupt published API key: {e}")))?
-        }
-        None => None,
-    };
-    let p = match api_key::check(presented, published.as_ref(), t.id(), now) {
-        Ok(p) => p,
-        Err(_) => return Err(refuse_counted(ctx, t, who, presented, now).await),
-    };
+    let p = ctx
+        .core
+        .check_api_key(&tc.state, Some(who.ip.as_str()), presented)
+        .await?;
     let (first_this_minute, _) = ctx
         .hot
         .hit(&format!("usso:apikey-used:{}:{}", t.id(), p.id), 60, now)

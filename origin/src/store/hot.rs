@@ -90,16 +90,11 @@ pub trait SessionIndex: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool>> + Send;
 }
 
-/// Fixed-window counters for rate limits and single-use markers.
+/// Fixed-window counters for rate limits and single-use markers: counting is the edge
+/// store's [`HotStore::hit`] (the edge counts failed API-key checks too); the origin also
+/// clears counters.
 pub trait RateLimiter: Send + Sync + 'static {
-    /// Counts one hit in a fixed window: the count including this hit and the window's end.
-    fn hit(
-        &self,
-        counter: &str,
-        window_secs: i64,
-        now: i64,
-    ) -> impl Future<Output = Result<(u64, i64)>> + Send;
-    /// Resets counters.
+    /// Deletes counters (a success clears the failures counted before it).
     fn clear(&self, counters: &[String]) -> impl Future<Output = Result<()>> + Send;
 }
 
@@ -195,6 +190,26 @@ impl HotStore for SqliteHot {
     async fn session(&self, tenant_id: &str, session_id: &str) -> Result<Option<SessionRecord>> {
         let (t, s) = (tenant_id.to_owned(), session_id.to_owned());
         self.db.call(move |c| read_session(c, &t, &s)).await
+    }
+
+    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
+        let k = counter.to_owned();
+        self.db
+            .call(move |c| {
+                let (n, reset_at): (i64, i64) = c
+                    .query_row(
+                        "INSERT INTO counters (k, n, reset_at) VALUES (?1, 1, ?2 + ?3)
+                         ON CONFLICT (k) DO UPDATE SET
+                           n = CASE WHEN reset_at <= ?2 THEN 1 ELSE n + 1 END,
+                           reset_at = CASE WHEN reset_at <= ?2 THEN ?2 + ?3 ELSE reset_at END
+                         RETURNING n, reset_at",
+                        params![k, now, window_secs],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(sql)?;
+                Ok((n.max(0) as u64, reset_at))
+            })
+            .await
     }
 
     async fn rotate(
@@ -324,25 +339,6 @@ impl SessionIndex for SqliteHot {
 }
 
 impl RateLimiter for SqliteHot {
-    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
-        let k = counter.to_owned();
-        self.db
-            .call(move |c| {
-                let (n, reset_at): (i64, i64) = c
-                    .query_row(
-                        "INSERT INTO counters (k, n, reset_at) VALUES (?1, 1, ?2 + ?3)
-                         ON CONFLICT (k) DO UPDATE SET
-                           n = CASE WHEN reset_at <= ?2 THEN 1 ELSE n + 1 END,
-                           reset_at = CASE WHEN reset_at <= ?2 THEN ?2 + ?3 ELSE reset_at END
-                         RETURNING n, reset_at",
-                        params![k, now, window_secs],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .map_err(sql)?;
-                Ok((n.max(0) as u64, reset_at))
-            })
-            .await
-    }
     async fn clear(&self, counters: &[String]) -> Result<()> {
         let ks = counters.to_vec();
         self.db
@@ -405,7 +401,7 @@ impl Ephemeral for SqliteHot {
 
 use serde_json::Value;
 use usso_edge::redis_session::{
-    create_args, subject_index, RedisExec, CREATE_SCRIPT, GRANT_SCRIPT, HIT_SCRIPT,
+    create_args, subject_index, RedisExec, CREATE_SCRIPT, GRANT_SCRIPT,
 };
 use usso_edge::upstash_store::RedisHotStore;
 
@@ -458,24 +454,6 @@ impl<C: RedisExec + Send + Sync + 'static> SessionIndex for RedisHotStore<C> {
 }
 
 impl<C: RedisExec + Send + Sync + 'static> RateLimiter for RedisHotStore<C> {
-    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
-        let answer = self
-            .eval(
-                HIT_SCRIPT,
-                &[counter],
-                &[&window_secs.to_string(), &now.to_string()],
-            )
-            .await?;
-        match answer.as_array().map(Vec::as_slice) {
-            Some([n, ttl]) => match (n.as_i64(), ttl.as_i64()) {
-                (Some(n), Some(ttl)) => Ok((n.max(0) as u64, now + ttl.max(1))),
-                _ => Err(Error::unavailable("rate-limit script answered non-numbers")),
-            },
-            _ => Err(Error::unavailable(
-                "rate-limit script answered the wrong shape",
-            )),
-        }
-    }
     async fn clear(&self, counters: &[String]) -> Result<()> {
         if counters.is_empty() {
             return Ok(());
@@ -574,6 +552,9 @@ impl HotStore for Hot {
     ) -> Result<Option<SessionRecord>> {
         each!(self, s => s.revoke(tenant_id, session_id, reason, now).await)
     }
+    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
+        each!(self, s => s.hit(counter, window_secs, now).await)
+    }
 }
 
 impl Publish for Hot {
@@ -598,9 +579,6 @@ impl SessionIndex for Hot {
 }
 
 impl RateLimiter for Hot {
-    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
-        each!(self, s => s.hit(counter, window_secs, now).await)
-    }
     async fn clear(&self, counters: &[String]) -> Result<()> {
         each!(self, s => s.clear(counters).await)
     }

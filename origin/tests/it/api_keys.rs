@@ -230,6 +230,36 @@ async fn api_keys_act_with_their_scopes_and_are_revoked_at_once() {
     .await;
     assert_eq!(r.0, 422, "{}", r.1);
 
+    // The official Python SDK, unmodified.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(root.join("tests/.venv/bin/python"))
+        .arg(root.join("tests/interop/usso_apikey_sdk.py"))
+        .args([&s.base, &key, &wrong_secret])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("tests/.venv/bin/python (scripts/install-test-deps.sh installs the SDK)");
+    assert!(
+        out.status.success(),
+        "the SDK failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["user_data"]["tenant_id"], "org_default", "{seen}");
+    assert_eq!(
+        seen["user_data"]["scopes"],
+        json!(["read:usso/users"]),
+        "{seen}"
+    );
+    assert_eq!(seen["claims"]["api_key_id"], id.as_str(), "{seen}");
+    assert_eq!(seen["scopes"], json!(["read:usso/users"]), "{seen}");
+    assert!(
+        seen["users"].as_array().is_some_and(|u| u.len() == 3),
+        "the system account, boss and pat: {seen}"
+    );
+    assert_eq!(seen["wrong"]["status"], 401, "{seen}");
+
     // Someone else's key is not found; an administrator's scope sees it.
     let r = call(
         &c,
@@ -305,6 +335,108 @@ async fn api_keys_act_with_their_scopes_and_are_revoked_at_once() {
     assert_eq!(r.0, 401, "{}", r.1);
     let r = call(&c, &s, "GET", "/users", Some(("x-api-key", &key)), None).await;
     assert_eq!(r.0, 401, "{}", r.1);
+
+    // A key acts only within what its owner may still do: a role taken away, or the owner
+    // deactivated, stops it; given back, it works again.
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/roles",
+        Some(("authorization", &boss)),
+        Some(json!({"name": "Readers", "slug": "readers", "scopes": ["read:usso/users"]})),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let pat_id = {
+        let r = call(
+            &c,
+            &s,
+            "GET",
+            "/users?q=pat",
+            Some(("authorization", &boss)),
+            None,
+        )
+        .await;
+        r.1["items"][0]["uid"].as_str().unwrap().to_owned()
+    };
+    let patch = |body: Value| {
+        let (c, s, boss, pat_id) = (&c, &s, &boss, &pat_id);
+        async move {
+            let r = call(
+                c,
+                s,
+                "PATCH",
+                &format!("/users/{pat_id}"),
+                Some(("authorization", boss)),
+                Some(body),
+            )
+            .await;
+            assert_eq!(r.0, 200, "{}", r.1);
+        }
+    };
+    patch(json!({"roles": ["readers"]})).await;
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"identifier": "pat@example.com", "secret": "pat password 1"})),
+    )
+    .await;
+    let pat = format!("Bearer {}", r.1["access_token"].as_str().unwrap());
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/apikeys",
+        Some(("authorization", &pat)),
+        Some(json!({"name": "pat's", "scopes": ["read:usso/users"]})),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let pats = r.1["key"].as_str().unwrap().to_owned();
+    let works = |k: String| {
+        let (c, s) = (&c, &s);
+        async move {
+            call(
+                c,
+                s,
+                "POST",
+                "/apikeys/verify",
+                None,
+                Some(json!({"api_key": k})),
+            )
+            .await
+            .0
+            .as_u16()
+        }
+    };
+    assert_eq!(works(pats.clone()).await, 200);
+    patch(json!({"roles": []})).await;
+    assert_eq!(works(pats.clone()).await, 401, "the role was taken away");
+    patch(json!({"roles": ["readers"]})).await;
+    assert_eq!(works(pats.clone()).await, 200, "given back");
+    patch(json!({"is_active": false})).await;
+    assert_eq!(works(pats.clone()).await, 401, "owner deactivated");
+    patch(json!({"is_active": true})).await;
+    assert_eq!(works(pats.clone()).await, 200);
+    let r = call(
+        &c,
+        &s,
+        "PATCH",
+        "/roles/readers",
+        Some(("authorization", &boss)),
+        Some(json!({"scopes": ["read:usso/roles"]})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(
+        works(pats.clone()).await,
+        401,
+        "the role no longer grants the key's scope"
+    );
 
     // Guessing is throttled per client without locking out a right key.
     let (good, _) = {
