@@ -18,9 +18,10 @@ use usso_shared::{Error, ErrorCode, Result};
 use crate::app::{ClientMeta, Ctx};
 use crate::audit::AuditEvent;
 use crate::authz::Principal;
+use crate::identity::fields::check_scopes;
 use crate::identity::identifier::{Identifier, IdentifierKind};
 use crate::identity::register::display_name;
-use crate::identity::roles::{self, check_scopes};
+use crate::identity::roles;
 use crate::identity::users::{self, IdentifierDoc, User, USERS};
 use crate::store::docs::{Cond, DocumentStore, Query, Sort};
 use crate::tenants::Tenant;
@@ -243,21 +244,16 @@ pub async fn get(ctx: &Ctx, tenant: &str, uid: &str) -> Result<Listed> {
     })
 }
 
-/// Everything the account may do: its direct scopes and its roles' scopes.
-pub async fn access_of(ctx: &Ctx, user: &User) -> Result<Vec<String>> {
-    let mut all = user.scopes.clone();
-    all.extend(roles::scopes_of(&ctx.docs, &user.tenant_id, &user.roles).await?);
-    Ok(all)
-}
-
 /// `permission_denied` unless the caller's access covers the account's whole access.
 async fn may_manage(ctx: &Ctx, caller: &Principal, user: &User) -> Result<()> {
-    caller.may_grant(&access_of(ctx, user).await?).map_err(|_| {
-        Error::new(
-            ErrorCode::PermissionDenied,
-            "this account has access you do not hold; you cannot manage it",
-        )
-    })
+    caller
+        .may_grant(&roles::access_of(ctx, user).await?)
+        .map_err(|_| {
+            Error::new(
+                ErrorCode::PermissionDenied,
+                "this account has access you do not hold; you cannot manage it",
+            )
+        })
 }
 
 /// What an administrator gives to create an account.
@@ -389,7 +385,8 @@ pub async fn update(
     // Any change of access or activation re-checks the account's API keys (a reactivated
     // account's keys work again); only a loss of access ends sessions.
     if access_changes || change.is_active.is_some() {
-        crate::sessions::api_keys::resync_of(ctx, &user).await?;
+        crate::sessions::api_keys::resync_of(ctx, &user, roles::access_of(ctx, &user).await?)
+            .await?;
     }
     let revoked = if access_changes {
         crate::store::hot::revoke_all(
@@ -447,7 +444,7 @@ pub async fn delete(ctx: &Ctx, caller: &Principal, who: &ClientMeta, uid: &str) 
         now,
     )
     .await?;
-    crate::sessions::api_keys::resync_of(ctx, &user).await?;
+    crate::sessions::api_keys::resync_of(ctx, &user, Vec::new()).await?;
     let revoked =
         crate::store::hot::revoke_all(&ctx.hot, tenant, &user.subject(), REASON_DELETED, now)
             .await?;

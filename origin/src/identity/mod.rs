@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod claim;
+pub mod fields;
 pub mod identifier;
 pub mod invitations;
 pub mod manage;

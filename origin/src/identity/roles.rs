@@ -8,17 +8,16 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use usso_shared::{scope, Error, ErrorCode, Result};
+use usso_shared::{Error, ErrorCode, Result};
 
 use crate::app::{ClientMeta, Ctx};
 use crate::audit::AuditEvent;
 use crate::authz::Principal;
+use crate::identity::fields::{check_scopes, text};
 use crate::identity::users::{self, User};
 use crate::store::collections::ROLES;
 use crate::store::docs::{Cond, DocumentStore, Query, Sort};
 
-/// The most scopes one role or user may hold.
-pub const MAX_SCOPES: usize = 100;
 /// The most roles one user may hold.
 pub const MAX_ROLES: usize = 50;
 /// The role every tenant starts with: administration of everything in the tenant.
@@ -92,50 +91,6 @@ pub fn check_slug(field: &str, slug: &str) -> Result<()> {
     }
 }
 
-/// Checks a list of scopes: each well formed (it parses back to itself), at most
-/// [`MAX_SCOPES`], no duplicates.
-pub fn check_scopes(field: &str, scopes: &[String]) -> Result<()> {
-    if scopes.len() > MAX_SCOPES {
-        return Err(Error::new(
-            ErrorCode::ValidationError,
-            format!("{field}: at most {MAX_SCOPES} scopes"),
-        ));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for s in scopes {
-        let well_formed = !s.is_empty()
-            && s.len() <= scope::MAX_SCOPE_LEN
-            && !s.chars().any(|c| c.is_control() || c.is_whitespace())
-            && s.contains(':');
-        if !well_formed {
-            return Err(Error::new(
-                ErrorCode::ValidationError,
-                format!("{field}: `{s}` is not a scope (`<action>:<resource/path>`)"),
-            ));
-        }
-        if !seen.insert(s) {
-            return Err(Error::new(
-                ErrorCode::ValidationError,
-                format!("{field}: `{s}` is listed twice"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A display text (name, description): trimmed, 1 to `max` printable characters;
-/// `validation_error` naming `field` otherwise.
-pub fn text(field: &str, v: &str, max: usize) -> Result<String> {
-    let v = v.trim();
-    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(Error::new(
-            ErrorCode::ValidationError,
-            format!("{field}: 1 to {max} printable characters"),
-        ));
-    }
-    Ok(v.to_owned())
-}
-
 fn decode(doc: crate::store::docs::Doc) -> Result<(Role, i64)> {
     let v = doc.version;
     let role = serde_json::from_value(doc.body)
@@ -187,6 +142,13 @@ pub async fn list<D: DocumentStore>(
         .await?;
     let items = page.items.into_iter().map(decode).collect::<Result<_>>()?;
     Ok((items, page.total))
+}
+
+/// Everything an account may do: its direct scopes and its roles' scopes.
+pub async fn access_of(ctx: &Ctx, user: &User) -> Result<Vec<String>> {
+    let mut all = user.scopes.clone();
+    all.extend(scopes_of(&ctx.docs, &user.tenant_id, &user.roles).await?);
+    Ok(all)
 }
 
 /// The scopes `roles` grant (active roles only; unknown slugs grant nothing).
@@ -434,7 +396,7 @@ async fn end_sessions_by(
                 user
             };
             // The holder's API keys act only within what the holder may still do.
-            crate::sessions::api_keys::resync_of(ctx, &user).await?;
+            crate::sessions::api_keys::resync_of(ctx, &user, access_of(ctx, &user).await?).await?;
             revoked += crate::store::hot::revoke_all(
                 &ctx.hot,
                 tenant,

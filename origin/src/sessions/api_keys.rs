@@ -129,10 +129,10 @@ pub async fn create(
                 "API keys are created by a person signed in",
             )
         })?;
-    let name = crate::identity::roles::text("name", &new.name, 100)?;
+    let name = crate::identity::fields::text("name", &new.name, 100)?;
     let scopes = match new.scopes {
         Some(s) => {
-            crate::identity::roles::check_scopes("scopes", &s)?;
+            crate::identity::fields::check_scopes("scopes", &s)?;
             caller.may_grant(&s)?;
             s
         }
@@ -318,10 +318,15 @@ async fn keys_of<D: DocumentStore>(docs: &D, tenant: &str, user_id: &str) -> Res
 }
 
 /// After a change of `user`'s access (roles, scopes, activation, deletion): publishes the
-/// keys that may still act and unpublishes the others. A key acts only while its owner is
+/// keys that may still act and unpublishes the others. `access` is everything the user may
+/// now do (direct scopes and roles' scopes). A key acts only while its owner is
 /// active and still holds every scope the key has; one that lost its ground stays listed
 /// (revocable), and works again if the owner gets the access back.
-pub async fn resync_of(ctx: &Ctx, user: &crate::identity::users::User) -> Result<()> {
+pub async fn resync_of(
+    ctx: &Ctx,
+    user: &crate::identity::users::User,
+    access: Vec<String>,
+) -> Result<()> {
     let keys = keys_of(&ctx.docs, &user.tenant_id, &user.id).await?;
     if keys.is_empty() {
         return Ok(());
@@ -330,7 +335,7 @@ pub async fn resync_of(ctx: &Ctx, user: &crate::identity::users::User) -> Result
         tenant_id: user.tenant_id.clone(),
         user_id: Some(user.id.clone()),
         subject: user.subject(),
-        scopes: crate::identity::manage::access_of(ctx, user).await?,
+        scopes: access,
         session_id: None,
         api_key_id: None,
     };

@@ -1,0 +1,52 @@
+//! Field checks shared by the administration modules (roles, API keys, workspaces, …): a
+//! display text, a list of scopes. A leaf module: it depends on nothing of the domain, so any
+//! module may use it without a cycle.
+
+use usso_shared::{scope, Error, ErrorCode, Result};
+
+/// The most scopes one role or user may hold.
+pub const MAX_SCOPES: usize = 100;
+
+/// Checks a list of scopes: each well formed (it parses back to itself), at most
+/// [`MAX_SCOPES`], no duplicates.
+pub fn check_scopes(field: &str, scopes: &[String]) -> Result<()> {
+    if scopes.len() > MAX_SCOPES {
+        return Err(Error::new(
+            ErrorCode::ValidationError,
+            format!("{field}: at most {MAX_SCOPES} scopes"),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for s in scopes {
+        let well_formed = !s.is_empty()
+            && s.len() <= scope::MAX_SCOPE_LEN
+            && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+            && s.contains(':');
+        if !well_formed {
+            return Err(Error::new(
+                ErrorCode::ValidationError,
+                format!("{field}: `{s}` is not a scope (`<action>:<resource/path>`)"),
+            ));
+        }
+        if !seen.insert(s) {
+            return Err(Error::new(
+                ErrorCode::ValidationError,
+                format!("{field}: `{s}` is listed twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A display text (name, description): trimmed, 1 to `max` printable characters;
+/// `validation_error` naming `field` otherwise.
+pub fn text(field: &str, v: &str, max: usize) -> Result<String> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(Error::new(
+            ErrorCode::ValidationError,
+            format!("{field}: 1 to {max} printable characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
