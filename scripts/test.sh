@@ -48,6 +48,6 @@ cargo test --workspace --all-features --doc
 
 step "the origin's HTTP and administration suites again, on MongoDB through the Data API (the stand-in; docs/mongodb.md)"
 # `--workspace` as above: the same feature resolution, so nothing is compiled a second time.
-USSO_TEST_DOCSTORE=dataapi cargo test --workspace --all-features --test it -- http_flow:: admin_api:: account::
+USSO_TEST_DOCSTORE=dataapi cargo test --workspace --all-features --test it -- http_flow:: admin_api:: account:: api_keys::
 
 step "all tests passed"

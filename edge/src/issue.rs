@@ -52,6 +52,26 @@ pub fn sign_access(
     )
 }
 
+/// Signs an access token for a service (an agent): no session; it lives its lifetime.
+pub fn sign_service_access(
+    cfg: &TenantConfig,
+    signer: &KeyPair,
+    grant: &Grant,
+    now: i64,
+) -> Result<String> {
+    let claims = grant.service_access_claims(
+        random::token_id()?,
+        &cfg.issuer,
+        cfg.audience.as_deref(),
+        &cfg.tenant_id,
+    );
+    token::sign(
+        signer,
+        TokenTimes::starting_at(now, cfg.access_ttl_secs),
+        &claims,
+    )
+}
+
 /// Signs a refresh token with a given `jti` (one generation of the session).
 pub fn sign_refresh(
     cfg: &TenantConfig,

@@ -214,6 +214,20 @@ impl Grant {
         }
     }
 
+    /// The access claims for a service (an agent): no session, nothing to refresh.
+    pub fn service_access_claims(
+        &self,
+        jti: String,
+        iss: &str,
+        aud: Option<&str>,
+        tenant_id: &str,
+    ) -> AccessClaims {
+        AccessClaims {
+            session_id: None,
+            ..self.access_claims(jti, iss, aud, "", tenant_id)
+        }
+    }
+
     /// The refresh claims for one generation of a session.
     pub fn refresh_claims(
         &self,

@@ -107,6 +107,22 @@ pub const API_KEY_ALIAS: &str = api!("/api-keys/{id}");
 pub const APIKEYS_VERIFY: &str = api!("/apikeys/verify");
 /// The same, other spelling.
 pub const API_KEYS_VERIFY_ALIAS: &str = api!("/api-keys/verify");
+/// Service accounts (agents) (`GET`: list; `POST`: create).
+pub const AGENTS: &str = api!("/agents");
+/// One agent (`GET`, `PATCH`, `DELETE`).
+pub const AGENT: &str = api!("/agents/{agent_id}");
+/// An agent's public keys (`POST`: add one).
+pub const AGENT_KEYS: &str = api!("/agents/{agent_id}/keys");
+/// One public key of an agent (`DELETE`).
+pub const AGENT_KEY: &str = api!("/agents/{agent_id}/keys/{kid}");
+/// One-time registration keys for agents (`POST`, by a person signed in).
+pub const AGENT_REGISTRATION_KEYS: &str = api!("/agents/registration-keys");
+/// An agent registers itself with a registration key.
+pub const AGENT_REGISTER: &str = api!("/agents/register");
+/// An agent's signed JWT → an access token.
+pub const AGENT_AUTH: &str = api!("/agents/auth");
+/// An agent's signed JWT → its scopes and tenant.
+pub const AGENT_SCOPES: &str = api!("/agents/scopes");
 /// The identifier verification link (GET: its page; POST: the proof).
 pub const VERIFY_LINK: &str = api!("/auth/identifiers/verify");
 /// Everything held about you.
@@ -173,6 +189,14 @@ pub const DOCUMENTED: &[&str] = &[
     APIKEYS,
     APIKEY,
     APIKEYS_VERIFY,
+    AGENTS,
+    AGENT,
+    AGENT_KEYS,
+    AGENT_KEY,
+    AGENT_REGISTRATION_KEYS,
+    AGENT_REGISTER,
+    AGENT_AUTH,
+    AGENT_SCOPES,
     ME_EXPORT,
     AUDIT,
     AUDIT_MINE,

@@ -119,6 +119,16 @@ pub enum AuditEvent {
     ApiKeyUsed,
     /// An API key was revoked.
     ApiKeyRevoked,
+    /// A service account was created (by an administrator or by registration).
+    AgentCreated,
+    /// A service account was changed (details, scopes, activation, keys).
+    AgentUpdated,
+    /// A service account was deleted.
+    AgentDeleted,
+    /// An agent exchanged its signed JWT for an access token.
+    AgentTokenIssued,
+    /// An agent JWT was refused (bad signature, replay, lifetime, audience, unknown agent).
+    AgentTokenRefused,
 }
 
 impl AuditEvent {

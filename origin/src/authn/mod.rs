@@ -14,6 +14,7 @@
 //!   registered someone else's address with their own password cannot use the account).
 //! - `acr` is `usso:acr:2` only for two independent factors.
 
+pub mod agent_jwt;
 pub mod captcha;
 pub mod codes;
 pub mod hasher;

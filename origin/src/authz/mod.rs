@@ -73,6 +73,8 @@ pub enum Resource {
     Audit,
     /// Other users' API keys.
     ApiKeys,
+    /// Service accounts (agents).
+    Agents,
 }
 
 impl Resource {
@@ -87,6 +89,7 @@ impl Resource {
             Self::Workspaces => "usso/workspaces",
             Self::Audit => "usso/audit",
             Self::ApiKeys => "usso/apikeys",
+            Self::Agents => "usso/agents",
         }
     }
 }

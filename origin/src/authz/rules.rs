@@ -103,7 +103,7 @@ const fn in_ws(a: Action) -> Rule {
 }
 
 use Action::{Create, Delete, Read, Update};
-use Resource::{ApiKeys, Audit, Profiles, Roles, Tenants, Users, Workspaces};
+use Resource::{Agents, ApiKeys, Audit, Profiles, Roles, Tenants, Users, Workspaces};
 
 /// `GET /users`.
 pub const USERS_LIST: Route = route("GET", paths::USERS, scope(Read, Users));
@@ -223,6 +223,24 @@ pub const APIKEY_GET: Route = route("GET", paths::APIKEY, Rule::OwnOr(Need(Read,
 /// `DELETE /apikeys/{id}`.
 pub const APIKEY_DELETE: Route = route("DELETE", paths::APIKEY, Rule::OwnOr(Need(Delete, ApiKeys)));
 
+/// `GET /agents`.
+pub const AGENTS_LIST: Route = route("GET", paths::AGENTS, scope(Read, Agents));
+/// `POST /agents` (scopes within the caller's).
+pub const AGENTS_CREATE: Route = route("POST", paths::AGENTS, scope(Create, Agents));
+/// `GET /agents/{agent_id}`.
+pub const AGENT_GET: Route = route("GET", paths::AGENT, scope(Read, Agents));
+/// `PATCH /agents/{agent_id}`.
+pub const AGENT_UPDATE: Route = route("PATCH", paths::AGENT, scope(Update, Agents));
+/// `DELETE /agents/{agent_id}`.
+pub const AGENT_DELETE: Route = route("DELETE", paths::AGENT, scope(Delete, Agents));
+/// `POST /agents/{agent_id}/keys`.
+pub const AGENT_KEYS_ADD: Route = route("POST", paths::AGENT_KEYS, scope(Update, Agents));
+/// `DELETE /agents/{agent_id}/keys/{kid}`.
+pub const AGENT_KEY_REMOVE: Route = route("DELETE", paths::AGENT_KEY, scope(Update, Agents));
+/// `POST /agents/registration-keys` (a person; the agent's scopes within theirs).
+pub const AGENT_REGISTRATION_KEYS: Route =
+    route("POST", paths::AGENT_REGISTRATION_KEYS, Rule::SignedIn);
+
 /// Every route with a rule, in the order of the documentation.
 pub const ALL: &[Route] = &[
     USERS_LIST,
@@ -274,6 +292,14 @@ pub const ALL: &[Route] = &[
     APIKEYS_CREATE,
     APIKEY_GET,
     APIKEY_DELETE,
+    AGENTS_LIST,
+    AGENTS_CREATE,
+    AGENT_GET,
+    AGENT_UPDATE,
+    AGENT_DELETE,
+    AGENT_KEYS_ADD,
+    AGENT_KEY_REMOVE,
+    AGENT_REGISTRATION_KEYS,
 ];
 
 /// The route → rule table of `docs/authorization.md`.

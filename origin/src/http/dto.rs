@@ -1119,3 +1119,212 @@ pub struct ApiKeyPage {
     /// As applied.
     pub limit: u64,
 }
+
+/// Body of `POST /agents`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAgent {
+    /// A name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Its scopes (within yours).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The workspace its tokens act in.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    /// Its Ed25519 public keys, PEM (SubjectPublicKeyInfo).
+    #[serde(default)]
+    pub verify_keys: Vec<String>,
+    /// One key (the same as one entry of `verify_keys`).
+    #[serde(default)]
+    pub verify_key: Option<String>,
+    /// Active at once (default true).
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// Body of `PATCH /agents/{agent_id}`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAgent {
+    /// A name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Description (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// Scopes (replaces them; within yours).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Workspace (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub workspace_id: Option<Option<String>>,
+    /// Inactive agents cannot sign in.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// Body of `POST /agents/{agent_id}/keys`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddAgentKey {
+    /// An Ed25519 public key, PEM (SubjectPublicKeyInfo).
+    pub verify_key: String,
+}
+
+/// One public key of an agent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentKeyView {
+    /// SHA-256 hex of the key's SubjectPublicKeyInfo DER (the SDK's `kid`).
+    pub kid: String,
+    /// The key, PEM.
+    pub verify_key: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A service account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentView {
+    /// `service:<id>` (its tokens' `sub`).
+    pub id: String,
+    /// The same, as the SDKs name it.
+    pub agent_id: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Workspace.
+    pub workspace_id: Option<String>,
+    /// Whether it may sign in.
+    pub is_active: bool,
+    /// Its public keys.
+    pub keys: Vec<AgentKeyView>,
+    /// Who created it.
+    pub created_by: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// Version (also the `ETag`).
+    pub version: i64,
+}
+
+impl AgentView {
+    /// The view of `a` at `version`.
+    pub fn of(a: &crate::identity::agents::Agent, version: i64) -> Self {
+        Self {
+            id: a.id.clone(),
+            agent_id: a.id.clone(),
+            tenant_id: a.tenant_id.clone(),
+            name: a.name.clone(),
+            description: a.description.clone(),
+            scopes: a.scopes.clone(),
+            workspace_id: a.workspace_id.clone(),
+            is_active: a.is_active,
+            keys: a
+                .keys
+                .iter()
+                .map(|k| AgentKeyView {
+                    kid: k.kid.clone(),
+                    verify_key: k.pem(),
+                    created_at: rfc3339(k.created_at),
+                })
+                .collect(),
+            created_by: a.created_by.clone(),
+            created_at: rfc3339(a.created_at),
+            updated_at: rfc3339(a.updated_at),
+            version,
+        }
+    }
+}
+
+/// A page of agents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentPage {
+    /// The page.
+    pub items: Vec<AgentView>,
+    /// All agents.
+    pub total: u64,
+    /// As asked.
+    pub offset: u64,
+    /// As applied.
+    pub limit: u64,
+}
+
+/// Answer of `POST /agents/registration-keys`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationKey {
+    /// The one-time key (shown once).
+    pub registration_key: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// Body of `POST /agents/register`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterAgent {
+    /// The one-time registration key.
+    pub registration_key: String,
+    /// A name.
+    pub name: String,
+    /// Its scopes (within those of the person who made the key).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `ED25519`.
+    pub alg: String,
+    /// Its public key, PEM.
+    pub verify_key: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// The access token in `{"tokens": {"access": …}}`, as the SDKs read it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentTokens {
+    /// The access token.
+    pub access: String,
+}
+
+/// Answer of `POST /agents/auth`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentTokenResponse {
+    /// What the SDKs read.
+    pub tokens: AgentTokens,
+    /// The same token (OAuth field names).
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Seconds.
+    pub expires_in: i64,
+    /// The scopes it carries.
+    pub scopes: Vec<String>,
+    /// The agent.
+    pub agent_id: String,
+    /// The tenant.
+    pub tenant_id: String,
+}
+
+/// Answer of `POST /agents/scopes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentScopes {
+    /// The agent's scopes.
+    pub scopes: Vec<String>,
+    /// The tenant.
+    pub tenant_id: String,
+    /// The agent.
+    pub agent_id: String,
+    /// Its workspace.
+    pub workspace_id: Option<String>,
+}

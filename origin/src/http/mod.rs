@@ -5,6 +5,7 @@
 //! outcome into a response ([`respond`]). The accept loop and its limits are in [`serve`].
 
 pub mod account;
+pub mod agents;
 pub mod api_keys;
 pub mod auth;
 pub mod client_addr;
@@ -122,6 +123,22 @@ fn admin_routes() -> Router<CtxRef> {
             get(api_keys::list).post(api_keys::create),
         )
         .route(paths::APIKEY, get(api_keys::get).delete(api_keys::revoke))
+        .route(paths::AGENTS, get(agents::list).post(agents::create))
+        .route(
+            paths::AGENT,
+            get(agents::get)
+                .patch(agents::update)
+                .delete(agents::delete),
+        )
+        .route(paths::AGENT_KEYS, post(agents::add_key))
+        .route(paths::AGENT_KEY, delete(agents::remove_key))
+        .route(
+            paths::AGENT_REGISTRATION_KEYS,
+            post(agents::registration_key),
+        )
+        .route(paths::AGENT_REGISTER, post(agents::register))
+        .route(paths::AGENT_AUTH, post(agents::auth))
+        .route(paths::AGENT_SCOPES, post(agents::scopes))
         .route(
             paths::API_KEY_ALIAS,
             get(api_keys::get).delete(api_keys::revoke),

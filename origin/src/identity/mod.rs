@@ -2,6 +2,7 @@
 //! identifiers ([`claim`]), the store records ([`users`]) and identifier rules ([`identifier`]).
 
 pub mod account;
+pub mod agents;
 pub mod claim;
 pub mod fields;
 pub mod identifier;

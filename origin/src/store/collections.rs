@@ -17,13 +17,15 @@ pub const WORKSPACES: &str = "workspaces";
 pub const INVITATIONS: &str = "invitations";
 /// API keys (`id` = the key's public id; only the key's hash is stored).
 pub const API_KEYS: &str = "api_keys";
+/// Service accounts (`id` = `service:<hex>`; `kids` lists their public keys' ids).
+pub const AGENTS: &str = "agents";
 /// The audit trail.
 pub const AUDIT: &str = "audit";
 /// Messages waiting for delivery.
 pub const OUTBOX: &str = "outbox";
 
 /// Every collection, in export order.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     TENANTS,
     KEYS,
     ROLES,
@@ -32,6 +34,7 @@ pub const ALL: [&str; 10] = [
     IDENTIFIERS,
     INVITATIONS,
     API_KEYS,
+    AGENTS,
     AUDIT,
     OUTBOX,
 ];

@@ -212,9 +212,10 @@ pub struct SqliteDocs {
 }
 
 /// Array fields whose string elements are indexed in `terms` (kept by triggers), so that
-/// "users holding this role / in this workspace" is an index lookup and its count never reads
+/// "users holding this role / in this workspace", "the agent holding this key id" is an index
+/// lookup and its count never reads
 /// a document. `live` is 0 for a soft-deleted document (`deleted_at` set).
-pub const TERM_FIELDS: [&str; 3] = ["roles", "workspace_ids", "workspace_role_slugs"];
+pub const TERM_FIELDS: [&str; 4] = ["roles", "workspace_ids", "workspace_role_slugs", "kids"];
 
 /// The term index, built (or rebuilt from the documents) by migration 2: the table, one row
 /// per (document, array field, string element) with the document's `created_at` so that a

@@ -81,8 +81,20 @@ pub struct Tenant {
     /// This tenant's own SMTP relay and sender (else the origin's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<TenantSmtp>,
+    /// Service accounts (agents): `{"enabled": bool}`. Unset: on for the default tenant, off
+    /// for every other ([`Tenant::agents_enabled`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<AgentsPolicy>,
     /// Creation time.
     pub created_at: i64,
+}
+
+/// Whether a tenant has service accounts (agents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsPolicy {
+    /// Agents may be created, register and sign in.
+    pub enabled: bool,
 }
 
 impl Tenant {
@@ -127,6 +139,7 @@ impl Tenant {
             activation: crate::tenants::Activation::None,
             captcha: Vec::new(),
             smtp: None,
+            agents: None,
             created_at: now,
         }
     }
@@ -134,6 +147,12 @@ impl Tenant {
     /// The tenant id.
     pub fn id(&self) -> &str {
         &self.tokens.tenant_id
+    }
+
+    /// Whether service accounts (agents) are on: as set, else on for the default tenant only.
+    pub fn agents_enabled(&self) -> bool {
+        self.agents
+            .map_or(self.id() == DEFAULT_TENANT, |a| a.enabled)
     }
 
     /// How long a retired key keeps verifying: as long as the longest-lived token it signed
@@ -253,7 +272,7 @@ pub async fn load<D: DocumentStore>(docs: &D, id: &str) -> Result<Option<Tenant>
 
 /// Policy fields an operator may change with `tenant update` (the id, keys, timestamps and the
 /// sealed SMTP password are not among them).
-pub const UPDATABLE: [&str; 18] = [
+pub const UPDATABLE: [&str; 19] = [
     "name",
     "registration_enabled",
     "password_min_length",
@@ -272,6 +291,7 @@ pub const UPDATABLE: [&str; 18] = [
     "is_active",
     "access_ttl_secs",
     "refresh_ttl_secs",
+    "agents",
 ];
 
 impl Tenant {

@@ -149,12 +149,18 @@ const NO_WORKSPACE: &str = "ws_00000000000000000000000000000000";
 /// invalid and deleted objects do not exist, so the matrix changes nothing. The bool: the
 /// path names the matrix's workspace (not another one).
 fn probe(r: &rules::Route, me: &str, ws: &str) -> (String, Option<Value>, u16, bool) {
-    use usso_shared::paths::{APIKEY, ME, USER_IDENTIFIER_PRIMARY, WORKSPACE};
+    use usso_shared::paths::{
+        AGENT, AGENT_REGISTRATION_KEYS, APIKEY, ME, USER_IDENTIFIER_PRIMARY, WORKSPACE,
+    };
     let path = r.path.strip_prefix(API).unwrap();
     let (target, expect) = match (r.method, r.path) {
         // Deleting one's own account needs a valid body: the bogus one changes nothing.
         ("DELETE", ME) => (me, 422),
-        ("DELETE", _) | (_, USER_IDENTIFIER_PRIMARY) | (_, APIKEY) => (NOBODY, 404),
+        ("DELETE", _) | (_, USER_IDENTIFIER_PRIMARY) | (_, APIKEY) | ("GET", AGENT) => {
+            (NOBODY, 404)
+        }
+        // Makes a key for the caller; no body to get wrong.
+        ("POST", AGENT_REGISTRATION_KEYS) => (me, 201),
         ("GET", _) => (me, 200),
         _ => (me, 422),
     };
@@ -175,6 +181,8 @@ fn probe(r: &rules::Route, me: &str, ws: &str) -> (String, Option<Value>, u16, b
         .replace("{workspace_id}", workspace)
         .replace("{identifier_id}", "0123456789abcdef0123456789abcdef")
         .replace("{id}", "0123456789abcdef")
+        .replace("{agent_id}", "service:00000000000000000000000000000000")
+        .replace("{kid}", &"0".repeat(64))
         .replace("{invitation_id}", "inv_00000000000000000000000000000000")
         .replace(
             "{slug}",

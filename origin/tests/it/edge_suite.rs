@@ -694,7 +694,7 @@ async fn one_upstash_round_trip_per_refresh_and_none_per_verify() {
 /// at once (refresh refused at Workers and Spin), and deactivating a tenant stops verify and
 /// refresh at both edges once they reload the policy (key-set TTL, 1 s here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deactivation_ends_sessions_at_workers_and_spin() {
+async fn deactivation_ends_sessions_and_api_keys_work_at_workers_and_spin() {
     let redis = RedisServer::start();
     let stack = Stack::start(&redis, "deactivate");
     let (workers, spin) = start_edges_with(&stack, &[("USSO_KEYSET_TTL_SECS", "1")]);
@@ -852,6 +852,85 @@ async fn deactivation_ends_sessions_at_workers_and_spin() {
     assert_eq!(r.0, 204, "{}", r.1);
     let r = refresh(&workers, &rotated).await;
     assert_eq!(code(&r), (401, "session_revoked".into()), "{}", r.1);
+
+    // API keys at both edges, from the hot store alone: verify and `me` answer the key's
+    // claims; a forged secret is refused and, guessed at, throttled; revoking at the origin
+    // refuses the key at both edges at once.
+    let r = as_admin(
+        reqwest::Method::POST,
+        "/apikeys",
+        json!({"name": "edge check", "scopes": ["read:usso/users"]}),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let key = r.1["key"].as_str().unwrap().to_owned();
+    let key_id = r.1["id"].as_str().unwrap().to_owned();
+    let forged = format!(
+        "{}{}",
+        &key[..key.len() - 1],
+        if key.ends_with('A') { 'B' } else { 'A' }
+    );
+    let verify_key = |edge: &EdgeProcess, k: &str| {
+        let (url, body) = (
+            edge.url("/api/sso/v1/apikeys/verify"),
+            json!({"api_key": k}),
+        );
+        let stack = &stack;
+        async move { stack.post(url, &body).await }
+    };
+    for edge in [&workers, &spin] {
+        let r = verify_key(edge, &key).await;
+        assert_eq!(r.0, 200, "{}: {}", edge.base, r.1);
+        assert_eq!(r.1["api_key_id"], key_id.as_str(), "{}", edge.base);
+        assert_eq!(r.1["scopes"], json!(["read:usso/users"]), "{}", edge.base);
+        let me = stack
+            .client
+            .get(edge.url("/api/sso/v1/auth/me"))
+            .header("x-api-key", &key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), 200, "{}", edge.base);
+        let me: Value = me.json().await.unwrap();
+        assert_eq!(me["credential"], "api_key", "{}", edge.base);
+        let r = verify_key(edge, &forged).await;
+        assert_eq!(
+            code(&r),
+            (401, "invalid_credentials".into()),
+            "{}",
+            edge.base
+        );
+    }
+    let mut last = StatusCode::OK;
+    for _ in 0..25 {
+        last = verify_key(&workers, &forged).await.0;
+        if last == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "guessing is throttled");
+    assert_eq!(
+        verify_key(&spin, &key).await.0,
+        200,
+        "the right key still works"
+    );
+    let r = as_admin(
+        reqwest::Method::DELETE,
+        &format!("/apikeys/{key_id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(r.0, 204, "{}", r.1);
+    for edge in [&workers, &spin] {
+        let r = verify_key(edge, &key).await;
+        assert_eq!(
+            code(&r),
+            (401, "invalid_credentials".into()),
+            "revoked at once: {}: {}",
+            edge.base,
+            r.1
+        );
+    }
 
     // Deactivate the tenant: both edges refuse verify and refresh within their TTL.
     admin(

@@ -9,6 +9,7 @@
 
 mod account;
 mod admin_api;
+mod agents;
 mod api_keys;
 mod backends;
 mod captcha_interop;

@@ -1,0 +1,486 @@
+//! Service accounts (issue 14): created by an administrator or registered with a one-time key,
+//! signing their own JWTs (the Python SDK's `kid` flavour and the Rust SDK's `iss` flavour),
+//! exchanged for access tokens within their scopes; every refusal the issue lists.
+
+use ed25519_dalek::{Signer, SigningKey};
+use reqwest::{Client, Method};
+use serde_json::{json, Value};
+use usso_shared::encoding::b64url_encode;
+
+use crate::support::{admin, claims_of, code, free_port, send, temp_dir, Reply, Server};
+
+const API: &str = "/api/sso/v1";
+
+async fn call(
+    c: &Client,
+    s: &Server,
+    m: &str,
+    p: &str,
+    bearer: Option<&str>,
+    b: Option<Value>,
+) -> Reply {
+    let mut req = c
+        .request(
+            Method::from_bytes(m.as_bytes()).unwrap(),
+            s.url(&format!("{API}{p}")),
+        )
+        .header("x-tenant-id", "org_default");
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = b {
+        req = req.json(&b);
+    }
+    send(req).await
+}
+
+/// An Ed25519 key's public half as PEM (SubjectPublicKeyInfo).
+fn pem(k: &SigningKey) -> String {
+    let mut der = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    der.extend_from_slice(k.verifying_key().as_bytes());
+    format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        <base64ct::Base64 as base64ct::Encoding>::encode_string(&der)
+    )
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A JWT from raw header and claims text, signed by `key` (or unsigned: `h.p.`).
+fn jwt(header: &str, claims: &str, key: Option<&SigningKey>) -> String {
+    let signed = format!(
+        "{}.{}",
+        b64url_encode(header.as_bytes()),
+        b64url_encode(claims.as_bytes())
+    );
+    match key {
+        Some(k) => format!(
+            "{signed}.{}",
+            b64url_encode(&k.sign(signed.as_bytes()).to_bytes())
+        ),
+        None => format!("{signed}."),
+    }
+}
+
+/// What the Rust crate `usso` 0.4.x's `generate_agent_jwt` makes: `{"alg":"Ed25519","typ":"JWT"}`,
+/// no `kid`, `iss` = the agent id, five minutes.
+fn rust_sdk_jwt(agent: &str, scopes: &[&str], key: &SigningKey) -> String {
+    let t = now();
+    let claims = json!({"iss": agent, "scopes": scopes, "aud": "sso", "exp": t + 300, "nbf": t,
+        "iat": t, "jti": usso_shared::random::hex_id().unwrap()});
+    jwt(
+        r#"{"alg":"Ed25519","typ":"JWT"}"#,
+        &claims.to_string(),
+        Some(key),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_register_sign_in_with_their_keys_and_every_bad_token_is_refused() {
+    let data = temp_dir("agents");
+    Server::start(&data, free_port(), &[]).stop();
+    admin(
+        &data,
+        &["user", "create", "boss@example.com", "--role", "admin"],
+        &[("USSO_NEW_PASSWORD", "a long password 1")],
+    );
+    let s = Server::start(&data, free_port(), &[]);
+    let c = Client::new();
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"identifier": "boss@example.com", "secret": "a long password 1"})),
+    )
+    .await;
+    let boss = r.1["access_token"].as_str().unwrap().to_owned();
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/auth/register",
+        None,
+        Some(json!({"identifier": "pat@example.com", "secret": "pat password 1"})),
+    )
+    .await;
+    let pat = r.1["access_token"].as_str().unwrap().to_owned();
+
+    // Registration by the official Python SDK with a key boss made.
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/agents/registration-keys",
+        Some(&boss),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let reg_key = r.1["registration_key"].as_str().unwrap().to_owned();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(root.join("tests/.venv/bin/python"))
+        .arg(root.join("tests/interop/usso_agent_sdk.py"))
+        .args([&s.base, &reg_key])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("tests/.venv/bin/python (scripts/install-test-deps.sh installs the SDK)");
+    assert!(
+        out.status.success(),
+        "the SDK failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sdk_agent = seen["registered"]["id"].as_str().unwrap().to_owned();
+    assert!(sdk_agent.starts_with("service:"), "{seen}");
+    assert_eq!(
+        seen["registered"]["scopes"],
+        json!(["read:usso/users"]),
+        "{seen}"
+    );
+    let claims = &seen["token_claims"];
+    assert_eq!(claims["sub"], sdk_agent.as_str(), "{seen}");
+    assert_eq!(claims["user_id"], Value::Null, "{seen}");
+    assert_eq!(claims["session_id"], Value::Null, "{seen}");
+    assert_eq!(claims["tenant_id"], "org_default", "{seen}");
+    assert_eq!(claims["scopes"], json!(["read:usso/users"]), "{seen}");
+    assert!(seen["users"].as_u64().unwrap() >= 2, "{seen}");
+    assert_eq!(seen["with_iss"]["status"], 200, "{seen}");
+    assert_eq!(
+        seen["with_iss"]["body"]["scopes"],
+        json!(["read:usso/users"]),
+        "asked ∩ the agent's: {seen}"
+    );
+    assert_eq!(seen["replayed"], 401, "{seen}");
+    assert_eq!(seen["other_audience"], 401, "{seen}");
+    assert_eq!(seen["registration_reused"], 401, "{seen}");
+
+    // pat cannot register an agent beyond pat's own scopes, nor administer agents.
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/agents/registration-keys",
+        Some(&pat),
+        None,
+    )
+    .await;
+    let pat_key = r.1["registration_key"].as_str().unwrap().to_owned();
+    let k2 = SigningKey::from_bytes(&[2u8; 32]);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/agents/register",
+        None,
+        Some(json!({
+        "registration_key": pat_key, "name": "x", "scopes": ["read:usso/users"],
+        "alg": "ED25519", "verify_key": pem(&k2)})),
+    )
+    .await;
+    assert_eq!(code(&r), (403, "permission_denied".into()), "{}", r.1);
+    let r = call(&c, &s, "GET", "/agents", Some(&pat), None).await;
+    assert_eq!(r.0, 403, "{}", r.1);
+
+    // An administrator creates one; the Rust SDK's flavour signs in.
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let bad_pems = [
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----".to_owned(),
+        "not a key".to_owned(),
+    ];
+    for bad in &bad_pems {
+        let r = call(
+            &c,
+            &s,
+            "POST",
+            "/agents",
+            Some(&boss),
+            Some(json!({"name": "x", "verify_key": bad})),
+        )
+        .await;
+        assert_eq!(r.0, 422, "{}", r.1);
+    }
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/agents",
+        Some(&boss),
+        Some(json!({
+        "name": "ci bot", "scopes": ["read:usso/users"], "verify_key": pem(&key)})),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let agent = r.1["id"].as_str().unwrap().to_owned();
+    let kid = r.1["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/agents",
+        Some(&boss),
+        Some(json!({
+        "name": "twin", "verify_key": pem(&key)})),
+    )
+    .await;
+    assert_eq!(r.0, 409, "one key, one agent: {}", r.1);
+
+    let auth = |token: String| {
+        let (c, s) = (&c, &s);
+        async move { call(c, s, "POST", "/agents/auth", Some(&token), None).await }
+    };
+    let r = auth(rust_sdk_jwt(&agent, &["read:usso/users"], &key)).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let access = r.1["tokens"]["access"].as_str().unwrap().to_owned();
+    assert_eq!(claims_of(&access)["sub"], agent.as_str());
+    let r = call(&c, &s, "GET", "/users", Some(&access), None).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let r = call(&c, &s, "GET", "/roles", Some(&access), None).await;
+    assert_eq!(r.0, 403, "{}", r.1);
+    for (m, p) in [
+        ("POST", "/auth/password/change"),
+        ("GET", "/me/export"),
+        ("POST", "/apikeys"),
+    ] {
+        let r = call(
+            &c,
+            &s,
+            m,
+            p,
+            Some(&access),
+            Some(json!({"new_password": "x", "name": "x"})),
+        )
+        .await;
+        assert_eq!(r.0, 403, "a machine is not a person: {m} {p}: {}", r.1);
+    }
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/agents/scopes",
+        Some(&rust_sdk_jwt(&agent, &[], &key)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            r.0.as_u16(),
+            r.1["scopes"].clone(),
+            r.1["tenant_id"].clone()
+        ),
+        (200, json!(["read:usso/users"]), json!("org_default")),
+        "{}",
+        r.1
+    );
+
+    // Every refusal.
+    let t = now();
+    let good = |over: Value| {
+        let mut c = json!({"iss": agent, "scopes": [], "aud": "sso", "exp": t + 300, "nbf": t,
+            "iat": t, "jti": usso_shared::random::hex_id().unwrap()});
+        for (k, v) in over.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c.to_string()
+    };
+    let stranger = SigningKey::from_bytes(&[9u8; 32]);
+    let ed = r#"{"alg":"Ed25519","typ":"JWT"}"#;
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "unsigned (what the Rust SDK emits when its key fails)",
+            jwt(ed, &good(json!({})), None),
+        ),
+        (
+            "alg EdDSA",
+            jwt(r#"{"alg":"EdDSA"}"#, &good(json!({})), Some(&key)),
+        ),
+        ("alg none", jwt(r#"{"alg":"none"}"#, &good(json!({})), None)),
+        (
+            "alg HS256",
+            jwt(r#"{"alg":"HS256"}"#, &good(json!({})), Some(&key)),
+        ),
+        ("another key", jwt(ed, &good(json!({})), Some(&stranger))),
+        (
+            "ten minutes",
+            jwt(ed, &good(json!({"exp": t + 600})), Some(&key)),
+        ),
+        (
+            "not yet",
+            jwt(
+                ed,
+                &good(json!({"nbf": t + 120, "iat": t + 120, "exp": t + 300})),
+                Some(&key),
+            ),
+        ),
+        (
+            "expired",
+            jwt(
+                ed,
+                &good(json!({"iat": t - 400, "nbf": t - 400, "exp": t - 100})),
+                Some(&key),
+            ),
+        ),
+        (
+            "audience",
+            jwt(ed, &good(json!({"aud": "billing"})), Some(&key)),
+        ),
+        (
+            "tenant",
+            jwt(ed, &good(json!({"tenant_id": "acme"})), Some(&key)),
+        ),
+        (
+            "unknown agent",
+            jwt(
+                ed,
+                &good(json!({"iss": "service:00000000000000000000000000000000"})),
+                Some(&key),
+            ),
+        ),
+        (
+            "kid of another agent",
+            jwt(
+                &format!(
+                    r#"{{"alg":"ED25519","kid":"{}"}}"#,
+                    seen["registered"]["keys"][0]["kid"].as_str().unwrap()
+                ),
+                &good(json!({})),
+                Some(&key),
+            ),
+        ),
+        (
+            "duplicate claim",
+            jwt(
+                ed,
+                &good(json!({})).replacen('{', r#"{"jti":"a","#, 1),
+                Some(&key),
+            ),
+        ),
+        (
+            "duplicate header key",
+            jwt(
+                r#"{"alg":"Ed25519","alg":"Ed25519"}"#,
+                &good(json!({})),
+                Some(&key),
+            ),
+        ),
+        (
+            "oversized",
+            jwt(ed, &good(json!({"scopes": ["x".repeat(9000)]})), Some(&key)),
+        ),
+        ("garbage", "a.b.c".into()),
+    ];
+    for (what, token) in cases {
+        let r = auth(token).await;
+        assert_eq!(
+            code(&r),
+            (401, "invalid_credentials".into()),
+            "{what}: {}",
+            r.1
+        );
+    }
+    let replayed = rust_sdk_jwt(&agent, &[], &key);
+    assert_eq!(auth(replayed.clone()).await.0, 200);
+    assert_eq!(auth(replayed).await.0, 401, "replay");
+    // The Python flavour with this agent's own kid and no iss.
+    let py = jwt(
+        &format!(r#"{{"alg":"ED25519","typ":"JWT","kid":"{kid}"}}"#),
+        &json!({"scopes": [], "aud": "sso", "exp": t + 300, "nbf": t, "iat": t,
+            "jti": "py-1", "tenant_id": null})
+        .to_string(),
+        Some(&key),
+    );
+    assert_eq!(auth(py).await.0, 200, "kid flavour");
+
+    // Deactivated, then a key removed: refused.
+    let r = call(
+        &c,
+        &s,
+        "PATCH",
+        &format!("/agents/{agent}"),
+        Some(&boss),
+        Some(json!({"is_active": false})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(
+        auth(rust_sdk_jwt(&agent, &[], &key)).await.0,
+        401,
+        "inactive"
+    );
+    let r = call(
+        &c,
+        &s,
+        "PATCH",
+        &format!("/agents/{agent}"),
+        Some(&boss),
+        Some(json!({"is_active": true, "scopes": ["read:usso/users", "delete:usso/users"]})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "PATCH",
+        &format!("/agents/{agent}"),
+        Some(&boss),
+        Some(json!({"scopes": ["superadmin:usso/tenants"]})),
+    )
+    .await;
+    assert_eq!(r.0, 403, "beyond boss's own: {}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        &format!("/agents/{agent}/keys"),
+        Some(&boss),
+        Some(json!({"verify_key": pem(&k2)})),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "DELETE",
+        &format!("/agents/{agent}/keys/{kid}"),
+        Some(&boss),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(
+        auth(rust_sdk_jwt(&agent, &[], &key)).await.0,
+        401,
+        "old key removed"
+    );
+    assert_eq!(auth(rust_sdk_jwt(&agent, &[], &k2)).await.0, 200, "new key");
+
+    // A tenant that switches agents off: none sign in, none are administered.
+    let r = call(
+        &c,
+        &s,
+        "PATCH",
+        "/tenants/org_default",
+        Some(&boss),
+        Some(json!({"agents": {"enabled": false}})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(
+        auth(rust_sdk_jwt(&agent, &[], &k2)).await.0,
+        401,
+        "agents off"
+    );
+    let r = call(&c, &s, "GET", "/agents", Some(&boss), None).await;
+    assert_eq!(r.0, 403, "{}", r.1);
+    s.stop();
+}
