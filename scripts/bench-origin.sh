@@ -2,6 +2,8 @@
 # Origin benchmarks, measured side by side in one run (see docs/benchmarks.md):
 #   - one Argon2id hash (the baseline: cores / hash time = the best possible login rate)
 #   - login, verify-token and refresh requests per second against the release binary
+#   - API-key verification between two verify-token runs (the same-run baseline), and agent
+#     token exchanges (client_credentials-like) per second
 #   - peak memory (VmHWM) of the server under 1,000 concurrent logins
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,9 @@ BASE=http://127.0.0.1:$PORT
 "$LOAD" "$BASE" login 8 "$SECS"
 "$LOAD" "$BASE" verify 16 "$SECS"
 "$LOAD" "$BASE" refresh 16 "$SECS"
+"$LOAD" "$BASE" apikey-verify 16 "$SECS"
+"$LOAD" "$BASE" verify 16 "$SECS"
+"$LOAD" "$BASE" agent-auth 16 "$SECS"
 echo "{\"rss_before_burst_kib\": $(awk '/VmRSS/{print $2}' /proc/$PID/status)}"
 "$LOAD" "$BASE" burst-login 1000 0
 echo "{\"peak_rss_kib\": $(awk '/VmHWM/{print $2}' /proc/$PID/status)}"

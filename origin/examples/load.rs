@@ -3,14 +3,17 @@
 //! ```sh
 //! cargo run --release -p usso-origin --example load -- BASE_URL SCENARIO CONCURRENCY SECONDS
 //! ```
-//! Scenarios: `login` (distinct pre-registered users), `verify`, `refresh`, `burst-login`
+//! Scenarios: `login` (distinct pre-registered users), `verify`, `refresh`, `apikey-verify`
+//! (`POST /apikeys/verify` with one key), `agent-auth` (an agent's fresh signed JWT per request
+//! exchanged at `/agents/auth`; the client signs each one), `burst-login`
 //! (CONCURRENCY logins at once, one each), and for deployments started with
 //! `USSO_BENCH_ROUTES=true`: `bench-verify:N` and `bench-verify-strict:N` (N full verifications,
 //! or N bare `verify_strict`s, per request; see `usso_edge::bench`). Prints one JSON line with
 //! requests/s, latency percentiles and status counts.
 //!
 //! Users are set up (logged in with `register: true`) at `USSO_LOAD_ORIGIN` when it is set (an
-//! edge has no login route), else at BASE_URL.
+//! edge has no login route), else at BASE_URL. The API key and the agent are made there too, by
+//! the system account (`SYSTEM_PASSWORD`, default `bench-password`).
 //!
 //! `timing PAIRS` compares answer times for known and unknown identifiers (see `timing`).
 
@@ -77,6 +80,64 @@ async fn main() {
         ));
     }
 
+    // The API key or the agent, made by the system account (not measured).
+    let agent_key = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
+    let mut machine = String::new();
+    if matches!(scenario.as_str(), "apikey-verify" | "agent-auth") {
+        let pw = std::env::var("SYSTEM_PASSWORD").unwrap_or_else(|_| "bench-password".into());
+        let sys: Value = client
+            .post(format!("{origin}/api/sso/v1/auth/login"))
+            .json(&json!({"identifier": "system", "secret": pw}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sys = sys["access_token"]
+            .as_str()
+            .expect("system login")
+            .to_owned();
+        let (path, body) = if scenario == "apikey-verify" {
+            (
+                "/apikeys",
+                json!({"name": "load", "scopes": ["read:usso/users"]}),
+            )
+        } else {
+            let mut der = vec![
+                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+            ];
+            der.extend_from_slice(agent_key.verifying_key().as_bytes());
+            let pem = format!(
+                "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+                <base64ct::Base64 as base64ct::Encoding>::encode_string(&der)
+            );
+            (
+                "/agents",
+                json!({"name": format!("load {}", std::process::id()),
+                "scopes": ["read:usso/users"], "verify_key": pem}),
+            )
+        };
+        let made: Value = client
+            .post(format!("{origin}/api/sso/v1{path}"))
+            .bearer_auth(&sys)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        machine = made[if scenario == "apikey-verify" {
+            "key"
+        } else {
+            "id"
+        }]
+        .as_str()
+        .unwrap_or_else(|| panic!("setup failed: {made}"))
+        .to_owned();
+    }
+
     if let Some(k) = scenario.strip_prefix("bench-ratio:") {
         let k: u32 = k.parse().expect("bench-ratio:K");
         return bench_ratio(&client, &base, &sessions[0].0, k, secs).await;
@@ -97,6 +158,7 @@ async fn main() {
             users[i].clone(),
         );
         let (bench, latencies) = (bench.clone(), latencies.clone());
+        let (machine, agent_key) = (machine.clone(), agent_key.clone());
         tasks.push(tokio::spawn(async move {
             let mut refresh = refresh;
             loop {
@@ -114,6 +176,12 @@ async fn main() {
                     "refresh" => client
                         .post(format!("{base}/api/sso/v1/auth/refresh"))
                         .json(&json!({"refresh_token": refresh})),
+                    "apikey-verify" => client
+                        .post(format!("{base}/api/sso/v1/apikeys/verify"))
+                        .json(&json!({"api_key": machine})),
+                    "agent-auth" => client
+                        .post(format!("{base}/api/sso/v1/agents/auth"))
+                        .bearer_auth(agent_jwt(&machine, &agent_key)),
                     other => panic!("unknown scenario {other}"),
                 };
                 let status = match req.send().await {
@@ -309,4 +377,23 @@ async fn hash_baseline(count: usize) {
         json!({"scenario": "hash-baseline", "hashes": count, "seconds_per_hash": per,
                "cores": cores, "baseline_logins_per_sec": cores as f64 / per})
     );
+}
+
+/// A fresh agent JWT as the Rust SDK makes it (`Ed25519`, `iss` = the agent, five minutes).
+fn agent_jwt(agent: &str, key: &ed25519_dalek::SigningKey) -> String {
+    use ed25519_dalek::Signer;
+    use usso_shared::encoding::b64url_encode;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = json!({"iss": agent, "scopes": [], "aud": "sso", "exp": now + 300, "nbf": now,
+        "iat": now, "jti": usso_shared::random::hex_id().unwrap()});
+    let signed = format!(
+        "{}.{}",
+        b64url_encode(br#"{"alg":"Ed25519","typ":"JWT"}"#),
+        b64url_encode(claims.to_string().as_bytes())
+    );
+    let sig = key.sign(signed.as_bytes());
+    format!("{signed}.{}", b64url_encode(&sig.to_bytes()))
 }
