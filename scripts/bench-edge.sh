@@ -7,7 +7,8 @@
 #     full/bare is the figure that matters (same runtime, same run)
 #   - verify-token requests/s and refresh latency against each deployment (Redis behind the
 #     origin's Upstash-compatible gateway; one Upstash round trip per refresh is asserted by
-#     the test one_upstash_round_trip_per_refresh_and_none_per_verify)
+#     the test one_upstash_round_trip_per_refresh_and_api_key_and_none_per_verify)
+#   - API-key checks per second against each deployment (one hot-store read each)
 # Needs what scripts/test.sh installs. BENCH_SECS (default 5) per measurement, BENCH_K (200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,6 +91,7 @@ for target in "native $ORIGIN" "workerd http://127.0.0.1:$WORKERD_PORT" "wasmtim
   "$LOAD" "$2" "bench-ratio:$K" 1 "$((SECS * 2))" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
   "$LOAD" "$2" verify 8 "$SECS" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
   "$LOAD" "$2" refresh 1 "$SECS" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
+  "$LOAD" "$2" apikey-verify 8 "$SECS" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
 done
 
 python3 - "$RESULTS" "$K" <<'EOF'
@@ -102,12 +104,13 @@ for r in rows:
     if bad:
         sys.exit(f"{r['runtime']} {r['scenario']}: non-200 answers {bad}")
 native_bare = by[("native", "bench-ratio")]["bare_verify_strict_us"]
-print("| runtime | full verify (µs) | bare verify_strict (µs) | full ÷ bare | bare ÷ native bare | verify-token req/s (8 conc.) | refresh p50 / p99 (ms) |")
-print("|---|---|---|---|---|---|---|")
+print("| runtime | full verify (µs) | bare verify_strict (µs) | full ÷ bare | bare ÷ native bare | verify-token req/s (8 conc.) | refresh p50 / p99 (ms) | apikeys/verify req/s (8 conc.) | API key ÷ token, per request |")
+print("|---|---|---|---|---|---|---|---|---|")
 for rt in ["native", "workerd", "wasmtime"]:
     b = by[(rt, "bench-ratio")]
     full, bare = b["full_verify_us"], b["bare_verify_strict_us"]
-    v, r = by[(rt, "verify")], by[(rt, "refresh")]
+    v, r, a = by[(rt, "verify")], by[(rt, "refresh")], by[(rt, "apikey-verify")]
     print(f"| {rt} | {full:.1f} | {bare:.1f} | {full / bare:.2f}× | {bare / native_bare:.2f}× "
-          f"| {v['requests_per_sec']:.0f} | {r['latency_ms']['p50']:.2f} / {r['latency_ms']['p99']:.2f} |")
+          f"| {v['requests_per_sec']:.0f} | {r['latency_ms']['p50']:.2f} / {r['latency_ms']['p99']:.2f} "
+          f"| {a['requests_per_sec']:.0f} | {v['requests_per_sec'] / a['requests_per_sec']:.2f}× |")
 EOF

@@ -252,6 +252,44 @@ pub async fn record(
     }
 }
 
+/// 1, 10, 100, …: the occurrence counts that [`counted`] writes.
+pub fn is_power_of_ten(mut n: u64) -> bool {
+    if n == 0 {
+        return false;
+    }
+    while n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
+}
+
+/// Records `event` counted rather than one by one: of the occurrences of `what` in a window of
+/// `window_secs`, the 1st, 10th, 100th… is written, with `count_in_window`. For events a caller
+/// can repeat at will (machine tokens, refused credentials), so that a busy client or an
+/// attacker cannot turn each request into a durable write.
+pub async fn counted(
+    ctx: &crate::app::Ctx,
+    tenant: &str,
+    event: AuditEvent,
+    who: &ClientMeta,
+    what: &str,
+    window_secs: i64,
+    mut detail: serde_json::Value,
+) {
+    use usso_edge::store::HotStore;
+    let key = format!("usso:audit-count:{tenant}:{what}");
+    match ctx.hot.hit(&key, window_secs, ctx.now()).await {
+        Ok((n, _)) if is_power_of_ten(n) => {
+            detail["count_in_window"] = serde_json::json!(n);
+            detail["window_secs"] = serde_json::json!(window_secs);
+            client(ctx, tenant, event, who, detail).await;
+        }
+        Ok(_) => {}
+        // Counting failed: write it rather than lose it.
+        Err(_) => client(ctx, tenant, event, who, detail).await,
+    }
+}
+
 /// Records an audit event for a request's client (failures are logged, never fail the request).
 pub async fn client(
     ctx: &crate::app::Ctx,

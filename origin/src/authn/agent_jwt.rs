@@ -262,11 +262,13 @@ pub async fn exchange(
     let signer = tc.state.ring.signer()?;
     let access_token =
         usso_edge::issue::sign_service_access(&tc.state.config, signer, &grant, ctx.now())?;
-    crate::audit::client(
+    crate::audit::counted(
         ctx,
         tc.tenant.id(),
         AuditEvent::AgentTokenIssued,
         who,
+        &format!("agent-token:{}", agent.id),
+        60,
         json!({"agent_id": agent.id, "scopes": scopes}),
     )
     .await;
@@ -286,11 +288,13 @@ pub async fn check(ctx: &Ctx, tc: &TenantCtx, who: &ClientMeta, jwt: &str) -> Re
     match verify(ctx, tc, jwt).await {
         Ok(p) => Ok(p),
         Err(why) => {
-            crate::audit::client(
+            crate::audit::counted(
                 ctx,
                 tc.tenant.id(),
                 AuditEvent::AgentTokenRefused,
                 who,
+                &format!("agent-refused:{}:{}", who.ip, why.as_str()),
+                300,
                 json!({"reason": why.as_str()}),
             )
             .await;

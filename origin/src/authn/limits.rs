@@ -241,16 +241,7 @@ pub async fn limit_requests(
     Ok(())
 }
 
-/// 1, 10, 100, …: the refusal counts that are audited.
-pub fn is_power_of_ten(mut n: u64) -> bool {
-    if n == 0 {
-        return false;
-    }
-    while n.is_multiple_of(10) {
-        n /= 10;
-    }
-    n == 1
-}
+pub use crate::audit::is_power_of_ten;
 
 #[cfg(test)]
 mod tests {

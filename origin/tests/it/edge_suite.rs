@@ -622,9 +622,10 @@ impl usso_shared::transport::HttpTransport for Counting {
 }
 
 /// The core the edges run, natively, over the same Upstash client and the real gateway: once a
-/// tenant is loaded, a verify costs no round trip and a refresh exactly one.
+/// tenant is loaded, a verify costs no round trip, a refresh exactly one, and an API-key check
+/// exactly one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_upstash_round_trip_per_refresh_and_none_per_verify() {
+async fn one_upstash_round_trip_per_refresh_and_api_key_and_none_per_verify() {
     let redis = RedisServer::start();
     let stack = Stack::start(&redis, "roundtrips");
     let vars = stack.edge_vars();
@@ -687,6 +688,30 @@ async fn one_upstash_round_trip_per_refresh_and_none_per_verify() {
             .as_str()
             .unwrap()
             .to_owned();
+    }
+    // An API key: one round trip (the published record), whether right or wrong.
+    let key = stack
+        .client
+        .post(stack.origin("/api/sso/v1/apikeys"))
+        .bearer_auth(reg.1["access_token"].as_str().unwrap())
+        .json(&json!({"name": "trips", "scopes": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(key.status(), 201);
+    let key: Value = key.json().await.unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
+    for i in 0..5 {
+        let before = sent.load(Ordering::SeqCst);
+        let res = core
+            .handle(&call("/api/sso/v1/apikeys/verify", json!({"api_key": key})))
+            .await;
+        assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            sent.load(Ordering::SeqCst) - before,
+            1,
+            "API key {i}: one round trip"
+        );
     }
 }
 
