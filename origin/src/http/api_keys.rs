@@ -46,6 +46,26 @@ pub async fn create(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) ->
     out(async {
         let (tc, p) = extract::principal(&ctx, &req, &rules::APIKEYS_CREATE, None).await?;
         let body: dto::CreateApiKey = req.json()?;
+        let agent = match &body.agent_id {
+            Some(id) => {
+                crate::identity::agents::require_enabled(&tc.tenant)?;
+                let (a, _) = crate::identity::agents::get(&ctx, &tc.tenant, id)
+                    .await
+                    .map_err(|_| {
+                        usso_shared::Error::new(
+                            usso_shared::ErrorCode::ValidationError,
+                            "agent_id: no such agent",
+                        )
+                    })?;
+                Some(api_keys::AgentOwner {
+                    id: a.id,
+                    scopes: a.scopes,
+                    workspace_id: a.workspace_id,
+                    active: a.is_active,
+                })
+            }
+            None => None,
+        };
         let (key, plain) = api_keys::create(
             &ctx,
             &tc.tenant,
@@ -56,6 +76,7 @@ pub async fn create(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) ->
                 scopes: body.scopes,
                 expires_in_days: body.expires_in_days,
                 workspace_id: body.workspace_id,
+                agent,
             },
         )
         .await?;

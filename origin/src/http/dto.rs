@@ -1054,6 +1054,10 @@ pub struct CreateApiKey {
     /// The workspace it acts in (one you belong to).
     #[serde(default)]
     pub workspace_id: Option<String>,
+    /// Make it for this service account instead of you (needs `update:usso/agents`; its
+    /// scopes within the agent's).
+    #[serde(default)]
+    pub agent_id: Option<String>,
 }
 
 /// An API key (never the key itself, except once in [`ApiKeyCreated`]).
@@ -1065,8 +1069,10 @@ pub struct ApiKeyView {
     pub name: String,
     /// Its scopes.
     pub scopes: Vec<String>,
-    /// The owner.
+    /// The owning person.
     pub user_id: Option<String>,
+    /// The owning service account.
+    pub agent_id: Option<String>,
     /// The workspace it acts in.
     pub workspace_id: Option<String>,
     /// RFC 3339.
@@ -1088,6 +1094,7 @@ impl ApiKeyView {
             name: k.name.clone(),
             scopes: k.scopes.clone(),
             user_id: k.user_id.clone(),
+            agent_id: k.agent_id.clone(),
             workspace_id: k.workspace_id.clone(),
             created_at: rfc3339(k.created_at),
             expires_at: k.expires_at.map(rfc3339),

@@ -407,6 +407,14 @@ pub async fn update(
     }
     agent.updated_at = ctx.now();
     let version = save(ctx, &agent, version).await?;
+    crate::sessions::api_keys::resync_of_agent(
+        ctx,
+        t.id(),
+        &agent.id,
+        agent.is_active,
+        &agent.scopes,
+    )
+    .await?;
     audit_update(ctx, t, who, caller, &agent, "changed").await;
     Ok((agent, version))
 }
@@ -487,6 +495,7 @@ pub async fn delete(
     let (agent, _) = get(ctx, t, id).await?;
     caller.may_grant(&agent.scopes)?;
     ctx.docs.delete(AGENTS, t.id(), id).await?;
+    crate::sessions::api_keys::resync_of_agent(ctx, t.id(), id, false, &[]).await?;
     crate::audit::client(
         ctx,
         t.id(),

@@ -42,8 +42,11 @@ pub struct ApiKey {
     pub tenant_id: String,
     /// Its name.
     pub name: String,
-    /// The owner.
+    /// The owning person, for a person's key.
     pub user_id: Option<String>,
+    /// The owning service account, for an agent's key.
+    #[serde(default)]
+    pub agent_id: Option<String>,
     /// `sub` of the owner.
     pub sub: String,
     /// The workspace it acts in.
@@ -72,7 +75,7 @@ impl ApiKey {
             tenant_id: self.tenant_id.clone(),
             sub: self.sub.clone(),
             user_id: self.user_id.clone(),
-            agent_id: None,
+            agent_id: self.agent_id.clone(),
             workspace_id: self.workspace_id.clone(),
             scopes: self.scopes.clone(),
             expires_at: self.expires_at,
@@ -90,8 +93,25 @@ pub struct NewKey {
     pub scopes: Option<Vec<String>>,
     /// Lifetime in days (default: no expiry).
     pub expires_in_days: Option<i64>,
-    /// The workspace it acts in (one the creator belongs to).
+    /// The workspace it acts in (one the creator belongs to; an agent's key acts in the
+    /// agent's workspace).
     pub workspace_id: Option<String>,
+    /// For a service account instead of the creator ([`AgentOwner`]).
+    pub agent: Option<AgentOwner>,
+}
+
+/// The service account a key is made for (the caller resolved it: this module does not read
+/// agents). The key's scopes stay within the agent's and the creator's.
+#[derive(Debug, Clone)]
+pub struct AgentOwner {
+    /// `service:…`.
+    pub id: String,
+    /// What the agent may do.
+    pub scopes: Vec<String>,
+    /// Its workspace.
+    pub workspace_id: Option<String>,
+    /// Whether it may act now.
+    pub active: bool,
 }
 
 fn invalid(detail: impl Into<String>) -> Error {
@@ -110,8 +130,9 @@ async fn publish(ctx: &Ctx, key: &ApiKey) -> Result<()> {
         .await
 }
 
-/// Creates a key for the caller (a person in a session); the stored key and the key itself,
-/// which is never shown again.
+/// Creates a key for the caller (a person in a session), or for a service account when the
+/// caller holds `update:usso/agents`; the stored key and the key itself, which is never shown
+/// again.
 pub async fn create(
     ctx: &Ctx,
     t: &Tenant,
@@ -130,13 +151,37 @@ pub async fn create(
             )
         })?;
     let name = crate::identity::fields::text("name", &new.name, 100)?;
+    if let Some(a) = &new.agent {
+        caller.require(Need(Action::Update, Resource::Agents))?;
+        if !a.active {
+            return Err(invalid("agent_id: the agent is inactive"));
+        }
+    }
+    // The ceiling: the creator's scopes, and the agent's for an agent's key.
+    let ceiling = match &new.agent {
+        Some(a) => a
+            .scopes
+            .iter()
+            .filter(|s| caller.may_grant(std::slice::from_ref(s)).is_ok())
+            .cloned()
+            .collect(),
+        None => caller.scopes.clone(),
+    };
     let scopes = match new.scopes {
         Some(s) => {
             crate::identity::fields::check_scopes("scopes", &s)?;
             caller.may_grant(&s)?;
+            if let Some(a) = &new.agent {
+                if let Some(x) = s.iter().find(|x| !a.scopes.contains(x)) {
+                    return Err(Error::new(
+                        ErrorCode::PermissionDenied,
+                        format!("the agent does not hold `{x}`"),
+                    ));
+                }
+            }
             s
         }
-        None => caller.scopes.clone(),
+        None => ceiling,
     };
     let now = ctx.now();
     let expires_at = match new.expires_in_days {
@@ -144,21 +189,38 @@ pub async fn create(
         Some(d) if (1..=MAX_DAYS).contains(&d) => Some(now + d * 86_400),
         Some(_) => return Err(invalid(format!("expires_in_days: 1 to {MAX_DAYS}"))),
     };
-    if let Some(ws) = &new.workspace_id {
-        let (user, _) = crate::identity::users::get(&ctx.docs, t.id(), &user_id)
-            .await?
-            .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "account not found"))?;
-        if !user.workspace_ids.iter().any(|w| w == ws) {
-            return Err(invalid("workspace_id: not a workspace you belong to"));
+    let workspace_id = match &new.agent {
+        Some(a) => {
+            if new.workspace_id.is_some() && new.workspace_id != a.workspace_id {
+                return Err(invalid(
+                    "workspace_id: an agent's key acts in the agent's workspace",
+                ));
+            }
+            a.workspace_id.clone()
         }
-    }
+        None => {
+            if let Some(ws) = &new.workspace_id {
+                let (user, _) = crate::identity::users::get(&ctx.docs, t.id(), &user_id)
+                    .await?
+                    .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "account not found"))?;
+                if !user.workspace_ids.iter().any(|w| w == ws) {
+                    return Err(invalid("workspace_id: not a workspace you belong to"));
+                }
+            }
+            new.workspace_id
+        }
+    };
+    let (owner_field, owner) = match &new.agent {
+        Some(a) => ("agent_id", a.id.clone()),
+        None => ("user_id", user_id.clone()),
+    };
     let held = ctx
         .docs
         .query(
             API_KEYS,
             t.id(),
             &Query {
-                conds: vec![Cond::Eq("user_id".into(), json!(user_id))],
+                conds: vec![Cond::Eq(owner_field.into(), json!(owner))],
                 sort: Sort::Newest,
                 offset: 0,
                 limit: 1,
@@ -169,7 +231,7 @@ pub async fn create(
     if held >= MAX_KEYS_PER_OWNER {
         return Err(Error::new(
             ErrorCode::Conflict,
-            format!("at most {MAX_KEYS_PER_OWNER} API keys per person: revoke one first"),
+            format!("at most {MAX_KEYS_PER_OWNER} API keys per owner: revoke one first"),
         ));
     }
     let (plain, id) = api_key::generate()?;
@@ -177,9 +239,13 @@ pub async fn create(
         id: id.clone(),
         tenant_id: t.id().to_owned(),
         name,
-        user_id: Some(user_id.clone()),
-        sub: caller.subject.clone(),
-        workspace_id: new.workspace_id,
+        user_id: new.agent.is_none().then(|| user_id.clone()),
+        agent_id: new.agent.as_ref().map(|a| a.id.clone()),
+        sub: new
+            .agent
+            .as_ref()
+            .map_or_else(|| caller.subject.clone(), |a| a.id.clone()),
+        workspace_id,
         scopes,
         hash: api_key::hash(&plain),
         created_at: now,
@@ -196,7 +262,8 @@ pub async fn create(
         t.id(),
         AuditEvent::ApiKeyCreated,
         who,
-        json!({"user_id": user_id, "api_key_id": id, "scopes": key.scopes}),
+        json!({"user_id": key.user_id, "agent_id": key.agent_id, "by": caller.subject,
+            "api_key_id": id, "scopes": key.scopes}),
     )
     .await;
     Ok((key, plain))
@@ -350,6 +417,76 @@ pub async fn resync_of(
         }
     }
     Ok(())
+}
+
+/// After a change of a service account (scopes, activation, deletion, the tenant's agents
+/// switched off): its keys act only while it is `active` and holds every scope of the key.
+pub async fn resync_of_agent(
+    ctx: &Ctx,
+    tenant: &str,
+    agent_id: &str,
+    active: bool,
+    scopes: &[String],
+) -> Result<()> {
+    let keys: Vec<ApiKey> = ctx
+        .docs
+        .query(
+            API_KEYS,
+            tenant,
+            &Query {
+                conds: vec![Cond::Eq("agent_id".into(), json!(agent_id))],
+                sort: Sort::Newest,
+                offset: 0,
+                limit: MAX_KEYS_PER_OWNER,
+            },
+        )
+        .await?
+        .items
+        .into_iter()
+        .map(decode)
+        .collect::<Result<_>>()?;
+    for key in keys {
+        if active && key.scopes.iter().all(|s| scopes.contains(s)) {
+            publish(ctx, &key).await?;
+        } else {
+            ctx.hot.unset(&api_key::hot_key(tenant, &key.id)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Unpublishes every agent's key of a tenant (its agents were switched off). They stay listed
+/// and revocable; an agent's keys are published again when the agent is next changed.
+pub async fn unpublish_agent_keys<D: DocumentStore, H: Publish>(
+    docs: &D,
+    hot: &H,
+    tenant: &str,
+) -> Result<u64> {
+    let mut n = 0;
+    let mut offset = 0;
+    loop {
+        let page = docs
+            .query(
+                API_KEYS,
+                tenant,
+                &Query {
+                    conds: vec![Cond::Present("agent_id".into())],
+                    sort: Sort::Newest,
+                    offset,
+                    limit: 200,
+                },
+            )
+            .await?;
+        let got = page.items.len() as u64;
+        for doc in page.items {
+            hot.unset(&api_key::hot_key(tenant, &doc.id)).await?;
+            n += 1;
+        }
+        if got < 200 {
+            return Ok(n);
+        }
+        offset += got;
+    }
 }
 
 /// Erases every key of a user (the GDPR erasure): unpublished, then deleted. How many.

@@ -222,6 +222,9 @@ pub async fn change(
         t = tenants::set_domains(&stores.docs, id, &candidate.tokens.domains).await?;
     }
     tenants::publish(stores, &t, now).await?;
+    if before.agents_enabled() && !t.agents_enabled() {
+        crate::sessions::api_keys::unpublish_agent_keys(&stores.docs, &stores.hot, id).await?;
+    }
     for gone in before
         .tokens
         .domains

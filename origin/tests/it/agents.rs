@@ -464,7 +464,123 @@ async fn agents_register_sign_in_with_their_keys_and_every_bad_token_is_refused(
     );
     assert_eq!(auth(rust_sdk_jwt(&agent, &[], &k2)).await.0, 200, "new key");
 
-    // A tenant that switches agents off: none sign in, none are administered.
+    // An API key for the agent: its sub, within the agent's scopes, following the agent.
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/apikeys",
+        Some(&pat),
+        Some(json!({"name": "k", "agent_id": agent})),
+    )
+    .await;
+    assert_eq!(r.0, 403, "pat may not make keys for agents: {}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/apikeys",
+        Some(&boss),
+        Some(json!({"name": "k", "agent_id": agent, "scopes": ["read:usso/roles"]})),
+    )
+    .await;
+    assert_eq!(r.0, 403, "beyond the agent's scopes: {}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/apikeys",
+        Some(&boss),
+        Some(json!({"name": "k", "agent_id": "service:nope"})),
+    )
+    .await;
+    assert_eq!(r.0, 422, "{}", r.1);
+    let r = call(
+        &c,
+        &s,
+        "POST",
+        "/apikeys",
+        Some(&boss),
+        Some(json!({"name": "agent key", "agent_id": agent, "scopes": ["read:usso/users"]})),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    assert_eq!(
+        (r.1["agent_id"].clone(), r.1["user_id"].clone()),
+        (json!(agent), Value::Null)
+    );
+    let agent_key = r.1["key"].as_str().unwrap().to_owned();
+    let key_works = |k: String| {
+        let (c, s) = (&c, &s);
+        async move {
+            call(
+                c,
+                s,
+                "POST",
+                "/apikeys/verify",
+                None,
+                Some(json!({"api_key": k})),
+            )
+            .await
+        }
+    };
+    let r = key_works(agent_key.clone()).await;
+    assert_eq!(
+        (r.0.as_u16(), r.1["sub"].clone()),
+        (200, json!(agent)),
+        "{}",
+        r.1
+    );
+    let r = call(
+        &c,
+        &s,
+        "PATCH",
+        &format!("/agents/{agent}"),
+        Some(&boss),
+        Some(json!({"is_active": false})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(key_works(agent_key.clone()).await.0, 401, "agent inactive");
+    let r = call(
+        &c,
+        &s,
+        "PATCH",
+        &format!("/agents/{agent}"),
+        Some(&boss),
+        Some(json!({"is_active": true})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(key_works(agent_key.clone()).await.0, 200, "active again");
+    let r = call(
+        &c,
+        &s,
+        "PATCH",
+        &format!("/agents/{agent}"),
+        Some(&boss),
+        Some(json!({"scopes": ["delete:usso/users"]})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(
+        key_works(agent_key.clone()).await.0,
+        401,
+        "the agent lost the key's scope"
+    );
+    let r = call(
+        &c,
+        &s,
+        "PATCH",
+        &format!("/agents/{agent}"),
+        Some(&boss),
+        Some(json!({"scopes": ["read:usso/users", "delete:usso/users"]})),
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(key_works(agent_key.clone()).await.0, 200);
+
+    // A tenant that switches agents off: none sign in, none are administered, their keys stop.
     let r = call(
         &c,
         &s,
@@ -482,5 +598,10 @@ async fn agents_register_sign_in_with_their_keys_and_every_bad_token_is_refused(
     );
     let r = call(&c, &s, "GET", "/agents", Some(&boss), None).await;
     assert_eq!(r.0, 403, "{}", r.1);
+    assert_eq!(
+        key_works(agent_key.clone()).await.0,
+        401,
+        "agents off: their keys stop"
+    );
     s.stop();
 }
