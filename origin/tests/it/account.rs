@@ -3,11 +3,12 @@
 //! set and the tenant's audit trail. Runs on SQLite and, through scripts/test.sh, on the Data
 //! API stand-in.
 
-use reqwest::{Client, Method};
+use reqwest::Client;
 use serde_json::{json, Value};
 
 use crate::support::{
-    admin, code, dev_messages, free_port, nth_dev_code, send, temp_dir, token_in, Reply, Server,
+    admin, api, code, dev_messages, free_port, nth_dev_code, temp_dir, token_in, Auth, Reply,
+    Server,
 };
 
 const API: &str = "/api/sso/v1";
@@ -20,19 +21,8 @@ async fn call(
     token: Option<&str>,
     b: Option<Value>,
 ) -> Reply {
-    let mut req = c
-        .request(
-            Method::from_bytes(m.as_bytes()).unwrap(),
-            s.url(&format!("{API}{p}")),
-        )
-        .header("x-tenant-id", "org_default");
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = b {
-        req = req.json(&b);
-    }
-    send(req).await
+    let auth = token.map_or(Auth::None, Auth::Bearer);
+    api(c, s, m, p, "org_default", auth, b.as_ref()).await
 }
 
 async fn login(c: &Client, s: &Server, who: &str, secret: &str) -> Reply {

@@ -10,7 +10,8 @@ use usso_origin::authz::rules::{self, Rule};
 use usso_origin::authz::{Action, Need, Resource};
 
 use crate::support::{
-    admin, claims_of as claims, code, free_port, send, temp_dir, Reply, Server, SYSTEM_PASSWORD,
+    admin, api, claims_of as claims, code, free_port, python_interop, send, temp_dir, Auth, Reply,
+    Server, SYSTEM_PASSWORD,
 };
 
 const API: &str = "/api/sso/v1";
@@ -27,19 +28,8 @@ async fn call(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> Reply {
-    let mut req = c
-        .request(
-            Method::from_bytes(method.as_bytes()).unwrap(),
-            s.url(&format!("{API}{path}")),
-        )
-        .header("x-tenant-id", tenant);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    send(req).await
+    let auth = token.map_or(Auth::None, Auth::Bearer);
+    api(c, s, method, path, tenant, auth, body).await
 }
 
 /// Signs in with a password: (access token, refresh token).
@@ -1238,26 +1228,15 @@ async fn the_official_python_sdk_manages_users() {
         "a long password 1",
     )
     .await;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = std::process::Command::new(root.join("tests/.venv/bin/python"))
-        .arg(root.join("tests/interop/usso_sdk.py"))
-        .args([
+    let seen = python_interop(
+        "usso_sdk.py",
+        &[
             &s.base,
             &boss_refresh,
             "sdk.user@example.com",
             "+14155550199",
-        ])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("tests/.venv/bin/python (scripts/install-test-deps.sh installs the SDK)");
-    assert!(
-        out.status.success(),
-        "the SDK failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
+        ],
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     let created = &seen["created"];
     let uid = created["uid"].as_str().unwrap();
     assert_eq!(created["tenant_id"], "org_default");

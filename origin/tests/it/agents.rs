@@ -3,13 +3,13 @@
 //! exchanged for access tokens within their scopes; every refusal the issue lists.
 
 use ed25519_dalek::{Signer, SigningKey};
-use reqwest::{Client, Method};
+use reqwest::Client;
 use serde_json::{json, Value};
 use usso_shared::encoding::b64url_encode;
 
-use crate::support::{admin, claims_of, code, free_port, send, temp_dir, Reply, Server};
-
-const API: &str = "/api/sso/v1";
+use crate::support::{
+    admin, api, claims_of, code, free_port, python_interop, temp_dir, Auth, Reply, Server,
+};
 
 async fn call(
     c: &Client,
@@ -19,19 +19,8 @@ async fn call(
     bearer: Option<&str>,
     b: Option<Value>,
 ) -> Reply {
-    let mut req = c
-        .request(
-            Method::from_bytes(m.as_bytes()).unwrap(),
-            s.url(&format!("{API}{p}")),
-        )
-        .header("x-tenant-id", "org_default");
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = b {
-        req = req.json(&b);
-    }
-    send(req).await
+    let auth = bearer.map_or(Auth::None, Auth::Bearer);
+    api(c, s, m, p, "org_default", auth, b.as_ref()).await
 }
 
 /// An Ed25519 key's public half as PEM (SubjectPublicKeyInfo).
@@ -126,21 +115,7 @@ async fn agents_register_sign_in_with_their_keys_and_every_bad_token_is_refused(
     .await;
     assert_eq!(r.0, 201, "{}", r.1);
     let reg_key = r.1["registration_key"].as_str().unwrap().to_owned();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = std::process::Command::new(root.join("tests/.venv/bin/python"))
-        .arg(root.join("tests/interop/usso_agent_sdk.py"))
-        .args([&s.base, &reg_key])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("tests/.venv/bin/python (scripts/install-test-deps.sh installs the SDK)");
-    assert!(
-        out.status.success(),
-        "the SDK failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = python_interop("usso_agent_sdk.py", &[&s.base, &reg_key]);
     let sdk_agent = seen["registered"]["id"].as_str().unwrap().to_owned();
     assert!(sdk_agent.starts_with("service:"), "{seen}");
     assert_eq!(

@@ -2,12 +2,10 @@
 //! wherever an access token is (`x-api-key` or a bearer value), checked by the edge core's
 //! `apikeys/verify` and `me`, never a session, revoked at once.
 
-use reqwest::{Client, Method};
+use reqwest::Client;
 use serde_json::{json, Value};
 
-use crate::support::{admin, code, free_port, send, temp_dir, Reply, Server};
-
-const API: &str = "/api/sso/v1";
+use crate::support::{admin, api, code, free_port, python_interop, temp_dir, Auth, Reply, Server};
 
 async fn call(
     c: &Client,
@@ -17,19 +15,8 @@ async fn call(
     auth: Option<(&str, &str)>,
     b: Option<Value>,
 ) -> Reply {
-    let mut req = c
-        .request(
-            Method::from_bytes(m.as_bytes()).unwrap(),
-            s.url(&format!("{API}{p}")),
-        )
-        .header("x-tenant-id", "org_default");
-    if let Some((h, v)) = auth {
-        req = req.header(h, v);
-    }
-    if let Some(b) = b {
-        req = req.json(&b);
-    }
-    send(req).await
+    let auth = auth.map_or(Auth::None, |(h, v)| Auth::Header(h, v));
+    api(c, s, m, p, "org_default", auth, b.as_ref()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,21 +218,7 @@ async fn api_keys_act_with_their_scopes_and_are_revoked_at_once() {
     assert_eq!(r.0, 422, "{}", r.1);
 
     // The official Python SDK, unmodified.
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = std::process::Command::new(root.join("tests/.venv/bin/python"))
-        .arg(root.join("tests/interop/usso_apikey_sdk.py"))
-        .args([&s.base, &key, &wrong_secret])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("tests/.venv/bin/python (scripts/install-test-deps.sh installs the SDK)");
-    assert!(
-        out.status.success(),
-        "the SDK failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = python_interop("usso_apikey_sdk.py", &[&s.base, &key, &wrong_secret]);
     assert_eq!(seen["user_data"]["tenant_id"], "org_default", "{seen}");
     assert_eq!(
         seen["user_data"]["scopes"],

@@ -882,3 +882,66 @@ pub async fn eventually_within<T>(
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// How a test request authenticates.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    /// Nothing.
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'a str),
+    /// Another header (`x-api-key`, …).
+    Header(&'a str, &'a str),
+}
+
+/// A JSON request to `/api/sso/v1<path>` for `tenant`.
+pub async fn api(
+    c: &reqwest::Client,
+    s: &Server,
+    method: &str,
+    path: &str,
+    tenant: &str,
+    auth: Auth<'_>,
+    body: Option<&serde_json::Value>,
+) -> Reply {
+    let mut req = c
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            s.url(&format!("/api/sso/v1{path}")),
+        )
+        .header("x-tenant-id", tenant);
+    req = match auth {
+        Auth::None => req,
+        Auth::Bearer(t) => req.bearer_auth(t),
+        Auth::Header(name, value) => req.header(name, value),
+    };
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    send(req).await
+}
+
+/// Runs `tests/interop/<script>` with the official SDKs installed in `tests/.venv` and the
+/// given arguments, and reads the one JSON line it prints.
+pub fn python_interop(script: &str, args: &[&str]) -> serde_json::Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(root.join("tests/.venv/bin/python"))
+        .arg(root.join("tests/interop").join(script))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("tests/.venv/bin/python (scripts/install-test-deps.sh installs the SDKs)");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
