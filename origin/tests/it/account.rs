@@ -7,8 +7,8 @@ use reqwest::Client;
 use serde_json::{json, Value};
 
 use crate::support::{
-    admin, api, code, dev_messages, free_port, nth_dev_code, temp_dir, token_in, Auth, Reply,
-    Server,
+    admin, api, code, dev_messages, free_port, nth_dev_code, server_with_admin, temp_dir, token_in,
+    Auth, Reply, Server,
 };
 
 const API: &str = "/api/sso/v1";
@@ -597,14 +597,7 @@ async fn nth_link(data: &std::path::Path, to: &str, n: usize) -> (String, String
 /// nothing when opened, single use, bound to its purpose (and the proof to its account).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mailed_links_reset_a_password_and_prove_an_address() {
-    let data = temp_dir("account-links");
-    Server::start(&data, free_port(), &[]).stop();
-    admin(
-        &data,
-        &["user", "create", "boss@example.com", "--role", "admin"],
-        &[("USSO_NEW_PASSWORD", "a long password 1")],
-    );
-    let s = Server::start(&data, free_port(), &[]);
+    let (data, s) = server_with_admin("account-links");
     let c = Client::new();
     let r = call(
         &c,

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use usso_shared::encoding::b64url_encode;
 
 use crate::support::{
-    admin, api, claims_of, code, free_port, python_interop, temp_dir, Auth, Reply, Server,
+    api, claims_of, code, password_sign_in, python_interop, server_with_admin, Auth, Reply, Server,
+    ADMIN_EMAIL, ADMIN_PASSWORD,
 };
 
 async fn call(
@@ -73,32 +74,16 @@ fn rust_sdk_jwt(agent: &str, scopes: &[&str], key: &SigningKey) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_register_sign_in_with_their_keys_and_every_bad_token_is_refused() {
-    let data = temp_dir("agents");
-    Server::start(&data, free_port(), &[]).stop();
-    admin(
-        &data,
-        &["user", "create", "boss@example.com", "--role", "admin"],
-        &[("USSO_NEW_PASSWORD", "a long password 1")],
-    );
-    let s = Server::start(&data, free_port(), &[]);
+    let (_data, s) = server_with_admin("agents");
     let c = Client::new();
-    let r = call(
-        &c,
-        &s,
-        "POST",
-        "/auth/login",
-        None,
-        Some(json!({"identifier": "boss@example.com", "secret": "a long password 1"})),
-    )
-    .await;
+    let r = password_sign_in(&c, &s, "/auth/login", ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let boss = r.1["access_token"].as_str().unwrap().to_owned();
-    let r = call(
+    let r = password_sign_in(
         &c,
         &s,
-        "POST",
         "/auth/register",
-        None,
-        Some(json!({"identifier": "pat@example.com", "secret": "pat password 1"})),
+        "pat@example.com",
+        "pat password 1",
     )
     .await;
     let pat = r.1["access_token"].as_str().unwrap().to_owned();

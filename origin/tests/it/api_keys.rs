@@ -5,7 +5,10 @@
 use reqwest::Client;
 use serde_json::{json, Value};
 
-use crate::support::{admin, api, code, free_port, python_interop, temp_dir, Auth, Reply, Server};
+use crate::support::{
+    api, code, password_sign_in, python_interop, server_with_admin, Auth, Reply, Server,
+    ADMIN_EMAIL, ADMIN_PASSWORD,
+};
 
 async fn call(
     c: &Client,
@@ -21,34 +24,18 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_act_with_their_scopes_and_are_revoked_at_once() {
-    let data = temp_dir("api-keys");
-    Server::start(&data, free_port(), &[]).stop();
-    admin(
-        &data,
-        &["user", "create", "boss@example.com", "--role", "admin"],
-        &[("USSO_NEW_PASSWORD", "a long password 1")],
-    );
-    let s = Server::start(&data, free_port(), &[]);
+    let (data, s) = server_with_admin("api-keys");
     let c = Client::new();
-    let r = call(
-        &c,
-        &s,
-        "POST",
-        "/auth/login",
-        None,
-        Some(json!({"identifier": "boss@example.com", "secret": "a long password 1"})),
-    )
-    .await;
+    let r = password_sign_in(&c, &s, "/auth/login", ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(r.0, 200, "{}", r.1);
     let boss = format!("Bearer {}", r.1["access_token"].as_str().unwrap());
     let bearer = |t: &str| ("authorization", format!("Bearer {t}"));
-    let r = call(
+    let r = password_sign_in(
         &c,
         &s,
-        "POST",
         "/auth/register",
-        None,
-        Some(json!({"identifier": "pat@example.com", "secret": "pat password 1"})),
+        "pat@example.com",
+        "pat password 1",
     )
     .await;
     let pat = format!("Bearer {}", r.1["access_token"].as_str().unwrap());

@@ -945,3 +945,34 @@ pub fn python_interop(script: &str, args: &[&str]) -> serde_json::Value {
         )
     })
 }
+
+/// The tenant administrator [`server_with_admin`] creates (role `admin` of `org_default`).
+pub const ADMIN_EMAIL: &str = "boss@example.com";
+/// Their password.
+pub const ADMIN_PASSWORD: &str = "a long password 1";
+
+/// A fresh data directory with [`ADMIN_EMAIL`] made a tenant administrator by the CLI, and the
+/// server started on it.
+pub fn server_with_admin(tag: &str) -> (PathBuf, Server) {
+    let data = temp_dir(tag);
+    Server::start(&data, free_port(), &[]).stop();
+    admin(
+        &data,
+        &["user", "create", ADMIN_EMAIL, "--role", "admin"],
+        &[("USSO_NEW_PASSWORD", ADMIN_PASSWORD)],
+    );
+    let s = Server::start(&data, free_port(), &[]);
+    (data, s)
+}
+
+/// Signs in to `org_default` with a password or registers (`path`): the answer.
+pub async fn password_sign_in(
+    c: &reqwest::Client,
+    s: &Server,
+    path: &str,
+    who: &str,
+    secret: &str,
+) -> Reply {
+    let body = serde_json::json!({"identifier": who, "secret": secret});
+    api(c, s, "POST", path, "org_default", Auth::None, Some(&body)).await
+}
