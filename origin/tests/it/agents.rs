@@ -59,17 +59,61 @@ fn jwt(header: &str, claims: &str, key: Option<&SigningKey>) -> String {
     }
 }
 
-/// What the Rust crate `usso` 0.4.x's `generate_agent_jwt` makes: `{"alg":"Ed25519","typ":"JWT"}`,
-/// no `kid`, `iss` = the agent id, five minutes.
+/// The agent JWT the official Rust SDK (crate `usso` 0.4.1, `generate_agent_jwt`, audience
+/// `sso`) makes for `agent` with `key`: built once from tests/interop/usso-rs (its own
+/// dependency tree, in target/interop), then run with the key as PKCS#8 PEM on stdin.
 fn rust_sdk_jwt(agent: &str, scopes: &[&str], key: &SigningKey) -> String {
-    let t = now();
-    let claims = json!({"iss": agent, "scopes": scopes, "aud": "sso", "exp": t + 300, "nbf": t,
-        "iat": t, "jti": usso_shared::random::hex_id().unwrap()});
-    jwt(
-        r#"{"alg":"Ed25519","typ":"JWT"}"#,
-        &claims.to_string(),
-        Some(key),
+    use std::io::Write;
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let bin = BUILT.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let target = root.join("target/interop");
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--release", "--quiet", "--manifest-path"])
+            .arg(root.join("tests/interop/usso-rs/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .status()
+            .expect("cargo");
+        assert!(
+            status.success(),
+            "building the Rust SDK's agent tool failed"
+        );
+        target.join("release/usso-rs-agent-jwt")
+    });
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(key.as_bytes());
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        <base64ct::Base64 as base64ct::Encoding>::encode_string(&der)
+    );
+    let mut child = std::process::Command::new(bin)
+        .arg(agent)
+        .args(scopes)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the Rust SDK's agent tool");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pem.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let jwt = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    // What this flavour is: no kid, `Ed25519`, iss = the agent, signed.
+    let header: Value = serde_json::from_slice(
+        &usso_shared::encoding::b64url_decode(jwt.split('.').next().unwrap()).unwrap(),
     )
+    .unwrap();
+    assert_eq!(header, json!({"alg": "Ed25519", "typ": "JWT"}), "{jwt}");
+    assert!(!jwt.ends_with('.'), "signed: {jwt}");
+    jwt
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +196,7 @@ async fn agents_register_sign_in_with_their_keys_and_every_bad_token_is_refused(
     let r = call(&c, &s, "GET", "/agents", Some(&pat), None).await;
     assert_eq!(r.0, 403, "{}", r.1);
 
-    // An administrator creates one; the Rust SDK's flavour signs in.
+    // An administrator creates one; the official Rust SDK's JWT signs in.
     let key = SigningKey::from_bytes(&[7u8; 32]);
     let bad_pems = [
         "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----".to_owned(),
