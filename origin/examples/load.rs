@@ -357,6 +357,70 @@ async fn timing(base: &str, pairs: usize) {
             }),
         );
     }
+    // API keys: a wrong secret for a live key id vs an unknown key id, on `apikeys/verify`.
+    // One live key serves 15 pairs (a key id's failures are counted; 20 would be throttled).
+    let mut keys = Vec::new();
+    for k in 0..pairs.div_ceil(15) {
+        let who = format!("known{k}-{run}@timing.test");
+        let r: Value = client
+            .post(format!("{base}/api/sso/v1/auth/login"))
+            .header("x-forwarded-for", format!("10.210.{}.{}", k / 250, k % 250))
+            .json(&json!({"identifier": who, "secret": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let made: Value = client
+            .post(format!("{base}/api/sso/v1/apikeys"))
+            .bearer_auth(r["access_token"].as_str().expect("setup login"))
+            .json(&json!({"name": "timing", "scopes": []}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        keys.push(made["key"].as_str().expect("setup key").to_owned());
+    }
+    let (mut known, mut unknown, mut diffs) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..pairs {
+        let key = &keys[i / 15];
+        let wrong = format!(
+            "{}{}",
+            &key[..key.len() - 1],
+            if key.ends_with('A') { 'B' } else { 'A' }
+        );
+        let (other, _) = usso_shared::api_key::generate().unwrap();
+        let path = "/api/sso/v1/apikeys/verify";
+        let ip = |side: u8| format!("10.{}.{}.{}", 221 + side, i / 250, i % 250);
+        let ((tk, sk), (tu, su)) = if i % 2 == 0 {
+            let a = timed(path, json!({"api_key": wrong}), ip(0)).await;
+            (a, timed(path, json!({"api_key": other}), ip(1)).await)
+        } else {
+            let b = timed(path, json!({"api_key": other}), ip(1)).await;
+            (timed(path, json!({"api_key": wrong}), ip(0)).await, b)
+        };
+        assert_eq!((sk, su), (401, 401), "api keys: both refused alike");
+        known.push(tk);
+        unknown.push(tu);
+        diffs.push(tk - tu);
+    }
+    let q = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    };
+    out.insert(
+        "api_key_wrong_secret_vs_unknown_id".into(),
+        json!({
+            "pairs": pairs,
+            "known_ms": {"p25": q(&mut known, 0.25), "median": q(&mut known, 0.5), "p75": q(&mut known, 0.75)},
+            "unknown_ms": {"p25": q(&mut unknown, 0.25), "median": q(&mut unknown, 0.5), "p75": q(&mut unknown, 0.75)},
+            "median_paired_difference_ms": q(&mut diffs, 0.5),
+            "paired_difference_iqr_ms": [q(&mut diffs, 0.25), q(&mut diffs, 0.75)],
+        }),
+    );
     println!("{}", json!({"scenario": "timing", "results": out}));
 }
 
