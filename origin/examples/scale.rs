@@ -258,9 +258,16 @@ async fn run(backend: &str, n: usize) -> Value {
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
     let (mut by_id, mut page, mut page_ws, mut logins) = (vec![], vec![], vec![], vec![]);
+    let mut store_get = vec![];
     for k in 0..reps {
         let (uid, email) = &ids[(k * 7919) % n];
         by_id.push(get(format!("/users/{uid}")).await.0);
+        // The same two reads in process, through the store alone (another connection).
+        let (other, _) = &ids[(k * 7907 + 13) % n];
+        let t0 = Instant::now();
+        users::get(docs, TENANT, other).await.unwrap().unwrap();
+        users::identifiers_of(docs, TENANT, other).await.unwrap();
+        store_get.push(t0.elapsed().as_micros());
         let (t, v) = get(format!("/users?role=role_{}&limit=50", k % 10)).await;
         assert_eq!(v["items"].as_array().unwrap().len(), 50.min(n * 3 / 10));
         page.push(t);
@@ -286,8 +293,13 @@ async fn run(backend: &str, n: usize) -> Value {
             logins.push(t);
         }
     }
-    let (by_id, page, page_ws, logins) =
-        (median(by_id), median(page), median(page_ws), median(logins));
+    let (by_id, page, page_ws, logins, store_get) = (
+        median(by_id),
+        median(page),
+        median(page_ws),
+        median(logins),
+        median(store_get),
+    );
     let _ = stop_tx.send(());
     let _ = server.await;
     drop(standin);
@@ -297,6 +309,7 @@ async fn run(backend: &str, n: usize) -> Value {
         "users": n,
         "seeded_in_s": (seeded_in * 10.0).round() / 10.0,
         "get_user_us": by_id,
+        "store_get_user_us": store_get,
         "page_by_role_us": page,
         "page_by_workspace_us": page_ws,
         "login_us": logins,
