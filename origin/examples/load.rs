@@ -104,14 +104,7 @@ async fn main() {
                 json!({"name": "load", "scopes": ["read:usso/users"]}),
             )
         } else {
-            let mut der = vec![
-                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-            ];
-            der.extend_from_slice(agent_key.verifying_key().as_bytes());
-            let pem = format!(
-                "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-                <base64ct::Base64 as base64ct::Encoding>::encode_string(&der)
-            );
+            let pem = usso_origin::identity::agents::spki_pem(agent_key.verifying_key().as_bytes());
             (
                 "/agents",
                 json!({"name": format!("load {}", std::process::id()),
@@ -342,20 +335,7 @@ async fn timing(base: &str, pairs: usize) {
             unknown.push(tu);
             diffs.push(tk - tu);
         }
-        let q = |v: &mut Vec<f64>, p: f64| {
-            v.sort_by(f64::total_cmp);
-            v[((v.len() - 1) as f64 * p).round() as usize]
-        };
-        out.insert(
-            name.into(),
-            json!({
-                "pairs": pairs,
-                "known_ms": {"p25": q(&mut known, 0.25), "median": q(&mut known, 0.5), "p75": q(&mut known, 0.75)},
-                "unknown_ms": {"p25": q(&mut unknown, 0.25), "median": q(&mut unknown, 0.5), "p75": q(&mut unknown, 0.75)},
-                "median_paired_difference_ms": q(&mut diffs, 0.5),
-                "paired_difference_iqr_ms": [q(&mut diffs, 0.25), q(&mut diffs, 0.75)],
-            }),
-        );
+        out.insert(name.into(), paired_summary(known, unknown, diffs));
     }
     // API keys: a wrong secret for a live key id vs an unknown key id, on `apikeys/verify`.
     // One live key serves 15 pairs (a key id's failures are counted; 20 would be throttled).
@@ -407,19 +387,9 @@ async fn timing(base: &str, pairs: usize) {
         unknown.push(tu);
         diffs.push(tk - tu);
     }
-    let q = |v: &mut Vec<f64>, p: f64| {
-        v.sort_by(f64::total_cmp);
-        v[((v.len() - 1) as f64 * p).round() as usize]
-    };
     out.insert(
         "api_key_wrong_secret_vs_unknown_id".into(),
-        json!({
-            "pairs": pairs,
-            "known_ms": {"p25": q(&mut known, 0.25), "median": q(&mut known, 0.5), "p75": q(&mut known, 0.75)},
-            "unknown_ms": {"p25": q(&mut unknown, 0.25), "median": q(&mut unknown, 0.5), "p75": q(&mut unknown, 0.75)},
-            "median_paired_difference_ms": q(&mut diffs, 0.5),
-            "paired_difference_iqr_ms": [q(&mut diffs, 0.25), q(&mut diffs, 0.75)],
-        }),
+        paired_summary(known, unknown, diffs),
     );
     println!("{}", json!({"scenario": "timing", "results": out}));
 }
@@ -460,4 +430,19 @@ fn agent_jwt(agent: &str, key: &ed25519_dalek::SigningKey) -> String {
     );
     let sig = key.sign(signed.as_bytes());
     format!("{signed}.{}", b64url_encode(&sig.to_bytes()))
+}
+
+/// Quartiles of both sides of paired timings and of their differences (ms).
+fn paired_summary(mut known: Vec<f64>, mut unknown: Vec<f64>, mut diffs: Vec<f64>) -> Value {
+    let q = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    };
+    json!({
+        "pairs": diffs.len(),
+        "known_ms": {"p25": q(&mut known, 0.25), "median": q(&mut known, 0.5), "p75": q(&mut known, 0.75)},
+        "unknown_ms": {"p25": q(&mut unknown, 0.25), "median": q(&mut unknown, 0.5), "p75": q(&mut unknown, 0.75)},
+        "median_paired_difference_ms": q(&mut diffs, 0.5),
+        "paired_difference_iqr_ms": [q(&mut diffs, 0.25), q(&mut diffs, 0.75)],
+    })
 }

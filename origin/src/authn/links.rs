@@ -153,6 +153,32 @@ pub async fn issue<H: OriginHot>(
     ))
 }
 
+/// The link sent beside a one-time code: by email a link for `purpose` to `path`, living as
+/// long as the code; text messages carry the code only (`None`).
+pub async fn beside_code(
+    ctx: &crate::app::Ctx,
+    t: &crate::tenants::Tenant,
+    channel: crate::delivery::Channel,
+    purpose: LinkPurpose,
+    identifier: &crate::identity::identifier::Identifier,
+    user_id: Option<String>,
+    path: &str,
+) -> Result<Option<String>> {
+    let now = ctx.now();
+    if channel != crate::delivery::Channel::Email {
+        return Ok(None);
+    }
+    let link = Link {
+        identifier: identifier.key(),
+        redirect: None,
+        expires_at: now + t.otp.ttl_secs,
+        user_id,
+    };
+    issue(&ctx.hot, t, purpose, &link, path, now)
+        .await
+        .map(Some)
+}
+
 /// The identifier a link names.
 pub fn identifier_of(link: &Link) -> Result<crate::identity::identifier::Identifier> {
     let (kind, value) = link

@@ -22,9 +22,8 @@ use crate::app::{ClientMeta, Ctx};
 use crate::audit::AuditEvent;
 use crate::authn::codes::Purpose;
 use crate::authn::limits::{self, Requested};
-use crate::authn::links::{self, Link, LinkPurpose};
+use crate::authn::links::{self, LinkPurpose};
 use crate::authn::otp::{channel_for, CodeSent};
-use crate::delivery::Channel;
 use crate::delivery::CodeMessage;
 use crate::identity::identifier::Identifier;
 use crate::identity::users;
@@ -56,25 +55,16 @@ pub async fn request(
         .issue(t.id(), &ident.key(), Purpose::PasswordReset, now)
         .await?;
     // By email, a link as well (text messages carry the code only).
-    let link = match channel {
-        Channel::Email => Some(
-            links::issue(
-                &ctx.hot,
-                t,
-                LinkPurpose::PasswordReset,
-                &Link {
-                    identifier: ident.key(),
-                    redirect: None,
-                    expires_at: now + t.otp.ttl_secs,
-                    user_id: None,
-                },
-                usso_shared::paths::PASSWORD_RESET,
-                now,
-            )
-            .await?,
-        ),
-        Channel::Sms => None,
-    };
+    let link = links::beside_code(
+        ctx,
+        t,
+        channel,
+        LinkPurpose::PasswordReset,
+        &ident,
+        None,
+        usso_shared::paths::PASSWORD_RESET,
+    )
+    .await?;
     crate::delivery::send::send_purpose_code(
         ctx,
         t,

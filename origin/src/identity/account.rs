@@ -19,10 +19,10 @@ use crate::audit::AuditEvent;
 use crate::authn::codes::Purpose;
 use crate::authn::hasher::{Verdict, MAX_PASSWORD_BYTES};
 use crate::authn::limits::{self, Requested};
-use crate::authn::links::{self, Link, LinkPurpose};
+use crate::authn::links::{self, LinkPurpose};
 use crate::authn::otp::{channel_for, CodeSent};
 use crate::authz::Principal;
-use crate::delivery::{Channel, CodeMessage};
+use crate::delivery::CodeMessage;
 use crate::identity::identifier::Identifier;
 use crate::identity::users::{self, User};
 use crate::tenants::Tenant;
@@ -193,25 +193,16 @@ pub async fn request_verification(
         .issue(t.id(), &ident.key(), Purpose::Verify, now)
         .await?;
     // By email, a link as well, bound to this account (text messages carry the code only).
-    let link = match channel {
-        Channel::Email => Some(
-            links::issue(
-                &ctx.hot,
-                t,
-                LinkPurpose::Verify,
-                &Link {
-                    identifier: ident.key(),
-                    redirect: None,
-                    expires_at: now + t.otp.ttl_secs,
-                    user_id: Some(user.id.clone()),
-                },
-                usso_shared::paths::VERIFY_LINK,
-                now,
-            )
-            .await?,
-        ),
-        Channel::Sms => None,
-    };
+    let link = links::beside_code(
+        ctx,
+        t,
+        channel,
+        LinkPurpose::Verify,
+        &ident,
+        Some(user.id.clone()),
+        usso_shared::paths::VERIFY_LINK,
+    )
+    .await?;
     crate::delivery::send::send_purpose_code(
         ctx,
         t,

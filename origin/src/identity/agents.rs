@@ -54,16 +54,20 @@ pub struct AgentKey {
     pub created_at: i64,
 }
 
+/// A raw Ed25519 public key as PEM (SubjectPublicKeyInfo): what [`parse_verify_key`] reads.
+pub fn spki_pem(raw: &[u8; 32]) -> String {
+    let mut der = ED25519_SPKI_PREFIX.to_vec();
+    der.extend_from_slice(raw);
+    format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        <base64ct::Base64 as base64ct::Encoding>::encode_string(&der)
+    )
+}
+
 impl AgentKey {
     /// The key as PEM (SubjectPublicKeyInfo).
     pub fn pem(&self) -> String {
-        let raw = b64url_decode(&self.public_key).unwrap_or_default();
-        let mut der = ED25519_SPKI_PREFIX.to_vec();
-        der.extend_from_slice(&raw);
-        format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            <base64ct::Base64 as base64ct::Encoding>::encode_string(&der)
-        )
+        self.raw().map(|r| spki_pem(&r)).unwrap_or_default()
     }
 
     /// The raw key bytes.

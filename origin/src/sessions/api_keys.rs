@@ -210,22 +210,13 @@ pub async fn create(
             new.workspace_id
         }
     };
-    let (owner_field, owner) = match &new.agent {
-        Some(a) => ("agent_id", a.id.clone()),
-        None => ("user_id", user_id.clone()),
+    let owner = match &new.agent {
+        Some(a) => Owner::Agent(&a.id),
+        None => Owner::User(&user_id),
     };
     let held = ctx
         .docs
-        .query(
-            API_KEYS,
-            t.id(),
-            &Query {
-                conds: vec![Cond::Eq(owner_field.into(), json!(owner))],
-                sort: Sort::Newest,
-                offset: 0,
-                limit: 1,
-            },
-        )
+        .query(API_KEYS, t.id(), &owner.query(1))
         .await?
         .total;
     if held >= MAX_KEYS_PER_OWNER {
@@ -366,22 +357,43 @@ pub async fn revoke(ctx: &Ctx, caller: &Principal, who: &ClientMeta, id: &str) -
     Ok(())
 }
 
-async fn keys_of<D: DocumentStore>(docs: &D, tenant: &str, user_id: &str) -> Result<Vec<ApiKey>> {
-    docs.query(
-        API_KEYS,
-        tenant,
-        &Query {
-            conds: vec![Cond::Eq("user_id".into(), json!(user_id))],
+/// Whose keys.
+#[derive(Debug, Clone, Copy)]
+enum Owner<'a> {
+    /// A person's (`user_id`).
+    User(&'a str),
+    /// A service account's (`agent_id`).
+    Agent(&'a str),
+}
+
+impl Owner<'_> {
+    /// The owner's keys, newest first, at most `limit`.
+    fn query(self, limit: u64) -> Query {
+        let (field, id) = match self {
+            Self::User(id) => ("user_id", id),
+            Self::Agent(id) => ("agent_id", id),
+        };
+        Query {
+            conds: vec![Cond::Eq(field.into(), json!(id))],
             sort: Sort::Newest,
             offset: 0,
-            limit: MAX_KEYS_PER_OWNER,
-        },
-    )
-    .await?
-    .items
-    .into_iter()
-    .map(decode)
-    .collect()
+            limit,
+        }
+    }
+}
+
+/// All keys of `owner` (at most [`MAX_KEYS_PER_OWNER`] exist).
+async fn keys_of<D: DocumentStore>(
+    docs: &D,
+    tenant: &str,
+    owner: Owner<'_>,
+) -> Result<Vec<ApiKey>> {
+    docs.query(API_KEYS, tenant, &owner.query(MAX_KEYS_PER_OWNER))
+        .await?
+        .items
+        .into_iter()
+        .map(decode)
+        .collect()
 }
 
 /// After a change of `user`'s access (roles, scopes, activation, deletion): publishes the
@@ -394,7 +406,7 @@ pub async fn resync_of(
     user: &crate::identity::users::User,
     access: Vec<String>,
 ) -> Result<()> {
-    let keys = keys_of(&ctx.docs, &user.tenant_id, &user.id).await?;
+    let keys = keys_of(&ctx.docs, &user.tenant_id, Owner::User(&user.id)).await?;
     if keys.is_empty() {
         return Ok(());
     }
@@ -428,23 +440,7 @@ pub async fn resync_of_agent(
     active: bool,
     scopes: &[String],
 ) -> Result<()> {
-    let keys: Vec<ApiKey> = ctx
-        .docs
-        .query(
-            API_KEYS,
-            tenant,
-            &Query {
-                conds: vec![Cond::Eq("agent_id".into(), json!(agent_id))],
-                sort: Sort::Newest,
-                offset: 0,
-                limit: MAX_KEYS_PER_OWNER,
-            },
-        )
-        .await?
-        .items
-        .into_iter()
-        .map(decode)
-        .collect::<Result<_>>()?;
+    let keys = keys_of(&ctx.docs, tenant, Owner::Agent(agent_id)).await?;
     for key in keys {
         if active && key.scopes.iter().all(|s| scopes.contains(s)) {
             publish(ctx, &key).await?;
@@ -496,7 +492,7 @@ pub async fn erase_of<D: DocumentStore, H: Publish>(
     tenant: &str,
     user_id: &str,
 ) -> Result<u64> {
-    let keys = keys_of(docs, tenant, user_id).await?;
+    let keys = keys_of(docs, tenant, Owner::User(user_id)).await?;
     for key in &keys {
         hot.unset(&api_key::hot_key(tenant, &key.id)).await?;
         docs.delete(API_KEYS, tenant, &key.id).await?;

@@ -26,14 +26,7 @@ async fn call(
 
 /// An Ed25519 key's public half as PEM (SubjectPublicKeyInfo).
 fn pem(k: &SigningKey) -> String {
-    let mut der = vec![
-        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-    ];
-    der.extend_from_slice(k.verifying_key().as_bytes());
-    format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        <base64ct::Base64 as base64ct::Encoding>::encode_string(&der)
-    )
+    usso_origin::identity::agents::spki_pem(k.verifying_key().as_bytes())
 }
 
 fn now() -> i64 {
