@@ -399,31 +399,30 @@ async fn agents_register_sign_in_with_their_keys_and_every_bad_token_is_refused(
     assert_eq!(auth(py).await.0, 200, "kid flavour");
 
     // Deactivated, then a key removed: refused.
-    let r = call(
-        &c,
-        &s,
-        "PATCH",
-        &format!("/agents/{agent}"),
-        Some(&boss),
-        Some(json!({"is_active": false})),
-    )
-    .await;
-    assert_eq!(r.0, 200, "{}", r.1);
+    // Changes the agent as boss; the change must succeed.
+    let patch_agent = |body: Value| {
+        let (c, s, boss, agent) = (&c, &s, &boss, &agent);
+        async move {
+            let r = call(
+                c,
+                s,
+                "PATCH",
+                &format!("/agents/{agent}"),
+                Some(boss),
+                Some(body),
+            )
+            .await;
+            assert_eq!(r.0, 200, "{}", r.1);
+        }
+    };
+    patch_agent(json!({"is_active": false})).await;
     assert_eq!(
         auth(rust_sdk_jwt(&agent, &[], &key)).await.0,
         401,
         "inactive"
     );
-    let r = call(
-        &c,
-        &s,
-        "PATCH",
-        &format!("/agents/{agent}"),
-        Some(&boss),
-        Some(json!({"is_active": true, "scopes": ["read:usso/users", "delete:usso/users"]})),
-    )
-    .await;
-    assert_eq!(r.0, 200, "{}", r.1);
+    patch_agent(json!({"is_active": true, "scopes": ["read:usso/users", "delete:usso/users"]}))
+        .await;
     let r = call(
         &c,
         &s,
@@ -528,53 +527,17 @@ async fn agents_register_sign_in_with_their_keys_and_every_bad_token_is_refused(
         "{}",
         r.1
     );
-    let r = call(
-        &c,
-        &s,
-        "PATCH",
-        &format!("/agents/{agent}"),
-        Some(&boss),
-        Some(json!({"is_active": false})),
-    )
-    .await;
-    assert_eq!(r.0, 200, "{}", r.1);
+    patch_agent(json!({"is_active": false})).await;
     assert_eq!(key_works(agent_key.clone()).await.0, 401, "agent inactive");
-    let r = call(
-        &c,
-        &s,
-        "PATCH",
-        &format!("/agents/{agent}"),
-        Some(&boss),
-        Some(json!({"is_active": true})),
-    )
-    .await;
-    assert_eq!(r.0, 200, "{}", r.1);
+    patch_agent(json!({"is_active": true})).await;
     assert_eq!(key_works(agent_key.clone()).await.0, 200, "active again");
-    let r = call(
-        &c,
-        &s,
-        "PATCH",
-        &format!("/agents/{agent}"),
-        Some(&boss),
-        Some(json!({"scopes": ["delete:usso/users"]})),
-    )
-    .await;
-    assert_eq!(r.0, 200, "{}", r.1);
+    patch_agent(json!({"scopes": ["delete:usso/users"]})).await;
     assert_eq!(
         key_works(agent_key.clone()).await.0,
         401,
         "the agent lost the key's scope"
     );
-    let r = call(
-        &c,
-        &s,
-        "PATCH",
-        &format!("/agents/{agent}"),
-        Some(&boss),
-        Some(json!({"scopes": ["read:usso/users", "delete:usso/users"]})),
-    )
-    .await;
-    assert_eq!(r.0, 200, "{}", r.1);
+    patch_agent(json!({"scopes": ["read:usso/users", "delete:usso/users"]})).await;
     assert_eq!(key_works(agent_key.clone()).await.0, 200);
 
     // A tenant that switches agents off: none sign in, none are administered, their keys stop.
