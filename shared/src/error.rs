@@ -1,7 +1,7 @@
 //! The one error type of the crate, with stable machine-readable codes and HTTP statuses.
 //!
 //! Every error maps to the USSO error body
-//! `{"error_code":"…","message":{"en":"…"},"detail":…}` through [`Error::body`].
+//! `{"error_code":"…","message":{"en":"…","fa":"…"},"detail":…}` through [`Error::body`].
 
 use core::fmt;
 
@@ -182,6 +182,39 @@ impl ErrorCode {
     }
 }
 
+impl ErrorCode {
+    /// The same sentence in Persian, for the `message.fa` field (the official SDKs show it to
+    /// Persian-speaking users; the hosted pages use it too).
+    pub const fn message_fa(self) -> &'static str {
+        match self {
+            Self::BadRequest => "درخواست نادرست است.",
+            Self::ValidationError => "اطلاعات واردشده معتبر نیست.",
+            Self::TenantNotFound => "هیچ سازمانی با این درخواست مطابقت ندارد.",
+            Self::InvalidCredentials => "شناسه یا رمز نادرست است.",
+            Self::InvalidToken => "توکن نامعتبر است.",
+            Self::TokenExpired => "توکن منقضی شده است.",
+            Self::TokenNotYetValid => "توکن هنوز معتبر نشده است.",
+            Self::RefreshTokenReused => "این توکن تازه‌سازی قبلاً استفاده شده است؛ نشست لغو شد.",
+            Self::SessionRevoked => "نشست لغو شده است.",
+            Self::SessionExpired => "نشست منقضی شده است.",
+            Self::Unauthorized => "احراز هویت لازم است.",
+            Self::PermissionDenied => "اجازهٔ این کار را ندارید.",
+            Self::MfaRequired => "برای ورود، عامل دوم مستقلی لازم است.",
+            Self::NotFound => "پیدا نشد.",
+            Self::MethodNotAllowed => "این روش در این مسیر مجاز نیست.",
+            Self::Conflict => "این مورد از قبل وجود دارد یا هم‌زمان تغییر کرده است.",
+            Self::PreconditionFailed => "این مورد پس از خواندن شما تغییر کرده است؛ دوباره بخوانید.",
+            Self::PayloadTooLarge => "بدنهٔ درخواست بیش از حد بزرگ است.",
+            Self::UriTooLong => "نشانی درخواست بیش از حد طولانی است.",
+            Self::HeadersTooLarge => "سرآیندهای درخواست بیش از حد بزرگ است.",
+            Self::TooManyRequests => "درخواست‌ها بیش از حد است؛ بعداً دوباره تلاش کنید.",
+            Self::ServiceUnavailable => "سرویس پشتیبان در دسترس نیست؛ بعداً دوباره تلاش کنید.",
+            Self::ConfigurationError => "پیکربندی سرویس نادرست است.",
+            Self::InternalError => "خطای داخلی رخ داد.",
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -278,6 +311,7 @@ impl Error {
             error_code: self.code.as_str(),
             message: Message {
                 en: self.code.default_message(),
+                fa: self.code.message_fa(),
             },
             detail: &self.detail,
         }
@@ -298,12 +332,12 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The USSO error body `{"error_code","message":{"en"},"detail"}`.
+/// The USSO error body `{"error_code","message":{"en","fa"},"detail"}`.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody<'a> {
     /// Stable snake_case code.
     pub error_code: &'static str,
-    /// Localised message (English only).
+    /// Localised message (English and Persian).
     pub message: Message,
     /// Detail for humans and logs.
     pub detail: &'a str,
@@ -314,6 +348,8 @@ pub struct ErrorBody<'a> {
 pub struct Message {
     /// English text.
     pub en: &'static str,
+    /// Persian text.
+    pub fa: &'static str,
 }
 
 #[cfg(test)]
@@ -328,6 +364,19 @@ mod tests {
             assert!(seen.insert(s), "duplicate code {s}");
             assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");
             assert!((400..600).contains(&code.status()));
+        }
+    }
+
+    #[test]
+    fn every_code_has_its_own_persian_message() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let fa = code.message_fa();
+            assert!(seen.insert(fa), "two codes share the Persian message {fa}");
+            assert!(
+                fa.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)),
+                "{code}: {fa} is not Persian"
+            );
         }
     }
 
@@ -351,6 +400,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(v["error_code"], "token_expired");
         assert_eq!(v["message"]["en"], "The token has expired.");
+        assert_eq!(v["message"]["fa"], "توکن منقضی شده است.");
         assert_eq!(v["detail"], "exp passed");
     }
 

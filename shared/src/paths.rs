@@ -142,6 +142,57 @@ pub const OPENAPI: &str = api!("/openapi.json");
 /// The API docs page.
 pub const API_DOCS: &str = api!("/docs");
 
+/// Refresh the session from its cookie and go back to a page of this site (the hosted pages'
+/// way back after the access cookie expired: the refresh cookie is only sent under `/auth`).
+pub const RESUME: &str = api!("/auth/resume");
+
+/// The hosted pages (HTML, per tenant, on the tenant's domains; `docs/pages.md`).
+pub mod pages {
+    /// Sign in (password; links to the other methods). `?redirect=` names where to go after.
+    pub const LOGIN: &str = "/login";
+    /// Sign in with a one-time code (GET: ask for the identifier; POST: send the code).
+    pub const LOGIN_CODE: &str = "/login/code";
+    /// Sign in with the code that was sent (POST).
+    pub const LOGIN_CODE_VERIFY: &str = "/login/code/verify";
+    /// Ask for a magic link (GET: the form; POST: send it).
+    pub const LOGIN_LINK: &str = "/login/link";
+    /// The second step of a sign-in: the code of a second factor or of an unproven address.
+    pub const LOGIN_STEP: &str = "/login/step";
+    /// Create an account.
+    pub const SIGNUP: &str = "/signup";
+    /// Forgotten password: ask for a code and a link.
+    pub const FORGOT: &str = "/password/forgot";
+    /// Set a new password with the code (POST).
+    pub const RESET: &str = "/password/reset";
+    /// Sign out (POST). Under the refresh cookie's path (`/api/sso/v1/auth`), so the session
+    /// the browser holds is the one that ends, even after its access cookie expired.
+    pub const LOGOUT: &str = api!("/auth/sign-out");
+    /// The signed-in person's account.
+    pub const ACCOUNT: &str = "/account";
+    /// Save name, picture and language (POST).
+    pub const ACCOUNT_PROFILE: &str = "/account/profile";
+    /// Change the password (POST).
+    pub const ACCOUNT_PASSWORD: &str = "/account/password";
+    /// Add an identifier (POST).
+    pub const ACCOUNT_IDENTIFIER_ADD: &str = "/account/identifiers/add";
+    /// Send a code to an identifier, or prove it with one (POST).
+    pub const ACCOUNT_IDENTIFIER_VERIFY: &str = "/account/identifiers/verify";
+    /// Make an identifier primary (POST).
+    pub const ACCOUNT_IDENTIFIER_PRIMARY: &str = "/account/identifiers/primary";
+    /// Remove an identifier (POST).
+    pub const ACCOUNT_IDENTIFIER_REMOVE: &str = "/account/identifiers/remove";
+    /// End one session (POST).
+    pub const ACCOUNT_SESSION_END: &str = "/account/sessions/end";
+    /// End every other session (POST).
+    pub const ACCOUNT_SESSIONS_END_OTHERS: &str = "/account/sessions/end-others";
+    /// The error page.
+    pub const ERROR: &str = "/error";
+    /// Style sheets, scripts and the tenant's colours (axum path syntax).
+    pub const ASSET: &str = "/assets/{file}";
+    /// Where assets are served from.
+    pub const ASSETS_PREFIX: &str = "/assets/";
+}
+
 /// Every route path above that the OpenAPI description documents (all but the description
 /// itself and its docs page); a test checks that both lists agree.
 pub const DOCUMENTED: &[&str] = &[

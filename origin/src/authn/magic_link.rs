@@ -16,6 +16,24 @@ pub fn redirect_allowed(url: &str, allowed: &[String]) -> bool {
             .any(|a| url == a || (a.ends_with('/') && url.starts_with(a.as_str())))
 }
 
+/// Whether `url` is a path of this site a browser may be sent to after signing in: absolute
+/// path, not protocol-relative (`//host`), no backslash (browsers read `/\\host` as `//host`),
+/// no spaces or controls, not under the API prefix, at most 2048 characters.
+pub fn local_path(url: &str) -> bool {
+    url.starts_with('/')
+        && !url.starts_with("//")
+        && !url.starts_with(usso_shared::paths::PREFIX)
+        && url.len() <= 2048
+        && !url
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+}
+
+/// A redirect a sign-in may follow: a [`local_path`] or a URL the tenant allows.
+pub fn target_allowed(url: &str, allowed: &[String]) -> bool {
+    local_path(url) || redirect_allowed(url, allowed)
+}
+
 // ---- the flows ---------------------------------------------------------------------------
 
 /// A link is on its way (or, for an address that cannot sign in, pretends to be).
@@ -38,7 +56,7 @@ pub async fn request(
     limits::captcha_guard(ctx, t, CaptchaRoute::MagicLink, who).await?;
     let ident = crate::identity::identifier::Identifier::parse(identifier, Some("email"))?;
     if let Some(r) = &redirect_to {
-        if !redirect_allowed(r, &t.allowed_redirects) {
+        if !target_allowed(r, &t.allowed_redirects) {
             return Err(Error::new(
                 usso_shared::ErrorCode::ValidationError,
                 "redirect_to is not an allowed URL for this tenant",
@@ -142,6 +160,30 @@ pub async fn confirm(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_paths_cannot_leave_the_site() {
+        assert!(local_path("/account"));
+        assert!(local_path("/oauth/authorize?client_id=a&state=b"));
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example",
+            "/a\\b",
+            "https://evil.example/",
+            "account",
+            "/ spaced",
+            "/api/sso/v1/auth/logout",
+            "/x\n",
+            "",
+        ] {
+            assert!(!local_path(bad), "{bad:?}");
+        }
+        assert!(!target_allowed("https://evil.example/", &[]));
+        assert!(target_allowed(
+            "https://app.example/cb",
+            &["https://app.example/".to_owned()]
+        ));
+    }
 
     #[test]
     fn redirects_must_match_a_prefix() {

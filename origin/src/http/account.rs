@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use usso_edge::http::Response;
-use usso_shared::{Error, ErrorCode};
+use usso_shared::{paths, Error, ErrorCode};
 
 use super::extract::{self, out, CoreRequest, Out};
 use super::{dto, pages};
@@ -85,7 +85,10 @@ pub async fn reset_page(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest
         let tc = extract::tenant(&ctx, &req).await?;
         let token = req.query_param("token").unwrap_or_default();
         let live = reset::link_is_live(&ctx, &tc.tenant, &token).await?;
-        Ok(pages::reset_password(&tc.tenant.name, &token, live, None))
+        let here = format!("{}?token={}", paths::PASSWORD_RESET, pages::encode(&token));
+        let f = pages::Frame::of(&ctx, &tc, &req, &here, None)?;
+        let min = tc.tenant.password_min_length;
+        Ok(pages::links::reset_password(&f, &token, live, min, None))
     }
     .await)
 }
@@ -106,25 +109,26 @@ pub async fn reset_password(State(ctx): State<CtxRef>, CoreRequest(req): CoreReq
         let t = &tc.tenant;
         if extract::is_form(&req) {
             let token = req.form_field("token").unwrap_or_default();
+            let here = format!("{}?token={}", paths::PASSWORD_RESET, pages::encode(&token));
+            let f = pages::Frame::of(&ctx, &tc, &req, &here, None)?;
+            if let Err(e) = pages::csrf::check(&ctx, &tc, &req) {
+                return Ok(pages::refused(&f, &e));
+            }
             let new_password = req.form_field("new_password").unwrap_or_default();
+            let min = t.password_min_length;
             return match reset::reset_by_link(&ctx, t, &who, &token, &new_password).await {
-                Ok(_) => Ok(pages::outcome(
-                    &t.name,
+                Ok(_) => Ok(pages::links::outcome(
+                    &f,
                     200,
-                    "Your password was changed",
-                    "Sign in with the new password. Every other session of the account has ended.",
+                    f.t.reset_done_title,
+                    f.t.reset_done_text,
                 )),
                 // The link is still live: the form again, with the reason.
-                Err(e) if e.code() == ErrorCode::ValidationError => Ok(pages::reset_password(
-                    &t.name,
-                    &token,
-                    true,
-                    Some(e.detail()),
-                )),
-                Err(e) if e.code() == ErrorCode::InvalidCredentials => {
-                    Ok(pages::reset_password(&t.name, &token, false, None))
-                }
-                Err(e) => Err(e),
+                Err(e) if e.code() == ErrorCode::ValidationError => Ok(
+                    pages::links::reset_password(&f, &token, true, min, Some(&e)),
+                ),
+                Err(e) if e.code() == ErrorCode::InvalidCredentials => Ok(pages::links::gone(&f)),
+                Err(e) => Ok(pages::error_page(&f, e.status(), f.lang.error(&e))),
             };
         }
         let body: dto::ResetPassword = req.json()?;
@@ -174,7 +178,9 @@ pub async fn verify_link_page(State(ctx): State<CtxRef>, CoreRequest(req): CoreR
         let tc = extract::tenant(&ctx, &req).await?;
         let token = req.query_param("token").unwrap_or_default();
         let live = account::verify_link_is_live(&ctx, &tc.tenant, &token).await?;
-        Ok(pages::verify_link(&tc.tenant.name, &token, live))
+        let here = format!("{}?token={}", paths::VERIFY_LINK, pages::encode(&token));
+        let f = pages::Frame::of(&ctx, &tc, &req, &here, None)?;
+        Ok(pages::links::verify_link(&f, &token, live))
     }
     .await)
 }
@@ -193,17 +199,20 @@ pub async fn verify_link(State(ctx): State<CtxRef>, CoreRequest(req): CoreReques
         let t = &tc.tenant;
         if extract::is_form(&req) {
             let token = req.form_field("token").unwrap_or_default();
+            let here = format!("{}?token={}", paths::VERIFY_LINK, pages::encode(&token));
+            let f = pages::Frame::of(&ctx, &tc, &req, &here, None)?;
+            if let Err(e) = pages::csrf::check(&ctx, &tc, &req) {
+                return Ok(pages::refused(&f, &e));
+            }
             return match account::verify_by_link(&ctx, t, &who, &token).await {
-                Ok((_, idoc)) => Ok(pages::outcome(
-                    &t.name,
+                Ok((_, idoc)) => Ok(pages::links::outcome(
+                    &f,
                     200,
-                    "Address confirmed",
-                    &format!("{} is confirmed for your account.", idoc.value),
+                    f.t.confirmed_title,
+                    &format!("{} · {}", f.t.confirmed_text, idoc.value),
                 )),
-                Err(e) if e.code() == ErrorCode::InvalidCredentials => {
-                    Ok(pages::verify_link(&t.name, &token, false))
-                }
-                Err(e) => Err(e),
+                Err(e) if e.code() == ErrorCode::InvalidCredentials => Ok(pages::links::gone(&f)),
+                Err(e) => Ok(pages::error_page(&f, e.status(), f.lang.error(&e))),
             };
         }
         let body: dto::VerifyLink = req.json()?;

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use usso_edge::http::{Request, Response};
-use usso_shared::{Error, ErrorCode, Result};
+use usso_shared::{paths, Error, ErrorCode, Result};
 
 use super::extract::{self, out, CoreRequest, Out};
 use super::{dto, pages, respond};
@@ -166,7 +166,9 @@ pub async fn magic_link_page(State(ctx): State<CtxRef>, CoreRequest(req): CoreRe
         let tc = extract::tenant(&ctx, &req).await?;
         let token = req.query_param("token").unwrap_or_default();
         let live = magic_link::is_live(&ctx, &tc.tenant, &token).await?;
-        Ok(pages::magic_link(&tc.tenant.name, &token, live))
+        let here = format!("{}?token={}", paths::MAGIC_LINK, pages::encode(&token));
+        let f = pages::Frame::of(&ctx, &tc, &req, &here, None)?;
+        Ok(pages::links::magic_link(&f, &token, live))
     }
     .await)
 }
@@ -181,13 +183,15 @@ pub async fn magic_link_confirm(State(ctx): State<CtxRef>, CoreRequest(req): Cor
     out(async {
         let tc = extract::tenant(&ctx, &req).await?;
         usso_edge::csrf::same_site(&req, &tc.tenant.tokens)?;
-        let token = if extract::is_form(&req) {
-            req.form_field("token")
-        } else {
-            req.json::<dto::MagicLinkConfirm>()?.token
-        }
-        .ok_or_else(|| Error::new(ErrorCode::ValidationError, "field `token` is required"))?;
         let who = extract::meta(&req);
+        if extract::is_form(&req) {
+            // The confirmation page's button: answered with pages.
+            return pages::signin::confirm_magic_link(&ctx, &tc, &req, &who).await;
+        }
+        let token = req
+            .json::<dto::MagicLinkConfirm>()?
+            .token
+            .ok_or_else(|| Error::new(ErrorCode::ValidationError, "field `token` is required"))?;
         let (auth, redirect) = magic_link::confirm(&ctx, &tc.tenant, &who, &token).await?;
         let started = sessions::start::start(&ctx, &tc, &who, auth).await?;
         let res = respond::started(&tc, started);

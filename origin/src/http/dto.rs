@@ -144,7 +144,7 @@ pub struct TokenResponse {
 pub struct ErrorResponse {
     /// Stable snake_case code, e.g. `invalid_credentials`.
     pub error_code: String,
-    /// Human-readable message by language (`en`).
+    /// Human-readable message by language (`en`, `fa`).
     #[schema(value_type = Object)]
     pub message: serde_json::Value,
     /// Detail.
@@ -480,6 +480,8 @@ pub struct ProfileView {
     pub name: Option<String>,
     /// Picture URL.
     pub avatar_url: Option<String>,
+    /// The hosted pages' language, if chosen.
+    pub locale: Option<String>,
     /// Primary email.
     pub email: Option<String>,
     /// Primary phone.
@@ -500,6 +502,7 @@ impl From<&crate::identity::users::User> for ProfileView {
             tenant_id: u.tenant_id.clone(),
             name: u.name.clone(),
             avatar_url: u.avatar_url.clone(),
+            locale: u.locale.clone(),
             email: u.email.clone(),
             phone: u.phone.clone(),
             username: u.username.clone(),
@@ -521,6 +524,10 @@ pub struct UpdateProfile {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub avatar_url: Option<Option<String>>,
+    /// The hosted pages' language: `en` or `fa` (`null`: as the browser asks).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub locale: Option<Option<String>>,
 }
 
 /// A role.

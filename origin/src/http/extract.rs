@@ -140,6 +140,9 @@ pub fn meta(req: &Request) -> ClientMeta {
             .cookie(crate::authn::known_device::COOKIE)
             .map(str::to_owned),
         captcha: req.header("x-altcha").map(str::to_owned).or_else(|| {
+            if is_form(req) {
+                return req.form_field("altcha").filter(|a| !a.is_empty());
+            }
             serde_json::from_slice::<Value>(&req.body)
                 .ok()?
                 .get("altcha")?

@@ -48,6 +48,7 @@ pub fn router(ctx: CtxRef, gateway: Option<Arc<Gateway>>) -> Router {
         .merge(auth_routes())
         .merge(account_routes())
         .merge(admin_routes())
+        .merge(page_routes())
         .route(paths::HEALTH, get(system::health))
         .merge(openapi::routes())
         .fallback(system::not_found)
@@ -86,6 +87,40 @@ fn auth_routes() -> Router<CtxRef> {
         )
         .route(paths::MFA_VERIFY, post(mfa_verify))
         .route(paths::CAPTCHA_CHALLENGE, get(captcha_challenge))
+}
+
+/// The hosted pages (HTML forms; `docs/pages.md`).
+fn page_routes() -> Router<CtxRef> {
+    use pages::{account, assets, signin};
+    use paths::pages as p;
+    Router::new()
+        .route(p::LOGIN, get(signin::login_get).post(signin::login_post))
+        .route(p::LOGIN_CODE, get(signin::code_get).post(signin::code_post))
+        .route(p::LOGIN_CODE_VERIFY, post(signin::code_verify))
+        .route(p::LOGIN_LINK, get(signin::link_get).post(signin::link_post))
+        .route(p::LOGIN_STEP, post(signin::step_post))
+        .route(p::SIGNUP, get(signin::signup_get).post(signin::signup_post))
+        .route(p::FORGOT, get(signin::forgot_get).post(signin::forgot_post))
+        .route(p::RESET, post(signin::reset_post))
+        .route(p::LOGOUT, post(signin::logout))
+        .route(paths::RESUME, get(signin::resume))
+        .route(p::ERROR, get(signin::error))
+        .route(p::ACCOUNT, get(account::show))
+        .route(p::ACCOUNT_PROFILE, post(account::profile))
+        .route(p::ACCOUNT_PASSWORD, post(account::password))
+        .route(p::ACCOUNT_IDENTIFIER_ADD, post(account::add_identifier))
+        .route(
+            p::ACCOUNT_IDENTIFIER_VERIFY,
+            post(account::verify_identifier),
+        )
+        .route(p::ACCOUNT_IDENTIFIER_PRIMARY, post(account::make_primary))
+        .route(
+            p::ACCOUNT_IDENTIFIER_REMOVE,
+            post(account::remove_identifier),
+        )
+        .route(p::ACCOUNT_SESSION_END, post(account::end_session))
+        .route(p::ACCOUNT_SESSIONS_END_OTHERS, post(account::end_others))
+        .route(p::ASSET, get(assets::serve))
 }
 
 /// The signed-in account's own routes.

@@ -49,6 +49,7 @@ pub async fn update_mine(State(ctx): State<CtxRef>, CoreRequest(req): CoreReques
             ProfileChange {
                 name: body.name,
                 avatar_url: body.avatar_url,
+                locale: body.locale,
             },
         )
         .await?;

@@ -12,7 +12,16 @@ use crate::audit::AuditEvent;
 
 /// Passes a request to the edge core and audits what it did.
 pub async fn edge(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
-    let (res, happened) = ctx.core.handle_reporting(&req).await;
+    Out(pass(&ctx, &req).await)
+}
+
+/// The edge core's answer to `req`, with what it did audited (the pages' sign-out and resume
+/// call it too).
+pub async fn pass(
+    ctx: &crate::app::Ctx,
+    req: &usso_edge::http::Request,
+) -> usso_edge::http::Response {
+    let (res, happened) = ctx.core.handle_reporting(req).await;
     let event = match &happened {
         Some(Happened::Refreshed {
             tenant_id,
@@ -41,9 +50,9 @@ pub async fn edge(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> O
         None => None,
     };
     if let Some((tenant, event, detail)) = event {
-        crate::audit::client(&ctx, tenant, event, &extract::meta(&req), detail).await;
+        crate::audit::client(ctx, tenant, event, &extract::meta(req), detail).await;
     }
-    Out(res)
+    res
 }
 
 /// The tenant's JWKS (active, next and previous keys).

@@ -18,7 +18,12 @@ pub struct ProfileChange {
     pub name: Option<Option<String>>,
     /// Picture URL (`https`, at most 2048 characters).
     pub avatar_url: Option<Option<String>>,
+    /// The pages' language (`en`, `fa`).
+    pub locale: Option<Option<String>>,
 }
+
+/// The languages a person may choose for the pages.
+pub const LOCALES: [&str; 2] = ["en", "fa"];
 
 /// Checks a picture URL: absolute `https`, at most 2048 characters, no spaces or controls.
 pub fn check_avatar(url: &str) -> Result<String> {
@@ -57,6 +62,16 @@ pub async fn update_mine(
         Some(None) => Some(None),
         None => None,
     };
+    let locale = match change.locale {
+        Some(Some(l)) if LOCALES.contains(&l.as_str()) => Some(Some(l)),
+        Some(Some(_)) => {
+            return Err(Error::new(
+                ErrorCode::ValidationError,
+                format!("locale: one of {}", LOCALES.join(", ")),
+            ))
+        }
+        other => other,
+    };
     let out = users::modify(
         &ctx.docs,
         tenant,
@@ -67,6 +82,9 @@ pub async fn update_mine(
             }
             if let Some(a) = &avatar {
                 u.avatar_url = a.clone();
+            }
+            if let Some(l) = &locale {
+                u.locale = l.clone();
             }
             Ok(())
         },

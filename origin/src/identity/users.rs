@@ -34,6 +34,9 @@ pub struct User {
     /// A picture of the user (an `https` URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
+    /// The language the person chose for the pages (`en`, `fa`); none: as the browser asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
     /// Argon2id PHC string; `None` for passwordless accounts.
     #[serde(default)]
     pub password_hash: Option<String>,
@@ -149,6 +152,7 @@ impl User {
             username: None,
             name: None,
             avatar_url: None,
+            locale: None,
             password_hash,
             roles: Vec::new(),
             scopes: Vec::new(),

@@ -85,6 +85,9 @@ pub struct Tenant {
     /// for every other ([`Tenant::agents_enabled`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agents: Option<AgentsPolicy>,
+    /// How the hosted pages look: logo, colours, support address, default language.
+    #[serde(default)]
+    pub branding: Branding,
     /// Creation time.
     pub created_at: i64,
 }
@@ -95,6 +98,68 @@ pub struct Tenant {
 pub struct AgentsPolicy {
     /// Agents may be created, register and sign in.
     pub enabled: bool,
+}
+
+/// How a tenant's hosted pages look (all optional; the product's own look otherwise).
+///
+/// Invariant: every value reaches a page only through a template's escaping or the generated
+/// style sheet, and is checked here first: colours are `#rrggbb` only (nothing else can enter
+/// CSS), the logo is an `https` URL (the pages' Content-Security-Policy allows images from
+/// `https:` only), the support address is a plain e-mail address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branding {
+    /// Logo shown beside the name (`https://…`, at most 2048 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+    /// Buttons and links (`#rrggbb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_color: Option<String>,
+    /// The page background (`#rrggbb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_color: Option<String>,
+    /// Where people ask for help (shown at the foot of every page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_email: Option<String>,
+    /// The pages' language when the browser asks for none we have (`en` or `fa`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_language: Option<String>,
+}
+
+impl Branding {
+    /// Checks every field (see the type's invariant).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::new(ErrorCode::ValidationError, m.to_owned()));
+        let hex = |c: &str| {
+            c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
+        };
+        for c in [&self.primary_color, &self.background_color]
+            .into_iter()
+            .flatten()
+        {
+            if !hex(c) {
+                return bad("branding colours: #rrggbb");
+            }
+        }
+        if let Some(url) = &self.logo_url {
+            if crate::identity::profiles::check_avatar(url).is_err() {
+                return bad("branding.logo_url: an https:// URL of at most 2048 characters");
+            }
+        }
+        if let Some(mail) = &self.support_email {
+            let ok = crate::identity::identifier::Identifier::parse(mail, Some("email"))
+                .is_ok_and(|i| &i.value == mail);
+            if !ok {
+                return bad("branding.support_email: an e-mail address");
+            }
+        }
+        if let Some(l) = &self.default_language {
+            if !["en", "fa"].contains(&l.as_str()) {
+                return bad("branding.default_language: en or fa");
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Tenant {
@@ -140,6 +205,7 @@ impl Tenant {
             captcha: Vec::new(),
             smtp: None,
             agents: None,
+            branding: Branding::default(),
             created_at: now,
         }
     }
@@ -272,7 +338,7 @@ pub async fn load<D: DocumentStore>(docs: &D, id: &str) -> Result<Option<Tenant>
 
 /// Policy fields an operator may change with `tenant update` (the id, keys, timestamps and the
 /// sealed SMTP password are not among them).
-pub const UPDATABLE: [&str; 19] = [
+pub const UPDATABLE: [&str; 20] = [
     "name",
     "registration_enabled",
     "password_min_length",
@@ -292,6 +358,7 @@ pub const UPDATABLE: [&str; 19] = [
     "access_ttl_secs",
     "refresh_ttl_secs",
     "agents",
+    "branding",
 ];
 
 impl Tenant {
@@ -308,6 +375,7 @@ impl Tenant {
         let bad = |m: &str| Err(Error::new(ErrorCode::ValidationError, m.to_owned()));
         self.otp.validate()?;
         self.templates.validate()?;
+        self.branding.validate()?;
         if self.name.trim().is_empty() || self.name.chars().count() > 128 {
             return bad("name: 1 to 128 characters");
         }

@@ -16,6 +16,7 @@ fn assert_error(got: &(StatusCode, Value), status: u16, code: &str) {
     assert_eq!(got.0.as_u16(), status, "{}", got.1);
     assert_eq!(got.1["error_code"], json!(code), "{}", got.1);
     assert!(got.1["message"]["en"].is_string(), "error shape: {}", got.1);
+    assert!(got.1["message"]["fa"].is_string(), "error shape: {}", got.1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
