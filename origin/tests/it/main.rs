@@ -19,6 +19,7 @@ mod edge_suite;
 mod hot_conformance;
 mod http_flow;
 mod otp_flow;
+mod pages;
 mod passwordless;
 mod redis_backend;
 mod redis_gateway;

@@ -8,7 +8,9 @@
 //! - Every page is sent with a strict Content-Security-Policy ([`CSP`]): scripts and styles
 //!   only from this origin, never inline, so injected markup cannot run; `frame-ancestors
 //!   'none'` (clickjacking); `form-action` limited to this origin and the tenant's allowed
-//!   redirect origins; `no-referrer`, so a link token in the URL does not leak.
+//!   redirect origins; `Referrer-Policy: same-origin`, so a link token in the URL never
+//!   leaves this site (`no-referrer` would also make browsers send `Origin: null` on the
+//!   pages' own form posts, which the same-site check rightly refuses).
 //! - Every form post passes [`csrf::check`] (same-site headers and a signed token).
 //! - Where the browser goes after signing in ([`Target`]) is a path of this site or a URL the
 //!   tenant allows ([`crate::authn::magic_link::redirect_allowed`]); anything else is refused
@@ -508,7 +510,7 @@ pub fn html(status: u16, body: String, form_action: &str) -> Response {
         headers: vec![
             ("content-type".into(), "text/html; charset=utf-8".into()),
             ("cache-control".into(), "no-store".into()),
-            ("referrer-policy".into(), "no-referrer".into()),
+            ("referrer-policy".into(), "same-origin".into()),
             ("x-content-type-options".into(), "nosniff".into()),
             ("x-frame-options".into(), "DENY".into()),
             ("cross-origin-opener-policy".into(), "same-origin".into()),
