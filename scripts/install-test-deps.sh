@@ -31,6 +31,14 @@ if ! have redis-server; then
   ($SUDO systemctl stop redis-server 2>/dev/null || $SUDO service redis-server stop 2>/dev/null || true) >/dev/null
 fi
 
+# Debian's Chromium for the hosted pages' browser tests (tests/pages/browser.mjs drives it with
+# npm puppeteer-core; nothing downloads a browser).
+if [[ ! -x /usr/bin/chromium ]]; then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 # Workers toolchain (versions pinned to Cargo.lock; see ../shared/toolchain.md). Debug builds of
 # the tools install in minutes and produce the same worker.
 version_of() { "$1" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1; }

@@ -209,7 +209,7 @@ pub async fn verify_link(State(ctx): State<CtxRef>, CoreRequest(req): CoreReques
                     &f,
                     200,
                     f.t.confirmed_title,
-                    &format!("{} · {}", f.t.confirmed_text, idoc.value),
+                    &format!("{} {}", idoc.value, f.t.confirmed_text),
                 )),
                 Err(e) if e.code() == ErrorCode::InvalidCredentials => Ok(pages::links::gone(&f)),
                 Err(e) => Ok(pages::error_page(&f, e.status(), f.lang.error(&e))),

@@ -533,8 +533,12 @@ async fn people_change_reset_and_prove_their_credentials() {
 
 /// A form post to `path` (what the link pages send): the status and the page.
 async fn form(c: &Client, s: &Server, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    // The pages' form token, as a browser has it from the page with the form.
+    let (cookie, token) =
+        crate::support::form_token(c, &s.url("/login"), "x-tenant-id:org_default").await;
     let body: Vec<String> = fields
         .iter()
+        .chain(std::iter::once(&("csrf", token.as_str())))
         .map(|(k, v)| {
             let v: String = v
                 .bytes()
@@ -552,6 +556,7 @@ async fn form(c: &Client, s: &Server, path: &str, fields: &[(&str, &str)]) -> (u
     let r = c
         .post(s.url(&format!("{API}{path}")))
         .header("x-tenant-id", "org_default")
+        .header("cookie", cookie)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body.join("&"))
         .send()

@@ -11,7 +11,7 @@ use reqwest::redirect::Policy;
 use reqwest::Client;
 use serde_json::Value;
 
-use crate::support::{admin, bin, free_port, temp_dir, Server, SmtpCapture};
+use crate::support::{admin, bin, form_token, free_port, temp_dir, Server, SmtpCapture};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -19,30 +19,6 @@ fn root() -> PathBuf {
 
 fn no_redirects() -> Client {
     Client::builder().redirect(Policy::none()).build().unwrap()
-}
-
-/// The form token and the cookie it belongs to, read from a page.
-async fn form_token(c: &Client, url: &str, host: &str) -> (String, String) {
-    let r = c.get(url).header("host", host).send().await.unwrap();
-    let cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("usso-csrf="))
-        .expect("a page sets the form token's cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let body = r.text().await.unwrap();
-    let token = body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the form carries the token")
-        .to_owned();
-    (cookie, token)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,6 +55,7 @@ async fn pages_are_strict_and_refuse_forged_forms_and_foreign_redirects() {
 
     // A form post without the token, with a wrong one, or cross-site: refused, nothing done.
     let (cookie, token) = form_token(&c, &s.url("/login"), host).await;
+    assert_eq!(cookie.len(), "usso-csrf=".len() + 43);
     for (cookie_h, form, extra) in [
         (
             cookie.as_str(),

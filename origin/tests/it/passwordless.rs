@@ -75,7 +75,10 @@ async fn magic_links_survive_scanners_and_sign_in_once() {
             .unwrap()
             .starts_with("text/html"));
         assert!(
-            page.headers().get("set-cookie").is_none(),
+            !page.headers().get_all("set-cookie").iter().any(|v| {
+                let v = v.to_str().unwrap();
+                v.starts_with("usso-access-token=") || v.starts_with("usso-refresh-token=")
+            }),
             "the GET signs nothing in"
         );
         let html = page.text().await.unwrap();
@@ -85,15 +88,26 @@ async fn magic_links_survive_scanners_and_sign_in_once() {
         );
     }
 
-    // The person presses the button: signed in once, redirected with the session cookies.
-    let confirm = |c: Client, url: String, token: String| async move {
-        c.post(url)
-            .header("x-tenant-id", "acme")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("token={token}"))
-            .send()
-            .await
-            .unwrap()
+    // The person presses the button (a form post with the page's form token): signed in once,
+    // redirected with the session cookies.
+    let (cookie, csrf) = crate::support::form_token(
+        &c,
+        &api(&format!("/auth/magic-link?token={token}")),
+        "x-tenant-id:acme",
+    )
+    .await;
+    let confirm = |c: Client, url: String, token: String| {
+        let (cookie, csrf) = (cookie.clone(), csrf.clone());
+        async move {
+            c.post(url)
+                .header("x-tenant-id", "acme")
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("token={token}&csrf={csrf}"))
+                .send()
+                .await
+                .unwrap()
+        }
     };
     let done = confirm(c.clone(), api("/auth/magic-link"), token.clone()).await;
     assert_eq!(done.status(), 303);
@@ -125,7 +139,7 @@ async fn magic_links_survive_scanners_and_sign_in_once() {
     assert_eq!(claims["email"], "ann@acme.test");
     // Used up: the POST fails, the page says so.
     let again = confirm(c.clone(), api("/auth/magic-link"), token.clone()).await;
-    assert_eq!(again.status(), 401);
+    assert_eq!(again.status(), 410, "the page says the link is used");
     let page = c
         .get(api(&format!("/auth/magic-link?token={token}")))
         .header("x-tenant-id", "acme")

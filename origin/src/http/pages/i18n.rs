@@ -201,7 +201,7 @@ catalog! {
     magic_text: "Press the button to finish signing in. If you did not ask for this link, close this page.", "برای پایان ورود دکمه را بزنید. اگر این پیوند را نخواسته‌اید، این صفحه را ببندید.";
     confirm_text: "Press the button to confirm that this address is yours.", "برای تأیید اینکه این نشانی از آن شماست دکمه را بزنید.";
     confirmed_title: "Address confirmed", "نشانی تأیید شد";
-    confirmed_text: "The address is confirmed for your account.", "این نشانی برای حساب شما تأیید شد.";
+    confirmed_text: "is confirmed for your account.", "برای حساب شما تأیید شد.";
     link_gone_title: "This link has expired or was already used", "این پیوند منقضی شده یا قبلاً استفاده شده است";
     link_gone_text: "Ask for a new one.", "پیوند تازه‌ای بخواهید.";
     error_title: "Something went wrong", "مشکلی پیش آمد";

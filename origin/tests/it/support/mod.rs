@@ -976,3 +976,32 @@ pub async fn password_sign_in(
     let body = serde_json::json!({"identifier": who, "secret": secret});
     api(c, s, "POST", path, "org_default", Auth::None, Some(&body)).await
 }
+
+/// The hosted pages' form token and the `usso-csrf=…` cookie it belongs to, read from the page
+/// at `url` (a GET) for the tenant of `host` (a host name, or `x-tenant-id:<id>`).
+pub async fn form_token(c: &reqwest::Client, url: &str, host: &str) -> (String, String) {
+    let rq = match host.strip_prefix("x-tenant-id:") {
+        Some(id) => c.get(url).header("x-tenant-id", id),
+        None => c.get(url).header("host", host),
+    };
+    let r = rq.send().await.unwrap();
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("usso-csrf="))
+        .expect("a page sets the form token's cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body = r.text().await.unwrap();
+    let token = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the form carries the token")
+        .to_owned();
+    (cookie, token)
+}
