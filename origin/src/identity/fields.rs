@@ -50,3 +50,13 @@ pub fn text(field: &str, v: &str, max: usize) -> Result<String> {
     }
     Ok(v.to_owned())
 }
+
+/// Whether `url` is an absolute `https` URL of at most 2048 characters, without spaces or
+/// controls (pictures and logos: the pages' Content-Security-Policy loads images from `https:`
+/// only).
+pub fn is_https_url(url: &str) -> bool {
+    url.len() <= 2048
+        && url.starts_with("https://")
+        && url.len() > "https://".len()
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+}

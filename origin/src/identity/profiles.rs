@@ -28,11 +28,7 @@ pub const LOCALES: [&str; 2] = ["en", "fa"];
 /// Checks a picture URL: absolute `https`, at most 2048 characters, no spaces or controls.
 pub fn check_avatar(url: &str) -> Result<String> {
     let url = url.trim();
-    let ok = url.len() <= 2048
-        && url.starts_with("https://")
-        && url.len() > "https://".len()
-        && !url.chars().any(|c| c.is_control() || c.is_whitespace());
-    if ok {
+    if crate::identity::fields::is_https_url(url) {
         Ok(url.to_owned())
     } else {
         Err(Error::new(

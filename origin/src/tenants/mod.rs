@@ -142,7 +142,7 @@ impl Branding {
             }
         }
         if let Some(url) = &self.logo_url {
-            if crate::identity::profiles::check_avatar(url).is_err() {
+            if !crate::identity::fields::is_https_url(url) {
                 return bad("branding.logo_url: an https:// URL of at most 2048 characters");
             }
         }
