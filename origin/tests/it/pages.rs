@@ -11,7 +11,12 @@ use reqwest::redirect::Policy;
 use reqwest::Client;
 use serde_json::Value;
 
-use crate::support::{admin, bin, form_token, free_port, temp_dir, Server, SmtpCapture};
+use serde_json::json;
+
+use crate::support::{
+    admin, api, bin, form_token, free_port, nth_dev_code, password_sign_in, temp_dir, Auth, Server,
+    SmtpCapture,
+};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -174,6 +179,135 @@ async fn pages_are_strict_and_refuse_forged_forms_and_foreign_redirects() {
         .unwrap();
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["message"]["fa"], "شناسه یا رمز نادرست است.");
+
+    // The account page's refusals, as a thief holding the owner's session would meet them: an
+    // unproven address cannot become primary, the last proven one cannot be removed.
+    let r = password_sign_in(
+        &c,
+        &s,
+        "/auth/register",
+        "owner@example.com",
+        "owner password 1",
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let access = r.1["access_token"].as_str().unwrap().to_owned();
+    let uid = r.1["user"]["uid"].as_str().unwrap().to_owned();
+    let bearer = Auth::Bearer(&access);
+    let ask = json!({"identifier": "owner@example.com"});
+    let sent = api(
+        &c,
+        &s,
+        "POST",
+        "/me/identifiers/verify/request",
+        "org_default",
+        Auth::Bearer(&access),
+        Some(&ask),
+    )
+    .await;
+    assert_eq!(sent.0, 202, "{}", sent.1);
+    let code = nth_dev_code(&data, "owner@example.com", 1).await;
+    let proof = json!({"identifier": "owner@example.com", "code": code});
+    let proved = api(
+        &c,
+        &s,
+        "POST",
+        "/me/identifiers/verify",
+        "org_default",
+        Auth::Bearer(&access),
+        Some(&proof),
+    )
+    .await;
+    assert_eq!(proved.0, 200, "{}", proved.1);
+    let session = format!("usso-access-token={access}; {cookie}");
+    let post_form = |path: &'static str, fields: String| {
+        let (c, session, token) = (c.clone(), session.clone(), token.clone());
+        let url = s.url(path);
+        async move {
+            let r = c
+                .post(url)
+                .header("cookie", session)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("{fields}&csrf={token}"))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let location = r
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned());
+            (status, location, r.text().await.unwrap())
+        }
+    };
+    let (status, location, _) = post_form(
+        "/account/identifiers/add",
+        "identifier=thief%40example.com".into(),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/account?done=added"))
+    );
+    let ids = api(
+        &c,
+        &s,
+        "GET",
+        &format!("/users/{uid}/identifiers"),
+        "org_default",
+        bearer,
+        None,
+    )
+    .await;
+    let id_of = |value: &str| {
+        ids.1
+            .as_array()
+            .or_else(|| ids.1["items"].as_array())
+            .unwrap()
+            .iter()
+            .find(|i| i["value"] == value)
+            .unwrap_or_else(|| panic!("{value} in {}", ids.1))["uid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (status, _, page) = post_form(
+        "/account/identifiers/primary",
+        format!("identifier_id={}", id_of("thief@example.com")),
+    )
+    .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("confirm an address before making it primary")
+            || page.contains("Confirm an address before making it primary"),
+        "{page}"
+    );
+    let (status, _, page) = post_form(
+        "/account/identifiers/remove",
+        format!("identifier_id={}", id_of("owner@example.com")),
+    )
+    .await;
+    assert_eq!(status, 409, "{page}");
+    let me = api(
+        &c,
+        &s,
+        "GET",
+        "/me",
+        "org_default",
+        Auth::Bearer(&access),
+        None,
+    )
+    .await;
+    assert_eq!(me.1["email"], "owner@example.com", "{}", me.1);
+    let (status, location, _) = post_form(
+        "/account/identifiers/remove",
+        format!("identifier_id={}", id_of("thief@example.com")),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/account?done=removed"))
+    );
 
     // Assets: compiled in, typed, the tenant's colours checked.
     let r = c.get(s.url("/assets/usso.css")).send().await.unwrap();
