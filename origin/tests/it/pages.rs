@@ -192,7 +192,7 @@ async fn pages_are_strict_and_refuse_forged_forms_and_foreign_redirects() {
     .await;
     assert_eq!(r.0, 200, "{}", r.1);
     let access = r.1["access_token"].as_str().unwrap().to_owned();
-    let uid = r.1["user"]["uid"].as_str().unwrap().to_owned();
+    let uid = r.1["user"]["id"].as_str().unwrap().to_owned();
     let bearer = Auth::Bearer(&access);
     let ask = json!({"identifier": "owner@example.com"});
     let sent = api(
@@ -265,7 +265,7 @@ async fn pages_are_strict_and_refuse_forged_forms_and_foreign_redirects() {
             .or_else(|| ids.1["items"].as_array())
             .unwrap()
             .iter()
-            .find(|i| i["value"] == value)
+            .find(|i| i["identifier"] == value)
             .unwrap_or_else(|| panic!("{value} in {}", ids.1))["uid"]
             .as_str()
             .unwrap()
