@@ -59,6 +59,8 @@ impl Db {
                 format!("{name} database schema: {e}"),
             )
         })?;
+        // Room for every query shape the hot paths use (the default keeps 16).
+        conn.set_prepared_statement_cache_capacity(128);
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             name,

@@ -388,11 +388,11 @@ impl DocumentStore for SqliteDocs {
         self.db
             .call(move |c| {
                 let row: Option<(i64, String)> = c
-                    .query_row(
+                    .prepare_cached(
                         "SELECT version, body FROM docs WHERE coll=?1 AND tenant=?2 AND id=?3",
-                        params![coll, tenant, id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
                     )
+                    .map_err(sql)?
+                    .query_row(params![coll, tenant, id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()
                     .map_err(sql)?;
                 row.map(|(version, body)| {
@@ -689,12 +689,12 @@ impl DocumentStore for SqliteDocs {
                 if live_only {
                     for t in &terms {
                         let n: i64 = c
-                            .query_row(
+                            .prepare_cached(
                                 "SELECT coalesce((SELECT n FROM term_counts WHERE coll=?1 \
                                  AND tenant=?2 AND field=?3 AND value=?4), 0)",
-                                params![coll_arg, tenant_arg, t.0, t.1],
-                                |r| r.get(0),
                             )
+                            .map_err(sql)?
+                            .query_row(params![coll_arg, tenant_arg, t.0, t.1], |r| r.get(0))
                             .map_err(sql)?;
                         if rarest.is_none_or(|(m, _)| n < m) {
                             rarest = Some((n, t));
@@ -722,7 +722,9 @@ impl DocumentStore for SqliteDocs {
                          LIMIT {limit} OFFSET {offset}"
                     ),
                 };
-                let mut stmt = c.prepare(&sql_text).map_err(sql)?;
+                // Cached: a query's text depends on its shape (fields, page size), not its
+                // values, so the same listing reuses its compiled statement.
+                let mut stmt = c.prepare_cached(&sql_text).map_err(sql)?;
                 let rows = stmt
                     .query_map(rusqlite::params_from_iter(page_args.iter()), |r| {
                         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
