@@ -12,7 +12,7 @@ use usso_shared::claims::{AccessClaims, RefreshClaims, TokenClaims};
 use usso_shared::clock::Clock;
 use usso_shared::keys::{KeyRing, PublishedKeySet};
 use usso_shared::paths;
-use usso_shared::rotation::{self, jti_hash, Outcome, Successor, REASON_LOGOUT};
+use usso_shared::rotation::{self, jti_hash, Outcome, SessionRecord, Successor, REASON_LOGOUT};
 use usso_shared::seal::SecretKey;
 use usso_shared::token::{UnverifiedToken, Validation, Verified};
 use usso_shared::{encoding, random, Error, ErrorCode, Result};
@@ -29,6 +29,7 @@ pub const API: &str = paths::PREFIX;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", paths::JWKS),
     ("GET", paths::DISCOVERY),
+    ("GET", paths::OAUTH_METADATA),
     ("POST", paths::VERIFY_TOKEN),
     ("GET", paths::AUTH_ME),
     ("GET", paths::ME),
@@ -197,7 +198,9 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         let quiet = |r: Response| (r, None);
         match (req.method, path) {
             (Method::Get, paths::JWKS) => self.jwks(req).await.map(quiet),
-            (Method::Get, paths::DISCOVERY) => self.discovery(req).await.map(quiet),
+            (Method::Get, paths::DISCOVERY | paths::OAUTH_METADATA) => {
+                self.discovery(req).await.map(quiet)
+            }
             (Method::Post, paths::VERIFY_TOKEN) => self.verify_token(req).await.map(quiet),
             (Method::Get, paths::AUTH_ME | paths::ME) => self.me(req).await.map(quiet),
             (Method::Get | Method::Post, paths::REFRESH) => self.refresh(req).await,
@@ -485,25 +488,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
 
     async fn discovery(&self, req: &Request) -> Result<Response> {
         let tenant = self.resolve_tenant(req, true).await?;
-        let iss = tenant.config.issuer.trim_end_matches('/');
-        let doc = json!({
-            "issuer": tenant.config.issuer,
-            "jwks_uri": format!("{iss}/.well-known/jwks.json"),
-            "token_endpoint": format!("{iss}{API}/auth/refresh"),
-            "userinfo_endpoint": format!("{iss}{API}/me"),
-            "end_session_endpoint": format!("{iss}{API}/auth/logout"),
-            "introspection_endpoint": format!("{iss}{API}/auth/verify-token"),
-            "response_types_supported": ["token"],
-            "grant_types_supported": ["password", "refresh_token"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["EdDSA"],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "claims_supported": [
-                "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "token_type", "user_id",
-                "session_id", "tenant_id", "workspace_id", "roles", "scopes", "amr", "acr",
-                "email", "phone", "username", "user_name"
-            ],
-        });
+        let doc = discovery_document(&tenant.config);
         let body = serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?;
         Ok(cacheable(req, body, tenant.config.jwks_max_age_secs))
     }
@@ -696,7 +681,6 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         let tenant = self.resolve_tenant(req, false).await?;
         crate::csrf::same_site(req, &tenant.config)?;
         let tenant = self.fresh_tenant(&tenant).await?;
-        let now = self.now();
         let body: Body = if req.method == Method::Post {
             req.json()?
         } else {
@@ -711,6 +695,34 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no refresh token"))?;
         let verified = self.verify::<RefreshClaims>(&tenant, presented).await?;
         let claims = verified.claims();
+        if claims.client_id.is_some() {
+            // An OAuth client's refresh token is redeemed at the token endpoint, with the
+            // client's authentication, never here.
+            return Err(Error::invalid_token(
+                "an OAuth refresh token: redeem it at the token endpoint",
+            ));
+        }
+        let cfg = &tenant.config;
+        let (rotated, happened) = self.rotate(&tenant, claims).await?;
+        match rotated {
+            Ok((pair, record)) => Ok((
+                issue::token_response(cfg, &pair, &issue::user_from_grant(&record.grant)),
+                happened,
+            )),
+            Err(err) => Ok((issue::clear_cookies(cfg, Response::error(&err)), happened)),
+        }
+    }
+
+    /// Rotates the session of a verified refresh token (the one atomic store operation of
+    /// [`rotation`]): the next pair, or the refusal (`refresh_token_reused` revokes the
+    /// session); what happened is reported either way. The caller has verified the token and
+    /// checked whose it is (the OAuth token endpoint calls this too).
+    pub async fn rotate(
+        &self,
+        tenant: &Arc<TenantState>,
+        claims: &RefreshClaims,
+    ) -> Result<(Result<(TokenPair, SessionRecord)>, Option<Happened>)> {
+        let now = self.now();
         let cfg = &tenant.config;
         let signer = tenant.ring.signer()?;
 
@@ -718,6 +730,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         let jti = random::token_id()?;
         let sub_only = usso_shared::claims::Grant {
             sub: claims.sub.clone(),
+            client_id: claims.client_id.clone(),
             ..Default::default()
         };
         let next_refresh = issue::sign_refresh(
@@ -759,7 +772,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
                         session_id: claims.session_id.clone(),
                     }
                 });
-                return Ok((issue::clear_cookies(cfg, Response::error(&err)), happened));
+                return Ok((Err(err), happened));
             }
         };
         let record = record.ok_or_else(|| Error::internal("rotation returned no record"))?;
@@ -770,7 +783,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             expires_in: cfg.access_ttl_secs,
         };
         Ok((
-            issue::token_response(cfg, &pair, &issue::user_from_grant(&record.grant)),
+            Ok((pair, record)),
             Some(Happened::Refreshed {
                 tenant_id: cfg.tenant_id.clone(),
                 session_id: claims.session_id.clone(),
@@ -841,6 +854,45 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             }),
         ))
     }
+}
+
+/// The provider's metadata (OpenID Connect Discovery 1.0 and RFC 8414, one document): exactly
+/// what the origin's OAuth provider supports, under the tenant's issuer. Implicit and hybrid
+/// flows and the password grant are not offered (OAuth 2.1).
+pub fn discovery_document(cfg: &TenantConfig) -> serde_json::Value {
+    let iss = cfg.issuer.trim_end_matches('/');
+    let at = |p: &str| format!("{iss}{p}");
+    json!({
+        "issuer": cfg.issuer,
+        "jwks_uri": at(paths::JWKS),
+        "authorization_endpoint": at(paths::OAUTH_AUTHORIZE),
+        "token_endpoint": at(paths::OAUTH_TOKEN),
+        "userinfo_endpoint": at(paths::OAUTH_USERINFO),
+        "introspection_endpoint": at(paths::OAUTH_INTROSPECT),
+        "revocation_endpoint": at(paths::OAUTH_REVOKE),
+        "end_session_endpoint": at(paths::OAUTH_END_SESSION),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": ["openid", "profile", "email", "phone", "offline_access"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
+            "name", "picture", "locale", "email", "email_verified", "phone_number",
+            "phone_number_verified", "preferred_username", "user_id", "tenant_id",
+            "workspace_id", "roles", "scopes", "client_id", "scope"
+        ],
+    })
 }
 
 fn unknown_tenant(what: &str) -> Error {

@@ -45,10 +45,16 @@ pub fn sign_access(
         session_id,
         &cfg.tenant_id,
     );
-    token::sign(
+    let typ = if claims.is_oauth() {
+        token::TYP_AT_JWT
+    } else {
+        "JWT"
+    };
+    token::sign_typed(
         signer,
         TokenTimes::starting_at(now, cfg.access_ttl_secs),
         &claims,
+        typ,
     )
 }
 
@@ -65,10 +71,16 @@ pub fn sign_service_access(
         cfg.audience.as_deref(),
         &cfg.tenant_id,
     );
-    token::sign(
+    let typ = if claims.is_oauth() {
+        token::TYP_AT_JWT
+    } else {
+        "JWT"
+    };
+    token::sign_typed(
         signer,
         TokenTimes::starting_at(now, cfg.access_ttl_secs),
         &claims,
+        typ,
     )
 }
 

@@ -22,6 +22,7 @@ pub mod gdpr;
 pub mod http;
 pub mod identity;
 pub mod logging;
+pub mod oauth;
 pub mod sessions;
 pub mod store;
 pub mod tenants;

@@ -123,6 +123,21 @@ pub struct AccessClaims {
     /// Display name, if the user has one.
     #[serde(default)]
     pub user_name: Option<String>,
+    /// The OAuth client the token was issued to (RFC 9068 §2.2); absent on first-party
+    /// sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The OAuth scopes granted, space-separated (RFC 9068 §2.2.3); absent on first-party
+    /// sessions. `scopes` keeps the USSO permission scopes the SDKs check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl AccessClaims {
+    /// Whether this token was issued through the OAuth provider (signed `typ: at+jwt`).
+    pub fn is_oauth(&self) -> bool {
+        self.client_id.is_some()
+    }
 }
 
 impl TokenClaims for AccessClaims {
@@ -181,6 +196,12 @@ pub struct Grant {
     /// Display name.
     #[serde(default)]
     pub user_name: Option<String>,
+    /// The OAuth client a session was started for (its tokens carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The OAuth scopes granted to that client, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl Grant {
@@ -211,6 +232,8 @@ impl Grant {
             phone: self.phone.clone(),
             username: self.username.clone(),
             user_name: self.user_name.clone(),
+            client_id: self.client_id.clone(),
+            scope: self.scope.clone(),
         }
     }
 
@@ -245,6 +268,7 @@ impl Grant {
             sub: self.sub.clone(),
             session_id: session_id.into(),
             tenant_id: Some(tenant_id.into()),
+            client_id: self.client_id.clone(),
         }
     }
 }
@@ -268,6 +292,10 @@ pub struct RefreshClaims {
     /// The tenant.
     #[serde(default)]
     pub tenant_id: Option<String>,
+    /// The OAuth client the session belongs to: only that client may redeem it, at the token
+    /// endpoint (never at `/auth/refresh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 impl TokenClaims for RefreshClaims {
@@ -313,8 +341,11 @@ mod tests {
             phone: None,
             username: None,
             user_name: None,
+            client_id: None,
+            scope: None,
         };
         let v = serde_json::to_value(&c).unwrap();
+        assert!(v.get("client_id").is_none() && v.get("scope").is_none());
         assert_eq!(v["aud"], "usso");
         for f in ["workspace_id", "email", "phone", "username", "user_name"] {
             assert!(v.get(f).is_some_and(|x| x.is_null()), "{f} must be null");

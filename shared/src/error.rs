@@ -61,11 +61,31 @@ pub enum ErrorCode {
     ConfigurationError,
     /// A bug or an unexpected state. 500.
     InternalError,
+    /// Client authentication failed (unknown client, wrong secret or assertion, or no authentication where the client must authenticate). OAuth. 401.
+    InvalidClient,
+    /// The authorization code or refresh token is invalid, expired, used, or another client's; or the PKCE verifier does not match. OAuth. 400.
+    InvalidGrant,
+    /// The client is not allowed this grant or response type. OAuth. 400.
+    UnauthorizedClient,
+    /// The grant type is not supported (the password grant and implicit flow are refused: OAuth 2.1). OAuth. 400.
+    UnsupportedGrantType,
+    /// The response type is not supported (only `code`). OAuth. 400.
+    UnsupportedResponseType,
+    /// A requested scope is unknown, malformed or beyond the client's. OAuth. 400.
+    InvalidScope,
+    /// The person declined, or may not use this client. OAuth. 403.
+    AccessDenied,
+    /// `prompt=none` and nobody is signed in (OpenID Connect). 400.
+    LoginRequired,
+    /// `prompt=none` and the person has not consented (OpenID Connect). 400.
+    ConsentRequired,
+    /// An RFC 8707 `resource` is not an absolute URI or not allowed for the client. OAuth. 400.
+    InvalidTarget,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 34] = [
         Self::BadRequest,
         Self::ValidationError,
         Self::TenantNotFound,
@@ -90,6 +110,16 @@ impl ErrorCode {
         Self::ServiceUnavailable,
         Self::ConfigurationError,
         Self::InternalError,
+        Self::InvalidClient,
+        Self::InvalidGrant,
+        Self::UnauthorizedClient,
+        Self::UnsupportedGrantType,
+        Self::UnsupportedResponseType,
+        Self::InvalidScope,
+        Self::AccessDenied,
+        Self::LoginRequired,
+        Self::ConsentRequired,
+        Self::InvalidTarget,
     ];
 
     /// The stable snake_case code sent as `error_code`.
@@ -119,13 +149,33 @@ impl ErrorCode {
             Self::ServiceUnavailable => "service_unavailable",
             Self::ConfigurationError => "configuration_error",
             Self::InternalError => "internal_error",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 
     /// The HTTP status this code is answered with.
     pub const fn status(self) -> u16 {
         match self {
-            Self::BadRequest | Self::TenantNotFound => 400,
+            Self::BadRequest
+            | Self::TenantNotFound
+            | Self::InvalidGrant
+            | Self::UnauthorizedClient
+            | Self::UnsupportedGrantType
+            | Self::UnsupportedResponseType
+            | Self::InvalidScope
+            | Self::LoginRequired
+            | Self::ConsentRequired
+            | Self::InvalidTarget
+            => 400,
             Self::InvalidCredentials
             | Self::InvalidToken
             | Self::TokenExpired
@@ -133,8 +183,9 @@ impl ErrorCode {
             | Self::RefreshTokenReused
             | Self::SessionRevoked
             | Self::SessionExpired
-            | Self::Unauthorized => 401,
-            Self::PermissionDenied | Self::MfaRequired => 403,
+            | Self::Unauthorized
+            | Self::InvalidClient => 401,
+            Self::PermissionDenied | Self::MfaRequired | Self::AccessDenied => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
@@ -178,6 +229,16 @@ impl ErrorCode {
             Self::ServiceUnavailable => "A backing service is unavailable; try again later.",
             Self::ConfigurationError => "The service is misconfigured.",
             Self::InternalError => "An internal error occurred.",
+            Self::InvalidClient => "Client authentication failed.",
+            Self::InvalidGrant => "The authorization grant or refresh token is invalid, expired, revoked or was issued to another client.",
+            Self::UnauthorizedClient => "This client may not use this grant type.",
+            Self::UnsupportedGrantType => "This grant type is not supported.",
+            Self::UnsupportedResponseType => "This response type is not supported.",
+            Self::InvalidScope => "The requested scope is invalid or exceeds what the client may ask for.",
+            Self::AccessDenied => "The resource owner denied the request.",
+            Self::LoginRequired => "Signing in is required.",
+            Self::ConsentRequired => "Consent is required.",
+            Self::InvalidTarget => "The requested resource is invalid or not allowed.",
         }
     }
 }
@@ -211,6 +272,50 @@ impl ErrorCode {
             Self::ServiceUnavailable => "سرویس پشتیبان در دسترس نیست؛ بعداً دوباره تلاش کنید.",
             Self::ConfigurationError => "پیکربندی سرویس نادرست است.",
             Self::InternalError => "خطای داخلی رخ داد.",
+            Self::InvalidClient => "احراز هویت برنامهٔ کلاینت ناموفق بود.",
+            Self::InvalidGrant => "مجوز یا توکن تازه‌سازی نامعتبر، منقضی، لغوشده یا متعلق به برنامهٔ دیگری است.",
+            Self::UnauthorizedClient => "این برنامه اجازهٔ استفاده از این نوع مجوز را ندارد.",
+            Self::UnsupportedGrantType => "این نوع مجوز پشتیبانی نمی‌شود.",
+            Self::UnsupportedResponseType => "این نوع پاسخ پشتیبانی نمی‌شود.",
+            Self::InvalidScope => "دامنهٔ درخواستی نامعتبر است یا بیش از حد مجاز برنامه است.",
+            Self::AccessDenied => "کاربر درخواست را رد کرد.",
+            Self::LoginRequired => "ورود به حساب لازم است.",
+            Self::ConsentRequired => "رضایت کاربر لازم است.",
+            Self::InvalidTarget => "منبع درخواستی نامعتبر یا غیرمجاز است.",
+        }
+    }
+}
+
+impl ErrorCode {
+    /// The RFC 6749 `error` this code is answered with on OAuth endpoints (§5.2, §4.1.2.1):
+    /// the OAuth codes are their own; a grant that fails for any reason of the token layer
+    /// (bad, expired, reused, revoked) is `invalid_grant`; malformed input is
+    /// `invalid_request`; a failure of ours is `server_error` or `temporarily_unavailable`.
+    pub const fn oauth_error(self) -> &'static str {
+        match self {
+            Self::BadRequest
+            | Self::ValidationError
+            | Self::TenantNotFound
+            | Self::NotFound
+            | Self::MethodNotAllowed
+            | Self::Conflict
+            | Self::PreconditionFailed
+            | Self::PayloadTooLarge
+            | Self::UriTooLong
+            | Self::HeadersTooLarge => "invalid_request",
+            Self::InvalidCredentials
+            | Self::InvalidToken
+            | Self::TokenExpired
+            | Self::TokenNotYetValid
+            | Self::RefreshTokenReused
+            | Self::SessionRevoked
+            | Self::SessionExpired
+            | Self::MfaRequired => "invalid_grant",
+            Self::Unauthorized => "invalid_client",
+            Self::PermissionDenied => "access_denied",
+            Self::TooManyRequests | Self::ServiceUnavailable => "temporarily_unavailable",
+            Self::ConfigurationError | Self::InternalError => "server_error",
+            other => other.as_str(),
         }
     }
 }
@@ -324,6 +429,25 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The RFC 6749 §5.2 error body `{"error","error_description"}` (OAuth endpoints).
+    pub fn oauth_body(&self) -> OAuthErrorBody<'_> {
+        OAuthErrorBody {
+            error: self.code.oauth_error(),
+            error_description: &self.detail,
+        }
+    }
+}
+
+/// The RFC 6749 §5.2 error body.
+#[derive(Debug, Serialize)]
+pub struct OAuthErrorBody<'a> {
+    /// The RFC's error code.
+    pub error: &'static str,
+    /// Detail for the developer (never secrets).
+    pub error_description: &'a str,
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.detail)
@@ -402,6 +526,33 @@ mod tests {
         assert_eq!(v["message"]["en"], "The token has expired.");
         assert_eq!(v["message"]["fa"], "توکن منقضی شده است.");
         assert_eq!(v["detail"], "exp passed");
+    }
+
+    #[test]
+    fn oauth_errors_are_the_rfc_names() {
+        let rfc = [
+            "invalid_request",
+            "invalid_client",
+            "invalid_grant",
+            "unauthorized_client",
+            "unsupported_grant_type",
+            "unsupported_response_type",
+            "invalid_scope",
+            "access_denied",
+            "server_error",
+            "temporarily_unavailable",
+            "login_required",
+            "consent_required",
+            "invalid_target",
+        ];
+        for code in ErrorCode::ALL {
+            assert!(rfc.contains(&code.oauth_error()), "{code}: {}", code.oauth_error());
+        }
+        let e = Error::new(ErrorCode::RefreshTokenReused, "used twice");
+        let v = serde_json::to_value(e.oauth_body()).unwrap();
+        assert_eq!(v, serde_json::json!({"error": "invalid_grant", "error_description": "used twice"}));
+        assert_eq!(ErrorCode::InvalidClient.status(), 401);
+        assert_eq!(ErrorCode::InvalidGrant.status(), 400);
     }
 
     #[test]

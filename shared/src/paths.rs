@@ -137,6 +137,33 @@ pub const USER_PASSWORD: &str = api!("/users/{uid}/password");
 pub const TENANTS: &str = api!("/tenants");
 /// One tenant (the system administrator; a tenant's administrator for its own).
 pub const TENANT: &str = api!("/tenants/{tenant_id}");
+/// OAuth clients (`GET`: list; `POST`: register one).
+pub const OAUTH_CLIENTS: &str = api!("/oauth/clients");
+/// One OAuth client (`GET`, `PATCH`, `DELETE`).
+pub const OAUTH_CLIENT: &str = api!("/oauth/clients/{client_id}");
+/// A new secret for a confidential client (the old one stops working).
+pub const OAUTH_CLIENT_ROTATE: &str = api!("/oauth/clients/{client_id}/rotate-secret");
+/// The authorization endpoint (RFC 6749 §3.1; GET, and POST for the consent form).
+pub const OAUTH_AUTHORIZE: &str = api!("/oauth/authorize");
+/// The consent form's answer.
+pub const OAUTH_CONSENT: &str = api!("/oauth/authorize/consent");
+/// The token endpoint (RFC 6749 §3.2).
+pub const OAUTH_TOKEN: &str = api!("/oauth/token");
+/// OpenID Connect userinfo.
+pub const OAUTH_USERINFO: &str = api!("/oauth/userinfo");
+/// Token introspection (RFC 7662).
+pub const OAUTH_INTROSPECT: &str = api!("/oauth/introspect");
+/// Token revocation (RFC 7009).
+pub const OAUTH_REVOKE: &str = api!("/oauth/revoke");
+/// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+pub const OAUTH_END_SESSION: &str = api!("/oauth/end-session");
+/// The consents you gave OAuth clients (`GET`), and taking one back (`DELETE …/{client_id}`).
+pub const OAUTH_CONSENTS: &str = api!("/oauth/consents");
+/// One consent of yours.
+pub const OAUTH_CONSENT_OF: &str = api!("/oauth/consents/{client_id}");
+/// RFC 8414 authorization server metadata.
+pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
+
 /// The OpenAPI description.
 pub const OPENAPI: &str = api!("/openapi.json");
 /// The API docs page.
@@ -254,4 +281,17 @@ pub const DOCUMENTED: &[&str] = &[
     USER_PASSWORD,
     TENANTS,
     TENANT,
+    OAUTH_CLIENTS,
+    OAUTH_CLIENT,
+    OAUTH_CLIENT_ROTATE,
+    OAUTH_AUTHORIZE,
+    OAUTH_CONSENT,
+    OAUTH_TOKEN,
+    OAUTH_USERINFO,
+    OAUTH_INTROSPECT,
+    OAUTH_REVOKE,
+    OAUTH_END_SESSION,
+    OAUTH_CONSENTS,
+    OAUTH_CONSENT_OF,
+    OAUTH_METADATA,
 ];

@@ -87,11 +87,24 @@ fn to_datetime(t: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp(t, 0).ok_or_else(|| Error::internal("time out of range"))
 }
 
+/// `typ` of access tokens issued to OAuth clients (RFC 9068 §2.1).
+pub const TYP_AT_JWT: &str = "at+jwt";
+
 /// Signs `claims` with the key pair; the header is `{"alg":"EdDSA","kid":…,"typ":"JWT"}`.
 pub fn sign<C: TokenClaims>(key: &KeyPair, times: TokenTimes, claims: &C) -> Result<String> {
+    sign_typed(key, times, claims, "JWT")
+}
+
+/// [`sign`] with another `typ` ([`TYP_AT_JWT`] for OAuth access tokens).
+pub fn sign_typed<C: TokenClaims>(
+    key: &KeyPair,
+    times: TokenTimes,
+    claims: &C,
+    typ: &str,
+) -> Result<String> {
     let header = Header::empty()
         .with_key_id(key.kid())
-        .with_token_type("JWT");
+        .with_token_type(typ);
     let mut envelope = Claims::new(claims);
     envelope.issued_at = Some(to_datetime(times.iat)?);
     envelope.not_before = Some(to_datetime(times.nbf)?);
@@ -197,7 +210,10 @@ impl<'a> UnverifiedToken<'a> {
             return Err(Error::invalid_token("unsupported critical header"));
         }
         if let Some(typ) = &inner.header().token_type {
-            if !typ.eq_ignore_ascii_case("JWT") {
+            // `JWT`, or RFC 9068's `at+jwt` (its media-type spelling too); the claims'
+            // `token_type` still decides what the token is.
+            let t = typ.to_ascii_lowercase();
+            if !matches!(t.as_str(), "jwt" | "at+jwt" | "application/at+jwt") {
                 return Err(Error::invalid_token("unexpected typ"));
             }
         }

@@ -129,6 +129,26 @@ pub enum AuditEvent {
     AgentTokenIssued,
     /// An agent JWT was refused (bad signature, replay, lifetime, audience, unknown agent).
     AgentTokenRefused,
+    /// An OAuth client was registered.
+    OauthClientCreated,
+    /// An OAuth client was changed (details, redirect URIs, scopes, activation, secret).
+    OauthClientUpdated,
+    /// An OAuth client was deleted.
+    OauthClientDeleted,
+    /// Client authentication failed at an OAuth endpoint.
+    OauthClientAuthFailed,
+    /// A person consented to a client's scopes.
+    OauthConsentGranted,
+    /// A person took back their consent to a client.
+    OauthConsentRevoked,
+    /// An authorization code was issued.
+    OauthCodeIssued,
+    /// The token endpoint issued tokens (`grant_type` in the detail).
+    OauthTokenIssued,
+    /// A used authorization code was presented again: what it issued is revoked.
+    OauthCodeReplayed,
+    /// A token was revoked at the revocation endpoint.
+    OauthTokenRevoked,
 }
 
 impl AuditEvent {

@@ -22,11 +22,18 @@ pub fn redirect_allowed(url: &str, allowed: &[String]) -> bool {
 pub fn local_path(url: &str) -> bool {
     url.starts_with('/')
         && !url.starts_with("//")
-        && !url.starts_with(usso_shared::paths::PREFIX)
+        && (!url.starts_with(usso_shared::paths::PREFIX) || is_authorize_request(url))
         && url.len() <= 2048
         && !url
             .chars()
             .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+}
+
+/// Whether `url` is an OAuth authorization request of this site (the one API route a sign-in
+/// returns to: the provider's sign-in step).
+pub fn is_authorize_request(url: &str) -> bool {
+    url.strip_prefix(usso_shared::paths::OAUTH_AUTHORIZE)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('?'))
 }
 
 /// A redirect a sign-in may follow: a [`local_path`] or a URL the tenant allows.

@@ -75,6 +75,8 @@ pub enum Resource {
     ApiKeys,
     /// Service accounts (agents).
     Agents,
+    /// OAuth clients.
+    OAuthClients,
 }
 
 impl Resource {
@@ -90,6 +92,7 @@ impl Resource {
             Self::Audit => "usso/audit",
             Self::ApiKeys => "usso/apikeys",
             Self::Agents => "usso/agents",
+            Self::OAuthClients => "usso/clients",
         }
     }
 }

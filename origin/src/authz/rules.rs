@@ -103,7 +103,9 @@ const fn in_ws(a: Action) -> Rule {
 }
 
 use Action::{Create, Delete, Read, Update};
-use Resource::{Agents, ApiKeys, Audit, Profiles, Roles, Tenants, Users, Workspaces};
+use Resource::{
+    Agents, ApiKeys, Audit, OAuthClients, Profiles, Roles, Tenants, Users, Workspaces,
+};
 
 /// `GET /users`.
 pub const USERS_LIST: Route = route("GET", paths::USERS, scope(Read, Users));
@@ -241,6 +243,27 @@ pub const AGENT_KEY_REMOVE: Route = route("DELETE", paths::AGENT_KEY, scope(Upda
 pub const AGENT_REGISTRATION_KEYS: Route =
     route("POST", paths::AGENT_REGISTRATION_KEYS, Rule::SignedIn);
 
+/// `GET /oauth/clients`.
+pub const OAUTH_CLIENTS_LIST: Route = route("GET", paths::OAUTH_CLIENTS, scope(Read, OAuthClients));
+/// `POST /oauth/clients` (its permission scopes within the caller's).
+pub const OAUTH_CLIENTS_CREATE: Route =
+    route("POST", paths::OAUTH_CLIENTS, scope(Create, OAuthClients));
+/// `GET /oauth/clients/{client_id}`.
+pub const OAUTH_CLIENT_GET: Route = route("GET", paths::OAUTH_CLIENT, scope(Read, OAuthClients));
+/// `PATCH /oauth/clients/{client_id}`.
+pub const OAUTH_CLIENT_UPDATE: Route =
+    route("PATCH", paths::OAUTH_CLIENT, scope(Update, OAuthClients));
+/// `DELETE /oauth/clients/{client_id}`.
+pub const OAUTH_CLIENT_DELETE: Route =
+    route("DELETE", paths::OAUTH_CLIENT, scope(Delete, OAuthClients));
+/// `POST /oauth/clients/{client_id}/rotate-secret`.
+pub const OAUTH_CLIENT_ROTATE: Route =
+    route("POST", paths::OAUTH_CLIENT_ROTATE, scope(Update, OAuthClients));
+/// `GET /oauth/consents` (your own).
+pub const OAUTH_CONSENTS_MINE: Route = route("GET", paths::OAUTH_CONSENTS, Rule::SignedIn);
+/// `DELETE /oauth/consents/{client_id}` (your own).
+pub const OAUTH_CONSENT_REVOKE: Route = route("DELETE", paths::OAUTH_CONSENT_OF, Rule::SignedIn);
+
 /// Every route with a rule, in the order of the documentation.
 pub const ALL: &[Route] = &[
     USERS_LIST,
@@ -300,6 +323,14 @@ pub const ALL: &[Route] = &[
     AGENT_KEYS_ADD,
     AGENT_KEY_REMOVE,
     AGENT_REGISTRATION_KEYS,
+    OAUTH_CLIENTS_LIST,
+    OAUTH_CLIENTS_CREATE,
+    OAUTH_CLIENT_GET,
+    OAUTH_CLIENT_UPDATE,
+    OAUTH_CLIENT_DELETE,
+    OAUTH_CLIENT_ROTATE,
+    OAUTH_CONSENTS_MINE,
+    OAUTH_CONSENT_REVOKE,
 ];
 
 /// The route → rule table of `docs/authorization.md`.

@@ -1342,3 +1342,180 @@ pub struct AgentScopes {
     /// Its workspace.
     pub workspace_id: Option<String>,
 }
+
+/// Body of `POST /oauth/clients` (RFC 7591's client metadata names).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOAuthClient {
+    /// Shown to people on the consent page.
+    pub name: String,
+    /// What it is.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Where codes may be sent (exact match; https, http on loopback, or a native app's
+    /// reverse-domain scheme).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Default `["authorization_code", "refresh_token"]`.
+    #[serde(default)]
+    pub grant_types: Option<Vec<crate::oauth::clients::GrantType>>,
+    /// Only `["code"]`.
+    #[serde(default)]
+    pub response_types: Option<Vec<String>>,
+    /// `client_secret_basic` (default), `client_secret_post`, or `none` (a public client).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<crate::oauth::clients::AuthMethod>,
+    /// What it may ask for: `openid profile email phone offline_access` (the default) and
+    /// permission scopes within yours.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// A first-party client: no consent page.
+    #[serde(default)]
+    pub skip_consent: bool,
+}
+
+impl From<CreateOAuthClient> for crate::oauth::clients::NewClient {
+    fn from(b: CreateOAuthClient) -> Self {
+        Self {
+            name: b.name,
+            description: b.description,
+            redirect_uris: b.redirect_uris,
+            post_logout_redirect_uris: b.post_logout_redirect_uris,
+            grant_types: b.grant_types,
+            response_types: b.response_types,
+            token_endpoint_auth_method: b.token_endpoint_auth_method,
+            scopes: b.scopes,
+            skip_consent: b.skip_consent,
+        }
+    }
+}
+
+/// Body of `PATCH /oauth/clients/{client_id}`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOAuthClient {
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Redirect URIs (replaces them).
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Logout return URIs (replaces them).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Grants (replaces them).
+    #[serde(default)]
+    pub grant_types: Option<Vec<crate::oauth::clients::GrantType>>,
+    /// Scopes (replaces them; within yours).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// First party.
+    #[serde(default)]
+    pub skip_consent: Option<bool>,
+    /// Inactive clients authenticate nothing.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+impl From<UpdateOAuthClient> for crate::oauth::clients::ClientChange {
+    fn from(b: UpdateOAuthClient) -> Self {
+        Self {
+            name: b.name,
+            description: b.description,
+            redirect_uris: b.redirect_uris,
+            post_logout_redirect_uris: b.post_logout_redirect_uris,
+            grant_types: b.grant_types,
+            scopes: b.scopes,
+            skip_consent: b.skip_consent,
+            is_active: b.is_active,
+        }
+    }
+}
+
+/// An OAuth client (its secret appears once: on creation and rotation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthClientView {
+    /// The id.
+    pub client_id: String,
+    /// The secret, only in the answer that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Logout return URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Grants.
+    pub grant_types: Vec<crate::oauth::clients::GrantType>,
+    /// Always `["code"]`.
+    pub response_types: Vec<&'static str>,
+    /// Authentication method.
+    pub token_endpoint_auth_method: crate::oauth::clients::AuthMethod,
+    /// Scopes it may ask for.
+    pub scopes: Vec<String>,
+    /// First party.
+    pub skip_consent: bool,
+    /// Active.
+    pub is_active: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// The version (the `ETag`).
+    pub version: i64,
+}
+
+impl OAuthClientView {
+    /// The view of a stored client.
+    pub fn of(c: &crate::oauth::clients::Client, version: i64, secret: Option<String>) -> Self {
+        Self {
+            client_id: c.client_id.clone(),
+            client_secret: secret,
+            name: c.name.clone(),
+            description: c.description.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            grant_types: c.grant_types.clone(),
+            response_types: vec!["code"],
+            token_endpoint_auth_method: c.token_endpoint_auth_method,
+            scopes: c.scopes.clone(),
+            skip_consent: c.skip_consent,
+            is_active: c.is_active,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            version,
+        }
+    }
+}
+
+/// A page of OAuth clients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthClientPage {
+    /// The clients.
+    pub items: Vec<OAuthClientView>,
+    /// All of them.
+    pub total: u64,
+    /// Skipped.
+    pub offset: u64,
+    /// Page size.
+    pub limit: u64,
+}
+
+/// An RFC 6749 §5.2 error body (OAuth endpoints).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
+    /// `unsupported_grant_type`, `invalid_scope`, …
+    pub error: String,
+    /// What went wrong, for the developer.
+    pub error_description: String,
+}

@@ -13,6 +13,7 @@ pub mod dto;
 pub mod extract;
 pub mod gateway;
 pub mod hyper_errors;
+pub mod oauth;
 pub mod openapi;
 pub mod pages;
 pub mod profiles;
@@ -49,6 +50,7 @@ pub fn router(ctx: CtxRef, gateway: Option<Arc<Gateway>>) -> Router {
         .merge(account_routes())
         .merge(admin_routes())
         .merge(page_routes())
+        .merge(oauth_routes())
         .route(paths::HEALTH, get(system::health))
         .merge(openapi::routes())
         .fallback(system::not_found)
@@ -63,6 +65,7 @@ fn token_routes() -> Router<CtxRef> {
     Router::new()
         .route(paths::JWKS, get(jwks))
         .route(paths::DISCOVERY, get(discovery))
+        .route(paths::OAUTH_METADATA, get(oauth_metadata))
         .route(paths::VERIFY_TOKEN, post(verify_token))
         // Opt-in benchmark routes (the core answers 404 unless USSO_BENCH_ROUTES is set).
         .route(usso_edge::bench::VERIFY, post(edge))
@@ -71,6 +74,27 @@ fn token_routes() -> Router<CtxRef> {
         .route(paths::API_KEYS_VERIFY_ALIAS, post(verify_api_key))
         .route(paths::REFRESH, post(refresh).get(refresh))
         .route(paths::LOGOUT, post(logout).get(logout))
+}
+
+/// The OAuth 2.1 / OpenID Connect provider.
+fn oauth_routes() -> Router<CtxRef> {
+    use oauth::*;
+    Router::new()
+        .route(paths::OAUTH_CLIENTS, get(list_clients).post(create_client))
+        .route(
+            paths::OAUTH_CLIENT,
+            get(get_client).patch(update_client).delete(delete_client),
+        )
+        .route(paths::OAUTH_CLIENT_ROTATE, post(rotate_secret))
+        .route(paths::OAUTH_AUTHORIZE, get(authorize).post(authorize))
+        .route(paths::OAUTH_CONSENT, post(consent_post))
+        .route(paths::OAUTH_TOKEN, post(token))
+        .route(paths::OAUTH_USERINFO, get(userinfo_route).post(userinfo_route))
+        .route(paths::OAUTH_INTROSPECT, post(introspection))
+        .route(paths::OAUTH_REVOKE, post(revocation))
+        .route(paths::OAUTH_END_SESSION, get(end_session).post(end_session))
+        .route(paths::OAUTH_CONSENTS, get(my_consents))
+        .route(paths::OAUTH_CONSENT_OF, delete(revoke_consent))
 }
 
 /// Signing in.

@@ -101,6 +101,22 @@ use crate::app::CtxRef;
         super::tenants::get,
         super::tenants::update,
         super::tenants::delete,
+        super::tokens::oauth_metadata,
+        super::oauth::list_clients,
+        super::oauth::create_client,
+        super::oauth::get_client,
+        super::oauth::update_client,
+        super::oauth::delete_client,
+        super::oauth::rotate_secret,
+        super::oauth::my_consents,
+        super::oauth::revoke_consent,
+        super::oauth::authorize,
+        super::oauth::consent_post,
+        super::oauth::token,
+        super::oauth::introspection,
+        super::oauth::revocation,
+        super::oauth::userinfo_route,
+        super::oauth::end_session,
     ),
     components(schemas(LoginRequest, LoginMethod, MagicLinkAccepted, SecondStepRequired, OtpRequest, OtpAccepted, MagicLinkRequest, MagicLinkConfirm, MfaVerify, VerifyRequest, RefreshRequest, TokenResponse, TokenPairDoc, ErrorResponse,
         UserView, IdentifierView, UserPage, CreateUser, UpdateUser, AddIdentifier, IdentifierList, Credentials,
@@ -111,9 +127,12 @@ use crate::app::CtxRef;
         WorkspaceView, WorkspacePage, CreateWorkspace, UpdateWorkspace, MemberView, MemberPage, AddMember,
         UpdateMember, InvitationView, InvitationPage, CreateInvitation, InvitationInfo, AcceptInvitation,
         Accepted, SwitchWorkspace, ChangePassword, SessionsEnded, CodeFor, ResetPassword, VerifyIdentifier, VerifyLink,
-        DeleteAccount, SetPassword, AuditPage, CreateTenant, TenantPage)),
+        DeleteAccount, SetPassword, AuditPage, CreateTenant, TenantPage,
+        CreateOAuthClient, UpdateOAuthClient, OAuthClientView, OAuthClientPage, OAuthError,
+        crate::oauth::grant::TokenResponse, crate::oauth::clients::GrantType,
+        crate::oauth::clients::AuthMethod, crate::oauth::consent::Consent)),
     tags((name = "auth"), (name = "tokens"), (name = "sessions"), (name = "users"), (name = "roles"),
-        (name = "profiles"), (name = "workspaces"), (name = "account"), (name = "tenants"), (name = "system"))
+        (name = "profiles"), (name = "workspaces"), (name = "account"), (name = "tenants"), (name = "system"), (name = "oauth"))
 )]
 pub struct ApiDoc;
 

@@ -22,6 +22,16 @@ pub async fn pass(
     req: &usso_edge::http::Request,
 ) -> usso_edge::http::Response {
     let (res, happened) = ctx.core.handle_reporting(req).await;
+    audit_happened(ctx, &extract::meta(req), happened).await;
+    res
+}
+
+/// Audits what the edge core reports it did (a refresh, a detected reuse, a logout).
+pub async fn audit_happened(
+    ctx: &crate::app::Ctx,
+    who: &crate::app::ClientMeta,
+    happened: Option<Happened>,
+) {
     let event = match &happened {
         Some(Happened::Refreshed {
             tenant_id,
@@ -50,9 +60,8 @@ pub async fn pass(
         None => None,
     };
     if let Some((tenant, event, detail)) = event {
-        crate::audit::client(ctx, tenant, event, &extract::meta(req), detail).await;
+        crate::audit::client(ctx, tenant, event, who, detail).await;
     }
-    res
 }
 
 /// The tenant's JWKS (active, next and previous keys).
@@ -69,6 +78,14 @@ pub async fn jwks(ctx: State<CtxRef>, req: CoreRequest) -> Out {
     params(("domain" = Option<String>, Query, description = "host[:port] selecting the tenant")),
     responses((status = 200, description = "Discovery document"), (status = 400, body = dto::ErrorResponse)))]
 pub async fn discovery(ctx: State<CtxRef>, req: CoreRequest) -> Out {
+    edge(ctx, req).await
+}
+
+/// RFC 8414 authorization server metadata (the same document as the OpenID discovery).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
+    params(("domain" = Option<String>, Query, description = "host[:port] selecting the tenant")),
+    responses((status = 200, description = "Authorization server metadata"), (status = 400, body = dto::ErrorResponse)))]
+pub async fn oauth_metadata(ctx: State<CtxRef>, req: CoreRequest) -> Out {
     edge(ctx, req).await
 }
 

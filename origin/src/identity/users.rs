@@ -292,6 +292,8 @@ impl User {
             phone: self.phone.clone(),
             username: self.username.clone(),
             user_name: self.name.clone(),
+            client_id: None,
+            scope: None,
         }
     }
 }

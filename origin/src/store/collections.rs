@@ -19,13 +19,17 @@ pub const INVITATIONS: &str = "invitations";
 pub const API_KEYS: &str = "api_keys";
 /// Service accounts (`id` = `service:<hex>`; `kids` lists their public keys' ids).
 pub const AGENTS: &str = "agents";
+/// OAuth clients (`id` = the client id; only a hash of a confidential client's secret).
+pub const OAUTH_CLIENTS: &str = "oauth_clients";
+/// Consents people gave OAuth clients (`id` = `<user id>:<client id>`).
+pub const OAUTH_CONSENTS: &str = "oauth_consents";
 /// The audit trail.
 pub const AUDIT: &str = "audit";
 /// Messages waiting for delivery.
 pub const OUTBOX: &str = "outbox";
 
 /// Every collection, in export order.
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 13] = [
     TENANTS,
     KEYS,
     ROLES,
@@ -35,6 +39,8 @@ pub const ALL: [&str; 11] = [
     INVITATIONS,
     API_KEYS,
     AGENTS,
+    OAUTH_CLIENTS,
+    OAUTH_CONSENTS,
     AUDIT,
     OUTBOX,
 ];

@@ -191,6 +191,17 @@ impl Target {
         &self.0
     }
 
+    /// Whether it is an OAuth authorization request of this site.
+    pub fn is_authorize(&self) -> bool {
+        crate::authn::magic_link::is_authorize_request(&self.0)
+    }
+
+    /// Whether it is an authorization request that wants a sign-in after a given time
+    /// (`login_after`): the sign-in page then shows its form even to a signed-in browser.
+    pub fn forces_sign_in(&self) -> bool {
+        self.is_authorize() && (self.0.contains("?login_after=") || self.0.contains("&login_after="))
+    }
+
     /// Whether it is the default (nothing to carry between pages).
     pub fn is_default(&self) -> bool {
         self.0 == p::ACCOUNT

@@ -73,11 +73,25 @@ async fn finish(ctx: &Ctx, v: &Visit, auth: Authenticated) -> Result<Response> {
     }
 }
 
-/// A 303 to the target with the session's cookies and the signed-in marker.
+/// A 303 to the target with the session's cookies and the signed-in marker. Back to an OAuth
+/// authorization request, a page that moves on by itself instead: that request ends in a
+/// redirect to the client's site, which the form's `form-action` would block.
 fn signed_in(v: &Visit, started: Started) -> Response {
     let res = respond::started(&v.tc, started);
-    let mut out = respond::redirect_with_cookies(v.target.as_str().to_owned(), res)
-        .with_header("set-cookie", signed_in_cookie(&v.tc, false));
+    let mut out = if v.target.is_authorize() {
+        let mut page = Page::new(&v.f, v.f.t.sign_in_title).link(v.target.as_str(), v.f.t.sign_in);
+        page.refresh = Some(v.target.as_str().to_owned());
+        let mut moving = page.respond(200);
+        moving.headers.extend(
+            res.headers
+                .into_iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie")),
+        );
+        moving
+    } else {
+        respond::redirect_with_cookies(v.target.as_str().to_owned(), res)
+    }
+    .with_header("set-cookie", signed_in_cookie(&v.tc, false));
     for c in &v.f.cookies {
         out = out.with_header("set-cookie", c.clone());
     }
@@ -187,6 +201,10 @@ pub async fn login_get(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest)
 /// A redirect when the browser holds a live session: to the target, or through the resume
 /// route when only the signed-in marker is left.
 async fn already_signed_in(ctx: &Ctx, v: &Visit, req: &Request) -> Option<Response> {
+    if v.target.forces_sign_in() {
+        // The client asked for a fresh sign-in (`prompt=login`, `max_age`): show the form.
+        return None;
+    }
     if extract::caller(ctx, req, &v.tc, true).await.is_ok() {
         return Some(see_other(v.target.as_str(), Some(&v.f)));
     }
