@@ -174,8 +174,7 @@ impl ErrorCode {
             | Self::InvalidScope
             | Self::LoginRequired
             | Self::ConsentRequired
-            | Self::InvalidTarget
-            => 400,
+            | Self::InvalidTarget => 400,
             Self::InvalidCredentials
             | Self::InvalidToken
             | Self::TokenExpired
@@ -273,7 +272,9 @@ impl ErrorCode {
             Self::ConfigurationError => "پیکربندی سرویس نادرست است.",
             Self::InternalError => "خطای داخلی رخ داد.",
             Self::InvalidClient => "احراز هویت برنامهٔ کلاینت ناموفق بود.",
-            Self::InvalidGrant => "مجوز یا توکن تازه‌سازی نامعتبر، منقضی، لغوشده یا متعلق به برنامهٔ دیگری است.",
+            Self::InvalidGrant => {
+                "مجوز یا توکن تازه‌سازی نامعتبر، منقضی، لغوشده یا متعلق به برنامهٔ دیگری است."
+            }
             Self::UnauthorizedClient => "این برنامه اجازهٔ استفاده از این نوع مجوز را ندارد.",
             Self::UnsupportedGrantType => "این نوع مجوز پشتیبانی نمی‌شود.",
             Self::UnsupportedResponseType => "این نوع پاسخ پشتیبانی نمی‌شود.",
@@ -546,11 +547,18 @@ mod tests {
             "invalid_target",
         ];
         for code in ErrorCode::ALL {
-            assert!(rfc.contains(&code.oauth_error()), "{code}: {}", code.oauth_error());
+            assert!(
+                rfc.contains(&code.oauth_error()),
+                "{code}: {}",
+                code.oauth_error()
+            );
         }
         let e = Error::new(ErrorCode::RefreshTokenReused, "used twice");
         let v = serde_json::to_value(e.oauth_body()).unwrap();
-        assert_eq!(v, serde_json::json!({"error": "invalid_grant", "error_description": "used twice"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"error": "invalid_grant", "error_description": "used twice"})
+        );
         assert_eq!(ErrorCode::InvalidClient.status(), 401);
         assert_eq!(ErrorCode::InvalidGrant.status(), 400);
     }

@@ -102,9 +102,7 @@ pub fn sign_typed<C: TokenClaims>(
     claims: &C,
     typ: &str,
 ) -> Result<String> {
-    let header = Header::empty()
-        .with_key_id(key.kid())
-        .with_token_type(typ);
+    let header = Header::empty().with_key_id(key.kid()).with_token_type(typ);
     let mut envelope = Claims::new(claims);
     envelope.issued_at = Some(to_datetime(times.iat)?);
     envelope.not_before = Some(to_datetime(times.nbf)?);

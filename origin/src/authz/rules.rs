@@ -103,9 +103,7 @@ const fn in_ws(a: Action) -> Rule {
 }
 
 use Action::{Create, Delete, Read, Update};
-use Resource::{
-    Agents, ApiKeys, Audit, OAuthClients, Profiles, Roles, Tenants, Users, Workspaces,
-};
+use Resource::{Agents, ApiKeys, Audit, OAuthClients, Profiles, Roles, Tenants, Users, Workspaces};
 
 /// `GET /users`.
 pub const USERS_LIST: Route = route("GET", paths::USERS, scope(Read, Users));
@@ -257,8 +255,11 @@ pub const OAUTH_CLIENT_UPDATE: Route =
 pub const OAUTH_CLIENT_DELETE: Route =
     route("DELETE", paths::OAUTH_CLIENT, scope(Delete, OAuthClients));
 /// `POST /oauth/clients/{client_id}/rotate-secret`.
-pub const OAUTH_CLIENT_ROTATE: Route =
-    route("POST", paths::OAUTH_CLIENT_ROTATE, scope(Update, OAuthClients));
+pub const OAUTH_CLIENT_ROTATE: Route = route(
+    "POST",
+    paths::OAUTH_CLIENT_ROTATE,
+    scope(Update, OAuthClients),
+);
 /// `GET /oauth/consents` (your own).
 pub const OAUTH_CONSENTS_MINE: Route = route("GET", paths::OAUTH_CONSENTS, Rule::SignedIn);
 /// `DELETE /oauth/consents/{client_id}` (your own).

@@ -89,7 +89,10 @@ fn oauth_routes() -> Router<CtxRef> {
         .route(paths::OAUTH_AUTHORIZE, get(authorize).post(authorize))
         .route(paths::OAUTH_CONSENT, post(consent_post))
         .route(paths::OAUTH_TOKEN, post(token))
-        .route(paths::OAUTH_USERINFO, get(userinfo_route).post(userinfo_route))
+        .route(
+            paths::OAUTH_USERINFO,
+            get(userinfo_route).post(userinfo_route),
+        )
         .route(paths::OAUTH_INTROSPECT, post(introspection))
         .route(paths::OAUTH_REVOKE, post(revocation))
         .route(paths::OAUTH_END_SESSION, get(end_session).post(end_session))

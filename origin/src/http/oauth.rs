@@ -26,7 +26,12 @@ use crate::tenants::TenantCtx;
 
 // ---- client administration ------------------------------------------------------------------
 
-fn client_response(status: u16, c: &clients::Client, version: i64, secret: Option<String>) -> Response {
+fn client_response(
+    status: u16,
+    c: &clients::Client,
+    version: i64,
+    secret: Option<String>,
+) -> Response {
     Response::json(status, &dto::OAuthClientView::of(c, version, secret))
         .with_header("etag", extract::etag(version))
         .with_header("cache-control", "no-store")
@@ -289,7 +294,12 @@ async fn run_authorize(ctx: &Ctx, req: &Request, consenting: bool) -> Response {
     let mut approved = false;
     if consenting {
         let Some(s) = who.as_ref() else {
-            return error_page(&f, 401, f.lang.error(&Error::new(ErrorCode::Unauthorized, "sign in first")));
+            return error_page(
+                &f,
+                401,
+                f.lang
+                    .error(&Error::new(ErrorCode::Unauthorized, "sign in first")),
+            );
         };
         if req.form_field("decision").as_deref() != Some("allow") {
             let e = Error::new(ErrorCode::AccessDenied, "the person declined");
@@ -344,14 +354,10 @@ fn redirect_origin(uri: &str) -> Option<String> {
     }
 }
 
-fn consent_page(
-    f: &Frame,
-    c: &Checked,
-    scopes: &ScopeSet,
-    who: Option<&AccessClaims>,
-) -> Response {
+fn consent_page(f: &Frame, c: &Checked, scopes: &ScopeSet, who: Option<&AccessClaims>) -> Response {
     let t = f.t;
-    let mut page = Page::new(f, t.consent_title).text(format!("{} {}", c.client.name, t.consent_intro));
+    let mut page =
+        Page::new(f, t.consent_title).text(format!("{} {}", c.client.name, t.consent_intro));
     for s in &scopes.0 {
         page = page.text(match s.as_str() {
             OPENID => format!("• {}", t.scope_openid),
@@ -386,7 +392,11 @@ fn consent_page(
     if let Some(origin) = redirect_origin(&c.redirect_uri) {
         for (n, v) in res.headers.iter_mut() {
             if n.eq_ignore_ascii_case("content-security-policy") {
-                *v = v.replacen("form-action 'self'", &format!("form-action 'self' {origin}"), 1);
+                *v = v.replacen(
+                    "form-action 'self'",
+                    &format!("form-action 'self' {origin}"),
+                    1,
+                );
             }
         }
     }
@@ -443,9 +453,10 @@ fn form_decode(s: &str) -> Option<String> {
 fn presented(req: &Request) -> Result<Presented> {
     let body_id = req.form_field("client_id");
     let body_secret = req.form_field("client_secret");
-    let basic = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")));
+    let basic = req.header("authorization").and_then(|h| {
+        h.strip_prefix("Basic ")
+            .or_else(|| h.strip_prefix("basic "))
+    });
     match (basic, body_secret) {
         (Some(_), Some(_)) => Err(Error::new(
             ErrorCode::BadRequest,
@@ -456,7 +467,10 @@ fn presented(req: &Request) -> Result<Presented> {
             let raw = b64_decode(b64.trim()).ok_or_else(bad)?;
             let text = String::from_utf8(raw).map_err(|_| bad())?;
             let (id, secret) = text.split_once(':').ok_or_else(bad)?;
-            let (id, secret) = (form_decode(id).ok_or_else(bad)?, form_decode(secret).ok_or_else(bad)?);
+            let (id, secret) = (
+                form_decode(id).ok_or_else(bad)?,
+                form_decode(secret).ok_or_else(bad)?,
+            );
             if body_id.as_deref().is_some_and(|b| b != id) {
                 return Err(bad());
             }
@@ -466,7 +480,8 @@ fn presented(req: &Request) -> Result<Presented> {
             })
         }
         (None, Some(secret)) => Ok(Presented::Post {
-            client_id: body_id.ok_or_else(|| Error::new(ErrorCode::InvalidClient, "client_id is missing"))?,
+            client_id: body_id
+                .ok_or_else(|| Error::new(ErrorCode::InvalidClient, "client_id is missing"))?,
             secret,
         }),
         (None, None) => Ok(match body_id {
@@ -499,7 +514,8 @@ where
         require_form(req)?;
         let tc = extract::tenant(ctx, req).await?;
         let presented = presented(req)?;
-        let client = clients::authenticate(ctx, &tc.tenant, &extract::meta(req), &presented).await?;
+        let client =
+            clients::authenticate(ctx, &tc.tenant, &extract::meta(req), &presented).await?;
         run(tc, client).await
     }
     .await;
@@ -576,7 +592,10 @@ pub async fn userinfo_route(State(ctx): State<CtxRef>, CoreRequest(req): CoreReq
         let tc = extract::tenant(&ctx, &req).await?;
         let token = req
             .header("authorization")
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no access token"))?;
         let claims = ctx
             .core

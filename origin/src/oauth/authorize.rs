@@ -202,12 +202,7 @@ pub fn response_url(redirect_uri: &str, iss: &str, pairs: &[(&str, &str)]) -> Re
 }
 
 /// The error response for the client (RFC 6749 §4.1.2.1).
-pub fn error_url(
-    redirect_uri: &str,
-    iss: &str,
-    state: Option<&str>,
-    e: &Error,
-) -> Result<String> {
+pub fn error_url(redirect_uri: &str, iss: &str, state: Option<&str>, e: &Error) -> Result<String> {
     let mut pairs = vec![
         ("error", e.code().oauth_error()),
         ("error_description", e.detail()),
@@ -262,14 +257,16 @@ pub async fn check(
         match params.response_type.as_deref() {
             Some("code") => {}
             None => return Err(bad(ErrorCode::BadRequest, "response_type is missing")),
-            Some(_) => {
-                return Err(bad(
-                    ErrorCode::UnsupportedResponseType,
-                    "only response_type=code (implicit and hybrid flows are not offered: OAuth 2.1)",
-                ))
-            }
+            Some(_) => return Err(bad(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code (implicit and hybrid flows are not offered: OAuth 2.1)",
+            )),
         }
-        if params.response_mode.as_deref().is_some_and(|m| m != "query") {
+        if params
+            .response_mode
+            .as_deref()
+            .is_some_and(|m| m != "query")
+        {
             return Err(bad(ErrorCode::BadRequest, "only response_mode=query"));
         }
         if params.request.is_some() || params.request_uri.is_some() {
@@ -327,12 +324,9 @@ pub async fn check(
         }
         let max_age = match params.max_age.as_deref() {
             None => None,
-            Some(m) => Some(
-                m.parse::<i64>()
-                    .ok()
-                    .filter(|m| *m >= 0)
-                    .ok_or_else(|| bad(ErrorCode::BadRequest, "max_age must be a number of seconds"))?,
-            ),
+            Some(m) => Some(m.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| {
+                bad(ErrorCode::BadRequest, "max_age must be a number of seconds")
+            })?),
         };
         if let Some(r) = params.resource.as_deref() {
             let ours = tc.state.config.audience.as_deref();
@@ -441,11 +435,20 @@ pub async fn decide(
     let needs_consent = !c.client.skip_consent
         && !approved
         && (c.prompt.consent
-            || !consent::covers(&ctx.docs, tc.tenant.id(), &user_id, &c.client.client_id, &scopes.0)
-                .await?);
+            || !consent::covers(
+                &ctx.docs,
+                tc.tenant.id(),
+                &user_id,
+                &c.client.client_id,
+                &scopes.0,
+            )
+            .await?);
     if needs_consent {
         if c.prompt.none {
-            return fail(bad(ErrorCode::ConsentRequired, "the person has not consented"));
+            return fail(bad(
+                ErrorCode::ConsentRequired,
+                "the person has not consented",
+            ));
         }
         return Ok(Next::Consent { scopes });
     }

@@ -66,7 +66,12 @@ fn plausible(code: &str) -> bool {
 }
 
 /// Stores a new code for `grant`; the code.
-pub async fn issue<H: OriginHot>(hot: &H, tenant: &str, grant: &CodeGrant, now: i64) -> Result<String> {
+pub async fn issue<H: OriginHot>(
+    hot: &H,
+    tenant: &str,
+    grant: &CodeGrant,
+    now: i64,
+) -> Result<String> {
     let code = b64url_encode(&usso_shared::random::bytes::<32>()?);
     let text = serde_json::to_string(grant).map_err(|e| Error::internal(e.to_string()))?;
     hot.put_expiring(&key(tenant, &code), &text, CODE_TTL_SECS, now)
@@ -118,8 +123,13 @@ pub async fn remember_session<H: OriginHot>(
     session_id: &str,
     now: i64,
 ) -> Result<()> {
-    hot.put_expiring(&redeemed_key(tenant, code), session_id, REDEEMED_TTL_SECS, now)
-        .await
+    hot.put_expiring(
+        &redeemed_key(tenant, code),
+        session_id,
+        REDEEMED_TTL_SECS,
+        now,
+    )
+    .await
 }
 
 /// Whether `verifier` answers the S256 `challenge` (RFC 7636 §4.6); the verifier's form is
@@ -156,7 +166,10 @@ mod tests {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(pkce_matches(challenge, verifier));
-        assert!(!pkce_matches(challenge, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK"));
+        assert!(!pkce_matches(
+            challenge,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK"
+        ));
         assert!(!pkce_matches(challenge, "short"));
         assert!(valid_challenge(challenge));
         assert!(!valid_challenge("plain-verifier"));

@@ -44,11 +44,15 @@ pub async fn get<D: DocumentStore>(
     user_id: &str,
     client_id: &str,
 ) -> Result<Option<Consent>> {
-    match docs.get(OAUTH_CONSENTS, tenant, &id(user_id, client_id)).await? {
-        Some(d) => Ok(Some(
-            serde_json::from_value(d.body)
-                .map_err(|e| Error::internal(format!("corrupt consent: {e}")))?,
-        )),
+    match docs
+        .get(OAUTH_CONSENTS, tenant, &id(user_id, client_id))
+        .await?
+    {
+        Some(d) => {
+            Ok(Some(serde_json::from_value(d.body).map_err(|e| {
+                Error::internal(format!("corrupt consent: {e}"))
+            })?))
+        }
         None => Ok(None),
     }
 }
@@ -94,7 +98,12 @@ pub async fn remember(
     };
     let body = serde_json::to_value(&consent).map_err(|e| Error::internal(e.to_string()))?;
     ctx.docs
-        .upsert(OAUTH_CONSENTS, tenant, &id(user_id, &client.client_id), body)
+        .upsert(
+            OAUTH_CONSENTS,
+            tenant,
+            &id(user_id, &client.client_id),
+            body,
+        )
         .await?;
     crate::audit::client(
         ctx,

@@ -95,7 +95,10 @@ pub async fn released<D: DocumentStore>(
         m.insert("name".into(), serde_json::json!(user.name));
         m.insert("picture".into(), serde_json::json!(user.avatar_url));
         m.insert("locale".into(), serde_json::json!(user.locale));
-        m.insert("preferred_username".into(), serde_json::json!(user.username));
+        m.insert(
+            "preferred_username".into(),
+            serde_json::json!(user.username),
+        );
         m.insert("updated_at".into(), serde_json::json!(user.updated_at));
     }
     if has("email") || has("phone") {
@@ -168,6 +171,10 @@ pub async fn sign<D: DocumentStore>(
         released: released(docs, tc.tenant.id(), it.user, it.scopes).await?,
     };
     let signer = tc.state.ring.signer()?;
-    token::sign(signer, TokenTimes::starting_at(now, cfg.access_ttl_secs), &claims)
-        .map_err(|e| Error::internal(format!("id token: {e}")))
+    token::sign(
+        signer,
+        TokenTimes::starting_at(now, cfg.access_ttl_secs),
+        &claims,
+    )
+    .map_err(|e| Error::internal(format!("id token: {e}")))
 }

@@ -37,7 +37,12 @@ pub async fn revoke(
     };
     if let Some(sid) = session {
         let t = tc.tenant.id();
-        if ctx.hot.revoke(t, &sid, "oauth_revoked", ctx.now()).await?.is_some() {
+        if ctx
+            .hot
+            .revoke(t, &sid, "oauth_revoked", ctx.now())
+            .await?
+            .is_some()
+        {
             crate::audit::client(
                 ctx,
                 t,

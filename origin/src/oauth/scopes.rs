@@ -18,8 +18,7 @@ const MAX_SCOPES: usize = 50;
 pub fn valid_token(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 200
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 

@@ -18,6 +18,7 @@ mod docstore_conformance;
 mod edge_suite;
 mod hot_conformance;
 mod http_flow;
+mod oauth;
 mod otp_flow;
 mod pages;
 mod passwordless;

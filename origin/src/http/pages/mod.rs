@@ -199,7 +199,8 @@ impl Target {
     /// Whether it is an authorization request that wants a sign-in after a given time
     /// (`login_after`): the sign-in page then shows its form even to a signed-in browser.
     pub fn forces_sign_in(&self) -> bool {
-        self.is_authorize() && (self.0.contains("?login_after=") || self.0.contains("&login_after="))
+        self.is_authorize()
+            && (self.0.contains("?login_after=") || self.0.contains("&login_after="))
     }
 
     /// Whether it is the default (nothing to carry between pages).

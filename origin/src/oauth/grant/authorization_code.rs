@@ -86,7 +86,14 @@ pub async fn redeem(
     let role_scopes = crate::identity::roles::scopes_of(&ctx.docs, t, &user.roles).await?;
     let acr = grant.acr.clone().unwrap_or_default();
     let mut g = user.grant(grant.amr.clone(), &acr, role_scopes);
-    g.scopes.retain(|s| grant.scope.contains(s));
+    // The permission scopes granted, as far as the person still holds them (a wildcard of
+    // theirs covers a narrower scope granted; a role taken away since drops it).
+    let held = std::mem::take(&mut g.scopes);
+    g.scopes = crate::oauth::scopes::ScopeSet(grant.scope.clone())
+        .permissions()
+        .into_iter()
+        .filter(|s| usso_shared::scope::all_within(std::slice::from_ref(s), &held))
+        .collect();
     g.roles.clear();
     let has = |s: &str| grant.scope.iter().any(|x| x == s);
     if !has("email") {

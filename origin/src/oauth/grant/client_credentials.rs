@@ -30,7 +30,11 @@ pub async fn issue(
         ));
     }
     let asked = ScopeSet::parse(scope)?;
-    if let Some(s) = asked.0.iter().find(|s| IDENTITY_SCOPES.contains(&s.as_str())) {
+    if let Some(s) = asked
+        .0
+        .iter()
+        .find(|s| IDENTITY_SCOPES.contains(&s.as_str()))
+    {
         return Err(Error::new(
             ErrorCode::InvalidScope,
             format!("`{s}` concerns a person; a client acting for itself has none"),

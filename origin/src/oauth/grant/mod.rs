@@ -65,7 +65,10 @@ impl TokenRequest {
             )),
             Some(other) => Err(Error::new(
                 ErrorCode::UnsupportedGrantType,
-                format!("grant_type `{}` is not supported", other.chars().take(64).collect::<String>()),
+                format!(
+                    "grant_type `{}` is not supported",
+                    other.chars().take(64).collect::<String>()
+                ),
             )),
             None => Err(missing("grant_type")),
         }

@@ -36,7 +36,9 @@ pub async fn rotate(
         .map_err(|e| invalid_grant(e.detail()))?;
     let claims = verified.claims();
     if claims.client_id.as_deref() != Some(client.client_id.as_str()) {
-        return Err(invalid_grant("the refresh token was issued to another client"));
+        return Err(invalid_grant(
+            "the refresh token was issued to another client",
+        ));
     }
     let (rotated, happened) = ctx.core.rotate(&tc.state, claims).await?;
     crate::http::tokens::audit_happened(ctx, who, happened).await;

@@ -1,0 +1,317 @@
+// Relying parties nobody here wrote, against the real origin's OAuth 2.1 / OpenID Connect
+// provider: npm `openid-client` (OpenID-certified) drives discovery, code + PKCE with a
+// confidential and a public client, userinfo, refresh, introspection, revocation and client
+// credentials; npm `oauth4webapi` does code + PKCE on its own. The person's browser is played by
+// a cookie jar over fetch (sign-in through the JSON API, the consent page's form posted as a
+// browser would). Run by origin/tests/it/oauth.rs, which sets:
+//
+//   ISSUER        the default tenant's issuer (http://localhost:PORT)
+//   CONF_ID       a confidential client (client_secret_basic), CONF_SECRET its secret
+//   PUB_ID        a public client (none)
+//   FIRST_ID      a first-party client (skip_consent, client_secret_post), FIRST_SECRET
+//   REDIRECT      the redirect URI all three registered
+//   USER, PASSWORD  a person of the tenant
+//
+// Every check throws on failure (exit 1 with the reason); on success one JSON line reports
+// what was checked, with tokens the Rust side verifies again.
+import assert from "node:assert/strict";
+import * as client from "openid-client";
+import * as oauth from "oauth4webapi";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const ISSUER = env("ISSUER");
+const REDIRECT = env("REDIRECT");
+const USER = env("USER");
+const PASSWORD = env("PASSWORD");
+const report = { steps: [] };
+const step = (s) => report.steps.push(s);
+const insecure = { execute: [client.allowInsecureRequests] };
+
+/** The text of an HTML attribute value. */
+const unescape = (v) =>
+  v
+    .replace(/&#x([0-9a-f]+);/gi, (_, h) => String.fromCodePoint(parseInt(h, 16)))
+    .replace(/&#(\d+);/g, (_, d) => String.fromCodePoint(Number(d)))
+    .replaceAll("&quot;", '"')
+    .replaceAll("&lt;", "<")
+    .replaceAll("&gt;", ">")
+    .replaceAll("&amp;", "&");
+
+/** A browser: a cookie jar; redirects are not followed (each hop is read). */
+class Browser {
+  constructor() {
+    this.cookies = new Map();
+  }
+  keep(res) {
+    for (const c of res.headers.getSetCookie()) {
+      const pair = c.split(";")[0];
+      const i = pair.indexOf("=");
+      const name = pair.slice(0, i);
+      const value = pair.slice(i + 1);
+      if (/max-age=0/i.test(c)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+  async go(url, init = {}) {
+    const headers = { ...(init.headers || {}) };
+    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    const res = await fetch(url, { ...init, headers, redirect: "manual" });
+    this.keep(res);
+    return res;
+  }
+  async signIn() {
+    const res = await this.go(`${ISSUER}/api/sso/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: ISSUER },
+      body: JSON.stringify({ identifier: USER, secret: PASSWORD }),
+    });
+    assert.equal(res.status, 200, `sign-in: ${await res.text()}`);
+    assert.ok(this.cookies.has("usso-access-token"), "the sign-in set the access cookie");
+  }
+  /** Follows an authorization URL to the client's redirect; approves consent when asked. */
+  async authorize(url, { approve = true, expectConsent } = {}) {
+    let res = await this.go(url);
+    let consented = false;
+    if (res.status === 200) {
+      const html = await res.text();
+      assert.match(html, /form[^>]+action="\/api\/sso\/v1\/oauth\/authorize\/consent"/, "a consent page");
+      const csp = res.headers.get("content-security-policy");
+      assert.ok(csp.includes("form-action 'self' " + new URL(REDIRECT).origin), `form-action allows the client: ${csp}`);
+      const forms = [...html.matchAll(/<form[^>]*>([\s\S]*?)<\/form>/g)].map((m) => m[1]);
+      const form = forms.find((f) => f.includes(`value="${approve ? "allow" : "deny"}"`));
+      assert.ok(form, "the allow/deny form");
+      const fields = new URLSearchParams();
+      for (const m of form.matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
+        const name = /name="([^"]*)"/.exec(m[0])[1];
+        const value = /value="([^"]*)"/.exec(m[0])?.[1] ?? "";
+        fields.append(name, unescape(value));
+      }
+      res = await this.go(`${ISSUER}/api/sso/v1/oauth/authorize/consent`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: ISSUER, "sec-fetch-site": "same-origin" },
+        body: fields.toString(),
+      });
+      consented = true;
+    }
+    if (expectConsent !== undefined) assert.equal(consented, expectConsent, "consent page shown or not as expected");
+    assert.equal(res.status, 302, `authorize ends in a redirect: ${res.status} ${await res.text()}`);
+    return new URL(res.headers.get("location"));
+  }
+}
+
+// ---- openid-client, confidential client -------------------------------------------------------
+const conf = await client.discovery(
+  new URL(ISSUER),
+  env("CONF_ID"),
+  {},
+  client.ClientSecretBasic(env("CONF_SECRET")),
+  insecure,
+);
+const meta = conf.serverMetadata();
+assert.equal(meta.issuer, ISSUER);
+assert.deepEqual(meta.code_challenge_methods_supported, ["S256"]);
+assert.ok(!meta.grant_types_supported.includes("password"), "no password grant");
+assert.ok(!meta.response_types_supported.includes("token"), "no implicit flow");
+assert.equal(meta.authorization_response_iss_parameter_supported, true);
+step("discovery");
+
+const browser = new Browser();
+await browser.signIn();
+
+async function codeFlow(config, scope, opts = {}) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    state,
+    nonce,
+    ...(opts.extra || {}),
+  });
+  const back = await browser.authorize(url.href, opts);
+  assert.equal(back.searchParams.get("iss"), ISSUER, "RFC 9207 iss");
+  const tokens = await client.authorizationCodeGrant(config, back, {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: scope.includes("openid"),
+  });
+  return { tokens, back, verifier, state, nonce };
+}
+
+const first = await codeFlow(conf, "openid profile email offline_access read:usso/users", { expectConsent: true });
+const claims = first.tokens.claims();
+assert.equal(claims.iss, ISSUER);
+assert.equal(claims.aud, env("CONF_ID"));
+assert.ok(claims.sub.startsWith("user:"), claims.sub);
+assert.equal(claims.email, USER);
+assert.equal(typeof claims.auth_time, "number");
+assert.deepEqual(claims.amr, ["password"]);
+assert.ok(first.tokens.refresh_token, "offline_access gives a refresh token");
+assert.equal(first.tokens.token_type.toLowerCase(), "bearer");
+assert.equal(first.tokens.scope, "openid profile email offline_access read:usso/users");
+step("code + PKCE, confidential (consent page)");
+
+// The consent is remembered: the second time, straight back with a code.
+const again = await codeFlow(conf, "openid email", { expectConsent: false });
+assert.ok(!again.tokens.refresh_token, "no offline_access, no refresh token");
+step("consent remembered");
+
+// A replayed code is refused (invalid_grant), and what it issued is revoked.
+await assert.rejects(
+  client.authorizationCodeGrant(conf, again.back, {
+    pkceCodeVerifier: again.verifier,
+    expectedState: again.state,
+    expectedNonce: again.nonce,
+    idTokenExpected: true,
+  }),
+  (e) => e.error === "invalid_grant",
+);
+const afterReplay = await client.tokenIntrospection(conf, again.tokens.access_token);
+assert.equal(afterReplay.active, false, "the replayed code's tokens are revoked");
+step("code replay");
+
+const info = await client.fetchUserInfo(conf, first.tokens.access_token, claims.sub);
+assert.equal(info.sub, claims.sub);
+assert.equal(info.email, USER);
+assert.equal(info.email_verified, true);
+step("userinfo");
+
+const refreshed = await client.refreshTokenGrant(conf, first.tokens.refresh_token);
+assert.ok(refreshed.access_token && refreshed.refresh_token);
+assert.notEqual(refreshed.refresh_token, first.tokens.refresh_token, "rotated");
+step("refresh");
+
+const active = await client.tokenIntrospection(conf, refreshed.access_token);
+assert.equal(active.active, true);
+assert.equal(active.client_id, env("CONF_ID"));
+assert.equal(active.sub, claims.sub);
+step("introspection");
+
+await client.tokenRevocation(conf, refreshed.refresh_token);
+await assert.rejects(client.refreshTokenGrant(conf, refreshed.refresh_token), (e) => e.error === "invalid_grant");
+assert.equal((await client.tokenIntrospection(conf, refreshed.access_token)).active, false);
+step("revocation");
+
+const cc = await client.clientCredentialsGrant(conf, { scope: "read:usso/users" });
+assert.equal(cc.scope, "read:usso/users");
+assert.ok(!cc.refresh_token);
+const users = await fetch(`${ISSUER}/api/sso/v1/users?limit=5`, { headers: { authorization: `Bearer ${cc.access_token}` } });
+assert.equal(users.status, 200, `a client-credentials token reads users: ${await users.text()}`);
+await assert.rejects(client.clientCredentialsGrant(conf, { scope: "delete:usso/users" }), (e) => e.error === "invalid_scope");
+step("client credentials");
+
+// Wrong secret: invalid_client.
+const wrong = await client.discovery(new URL(ISSUER), env("CONF_ID"), {}, client.ClientSecretBasic("usso_cs_wrong"), insecure);
+// RFC 6749 §5.2: with HTTP Basic, a 401 carries a WWW-Authenticate challenge, which the library
+// surfaces as such.
+await assert.rejects(
+  client.clientCredentialsGrant(wrong, {}),
+  (e) => e.status === 401 && e.cause?.[0]?.scheme === "basic",
+);
+step("wrong secret");
+
+// ---- openid-client, public client (PKCE, no secret) -------------------------------------------
+const pub = await client.discovery(new URL(ISSUER), env("PUB_ID"), {}, client.None(), insecure);
+const pubFlow = await codeFlow(pub, "openid offline_access", { expectConsent: true });
+assert.equal(pubFlow.tokens.claims().aud, env("PUB_ID"));
+const pubRefreshed = await client.refreshTokenGrant(pub, pubFlow.tokens.refresh_token);
+assert.ok(pubRefreshed.access_token);
+// Another client cannot redeem the public client's refresh token.
+await assert.rejects(client.refreshTokenGrant(conf, pubRefreshed.refresh_token), (e) => e.error === "invalid_grant");
+step("code + PKCE, public client");
+
+// ---- first party: no consent page -------------------------------------------------------------
+const firstParty = await client.discovery(
+  new URL(ISSUER),
+  env("FIRST_ID"),
+  {},
+  client.ClientSecretPost(env("FIRST_SECRET")),
+  insecure,
+);
+await codeFlow(firstParty, "openid", { expectConsent: false });
+step("first party skips consent");
+
+// ---- prompt=none without a session: login_required to the client -----------------------------
+{
+  const anon = new Browser();
+  const url = client.buildAuthorizationUrl(conf, {
+    redirect_uri: REDIRECT,
+    scope: "openid",
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: "S256",
+    state: "s1",
+    prompt: "none",
+  });
+  const res = await anon.go(url.href);
+  assert.equal(res.status, 302);
+  const loc = new URL(res.headers.get("location"));
+  assert.equal(loc.searchParams.get("error"), "login_required");
+  assert.equal(loc.searchParams.get("state"), "s1");
+  assert.equal(loc.searchParams.get("iss"), ISSUER);
+  // Without prompt=none: the sign-in page, coming back to this request.
+  const url2 = new URL(url);
+  url2.searchParams.delete("prompt");
+  const res2 = await anon.go(url2.href);
+  assert.equal(res2.status, 303);
+  assert.match(res2.headers.get("location"), /^\/login\?redirect=%2Fapi%2Fsso%2Fv1%2Foauth%2Fauthorize%3F/);
+  step("prompt=none and the sign-in redirect");
+}
+
+// ---- oauth4webapi: code + PKCE on its own ----------------------------------------------------
+{
+  const issuer = new URL(ISSUER);
+  const as = await oauth
+    .discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true })
+    .then((r) => oauth.processDiscoveryResponse(issuer, r));
+  const c = { client_id: env("CONF_ID") };
+  const auth = oauth.ClientSecretBasic(env("CONF_SECRET"));
+  const verifier = oauth.generateRandomCodeVerifier();
+  const state = oauth.generateRandomState();
+  const nonce = oauth.generateRandomNonce();
+  const url = new URL(as.authorization_endpoint);
+  url.searchParams.set("client_id", c.client_id);
+  url.searchParams.set("redirect_uri", REDIRECT);
+  url.searchParams.set("response_type", "code");
+  url.searchParams.set("scope", "openid email");
+  url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(verifier));
+  url.searchParams.set("code_challenge_method", "S256");
+  url.searchParams.set("state", state);
+  url.searchParams.set("nonce", nonce);
+  const back = await browser.authorize(url.href, { expectConsent: false });
+  const params = oauth.validateAuthResponse(as, c, back, state);
+  const response = await oauth.authorizationCodeGrantRequest(as, c, auth, params, REDIRECT, verifier, {
+    [oauth.allowInsecureRequests]: true,
+  });
+  const result = await oauth.processAuthorizationCodeResponse(as, c, response, { expectedNonce: nonce, requireIdToken: true });
+  const idc = oauth.getValidatedIdTokenClaims(result);
+  assert.equal(idc.aud, c.client_id);
+  // A wrong verifier: invalid_grant.
+  const v2 = oauth.generateRandomCodeVerifier();
+  const url3 = new URL(url);
+  url3.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(v2));
+  url3.searchParams.set("state", "s3");
+  const back3 = await browser.authorize(url3.href, { expectConsent: false });
+  const p3 = oauth.validateAuthResponse(as, c, back3, "s3");
+  const r3 = await oauth.authorizationCodeGrantRequest(as, c, auth, p3, REDIRECT, verifier, {
+    [oauth.allowInsecureRequests]: true,
+  });
+  await assert.rejects(
+    oauth.processAuthorizationCodeResponse(as, c, r3, { expectedNonce: nonce }),
+    (e) => e.error === "invalid_grant",
+  );
+  report.oauth4webapi_access_token = result.access_token;
+  step("oauth4webapi code + PKCE, wrong verifier refused");
+}
+
+report.access_token = first.tokens.access_token;
+report.id_token = first.tokens.id_token;
+report.client_credentials_token = cc.access_token;
+console.log(JSON.stringify(report));
