@@ -140,15 +140,19 @@ const NO_WORKSPACE: &str = "ws_00000000000000000000000000000000";
 /// path names the matrix's workspace (not another one).
 fn probe(r: &rules::Route, me: &str, ws: &str) -> (String, Option<Value>, u16, bool) {
     use usso_shared::paths::{
-        AGENT, AGENT_REGISTRATION_KEYS, APIKEY, ME, USER_IDENTIFIER_PRIMARY, WORKSPACE,
+        AGENT, AGENT_REGISTRATION_KEYS, APIKEY, ME, OAUTH_CLIENT, OAUTH_CLIENT_ROTATE,
+        USER_IDENTIFIER_PRIMARY, WORKSPACE,
     };
     let path = r.path.strip_prefix(API).unwrap();
     let (target, expect) = match (r.method, r.path) {
         // Deleting one's own account needs a valid body: the bogus one changes nothing.
         ("DELETE", ME) => (me, 422),
-        ("DELETE", _) | (_, USER_IDENTIFIER_PRIMARY) | (_, APIKEY) | ("GET", AGENT) => {
-            (NOBODY, 404)
-        }
+        ("DELETE", _)
+        | (_, USER_IDENTIFIER_PRIMARY)
+        | (_, APIKEY)
+        | ("GET", AGENT)
+        | ("GET", OAUTH_CLIENT)
+        | (_, OAUTH_CLIENT_ROTATE) => (NOBODY, 404),
         // Makes a key for the caller; no body to get wrong.
         ("POST", AGENT_REGISTRATION_KEYS) => (me, 201),
         ("GET", _) => (me, 200),
@@ -173,6 +177,7 @@ fn probe(r: &rules::Route, me: &str, ws: &str) -> (String, Option<Value>, u16, b
         .replace("{id}", "0123456789abcdef")
         .replace("{agent_id}", "service:00000000000000000000000000000000")
         .replace("{kid}", &"0".repeat(64))
+        .replace("{client_id}", "oc_00000000000000000000000000000000")
         .replace("{invitation_id}", "inv_00000000000000000000000000000000")
         .replace(
             "{slug}",
