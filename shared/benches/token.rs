@@ -39,6 +39,8 @@ fn claims() -> AccessClaims {
         phone: None,
         username: None,
         user_name: None,
+        client_id: None,
+        scope: None,
     }
 }
 

@@ -375,7 +375,7 @@ pub enum Next {
     /// Send the browser to the sign-in page, coming back to this request.
     SignIn {
         /// The request to come back to (with `prompt=login` dropped and a `login_after`).
-        back: AuthorizeParams,
+        back: Box<AuthorizeParams>,
     },
     /// Ask the person.
     Consent {
@@ -414,7 +414,9 @@ pub async fn decide(
             (!kept.is_empty()).then(|| kept.join(" "))
         });
         back.login_after = Some(now.to_string());
-        Next::SignIn { back }
+        Next::SignIn {
+            back: Box::new(back),
+        }
     };
     let Some(s) = who else {
         if c.prompt.none {

@@ -71,6 +71,8 @@ fn claims(aud: Option<&str>, jti: &str) -> AccessClaims {
         phone: None,
         username: None,
         user_name: None,
+        client_id: None,
+        scope: None,
     }
 }
 

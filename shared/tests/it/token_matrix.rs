@@ -53,6 +53,8 @@ fn access_claims() -> AccessClaims {
         phone: None,
         username: None,
         user_name: None,
+        client_id: None,
+        scope: None,
     }
 }
 
@@ -137,6 +139,7 @@ fn refresh_token_round_trips_and_is_not_an_access_token() {
         sub: "user:1".into(),
         session_id: "sess-1".into(),
         tenant_id: Some(TENANT.into()),
+        client_id: None,
     };
     let tok = token::sign(&f.pair, TokenTimes::starting_at(NOW, 2_592_000), &claims).unwrap();
     let v = token::verify::<RefreshClaims>(&tok, &f.ring, &f.rules, NOW).unwrap();
