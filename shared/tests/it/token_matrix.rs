@@ -317,12 +317,25 @@ fn critical_and_foreign_typ_headers_are_rejected() {
         verify_access(&f, &forge(&h, &payload(), f.pair.signing_key()), NOW),
         Err(ErrorCode::InvalidToken)
     );
-    let mut h = header(f.pair.kid());
-    h["typ"] = json!("at+jwt");
-    assert_eq!(
-        verify_access(&f, &forge(&h, &payload(), f.pair.signing_key()), NOW),
-        Err(ErrorCode::InvalidToken)
-    );
+    // A foreign type (a DPoP proof, a logout token) is refused; RFC 9068's `at+jwt`, which
+    // the OAuth provider signs its access tokens with, is an access token like `JWT`.
+    for foreign in ["dpop+jwt", "logout+jwt", "secevent+jwt"] {
+        let mut h = header(f.pair.kid());
+        h["typ"] = json!(foreign);
+        assert_eq!(
+            verify_access(&f, &forge(&h, &payload(), f.pair.signing_key()), NOW),
+            Err(ErrorCode::InvalidToken),
+            "{foreign}"
+        );
+    }
+    for ok in ["at+jwt", "application/at+jwt", "JWT"] {
+        let mut h = header(f.pair.kid());
+        h["typ"] = json!(ok);
+        assert!(
+            verify_access(&f, &forge(&h, &payload(), f.pair.signing_key()), NOW).is_ok(),
+            "{ok}"
+        );
+    }
     let mut h = header(f.pair.kid());
     h["cty"] = json!("JWT");
     assert_eq!(
