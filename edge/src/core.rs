@@ -871,9 +871,15 @@ pub fn discovery_document(cfg: &TenantConfig) -> serde_json::Value {
         "introspection_endpoint": at(paths::OAUTH_INTROSPECT),
         "revocation_endpoint": at(paths::OAUTH_REVOKE),
         "end_session_endpoint": at(paths::OAUTH_END_SESSION),
+        "device_authorization_endpoint": at(paths::OAUTH_DEVICE),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ],
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["EdDSA"],

@@ -81,11 +81,17 @@ pub enum ErrorCode {
     ConsentRequired,
     /// An RFC 8707 `resource` is not an absolute URI or not allowed for the client. OAuth. 400.
     InvalidTarget,
+    /// The device flow's person has not answered yet (RFC 8628 §3.5). 400.
+    AuthorizationPending,
+    /// The device polls faster than its interval (RFC 8628 §3.5). 400.
+    SlowDown,
+    /// The device code expired (RFC 8628 §3.5). 400.
+    ExpiredToken,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 37] = [
         Self::BadRequest,
         Self::ValidationError,
         Self::TenantNotFound,
@@ -120,6 +126,9 @@ impl ErrorCode {
         Self::LoginRequired,
         Self::ConsentRequired,
         Self::InvalidTarget,
+        Self::AuthorizationPending,
+        Self::SlowDown,
+        Self::ExpiredToken,
     ];
 
     /// The stable snake_case code sent as `error_code`.
@@ -159,6 +168,9 @@ impl ErrorCode {
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
             Self::InvalidTarget => "invalid_target",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
         }
     }
 
@@ -174,7 +186,10 @@ impl ErrorCode {
             | Self::InvalidScope
             | Self::LoginRequired
             | Self::ConsentRequired
-            | Self::InvalidTarget => 400,
+            | Self::InvalidTarget
+            | Self::AuthorizationPending
+            | Self::SlowDown
+            | Self::ExpiredToken => 400,
             Self::InvalidCredentials
             | Self::InvalidToken
             | Self::TokenExpired
@@ -238,6 +253,9 @@ impl ErrorCode {
             Self::LoginRequired => "Signing in is required.",
             Self::ConsentRequired => "Consent is required.",
             Self::InvalidTarget => "The requested resource is invalid or not allowed.",
+            Self::AuthorizationPending => "The person has not yet approved this device.",
+            Self::SlowDown => "Polling too fast; wait longer between requests.",
+            Self::ExpiredToken => "The device code has expired; start again.",
         }
     }
 }
@@ -283,6 +301,9 @@ impl ErrorCode {
             Self::LoginRequired => "ورود به حساب لازم است.",
             Self::ConsentRequired => "رضایت کاربر لازم است.",
             Self::InvalidTarget => "منبع درخواستی نامعتبر یا غیرمجاز است.",
+            Self::AuthorizationPending => "کاربر هنوز این دستگاه را تأیید نکرده است.",
+            Self::SlowDown => "درخواست‌ها خیلی سریع است؛ بین آن‌ها بیشتر صبر کنید.",
+            Self::ExpiredToken => "کد دستگاه منقضی شده است؛ دوباره شروع کنید.",
         }
     }
 }
@@ -545,6 +566,9 @@ mod tests {
             "login_required",
             "consent_required",
             "invalid_target",
+            "authorization_pending",
+            "slow_down",
+            "expired_token",
         ];
         for code in ErrorCode::ALL {
             assert!(

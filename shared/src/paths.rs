@@ -161,6 +161,8 @@ pub const OAUTH_END_SESSION: &str = api!("/oauth/end-session");
 pub const OAUTH_CONSENTS: &str = api!("/oauth/consents");
 /// One consent of yours.
 pub const OAUTH_CONSENT_OF: &str = api!("/oauth/consents/{client_id}");
+/// Device authorization (RFC 8628 §3.1).
+pub const OAUTH_DEVICE: &str = api!("/oauth/device_authorization");
 /// RFC 8414 authorization server metadata.
 pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
 
@@ -214,6 +216,8 @@ pub mod pages {
     pub const ACCOUNT_SESSIONS_END_OTHERS: &str = "/account/sessions/end-others";
     /// The error page.
     pub const ERROR: &str = "/error";
+    /// Where a person enters the code a device shows (RFC 8628 `verification_uri`).
+    pub const DEVICE: &str = "/device";
     /// Style sheets, scripts and the tenant's colours (axum path syntax).
     pub const ASSET: &str = "/assets/{file}";
     /// Where assets are served from.
@@ -294,4 +298,5 @@ pub const DOCUMENTED: &[&str] = &[
     OAUTH_CONSENTS,
     OAUTH_CONSENT_OF,
     OAUTH_METADATA,
+    OAUTH_DEVICE,
 ];

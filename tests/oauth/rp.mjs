@@ -9,6 +9,7 @@
 //   CONF_ID       a confidential client (client_secret_basic), CONF_SECRET its secret
 //   PUB_ID        a public client (none)
 //   FIRST_ID      a first-party client (skip_consent, client_secret_post), FIRST_SECRET
+//   TV_ID         a public client of the device authorization grant
 //   REDIRECT      the redirect URI all three registered
 //   USER, PASSWORD  a person of the tenant
 //
@@ -309,6 +310,36 @@ step("first party skips consent");
   );
   report.oauth4webapi_access_token = result.access_token;
   step("oauth4webapi code + PKCE, wrong verifier refused");
+}
+
+// ---- the device authorization grant (RFC 8628) ------------------------------------------------
+{
+  const tv = await client.discovery(new URL(ISSUER), env("TV_ID"), {}, client.None(), insecure);
+  const start = await client.initiateDeviceAuthorization(tv, { scope: "openid offline_access" });
+  assert.match(start.user_code, /^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$/);
+  assert.equal(start.verification_uri, `${ISSUER}/device`);
+  // The person opens the page (signed in), sees the client and approves.
+  let res = await browser.go(start.verification_uri_complete);
+  assert.equal(res.status, 200);
+  const html = await res.text();
+  assert.ok(html.includes("Living Room TV"), "the page names the client");
+  const form = [...html.matchAll(/<form[^>]*>([\s\S]*?)<\/form>/g)].map((m) => m[1]).find((f) => f.includes('value="allow"'));
+  const fields = new URLSearchParams();
+  for (const m of form.matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
+    fields.append(/name="([^"]*)"/.exec(m[0])[1], unescape(/value="([^"]*)"/.exec(m[0])?.[1] ?? ""));
+  }
+  res = await browser.go(`${ISSUER}/device`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: ISSUER, "sec-fetch-site": "same-origin" },
+    body: fields.toString(),
+  });
+  assert.equal(res.status, 200, await res.text());
+  const tokens = await client.pollDeviceAuthorizationGrant(tv, start);
+  assert.equal(tokens.claims().aud, env("TV_ID"));
+  assert.ok(tokens.refresh_token);
+  // Polled again, the device code is spent.
+  await assert.rejects(client.pollDeviceAuthorizationGrant(tv, start), (e) => e.error === "expired_token" || e.error === "invalid_grant");
+  step("device authorization grant");
 }
 
 report.access_token = first.tokens.access_token;

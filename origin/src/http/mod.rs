@@ -98,6 +98,8 @@ fn oauth_routes() -> Router<CtxRef> {
         .route(paths::OAUTH_END_SESSION, get(end_session).post(end_session))
         .route(paths::OAUTH_CONSENTS, get(my_consents))
         .route(paths::OAUTH_CONSENT_OF, delete(revoke_consent))
+        .route(paths::OAUTH_DEVICE, post(device_authorization))
+        .route(paths::pages::DEVICE, get(device_page).post(device_page))
 }
 
 /// Signing in.

@@ -704,3 +704,170 @@ pub async fn end_session(State(ctx): State<CtxRef>, CoreRequest(req): CoreReques
         .with_header("set-cookie", pages::signed_in_cookie(&tc, true));
     Out(res)
 }
+
+// ---- the device authorization grant (RFC 8628) -------------------------------------------------
+
+/// `POST /oauth/device_authorization`: a device code and the code for the person to enter.
+#[utoipa::path(post, path = "/api/sso/v1/oauth/device_authorization", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "client_id (and secret for confidential clients), scope"),
+    responses((status = 200, description = "device_code, user_code, verification_uri(_complete), expires_in, interval"),
+        (status = 400, body = dto::OAuthError), (status = 401, body = dto::OAuthError)))]
+pub async fn device_authorization(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
+    let (ctx, req) = (&ctx, &req);
+    Out(client_endpoint(ctx, req, |tc, client| async move {
+        let scope = req.form_field("scope");
+        let started = crate::oauth::device::start(
+            ctx,
+            tc.tenant.id(),
+            authorize::issuer(&tc),
+            &client,
+            scope.as_deref(),
+        )
+        .await?;
+        Ok(Response::json(200, &started))
+    })
+    .await)
+}
+
+fn device_entry_page(f: &Frame, typed: &str, error: Option<&Error>) -> Response {
+    let t = f.t;
+    let mut form = Form::new("device", p::DEVICE, t.confirm).field(
+        pages::Field::new("user_code", t.device_code_label, "text", "off")
+            .value(typed)
+            .ltr(),
+    );
+    if let Some(e) = error {
+        form = form.failed(f.lang, e);
+    }
+    Page::new(f, t.device_title)
+        .text(t.device_text)
+        .form(form)
+        .respond(if error.is_some() { 400 } else { 200 })
+}
+
+fn device_confirm_page(
+    f: &Frame,
+    g: &crate::oauth::device::DeviceGrant,
+    client: &clients::Client,
+) -> Response {
+    let t = f.t;
+    let mut page =
+        Page::new(f, t.consent_title).text(format!("{} {}", client.name, t.consent_intro));
+    for s in &g.scope {
+        page = page.text(match s.as_str() {
+            OPENID => format!("• {}", t.scope_openid),
+            "profile" => format!("• {}", t.scope_profile),
+            "email" => format!("• {}", t.scope_email),
+            "phone" => format!("• {}", t.scope_phone),
+            OFFLINE_ACCESS => format!("• {}", t.scope_offline),
+            other => format!("• {} {other}", t.scope_permission),
+        });
+    }
+    page = page.text(format!("{} {}", t.device_code_label, g.user_code));
+    let code = vec![("user_code", g.user_code.clone())];
+    let allow = Form::new("device-allow", p::DEVICE, t.consent_allow)
+        .hidden(code.clone())
+        .hidden(vec![("decision", "allow".into())]);
+    let mut deny = Form::new("device-deny", p::DEVICE, t.consent_deny)
+        .hidden(code)
+        .hidden(vec![("decision", "deny".into())]);
+    deny.class = "secondary";
+    page.form(allow).form(deny).respond(200)
+}
+
+/// `GET|POST /device`: the person enters the device's code, sees what it asks for, and
+/// approves or declines (signed in; the form carries the form token).
+pub async fn device_page(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
+    use crate::oauth::device::{self, DeviceState};
+    let (tc, f) = match pages::open(&ctx, &req, p::DEVICE).await {
+        Ok(x) => x,
+        Err(page) => return Out(page),
+    };
+    let post = req.method == Method::Post;
+    let typed = if post {
+        req.form_field("user_code")
+    } else {
+        req.query_param("user_code")
+    }
+    .unwrap_or_default();
+    let Some(who) = browser(&ctx, &req, &tc).await else {
+        let back = if typed.is_empty() {
+            p::DEVICE.to_owned()
+        } else {
+            format!("{}?user_code={}", p::DEVICE, encode(&typed))
+        };
+        if !post && req.cookie(pages::SIGNED_IN_COOKIE).is_some() {
+            return Out(pages::signin::bounce(&f, &back));
+        }
+        return Out(pages::see_other(
+            &format!("{}?redirect={}", p::LOGIN, encode(&back)),
+            Some(&f),
+        ));
+    };
+    if post {
+        if let Err(e) = csrf::check(&ctx, &tc, &req) {
+            return Out(pages::refused(&f, &e));
+        }
+    }
+    if typed.is_empty() {
+        return Out(device_entry_page(&f, "", None));
+    }
+    // Entering codes is rate-limited per address (a code is only guessable by trying).
+    let now = ctx.now();
+    let key =
+        crate::store::keys::counter("device-code", tc.tenant.id(), &[&extract::meta(&req).ip]);
+    match ctx.hot.hit(&key, 600, now).await {
+        Ok((n, reset)) if n > 30 => {
+            let e = Error::too_many_requests((reset - now).max(1) as u64);
+            return Out(device_entry_page(&f, &typed, Some(&e)));
+        }
+        Ok(_) => {}
+        Err(e) => return Out(error_page(&f, e.status(), f.lang.error(&e))),
+    }
+    let found = match device::find(&ctx, tc.tenant.id(), &typed).await {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            let e = Error::new(
+                ErrorCode::ValidationError,
+                "user_code: unknown or expired code",
+            );
+            return Out(device_entry_page(&f, &typed, Some(&e)));
+        }
+        Err(e) => return Out(error_page(&f, e.status(), f.lang.error(&e))),
+    };
+    let (key, g) = found;
+    let client = match clients::get(&ctx.docs, tc.tenant.id(), &g.client_id).await {
+        Ok((c, _)) if c.is_active => c,
+        _ => {
+            let e = Error::new(ErrorCode::InvalidClient, "the client is gone");
+            return Out(error_page(&f, 400, f.lang.error(&e)));
+        }
+    };
+    let decision = if post {
+        req.form_field("decision")
+    } else {
+        None
+    };
+    let state = match decision.as_deref() {
+        None => return Out(device_confirm_page(&f, &g, &client)),
+        Some("allow") => DeviceState::Approved {
+            user_id: who.claims.user_id.clone().unwrap_or_default(),
+            auth_time: who.auth_time,
+            amr: who.claims.amr.clone(),
+            acr: who.claims.acr.clone(),
+            scope: ScopeSet(g.scope.clone()).held_by(&who.claims.scopes).0,
+        },
+        Some(_) => DeviceState::Denied,
+    };
+    let allowed = matches!(state, DeviceState::Approved { .. });
+    if let Err(e) = device::answer(&ctx, tc.tenant.id(), &key, state).await {
+        return Out(error_page(&f, e.status(), f.lang.error(&e)));
+    }
+    let t = f.t;
+    let (title, text) = if allowed {
+        (t.device_done_title, t.device_done_text)
+    } else {
+        (t.device_denied_title, t.device_denied_text)
+    };
+    Out(Page::new(&f, title).text(text).respond(200))
+}

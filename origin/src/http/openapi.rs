@@ -117,6 +117,7 @@ use crate::app::CtxRef;
         super::oauth::revocation,
         super::oauth::userinfo_route,
         super::oauth::end_session,
+        super::oauth::device_authorization,
     ),
     components(schemas(LoginRequest, LoginMethod, MagicLinkAccepted, SecondStepRequired, OtpRequest, OtpAccepted, MagicLinkRequest, MagicLinkConfirm, MfaVerify, VerifyRequest, RefreshRequest, TokenResponse, TokenPairDoc, ErrorResponse,
         UserView, IdentifierView, UserPage, CreateUser, UpdateUser, AddIdentifier, IdentifierList, Credentials,

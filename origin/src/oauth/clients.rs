@@ -4,9 +4,9 @@
 //! Invariants and the attacks they prevent:
 //! - a confidential client's secret is 256 random bits shown once; only its SHA-256 is stored
 //!   and it is compared in constant time, so a leaked store or a timing probe yields nothing;
-//! - failed client authentications are counted per client and per address and refused past a
-//!   limit (a guessing attack on one client cannot run unbounded), and a correct secret still
-//!   works from another address (the owner is never locked out by someone else's guesses);
+//! - failed client authentications are counted per (client, address) and refused past a limit
+//!   (a guessing attack cannot run unbounded), and a correct secret still works from another
+//!   address (the owner is never locked out by someone else's guesses);
 //! - redirect URIs are absolute, without fragments, `https` (or `http` on a loopback host, or a
 //!   private-use scheme for native apps, RFC 8252) and matched exactly, so a code can only go
 //!   where the administrator said;
@@ -43,8 +43,6 @@ const MAX_REDIRECT_URIS: usize = 20;
 const MAX_URI_LEN: usize = 2000;
 /// Failed authentications of one client from one address per window before refusing.
 const PAIR_FAILURES: u64 = 20;
-/// Failed authentications from one address (any client) per window before refusing.
-const ADDRESS_FAILURES: u64 = 100;
 /// The failure window.
 const FAILURE_WINDOW_SECS: i64 = 300;
 
@@ -58,6 +56,9 @@ pub enum GrantType {
     RefreshToken,
     /// The client acting for itself (confidential clients only).
     ClientCredentials,
+    /// The device authorization grant (RFC 8628): CLIs and TVs.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
@@ -540,10 +541,9 @@ fn client_failed(detail: &str) -> Error {
 }
 
 /// Authenticates the client of a request: the client, active, whose registered method is the
-/// one used and whose secret matches. Every failure is `invalid_client`. Each attempt is
-/// counted before the check, per (client, address) and per address, and a success clears both
-/// counters: guesses are bounded, and nobody else's guesses lock the client out of another
-/// address.
+/// one used and whose secret matches. Every failure is `invalid_client`. Attempts are counted
+/// before the check per (client, address), and a success clears the count: guesses are bounded,
+/// and nobody else's guesses lock the client out of another address.
 pub async fn authenticate(
     ctx: &Ctx,
     t: &Tenant,
@@ -555,26 +555,29 @@ pub async fn authenticate(
         return Err(client_failed("no client authentication"));
     };
     let now = ctx.now();
+    // One counter per (client, address), counted before the check; a success clears it. (A
+    // secret is 256 random bits: the limit bounds abuse, not a guess that could succeed.)
     let pair = counter("oauth-client", t.id(), &[id, &who.ip]);
-    let addr = counter("oauth-client-ip", t.id(), &[&who.ip]);
-    for (key, max) in [(&pair, PAIR_FAILURES), (&addr, ADDRESS_FAILURES)] {
-        let (n, reset) = ctx.hot.hit(key, FAILURE_WINDOW_SECS, now).await?;
-        if n > max {
-            return Err(Error::too_many_requests_because(
-                (reset - now).max(1) as u64,
-                "too many failed client authentications from this address",
-            ));
-        }
+    let (n, reset) = ctx.hot.hit(&pair, FAILURE_WINDOW_SECS, now).await?;
+    if n > PAIR_FAILURES {
+        return Err(Error::too_many_requests_because(
+            (reset - now).max(1) as u64,
+            "too many failed client authentications from this address",
+        ));
     }
     let outcome = check(ctx, t, id, presented).await;
     match &outcome {
-        Ok(_) => ctx.hot.clear(&[pair, addr]).await?,
+        // The first attempt of a window leaves 1 behind; later ones clear what failures left.
+        Ok(_) if n > 1 => ctx.hot.clear(&[pair]).await?,
+        Ok(_) => {}
         Err(e) if e.code() == ErrorCode::InvalidClient => {
-            crate::audit::client(
+            crate::audit::counted(
                 ctx,
                 t.id(),
                 AuditEvent::OauthClientAuthFailed,
                 who,
+                &format!("oauth-client-fail:{id}"),
+                FAILURE_WINDOW_SECS,
                 json!({"client_id": id, "reason": e.detail()}),
             )
             .await;

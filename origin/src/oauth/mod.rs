@@ -13,6 +13,7 @@ pub mod authorize;
 pub mod clients;
 pub mod code;
 pub mod consent;
+pub mod device;
 pub mod grant;
 pub mod id_token;
 pub mod introspect;

@@ -28,6 +28,7 @@ struct Setup {
     conf: (String, String),
     public: String,
     first: (String, String),
+    tv: String,
 }
 
 async fn setup(tag: &str) -> Setup {
@@ -113,12 +114,20 @@ async fn setup(tag: &str) -> Setup {
         "scopes": ["openid"],
     }))
     .await;
+    let tv = mk(json!({
+        "name": "Living Room TV",
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+        "scopes": ["openid", "offline_access"],
+    }))
+    .await;
     let id = |v: &Value| v["client_id"].as_str().unwrap().to_owned();
     let secret = |v: &Value| v["client_secret"].as_str().unwrap().to_owned();
     Setup {
         conf: (id(&conf), secret(&conf)),
         public: id(&public),
         first: (id(&first), secret(&first)),
+        tv: id(&tv),
         s,
         c,
         admin_token,
@@ -148,6 +157,7 @@ async fn certified_relying_parties_complete_every_flow() {
         .env("PUB_ID", &st.public)
         .env("FIRST_ID", &st.first.0)
         .env("FIRST_SECRET", &st.first.1)
+        .env("TV_ID", &st.tv)
         .env("REDIRECT", &st.redirect)
         .env("USER", USER)
         .env("PASSWORD", PASSWORD)
@@ -167,7 +177,7 @@ async fn certified_relying_parties_complete_every_flow() {
     )
     .unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 14, "{report}");
+    assert_eq!(steps.len(), 15, "{report}");
 
     // The edge core verifies the access token (RFC 9068 profile beside the USSO claims).
     let at = report["access_token"].as_str().unwrap();

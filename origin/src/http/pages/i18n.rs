@@ -269,6 +269,13 @@ catalog! {
     scope_permission: "Act for you with the permission", "از طرف شما با این مجوز کار کند";
     consent_revoke: "Take back", "پس گرفتن";
     signed_out_title: "You are signed out", "از حساب خارج شدید";
+    device_title: "Connect a device", "اتصال یک دستگاه";
+    device_text: "Enter the code your device shows.", "کدی را که دستگاه شما نشان می‌دهد وارد کنید.";
+    device_code_label: "Device code", "کد دستگاه";
+    device_done_title: "Your device is connected", "دستگاه شما متصل شد";
+    device_done_text: "You can go back to your device now.", "اکنون می‌توانید به دستگاه خود برگردید.";
+    device_denied_title: "Access declined", "دسترسی رد شد";
+    device_denied_text: "The device was not given access. You can close this page.", "به دستگاه دسترسی داده نشد. می‌توانید این صفحه را ببندید.";
     not_yet: "Not available on this site yet.", "هنوز در این سایت در دسترس نیست.";
     unknown_device: "Unknown device", "دستگاه ناشناخته";
     kind_email: "Email", "ایمیل";

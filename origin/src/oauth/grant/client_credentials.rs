@@ -56,11 +56,14 @@ pub async fn issue(
     let cfg = &tc.state.config;
     let now = ctx.now();
     let access_token = issue::sign_service_access(cfg, tc.state.ring.signer()?, &grant, now)?;
-    crate::audit::client(
+    // Counted (1st, 10th, 100th… per hour and client): a machine may ask at will.
+    crate::audit::counted(
         ctx,
         tc.tenant.id(),
         AuditEvent::OauthTokenIssued,
         who,
+        &format!("oauth-cc:{}", client.client_id),
+        3600,
         json!({"grant_type": "client_credentials", "client_id": client.client_id, "scope": scopes}),
     )
     .await;

@@ -3,13 +3,22 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod refresh_token;
 
 use serde::Serialize;
+use serde_json::json;
+use usso_edge::issue;
 use usso_shared::{Error, ErrorCode, Result};
 
-use super::clients::Client;
+use super::clients::{Client, GrantType};
+use super::code::invalid_grant;
+use super::id_token::{self, IdToken};
+use super::scopes::{ScopeSet, OFFLINE_ACCESS, OPENID};
 use crate::app::{ClientMeta, Ctx};
+use crate::audit::AuditEvent;
+use crate::identity::users;
+use crate::store::hot::SessionIndex;
 use crate::tenants::TenantCtx;
 
 /// A token request, by `grant_type`.
@@ -36,6 +45,11 @@ pub enum TokenRequest {
         /// The scopes asked for (default: all the client's permission scopes).
         scope: Option<String>,
     },
+    /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628).
+    DeviceCode {
+        /// The device code.
+        device_code: String,
+    },
 }
 
 fn missing(name: &str) -> Error {
@@ -58,6 +72,9 @@ impl TokenRequest {
             }),
             Some("client_credentials") => Ok(Self::ClientCredentials {
                 scope: get("scope"),
+            }),
+            Some(super::device::GRANT_TYPE) => Ok(Self::DeviceCode {
+                device_code: need("device_code")?,
             }),
             Some("password") => Err(Error::new(
                 ErrorCode::UnsupportedGrantType,
@@ -127,5 +144,119 @@ pub async fn exchange(
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::issue(ctx, tc, who, client, scope.as_deref()).await
         }
+        TokenRequest::DeviceCode { device_code } => {
+            device_code::redeem(ctx, tc, who, client, &device_code).await
+        }
     }
+}
+
+/// What the person granted a client (from a code or an approved device).
+pub struct ForPerson<'a> {
+    /// The person.
+    pub user_id: &'a str,
+    /// The OAuth scopes granted.
+    pub scope: &'a [String],
+    /// The authorization request's nonce.
+    pub nonce: Option<String>,
+    /// When they signed in.
+    pub auth_time: i64,
+    /// How.
+    pub amr: Vec<String>,
+    /// Assurance level.
+    pub acr: Option<String>,
+    /// For the audit trail.
+    pub grant_type: &'static str,
+}
+
+/// Starts the client's own session for the person (their grant narrowed to what they granted)
+/// and issues its tokens: an access token, a refresh token with `offline_access`, an ID token
+/// with `openid`. The session id comes back too (a replayed code revokes it).
+pub async fn person_tokens(
+    ctx: &Ctx,
+    tc: &TenantCtx,
+    who: &ClientMeta,
+    client: &Client,
+    p: ForPerson<'_>,
+) -> Result<(TokenResponse, String)> {
+    let t = tc.tenant.id();
+    let now = ctx.now();
+    let Some((user, _)) = users::get(&ctx.docs, t, p.user_id).await? else {
+        return Err(invalid_grant("the account is gone"));
+    };
+    if !user.is_active || user.is_deleted() {
+        return Err(invalid_grant("the account is deactivated"));
+    }
+    let role_scopes = crate::identity::roles::scopes_of(&ctx.docs, t, &user.roles).await?;
+    let acr = p.acr.clone().unwrap_or_default();
+    let mut g = user.grant(p.amr.clone(), &acr, role_scopes);
+    // The permission scopes granted, as far as the person still holds them (a wildcard of
+    // theirs covers a narrower scope granted; a role taken away since drops it).
+    let held = std::mem::take(&mut g.scopes);
+    g.scopes = ScopeSet(p.scope.to_vec())
+        .permissions()
+        .into_iter()
+        .filter(|s| usso_shared::scope::all_within(std::slice::from_ref(s), &held))
+        .collect();
+    g.roles.clear();
+    let has = |s: &str| p.scope.iter().any(|x| x == s);
+    if !has("email") {
+        g.email = None;
+    }
+    if !has("phone") {
+        g.phone = None;
+    }
+    if !has("profile") {
+        g.username = None;
+        g.user_name = None;
+    }
+    g.client_id = Some(client.client_id.clone());
+    g.scope = Some(p.scope.join(" "));
+    let signer = tc.state.ring.signer()?;
+    let (mut record, pair) = issue::start_session(&tc.state.config, signer, g, now)?;
+    record.ip = Some(who.ip.clone());
+    record.user_agent = who.user_agent.clone();
+    ctx.hot.put_session(&record).await?;
+    let id_token = if has(OPENID) {
+        Some(
+            id_token::sign(
+                &ctx.docs,
+                tc,
+                IdToken {
+                    user: &user,
+                    client_id: &client.client_id,
+                    scopes: p.scope,
+                    nonce: p.nonce.clone(),
+                    auth_time: p.auth_time,
+                    amr: p.amr.clone(),
+                    acr: p.acr.clone(),
+                    access_token: &pair.access_token,
+                },
+                now,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let offline = has(OFFLINE_ACCESS) && client.allows(GrantType::RefreshToken);
+    crate::audit::client(
+        ctx,
+        t,
+        AuditEvent::OauthTokenIssued,
+        who,
+        json!({"grant_type": p.grant_type, "client_id": client.client_id,
+               "user_id": user.id, "session_id": record.session_id, "scope": p.scope}),
+    )
+    .await;
+    Ok((
+        TokenResponse {
+            access_token: pair.access_token,
+            token_type: "Bearer",
+            expires_in: pair.expires_in,
+            refresh_token: offline.then_some(pair.refresh_token),
+            id_token,
+            scope: p.scope.join(" "),
+        },
+        record.session_id,
+    ))
 }
