@@ -5,7 +5,10 @@
 //! ```
 //! Scenarios: `login` (distinct pre-registered users), `verify`, `refresh`, `apikey-verify`
 //! (`POST /apikeys/verify` with one key), `agent-auth` (an agent's fresh signed JWT per request
-//! exchanged at `/agents/auth`; the client signs each one), `burst-login`
+//! exchanged at `/agents/auth`; the client signs each one), `oauth-cc` (client-credentials
+//! grants of one confidential client at `/oauth/token`), `oauth-code` (authorization-code
+//! redemptions: each worker's signed-in browser gets a code from `/oauth/authorize`, untimed,
+//! then the token request is timed), `burst-login`
 //! (CONCURRENCY logins at once, one each), and for deployments started with
 //! `USSO_BENCH_ROUTES=true`: `bench-verify:N` and `bench-verify-strict:N` (N full verifications,
 //! or N bare `verify_strict`s, per request; see `usso_edge::bench`). Prints one JSON line with
@@ -46,6 +49,11 @@ async fn main() {
         .pool_max_idle_per_host(conc)
         .build()
         .unwrap();
+    // The authorization endpoint answers with a redirect to the client: read it, never follow.
+    let nofollow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let password = "load test password";
     let origin = std::env::var("USSO_LOAD_ORIGIN").unwrap_or_else(|_| base.clone());
     let origin = origin.trim_end_matches('/').to_owned();
@@ -83,7 +91,10 @@ async fn main() {
     // The API key or the agent, made by the system account (not measured).
     let agent_key = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
     let mut machine = String::new();
-    if matches!(scenario.as_str(), "apikey-verify" | "agent-auth") {
+    if matches!(
+        scenario.as_str(),
+        "apikey-verify" | "agent-auth" | "oauth-cc" | "oauth-code"
+    ) {
         let pw = std::env::var("SYSTEM_PASSWORD").unwrap_or_else(|_| "bench-password".into());
         let sys: Value = client
             .post(format!("{origin}/api/sso/v1/auth/login"))
@@ -103,6 +114,18 @@ async fn main() {
                 "/apikeys",
                 json!({"name": "load", "scopes": ["read:usso/users"]}),
             )
+        } else if scenario == "oauth-cc" {
+            (
+                "/oauth/clients",
+                json!({"name": "load cc", "grant_types": ["client_credentials"],
+                       "scopes": ["read:usso/users"]}),
+            )
+        } else if scenario == "oauth-code" {
+            (
+                "/oauth/clients",
+                json!({"name": "load code", "redirect_uris": [OAUTH_REDIRECT],
+                       "skip_consent": true, "scopes": ["openid"]}),
+            )
         } else {
             let pem = usso_origin::identity::agents::spki_pem(agent_key.verifying_key().as_bytes());
             (
@@ -121,14 +144,22 @@ async fn main() {
             .json()
             .await
             .unwrap();
-        machine = made[if scenario == "apikey-verify" {
-            "key"
+        machine = if scenario.starts_with("oauth-") {
+            format!(
+                "{}:{}",
+                made["client_id"].as_str().unwrap_or_else(|| panic!("setup failed: {made}")),
+                made["client_secret"].as_str().unwrap_or_default()
+            )
         } else {
-            "id"
-        }]
-        .as_str()
-        .unwrap_or_else(|| panic!("setup failed: {made}"))
-        .to_owned();
+            made[if scenario == "apikey-verify" {
+                "key"
+            } else {
+                "id"
+            }]
+            .as_str()
+            .unwrap_or_else(|| panic!("setup failed: {made}"))
+            .to_owned()
+        };
     }
 
     if let Some(k) = scenario.strip_prefix("bench-ratio:") {
@@ -152,9 +183,16 @@ async fn main() {
         );
         let (bench, latencies) = (bench.clone(), latencies.clone());
         let (machine, agent_key) = (machine.clone(), agent_key.clone());
+        let nofollow = nofollow.clone();
         tasks.push(tokio::spawn(async move {
             let mut refresh = refresh;
             loop {
+                // The code scenario first gets a code (not timed): the token request is.
+                let code = if scenario == "oauth-code" {
+                    Some(oauth_code(&nofollow, &base, &machine, &access).await)
+                } else {
+                    None
+                };
                 let sent = Instant::now();
                 let req = match scenario.as_str() {
                     _ if bench.is_some() => client
@@ -175,6 +213,25 @@ async fn main() {
                     "agent-auth" => client
                         .post(format!("{base}/api/sso/v1/agents/auth"))
                         .bearer_auth(agent_jwt(&machine, &agent_key)),
+                    "oauth-cc" => {
+                        let (id, secret) = machine.split_once(':').unwrap();
+                        client
+                            .post(format!("{base}/api/sso/v1/oauth/token"))
+                            .basic_auth(id, Some(secret))
+                            .form(&[("grant_type", "client_credentials")])
+                    }
+                    "oauth-code" => {
+                        let (id, secret) = machine.split_once(':').unwrap();
+                        client
+                            .post(format!("{base}/api/sso/v1/oauth/token"))
+                            .basic_auth(id, Some(secret))
+                            .form(&[
+                                ("grant_type", "authorization_code"),
+                                ("code", code.as_deref().unwrap_or_default()),
+                                ("redirect_uri", OAUTH_REDIRECT),
+                                ("code_verifier", PKCE_VERIFIER),
+                            ])
+                    }
                     other => panic!("unknown scenario {other}"),
                 };
                 let status = match req.send().await {
@@ -227,6 +284,38 @@ async fn main() {
             "status_counts": *counts.lock().unwrap(),
         })
     );
+}
+
+/// The redirect URI of the `oauth-code` scenario's client (never contacted).
+const OAUTH_REDIRECT: &str = "http://127.0.0.1:9/cb";
+/// RFC 7636 Appendix B's verifier and its S256 challenge.
+const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const PKCE_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// A fresh authorization code for the first-party client `machine` (`id:secret`), as the
+/// signed-in browser of `access` gets it (the authorization endpoint answers with a redirect).
+async fn oauth_code(client: &reqwest::Client, base: &str, machine: &str, access: &str) -> String {
+    let id = machine.split_once(':').unwrap().0;
+    let r = client
+        .get(format!(
+            "{base}/api/sso/v1/oauth/authorize?response_type=code&client_id={id}\
+             &redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid\
+             &code_challenge={PKCE_CHALLENGE}&code_challenge_method=S256"
+        ))
+        .header("cookie", format!("usso-access-token={access}"))
+        .send()
+        .await
+        .expect("authorize");
+    let loc = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("authorize answered {}", r.status()))
+        .to_owned();
+    loc.split(['?', '&'])
+        .find_map(|p| p.strip_prefix("code="))
+        .expect("a code")
+        .to_owned()
 }
 
 /// Full verification vs bare `verify_strict` in the deployment's own runtime, measured in
