@@ -18,6 +18,7 @@
 import assert from "node:assert/strict";
 import * as client from "openid-client";
 import * as oauth from "oauth4webapi";
+import * as jose from "jose";
 
 const env = (k) => {
   const v = process.env[k];
@@ -158,7 +159,22 @@ assert.deepEqual(claims.amr, ["password"]);
 assert.ok(first.tokens.refresh_token, "offline_access gives a refresh token");
 assert.equal(first.tokens.token_type.toLowerCase(), "bearer");
 assert.equal(first.tokens.scope, "openid profile email offline_access read:usso/users");
-step("code + PKCE, confidential (consent page)");
+// A resource server validating the access token as RFC 9068 says (jose, the tenant's JWKS).
+{
+  const jwks = jose.createRemoteJWKSet(new URL(meta.jwks_uri));
+  const { payload, protectedHeader } = await jose.jwtVerify(first.tokens.access_token, jwks, {
+    issuer: ISSUER,
+    audience: "usso",
+    typ: "at+jwt",
+    algorithms: ["EdDSA"],
+  });
+  assert.equal(protectedHeader.typ, "at+jwt");
+  assert.equal(payload.client_id, env("CONF_ID"));
+  assert.equal(payload.sub, claims.sub);
+  assert.equal(payload.scope, "openid profile email offline_access read:usso/users");
+  assert.deepEqual(payload.scopes, ["read:usso/users"]);
+}
+step("code + PKCE, confidential (consent page); RFC 9068 validation with jose");
 
 // The consent is remembered: the second time, straight back with a code.
 const again = await codeFlow(conf, "openid email", { expectConsent: false });
