@@ -15,7 +15,7 @@ use usso_shared::paths;
 use usso_shared::rotation::{self, jti_hash, Outcome, SessionRecord, Successor, REASON_LOGOUT};
 use usso_shared::seal::SecretKey;
 use usso_shared::token::{UnverifiedToken, Validation, Verified};
-use usso_shared::{encoding, random, Error, ErrorCode, Result};
+use usso_shared::{dpop, encoding, random, Error, ErrorCode, Result};
 
 use crate::http::{Method, Request, Response};
 use crate::issue::{self, TokenPair, ACCESS_COOKIE, REFRESH_COOKIE};
@@ -497,6 +497,11 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         #[derive(Deserialize)]
         struct Body {
             token: Option<String>,
+            /// A DPoP-bound token's proof, and the method and URL of the request it came with
+            /// (a resource server asking about a token it received).
+            dpop: Option<String>,
+            htm: Option<String>,
+            htu: Option<String>,
         }
         let tenant = self.resolve_tenant(req, false).await?;
         let body: Body = req.json()?;
@@ -506,6 +511,24 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             .or_else(|| req.bearer())
             .ok_or_else(|| Error::new(ErrorCode::ValidationError, "field `token` is required"))?;
         let verified = self.verify::<AccessClaims>(&tenant, token).await?;
+        if verified.claims().cnf.is_some() || body.dpop.is_some() {
+            let (Some(htm), Some(htu)) = (body.htm.as_deref(), body.htu.as_deref()) else {
+                return Err(Error::new(
+                    ErrorCode::ValidationError,
+                    "a DPoP-bound token is checked with `dpop`, `htm` and `htu`",
+                ));
+            };
+            self.check_binding(
+                &tenant,
+                verified.claims(),
+                token,
+                body.dpop.is_some(),
+                body.dpop.as_deref(),
+                htm,
+                htu,
+            )
+            .await?;
+        }
         let strict = self.config.strict_verify
             || req
                 .query_param("strict")
@@ -535,6 +558,80 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             Some(_) => Err(Error::new(ErrorCode::SessionExpired, "session expired")),
             None => Err(Error::new(ErrorCode::SessionRevoked, "session not found")),
         }
+    }
+
+    /// The access token a request presents and whether with the DPoP scheme:
+    /// `Authorization: DPoP`, `Authorization: Bearer`, then the access cookie.
+    pub fn presented_access(req: &Request) -> Option<(&str, bool)> {
+        req.dpop_token()
+            .map(|t| (t, true))
+            .or_else(|| Self::access_token(req).map(|t| (t, false)))
+    }
+
+    /// Enforces a token's key binding (RFC 9449 §7): a token bound to a key (`cnf.jkt`) is
+    /// accepted only with the DPoP scheme and a proof made with that key for this request and
+    /// this token, used once (one hot-store write); an unbound token only without the DPoP
+    /// scheme.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn check_binding(
+        &self,
+        tenant: &TenantState,
+        claims: &AccessClaims,
+        token: &str,
+        dpop_scheme: bool,
+        proof: Option<&str>,
+        htm: &str,
+        htu: &str,
+    ) -> Result<()> {
+        match (&claims.cnf, dpop_scheme) {
+            (None, false) => Ok(()),
+            (None, true) => Err(Error::invalid_token(
+                "the DPoP scheme needs a key-bound token",
+            )),
+            (Some(_), false) => Err(Error::invalid_token(
+                "a DPoP-bound token is presented with the DPoP scheme and a proof",
+            )),
+            (Some(cnf), true) => {
+                let proof = proof.ok_or_else(|| {
+                    Error::new(ErrorCode::InvalidDpopProof, "the DPoP proof is missing")
+                })?;
+                let p = dpop::verify(
+                    proof,
+                    &dpop::Expect {
+                        htm,
+                        htu,
+                        now: self.now(),
+                        access_token: Some(token),
+                    },
+                )?;
+                if p.jkt != cnf.jkt {
+                    return Err(Error::new(
+                        ErrorCode::InvalidDpopProof,
+                        "the DPoP proof is made with another key than the token's",
+                    ));
+                }
+                self.record_dpop_use(&tenant.config.tenant_id, &p).await
+            }
+        }
+    }
+
+    /// Records a DPoP proof's use; a second use is refused (replay).
+    pub async fn record_dpop_use(&self, tenant_id: &str, p: &dpop::Proof) -> Result<()> {
+        let (uses, _) = self
+            .store
+            .hit(
+                &key::dpop_jti(tenant_id, &p.jkt, &p.jti),
+                dpop::MAX_AGE_SECS + dpop::MAX_SKEW_SECS,
+                self.now(),
+            )
+            .await?;
+        if uses > 1 {
+            return Err(Error::new(
+                ErrorCode::InvalidDpopProof,
+                "this DPoP proof was used already",
+            ));
+        }
+        Ok(())
     }
 
     /// The access token of a request: `Authorization: Bearer`, then the access cookie.
@@ -649,9 +746,20 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             });
             return Ok(Response::json(200, &user).with_header("cache-control", "no-store"));
         }
-        let token = Self::access_token(req)
+        let (token, dpop_scheme) = Self::presented_access(req)
             .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no access token"))?;
         let verified = self.verify::<AccessClaims>(&tenant, token).await?;
+        let htu = format!("{}{}", tenant.config.issuer.trim_end_matches('/'), req.path);
+        self.check_binding(
+            &tenant,
+            verified.claims(),
+            token,
+            dpop_scheme,
+            req.header("dpop"),
+            req.method.as_str(),
+            &htu,
+        )
+        .await?;
         if self.config.strict_verify {
             self.require_live_session(&tenant, verified.claims())
                 .await?;
@@ -886,6 +994,7 @@ pub fn discovery_document(cfg: &TenantConfig) -> serde_json::Value {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "dpop_signing_alg_values_supported": dpop::ALGORITHMS,
         "scopes_supported": ["openid", "profile", "email", "phone", "offline_access"],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,

@@ -27,6 +27,16 @@ impl Method {
             _ => Self::Other,
         }
     }
+
+    /// The method's name (`OTHER` for the rest: a DPoP proof never names it, so a key-bound
+    /// token is not accepted on such requests through the core).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Other => "OTHER",
+        }
+    }
 }
 
 /// A request as the core sees it.
@@ -120,6 +130,16 @@ impl Request {
         let (scheme, token) = value.split_once(' ')?;
         scheme
             .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The token of an `Authorization: DPoP <token>` header (RFC 9449 §7.1).
+    pub fn dpop_token(&self) -> Option<&str> {
+        let value = self.header("authorization")?;
+        let (scheme, token) = value.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("dpop")
             .then(|| token.trim())
             .filter(|t| !t.is_empty())
     }

@@ -29,6 +29,15 @@ pub mod key {
     pub fn session(tenant_id: &str, session_id: &str) -> String {
         format!("usso:session:{tenant_id}:{session_id}")
     }
+    /// A DPoP proof's use (its key's thumbprint and `jti`, hashed to a bounded length).
+    pub fn dpop_jti(tenant_id: &str, jkt: &str, jti: &str) -> String {
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(format!("{jkt}:{jti}").as_bytes());
+        format!(
+            "usso:dpop:{tenant_id}:{}",
+            usso_shared::encoding::hex_encode(&h)
+        )
+    }
 }
 
 /// Applies the pure rotation step to a loaded record: the outcome, the record as it stands

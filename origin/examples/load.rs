@@ -147,7 +147,9 @@ async fn main() {
         machine = if scenario.starts_with("oauth-") {
             format!(
                 "{}:{}",
-                made["client_id"].as_str().unwrap_or_else(|| panic!("setup failed: {made}")),
+                made["client_id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("setup failed: {made}")),
                 made["client_secret"].as_str().unwrap_or_default()
             )
         } else {

@@ -41,6 +41,7 @@ fn claims() -> AccessClaims {
         user_name: None,
         client_id: None,
         scope: None,
+        cnf: None,
     }
 }
 

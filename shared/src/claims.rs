@@ -131,6 +131,17 @@ pub struct AccessClaims {
     /// sessions. `scopes` keeps the USSO permission scopes the SDKs check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The key the token is bound to (RFC 9449 `cnf.jkt`): it is usable only with a DPoP
+    /// proof made with that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim (RFC 7800), here the DPoP key thumbprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint of the bound key.
+    pub jkt: String,
 }
 
 impl AccessClaims {
@@ -202,6 +213,9 @@ pub struct Grant {
     /// The OAuth scopes granted to that client, space-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The DPoP key the session's tokens are bound to (its thumbprint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf_jkt: Option<String>,
 }
 
 impl Grant {
@@ -234,6 +248,7 @@ impl Grant {
             user_name: self.user_name.clone(),
             client_id: self.client_id.clone(),
             scope: self.scope.clone(),
+            cnf: self.cnf_jkt.clone().map(|jkt| Confirmation { jkt }),
         }
     }
 
@@ -343,6 +358,7 @@ mod tests {
             user_name: None,
             client_id: None,
             scope: None,
+            cnf: None,
         };
         let v = serde_json::to_value(&c).unwrap();
         assert!(v.get("client_id").is_none() && v.get("scope").is_none());

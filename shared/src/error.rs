@@ -87,11 +87,13 @@ pub enum ErrorCode {
     SlowDown,
     /// The device code expired (RFC 8628 §3.5). 400.
     ExpiredToken,
+    /// A DPoP proof is malformed, for another request or token, too old, replayed, or made with another key than the token's (RFC 9449). 400.
+    InvalidDpopProof,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 38] = [
         Self::BadRequest,
         Self::ValidationError,
         Self::TenantNotFound,
@@ -129,6 +131,7 @@ impl ErrorCode {
         Self::AuthorizationPending,
         Self::SlowDown,
         Self::ExpiredToken,
+        Self::InvalidDpopProof,
     ];
 
     /// The stable snake_case code sent as `error_code`.
@@ -171,6 +174,7 @@ impl ErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 
@@ -189,7 +193,8 @@ impl ErrorCode {
             | Self::InvalidTarget
             | Self::AuthorizationPending
             | Self::SlowDown
-            | Self::ExpiredToken => 400,
+            | Self::ExpiredToken
+            | Self::InvalidDpopProof => 400,
             Self::InvalidCredentials
             | Self::InvalidToken
             | Self::TokenExpired
@@ -256,6 +261,7 @@ impl ErrorCode {
             Self::AuthorizationPending => "The person has not yet approved this device.",
             Self::SlowDown => "Polling too fast; wait longer between requests.",
             Self::ExpiredToken => "The device code has expired; start again.",
+            Self::InvalidDpopProof => "The DPoP proof is invalid.",
         }
     }
 }
@@ -304,6 +310,7 @@ impl ErrorCode {
             Self::AuthorizationPending => "کاربر هنوز این دستگاه را تأیید نکرده است.",
             Self::SlowDown => "درخواست‌ها خیلی سریع است؛ بین آن‌ها بیشتر صبر کنید.",
             Self::ExpiredToken => "کد دستگاه منقضی شده است؛ دوباره شروع کنید.",
+            Self::InvalidDpopProof => "اثبات DPoP نامعتبر است.",
         }
     }
 }
@@ -569,6 +576,7 @@ mod tests {
             "authorization_pending",
             "slow_down",
             "expired_token",
+            "invalid_dpop_proof",
         ];
         for code in ErrorCode::ALL {
             assert!(

@@ -14,6 +14,7 @@ pub mod api_key;
 pub mod claims;
 pub mod clock;
 pub mod data_api;
+pub mod dpop;
 pub mod ejson;
 pub mod encoding;
 pub mod error;

@@ -225,6 +225,48 @@ assert.equal(users.status, 200, `a client-credentials token reads users: ${await
 await assert.rejects(client.clientCredentialsGrant(conf, { scope: "delete:usso/users" }), (e) => e.error === "invalid_scope");
 step("client credentials");
 
+// ---- DPoP (RFC 9449): tokens bound to the client's key ------------------------------------
+{
+  const key = await client.randomDPoPKeyPair("Ed25519");
+  const dpop = client.getDPoPHandle(conf, key);
+  const bound = await client.clientCredentialsGrant(conf, { scope: "read:usso/users" }, { DPoP: dpop });
+  assert.equal(bound.token_type.toLowerCase(), "dpop");
+  const at = JSON.parse(Buffer.from(bound.access_token.split(".")[1], "base64url"));
+  assert.ok(at.cnf?.jkt, "the access token carries cnf.jkt");
+  const url = new URL(`${ISSUER}/api/sso/v1/users?limit=1`);
+  const ok = await client.fetchProtectedResource(conf, bound.access_token, url, "GET", undefined, undefined, { DPoP: dpop });
+  assert.equal(ok.status, 200, "a bound token with its proof");
+  // The same token as a plain bearer, or with a proof of another key: refused.
+  const asBearer = await fetch(url, { headers: { authorization: `Bearer ${bound.access_token}` } });
+  assert.equal(asBearer.status, 401, "a bound token is no bearer token");
+  const other = client.getDPoPHandle(conf, await client.randomDPoPKeyPair("Ed25519"));
+  const wrongKey = await client
+    .fetchProtectedResource(conf, bound.access_token, url, "GET", undefined, undefined, { DPoP: other })
+    .catch((e) => e);
+  assert.ok(wrongKey.status === 400 || wrongKey.status === 401 || wrongKey.cause?.status >= 400, `another key's proof is refused: ${wrongKey.status}`);
+
+  // Code flow with DPoP: bound access and refresh tokens; userinfo with the proof; a refresh
+  // without a proof is refused.
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const authUrl = client.buildAuthorizationUrl(conf, {
+    redirect_uri: REDIRECT,
+    scope: "openid email offline_access",
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    state,
+  });
+  const back = await browser.authorize(authUrl.href, { expectConsent: false });
+  const tokens = await client.authorizationCodeGrant(conf, back, { pkceCodeVerifier: verifier, expectedState: state }, undefined, { DPoP: dpop });
+  assert.equal(tokens.token_type.toLowerCase(), "dpop");
+  const who = await client.fetchUserInfo(conf, tokens.access_token, tokens.claims().sub, { DPoP: dpop });
+  assert.equal(who.email, USER);
+  const again = await client.refreshTokenGrant(conf, tokens.refresh_token, undefined, { DPoP: dpop });
+  assert.equal(again.token_type.toLowerCase(), "dpop");
+  await assert.rejects(client.refreshTokenGrant(conf, again.refresh_token), (e) => e.error === "invalid_dpop_proof");
+  step("DPoP: client credentials, code, userinfo, refresh; bearer use and another key refused");
+}
+
 // Wrong secret: invalid_client.
 const wrong = await client.discovery(new URL(ISSUER), env("CONF_ID"), {}, client.ClientSecretBasic("usso_cs_wrong"), insecure);
 // RFC 6749 §5.2: with HTTP Basic, a 401 carries a WWW-Authenticate challenge, which the library

@@ -168,13 +168,29 @@ pub async fn tenant(ctx: &Ctx, req: &Request) -> Result<TenantCtx> {
 /// (`USSO_STRICT_VERIFY`) or `live` asked for, the session must also be live: a logged-out
 /// session's access token reads nothing and manages nothing.
 pub async fn caller(ctx: &Ctx, req: &Request, tc: &TenantCtx, live: bool) -> Result<AccessClaims> {
-    let token = Core::access_token(req)
+    let (token, dpop_scheme) = Core::presented_access(req)
         .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no access token"))?;
     let claims = ctx
         .core
         .verify::<AccessClaims>(&tc.state, token)
         .await?
         .into_claims();
+    let htu = format!(
+        "{}{}",
+        tc.state.config.issuer.trim_end_matches('/'),
+        req.path
+    );
+    ctx.core
+        .check_binding(
+            &tc.state,
+            &claims,
+            token,
+            dpop_scheme,
+            req.header("dpop"),
+            req.method.as_str(),
+            &htu,
+        )
+        .await?;
     if live || ctx.core.config().strict_verify {
         ctx.core.require_live_session(&tc.state, &claims).await?;
     }

@@ -538,7 +538,29 @@ pub async fn token(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> 
     let (ctx, req, who) = (&ctx, &req, &who);
     Out(client_endpoint(ctx, req, |tc, client| async move {
         let tr = TokenRequest::read(|n| req.form_field(n))?;
-        let issued = grant::exchange(ctx, &tc, who, &client, tr).await?;
+        // A DPoP proof binds what is issued to the client's key (RFC 9449 §5).
+        let proof = match req.header("dpop") {
+            Some(p) => {
+                let htu = format!(
+                    "{}{}",
+                    authorize::issuer(&tc).trim_end_matches('/'),
+                    paths::OAUTH_TOKEN
+                );
+                let proof = usso_shared::dpop::verify(
+                    p,
+                    &usso_shared::dpop::Expect {
+                        htm: "POST",
+                        htu: &htu,
+                        now: ctx.now(),
+                        access_token: None,
+                    },
+                )?;
+                ctx.core.record_dpop_use(tc.tenant.id(), &proof).await?;
+                Some(proof.jkt)
+            }
+            None => None,
+        };
+        let issued = grant::exchange(ctx, &tc, who, &client, tr, proof).await?;
         Ok(Response::json(200, &issued))
     })
     .await)
@@ -590,25 +612,44 @@ pub async fn revocation(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest
 pub async fn userinfo_route(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
     let result = async {
         let tc = extract::tenant(&ctx, &req).await?;
-        let token = req
-            .header("authorization")
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
+        let (token, dpop_scheme) = req
+            .dpop_token()
+            .map(|t| (t, true))
+            .or_else(|| req.bearer().map(|t| (t, false)))
             .ok_or_else(|| Error::new(ErrorCode::Unauthorized, "no access token"))?;
         let claims = ctx
             .core
-            .verify::<AccessClaims>(&tc.state, token.trim())
+            .verify::<AccessClaims>(&tc.state, token)
             .await?
             .into_claims();
+        let htu = format!(
+            "{}{}",
+            authorize::issuer(&tc).trim_end_matches('/'),
+            paths::OAUTH_USERINFO
+        );
+        ctx.core
+            .check_binding(
+                &tc.state,
+                &claims,
+                token,
+                dpop_scheme,
+                req.header("dpop"),
+                req.method.as_str(),
+                &htu,
+            )
+            .await?;
         userinfo::claims(&ctx, &tc, &claims).await
     }
     .await;
     Out(match result {
         Ok(m) => Response::json(200, &m).with_header("cache-control", "no-store"),
         Err(e) => {
-            let (status, challenge) = if e.code() == ErrorCode::PermissionDenied {
+            let (status, challenge) = if e.code() == ErrorCode::InvalidDpopProof {
+                (
+                    401,
+                    "DPoP error=\"invalid_dpop_proof\", algs=\"EdDSA Ed25519\"",
+                )
+            } else if e.code() == ErrorCode::PermissionDenied {
                 (403, "Bearer error=\"insufficient_scope\", scope=\"openid\"")
             } else if e.status() == 401 {
                 (401, "Bearer error=\"invalid_token\"")

@@ -294,6 +294,7 @@ impl User {
             user_name: self.name.clone(),
             client_id: None,
             scope: None,
+            cnf_jkt: None,
         }
     }
 }

@@ -53,6 +53,7 @@ pub async fn introspect(
                     "jti": c.jti,
                     "tenant_id": c.tenant_id,
                     "scopes": c.scopes,
+                    "cnf": c.cnf,
                 }));
             }
         } else if let Ok(v) = ctx.core.verify::<RefreshClaims>(&tc.state, token).await {

@@ -177,7 +177,7 @@ async fn certified_relying_parties_complete_every_flow() {
     )
     .unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 15, "{report}");
+    assert_eq!(steps.len(), 16, "{report}");
 
     // The edge core verifies the access token (RFC 9068 profile beside the USSO claims).
     let at = report["access_token"].as_str().unwrap();

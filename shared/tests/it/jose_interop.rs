@@ -73,6 +73,7 @@ fn claims(aud: Option<&str>, jti: &str) -> AccessClaims {
         user_name: None,
         client_id: None,
         scope: None,
+        cnf: None,
     }
 }
 

@@ -55,6 +55,7 @@ fn access_claims() -> AccessClaims {
         user_name: None,
         client_id: None,
         scope: None,
+        cnf: None,
     }
 }
 

@@ -13,6 +13,7 @@ use crate::oauth::code::{self, invalid_grant, Taken};
 use crate::tenants::TenantCtx;
 
 /// Redeems a code.
+#[allow(clippy::too_many_arguments)]
 pub async fn redeem(
     ctx: &Ctx,
     tc: &TenantCtx,
@@ -21,6 +22,7 @@ pub async fn redeem(
     presented: &str,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
+    jkt: Option<String>,
 ) -> Result<TokenResponse> {
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(Error::new(
@@ -82,6 +84,7 @@ pub async fn redeem(
             amr: grant.amr.clone(),
             acr: grant.acr.clone(),
             grant_type: "authorization_code",
+            jkt,
         },
     )
     .await?;

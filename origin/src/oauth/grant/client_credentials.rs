@@ -22,6 +22,7 @@ pub async fn issue(
     who: &ClientMeta,
     client: &Client,
     scope: Option<&str>,
+    jkt: Option<String>,
 ) -> Result<TokenResponse> {
     if client.is_public() || !client.allows(GrantType::ClientCredentials) {
         return Err(Error::new(
@@ -51,6 +52,7 @@ pub async fn issue(
         scopes: scopes.clone(),
         client_id: Some(client.client_id.clone()),
         scope: Some(scopes.join(" ")),
+        cnf_jkt: jkt,
         ..Default::default()
     };
     let cfg = &tc.state.config;

@@ -16,6 +16,7 @@ pub async fn redeem(
     who: &ClientMeta,
     client: &Client,
     device_code: &str,
+    jkt: Option<String>,
 ) -> Result<TokenResponse> {
     let (_, state) = device::poll(ctx, tc.tenant.id(), client, device_code).await?;
     let DeviceState::Approved {
@@ -41,6 +42,7 @@ pub async fn redeem(
             amr,
             acr,
             grant_type: device::GRANT_TYPE,
+            jkt,
         },
     )
     .await?;

@@ -98,7 +98,7 @@ impl TokenRequest {
 pub struct TokenResponse {
     /// The access token (a JWT, `typ: at+jwt`).
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for tokens bound to the client's key.
     pub token_type: &'static str,
     /// Seconds until it expires.
     pub expires_in: i64,
@@ -119,8 +119,10 @@ pub async fn exchange(
     who: &ClientMeta,
     client: &Client,
     req: TokenRequest,
+    jkt: Option<String>,
 ) -> Result<TokenResponse> {
-    match req {
+    let bound = jkt.is_some();
+    let mut issued = match req {
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
@@ -134,20 +136,36 @@ pub async fn exchange(
                 &code,
                 redirect_uri.as_deref(),
                 code_verifier.as_deref(),
+                jkt,
             )
             .await
         }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh_token::rotate(ctx, tc, who, client, &refresh_token, scope.as_deref()).await,
+        } => {
+            refresh_token::rotate(
+                ctx,
+                tc,
+                who,
+                client,
+                &refresh_token,
+                scope.as_deref(),
+                jkt.as_deref(),
+            )
+            .await
+        }
         TokenRequest::ClientCredentials { scope } => {
-            client_credentials::issue(ctx, tc, who, client, scope.as_deref()).await
+            client_credentials::issue(ctx, tc, who, client, scope.as_deref(), jkt).await
         }
         TokenRequest::DeviceCode { device_code } => {
-            device_code::redeem(ctx, tc, who, client, &device_code).await
+            device_code::redeem(ctx, tc, who, client, &device_code, jkt).await
         }
+    }?;
+    if bound {
+        issued.token_type = "DPoP";
     }
+    Ok(issued)
 }
 
 /// What the person granted a client (from a code or an approved device).
@@ -166,6 +184,8 @@ pub struct ForPerson<'a> {
     pub acr: Option<String>,
     /// For the audit trail.
     pub grant_type: &'static str,
+    /// The DPoP key the tokens are bound to.
+    pub jkt: Option<String>,
 }
 
 /// Starts the client's own session for the person (their grant narrowed to what they granted)
@@ -211,6 +231,7 @@ pub async fn person_tokens(
     }
     g.client_id = Some(client.client_id.clone());
     g.scope = Some(p.scope.join(" "));
+    g.cnf_jkt = p.jkt.clone();
     let signer = tc.state.ring.signer()?;
     let (mut record, pair) = issue::start_session(&tc.state.config, signer, g, now)?;
     record.ip = Some(who.ip.clone());

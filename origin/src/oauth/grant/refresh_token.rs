@@ -3,6 +3,7 @@
 //! session), for the client the token was issued to and nobody else.
 
 use serde_json::json;
+use usso_edge::store::HotStore;
 use usso_shared::claims::RefreshClaims;
 use usso_shared::{Error, ErrorCode, Result};
 
@@ -22,6 +23,7 @@ pub async fn rotate(
     client: &Client,
     presented: &str,
     scope: Option<&str>,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse> {
     if !client.allows(GrantType::RefreshToken) {
         return Err(Error::new(
@@ -39,6 +41,26 @@ pub async fn rotate(
         return Err(invalid_grant(
             "the refresh token was issued to another client",
         ));
+    }
+    // A session bound to a DPoP key refreshes only with a proof made with that key
+    // (RFC 9449 §5: public clients' refresh tokens are bound; confidential ones' too, here).
+    let record = ctx.hot.session(tc.tenant.id(), &claims.session_id).await?;
+    if let Some(bound) = record.as_ref().and_then(|r| r.grant.cnf_jkt.as_deref()) {
+        match jkt {
+            Some(k) if k == bound => {}
+            Some(_) => {
+                return Err(Error::new(
+                    ErrorCode::InvalidDpopProof,
+                    "the DPoP proof is made with another key than the session's",
+                ))
+            }
+            None => {
+                return Err(Error::new(
+                    ErrorCode::InvalidDpopProof,
+                    "this refresh token is bound to a DPoP key: send a proof",
+                ))
+            }
+        }
     }
     let (rotated, happened) = ctx.core.rotate(&tc.state, claims).await?;
     crate::http::tokens::audit_happened(ctx, who, happened).await;
