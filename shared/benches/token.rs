@@ -65,6 +65,34 @@ fn bench_tokens(c: &mut Criterion) {
     g.bench_function("full_access_verify", |b| {
         b.iter(|| token::verify::<AccessClaims>(black_box(&jwt), &ring, &rules, NOW))
     });
+    // A DPoP-bound token with its proof (RFC 9449): the token's verification plus the proof's
+    // (its own signature, the thumbprint, htm/htu/iat/ath); the replay write is the store's.
+    let dpop_key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let htu = "https://sso.example.com/api/sso/v1/me";
+    let proof = {
+        use ed25519_dalek::Signer;
+        let enc = |v: serde_json::Value| Base64UrlUnpadded::encode_string(v.to_string().as_bytes());
+        let h = enc(serde_json::json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": {"kty": "OKP",
+            "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(dpop_key.verifying_key().as_bytes())}}));
+        let p = enc(serde_json::json!({"jti": "j-1", "htm": "GET", "htu": htu, "iat": NOW,
+            "ath": usso_shared::dpop::access_token_hash(&jwt)}));
+        let sig = dpop_key.sign(format!("{h}.{p}").as_bytes());
+        format!("{h}.{p}.{}", Base64UrlUnpadded::encode_string(&sig.to_bytes()))
+    };
+    let expect = usso_shared::dpop::Expect {
+        htm: "GET",
+        htu,
+        now: NOW,
+        access_token: Some(&jwt),
+    };
+    assert!(usso_shared::dpop::verify(&proof, &expect).is_ok());
+    g.bench_function("full_access_verify_with_dpop_proof", |b| {
+        b.iter(|| {
+            let v = token::verify::<AccessClaims>(black_box(&jwt), &ring, &rules, NOW);
+            let p = usso_shared::dpop::verify(black_box(&proof), &expect);
+            (v.is_ok(), p.is_ok())
+        })
+    });
     g.bench_function("parse_only", |b| {
         b.iter(|| UnverifiedToken::parse(black_box(&jwt)).map(|t| t.kid().len()))
     });
