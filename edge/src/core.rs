@@ -970,7 +970,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
 pub fn discovery_document(cfg: &TenantConfig) -> serde_json::Value {
     let iss = cfg.issuer.trim_end_matches('/');
     let at = |p: &str| format!("{iss}{p}");
-    json!({
+    let mut doc = json!({
         "issuer": cfg.issuer,
         "jwks_uri": at(paths::JWKS),
         "authorization_endpoint": at(paths::OAUTH_AUTHORIZE),
@@ -980,6 +980,7 @@ pub fn discovery_document(cfg: &TenantConfig) -> serde_json::Value {
         "revocation_endpoint": at(paths::OAUTH_REVOKE),
         "end_session_endpoint": at(paths::OAUTH_END_SESSION),
         "device_authorization_endpoint": at(paths::OAUTH_DEVICE),
+        "registration_endpoint": cfg.oauth_registration.then(|| at(paths::OAUTH_REGISTER)),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": [
@@ -1001,13 +1002,18 @@ pub fn discovery_document(cfg: &TenantConfig) -> serde_json::Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
+        "dpop_bound_access_tokens_supported": true,
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
             "name", "picture", "locale", "email", "email_verified", "phone_number",
             "phone_number_verified", "preferred_username", "user_id", "tenant_id",
             "workspace_id", "roles", "scopes", "client_id", "scope"
         ],
-    })
+    });
+    if let Some(m) = doc.as_object_mut() {
+        m.retain(|_, v| !v.is_null());
+    }
+    doc
 }
 
 fn unknown_tenant(what: &str) -> Error {

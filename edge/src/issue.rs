@@ -41,7 +41,7 @@ pub fn sign_access(
     let claims = grant.access_claims(
         random::token_id()?,
         &cfg.issuer,
-        cfg.audience.as_deref(),
+        grant.resource.as_deref().or(cfg.audience.as_deref()),
         session_id,
         &cfg.tenant_id,
     );
@@ -68,7 +68,7 @@ pub fn sign_service_access(
     let claims = grant.service_access_claims(
         random::token_id()?,
         &cfg.issuer,
-        cfg.audience.as_deref(),
+        grant.resource.as_deref().or(cfg.audience.as_deref()),
         &cfg.tenant_id,
     );
     let typ = if claims.is_oauth() {

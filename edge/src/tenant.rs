@@ -42,6 +42,10 @@ pub struct TenantConfig {
     /// origin and at every edge once it reloads the policy (within its key-set TTL).
     #[serde(default = "active")]
     pub is_active: bool,
+    /// Whether the tenant's OAuth provider takes dynamic client registrations (RFC 7591);
+    /// set when the origin publishes the policy, so that discovery lists the endpoint only then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oauth_registration: bool,
 }
 
 fn active() -> bool {
@@ -63,6 +67,7 @@ impl TenantConfig {
             jwks_max_age_secs: DEFAULT_JWKS_MAX_AGE,
             cookie_secure: None,
             is_active: true,
+            oauth_registration: false,
         }
     }
 

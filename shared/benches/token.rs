@@ -72,12 +72,19 @@ fn bench_tokens(c: &mut Criterion) {
     let proof = {
         use ed25519_dalek::Signer;
         let enc = |v: serde_json::Value| Base64UrlUnpadded::encode_string(v.to_string().as_bytes());
-        let h = enc(serde_json::json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": {"kty": "OKP",
-            "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(dpop_key.verifying_key().as_bytes())}}));
-        let p = enc(serde_json::json!({"jti": "j-1", "htm": "GET", "htu": htu, "iat": NOW,
-            "ath": usso_shared::dpop::access_token_hash(&jwt)}));
+        let h = enc(
+            serde_json::json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": {"kty": "OKP",
+            "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(dpop_key.verifying_key().as_bytes())}}),
+        );
+        let p = enc(
+            serde_json::json!({"jti": "j-1", "htm": "GET", "htu": htu, "iat": NOW,
+            "ath": usso_shared::dpop::access_token_hash(&jwt)}),
+        );
         let sig = dpop_key.sign(format!("{h}.{p}").as_bytes());
-        format!("{h}.{p}.{}", Base64UrlUnpadded::encode_string(&sig.to_bytes()))
+        format!(
+            "{h}.{p}.{}",
+            Base64UrlUnpadded::encode_string(&sig.to_bytes())
+        )
     };
     let expect = usso_shared::dpop::Expect {
         htm: "GET",

@@ -216,6 +216,9 @@ pub struct Grant {
     /// The DPoP key the session's tokens are bound to (its thumbprint).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf_jkt: Option<String>,
+    /// The resource server (RFC 8707) the tokens are for: their `aud` instead of the tenant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 impl Grant {

@@ -161,6 +161,8 @@ pub const OAUTH_END_SESSION: &str = api!("/oauth/end-session");
 pub const OAUTH_CONSENTS: &str = api!("/oauth/consents");
 /// One consent of yours.
 pub const OAUTH_CONSENT_OF: &str = api!("/oauth/consents/{client_id}");
+/// Dynamic client registration (RFC 7591), when the tenant allows it.
+pub const OAUTH_REGISTER: &str = api!("/oauth/register");
 /// Device authorization (RFC 8628 §3.1).
 pub const OAUTH_DEVICE: &str = api!("/oauth/device_authorization");
 /// RFC 8414 authorization server metadata.
@@ -299,4 +301,5 @@ pub const DOCUMENTED: &[&str] = &[
     OAUTH_CONSENT_OF,
     OAUTH_METADATA,
     OAUTH_DEVICE,
+    OAUTH_REGISTER,
 ];

@@ -400,6 +400,77 @@ step("first party skips consent");
   step("device authorization grant");
 }
 
+// ---- dynamic client registration (RFC 7591) and a resource indicator (RFC 8707) --------------
+{
+  const RESOURCE = env("RESOURCE");
+  const reg = await client.dynamicClientRegistration(
+    new URL(ISSUER),
+    { redirect_uris: [REDIRECT], token_endpoint_auth_method: "none", client_name: "Registered App", scope: "openid email" },
+    client.None(),
+    insecure,
+  );
+  assert.match(reg.clientMetadata().client_id, /^oc_/);
+  assert.equal(reg.clientMetadata().client_secret, undefined, "a public client has no secret");
+  // It may not give itself permission scopes.
+  const refused = await fetch(`${ISSUER}/api/sso/v1/oauth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ redirect_uris: [REDIRECT], scope: "openid admin:usso/*" }),
+  });
+  assert.equal(refused.status, 400);
+  assert.equal((await refused.json()).error, "invalid_client_metadata");
+  const badUri = await fetch(`${ISSUER}/api/sso/v1/oauth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ redirect_uris: ["http://evil.example/cb"] }),
+  });
+  assert.equal((await badUri.json()).error, "invalid_redirect_uri");
+  step("dynamic client registration");
+
+  const flow = await codeFlow(reg, "openid email", { expectConsent: true, extra: { resource: RESOURCE } });
+  const jwks = jose.createRemoteJWKSet(new URL(meta.jwks_uri));
+  const { payload } = await jose.jwtVerify(flow.tokens.access_token, jwks, { issuer: ISSUER, audience: RESOURCE, typ: "at+jwt" });
+  assert.equal(payload.aud, RESOURCE, "the token is for the resource server");
+  // Not for the tenant's own APIs.
+  const own = await fetch(`${ISSUER}/api/sso/v1/users?limit=1`, { headers: { authorization: `Bearer ${flow.tokens.access_token}` } });
+  assert.equal(own.status, 401);
+  // A resource the tenant does not have: invalid_target, sent to the client.
+  const url = client.buildAuthorizationUrl(reg, {
+    redirect_uri: REDIRECT,
+    scope: "openid",
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: "S256",
+    resource: "https://elsewhere.example/api",
+  });
+  const res = await browser.go(url.href);
+  assert.equal(new URL(res.headers.get("location")).searchParams.get("error"), "invalid_target");
+  const cc = await client.clientCredentialsGrant(conf, { scope: "read:usso/users", resource: RESOURCE });
+  assert.equal(JSON.parse(Buffer.from(cc.access_token.split(".")[1], "base64url")).aud, RESOURCE);
+  assert.equal((await client.tokenIntrospection(conf, cc.access_token)).aud, RESOURCE, "introspection knows resource tokens");
+  step("resource indicators");
+}
+
+// ---- RP-initiated logout: the browser's session ends, back to the registered URI -----------
+{
+  const end = client.buildEndSessionUrl(conf, {
+    id_token_hint: first.tokens.id_token,
+    post_logout_redirect_uri: `${REDIRECT}/bye`,
+    state: "bye1",
+  });
+  const res = await browser.go(end.href);
+  assert.equal(res.status, 302);
+  const loc = new URL(res.headers.get("location"));
+  assert.equal(`${loc.origin}${loc.pathname}`, `${REDIRECT}/bye`);
+  assert.equal(loc.searchParams.get("state"), "bye1");
+  assert.ok(!browser.cookies.has("usso-access-token"), "the site's cookies are cleared");
+  // An unregistered return URI is refused on a page.
+  const bad = await browser.go(
+    client.buildEndSessionUrl(conf, { id_token_hint: first.tokens.id_token, post_logout_redirect_uri: "https://evil.example/" }).href,
+  );
+  assert.equal(bad.status, 400);
+  step("RP-initiated logout");
+}
+
 report.access_token = first.tokens.access_token;
 report.id_token = first.tokens.id_token;
 report.client_credentials_token = cc.access_token;

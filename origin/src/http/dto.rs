@@ -1519,3 +1519,30 @@ pub struct OAuthError {
     /// What went wrong, for the developer.
     pub error_description: String,
 }
+
+/// Body of `POST /oauth/register` (RFC 7591 client metadata; unknown members are ignored, as
+/// the RFC asks).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct RegisterOAuthClient {
+    /// Redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Shown on the consent page.
+    #[serde(default)]
+    pub client_name: Option<String>,
+    /// `authorization_code`, `refresh_token`, the device code grant.
+    #[serde(default)]
+    pub grant_types: Option<Vec<crate::oauth::clients::GrantType>>,
+    /// Only `["code"]`.
+    #[serde(default)]
+    pub response_types: Option<Vec<String>>,
+    /// `none` (public), `client_secret_basic` (default) or `client_secret_post`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<crate::oauth::clients::AuthMethod>,
+    /// Space-separated OpenID scopes.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Logout return URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+}

@@ -99,6 +99,7 @@ fn oauth_routes() -> Router<CtxRef> {
         .route(paths::OAUTH_CONSENTS, get(my_consents))
         .route(paths::OAUTH_CONSENT_OF, delete(revoke_consent))
         .route(paths::OAUTH_DEVICE, post(device_authorization))
+        .route(paths::OAUTH_REGISTER, post(register_client))
         .route(paths::pages::DEVICE, get(device_page).post(device_page))
 }
 

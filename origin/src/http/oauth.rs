@@ -685,12 +685,8 @@ pub async fn end_session(State(ctx): State<CtxRef>, CoreRequest(req): CoreReques
     };
     let hint = get("id_token_hint");
     let verified = match hint.as_deref() {
-        Some(h) => match ctx
-            .core
-            .verify::<crate::oauth::id_token::IdClaims>(&tc.state, h)
-            .await
-        {
-            Ok(v) => Some(v.into_claims()),
+        Some(h) => match crate::oauth::id_token::verify_hint(&tc, h, ctx.now()) {
+            Ok(c) => Some(c),
             Err(e) => return Out(error_page(&f, 400, f.lang.error(&e))),
         },
         None => None,
@@ -911,4 +907,77 @@ pub async fn device_page(State(ctx): State<CtxRef>, CoreRequest(req): CoreReques
         (t.device_denied_title, t.device_denied_text)
     };
     Out(Page::new(&f, title).text(text).respond(200))
+}
+
+// ---- dynamic client registration (RFC 7591) ----------------------------------------------------
+
+/// `POST /oauth/register`: registers a client when the tenant allows it (`oauth.dynamic_registration`).
+#[utoipa::path(post, path = "/api/sso/v1/oauth/register", tag = "oauth", request_body = dto::RegisterOAuthClient,
+    responses((status = 201, description = "The client information response (RFC 7591 §3.2.1)"),
+        (status = 400, description = "`invalid_redirect_uri` or `invalid_client_metadata`", body = dto::OAuthError),
+        (status = 403, description = "Registration is off for this tenant", body = dto::OAuthError)))]
+pub async fn register_client(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> Out {
+    let result = async {
+        let tc = extract::tenant(&ctx, &req).await?;
+        let body: dto::RegisterOAuthClient = req
+            .json()
+            .map_err(|e| Error::new(ErrorCode::ValidationError, e.detail().to_owned()))?;
+        let scopes = body
+            .scope
+            .as_deref()
+            .map(|s| ScopeSet::parse(Some(s)).map(|s| s.0))
+            .transpose()
+            .map_err(|e| {
+                Error::new(ErrorCode::ValidationError, format!("scope: {}", e.detail()))
+            })?;
+        let new = clients::NewClient {
+            name: body.client_name.unwrap_or_else(|| "Unnamed client".into()),
+            description: None,
+            redirect_uris: body.redirect_uris,
+            post_logout_redirect_uris: body.post_logout_redirect_uris,
+            grant_types: body.grant_types,
+            response_types: body.response_types,
+            token_endpoint_auth_method: body.token_endpoint_auth_method,
+            scopes,
+            skip_consent: false,
+        };
+        clients::register(&ctx, &tc.tenant, &extract::meta(&req), new).await
+    }
+    .await;
+    Out(match result {
+        Ok((c, _, secret)) => {
+            let mut v = serde_json::json!({
+                "client_id": c.client_id,
+                "client_id_issued_at": c.created_at,
+                "client_name": c.name,
+                "redirect_uris": c.redirect_uris,
+                "post_logout_redirect_uris": c.post_logout_redirect_uris,
+                "grant_types": c.grant_types,
+                "response_types": ["code"],
+                "token_endpoint_auth_method": c.token_endpoint_auth_method,
+                "scope": c.scopes.join(" "),
+            });
+            if let Some(s) = secret {
+                v["client_secret"] = serde_json::json!(s);
+                v["client_secret_expires_at"] = serde_json::json!(0);
+            }
+            Response::json(201, &v)
+                .with_header("cache-control", "no-store")
+                .with_header("pragma", "no-cache")
+        }
+        Err(e) if e.code() == ErrorCode::ValidationError => {
+            // RFC 7591 §3.2.2's two codes.
+            let error = if e.detail().contains("redirect_uris") {
+                "invalid_redirect_uri"
+            } else {
+                "invalid_client_metadata"
+            };
+            Response::json(
+                400,
+                &serde_json::json!({"error": error, "error_description": e.detail()}),
+            )
+            .with_header("cache-control", "no-store")
+        }
+        Err(e) => oauth_error(&e, false),
+    })
 }

@@ -295,6 +295,7 @@ impl User {
             client_id: None,
             scope: None,
             cnf_jkt: None,
+            resource: None,
         }
     }
 }

@@ -171,6 +171,8 @@ pub struct Checked {
     pub max_age: Option<i64>,
     /// Ours: the earliest acceptable sign-in.
     pub login_after: Option<i64>,
+    /// The resource server the tokens are for (RFC 8707), if not the tenant's own.
+    pub resource: Option<String>,
 }
 
 /// Why a request was refused, and where the answer goes.
@@ -328,15 +330,7 @@ pub async fn check(
                 bad(ErrorCode::BadRequest, "max_age must be a number of seconds")
             })?),
         };
-        if let Some(r) = params.resource.as_deref() {
-            let ours = tc.state.config.audience.as_deref();
-            if Some(r) != ours && r.trim_end_matches('/') != iss.trim_end_matches('/') {
-                return Err(bad(
-                    ErrorCode::InvalidTarget,
-                    "resource: this provider issues tokens for the tenant's own audience only",
-                ));
-            }
-        }
+        let resource = super::resource::resolve(tc, params.resource.as_deref())?;
         if scopes.has(OPENID) && params.nonce.as_deref().is_some_and(|n| n.len() > 512) {
             return Err(bad(ErrorCode::BadRequest, "nonce is too long"));
         }
@@ -353,6 +347,7 @@ pub async fn check(
             prompt,
             max_age,
             login_after,
+            resource,
         })
     };
     rest().map_err(send)
@@ -465,6 +460,7 @@ pub async fn decide(
         amr: s.claims.amr.clone(),
         acr: s.claims.acr.clone(),
         expires_at: now + code::CODE_TTL_SECS,
+        resource: c.resource.clone(),
     };
     let code = code::issue(&ctx.hot, tc.tenant.id(), &grant, now).await?;
     let mut pairs = vec![("code", code.as_str())];

@@ -30,6 +30,7 @@ use crate::store::docs::{check_if_match, lost_race, DocumentStore, Query, Sort};
 use crate::store::hot::RateLimiter;
 use crate::store::keys::counter;
 use crate::tenants::Tenant;
+use usso_edge::store::HotStore;
 
 use super::scopes::{self, IDENTITY_SCOPES};
 
@@ -232,6 +233,14 @@ pub fn valid_redirect_uri(uri: &str) -> bool {
     }
 }
 
+/// Whether `uri` may name a resource server (RFC 8707): absolute, `https` (or `http` on a
+/// loopback host), no fragment.
+pub fn valid_resource(uri: &str) -> bool {
+    !uri.contains('?')
+        && (uri.starts_with("https://") || uri.starts_with("http://"))
+        && valid_redirect_uri(uri)
+}
+
 fn check_uris(field: &str, uris: &[String], at_least_one: bool) -> Result<()> {
     if at_least_one && uris.is_empty() {
         return Err(invalid(format!("{field}: at least one")));
@@ -295,6 +304,100 @@ pub async fn create(
         .as_deref()
         .map(|d| text("description", d, 1024))
         .transpose()?;
+    let scopes = new
+        .scopes
+        .clone()
+        .unwrap_or_else(|| IDENTITY_SCOPES.iter().map(|s| (*s).to_owned()).collect());
+    check_client_scopes(by, &scopes)?;
+    insert_new(
+        ctx,
+        t,
+        who,
+        new,
+        name,
+        description,
+        scopes,
+        by.subject.clone(),
+    )
+    .await
+}
+
+/// Dynamic client registration (RFC 7591), when the tenant allows it: anyone may register a
+/// client for signing people in — OpenID scopes only (no permission scopes: the registrant
+/// holds none), the code, refresh and device grants only, never first-party (consent is always
+/// asked).
+pub async fn register(
+    ctx: &Ctx,
+    t: &Tenant,
+    who: &ClientMeta,
+    new: NewClient,
+) -> Result<(Client, i64, Option<String>)> {
+    if !t.oauth.dynamic_registration {
+        return Err(Error::new(
+            ErrorCode::PermissionDenied,
+            "dynamic client registration is off for this tenant",
+        ));
+    }
+    let now = ctx.now();
+    let (n, reset) = ctx
+        .hot
+        .hit(&counter("oauth-register", t.id(), &[&who.ip]), 3600, now)
+        .await?;
+    if n > 20 {
+        return Err(Error::too_many_requests((reset - now).max(1) as u64));
+    }
+    let name = text("client_name", &new.name, 128)?;
+    let scopes = new
+        .scopes
+        .clone()
+        .unwrap_or_else(|| IDENTITY_SCOPES.iter().map(|s| (*s).to_owned()).collect());
+    if let Some(s) = scopes
+        .iter()
+        .find(|s| !IDENTITY_SCOPES.contains(&s.as_str()))
+    {
+        return Err(invalid(format!(
+            "scope: `{s}` cannot be registered dynamically (OpenID scopes only)"
+        )));
+    }
+    if let Some(g) = new
+        .grant_types
+        .iter()
+        .flatten()
+        .find(|g| matches!(g, GrantType::ClientCredentials))
+    {
+        return Err(invalid(format!(
+            "grant_types: {g:?} cannot be registered dynamically"
+        )));
+    }
+    if new.skip_consent {
+        return Err(invalid(
+            "skip_consent: not for dynamically registered clients",
+        ));
+    }
+    insert_new(
+        ctx,
+        t,
+        who,
+        new,
+        name,
+        None,
+        scopes,
+        "dynamic_registration".into(),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_new(
+    ctx: &Ctx,
+    t: &Tenant,
+    who: &ClientMeta,
+    new: NewClient,
+    name: String,
+    description: Option<String>,
+    scopes: Vec<String>,
+    creator: String,
+) -> Result<(Client, i64, Option<String>)> {
     if let Some(rt) = &new.response_types {
         if rt.iter().any(|r| r != "code") {
             return Err(Error::new(
@@ -303,10 +406,6 @@ pub async fn create(
             ));
         }
     }
-    let scopes = new
-        .scopes
-        .unwrap_or_else(|| IDENTITY_SCOPES.iter().map(|s| (*s).to_owned()).collect());
-    check_client_scopes(by, &scopes)?;
     let method = new
         .token_endpoint_auth_method
         .unwrap_or(AuthMethod::ClientSecretBasic);
@@ -329,7 +428,7 @@ pub async fn create(
         skip_consent: new.skip_consent,
         secret_hash: secret.as_deref().map(secret_hash),
         is_active: true,
-        created_by: Some(by.subject.clone()),
+        created_by: Some(creator.clone()),
         created_at: now,
         updated_at: now,
     };
@@ -343,7 +442,7 @@ pub async fn create(
         t.id(),
         AuditEvent::OauthClientCreated,
         who,
-        json!({"client_id": client.client_id, "by": by.subject, "scopes": client.scopes}),
+        json!({"client_id": client.client_id, "by": creator, "scopes": client.scopes}),
     )
     .await;
     Ok((client, doc.version, secret))
@@ -550,7 +649,6 @@ pub async fn authenticate(
     who: &ClientMeta,
     presented: &Presented,
 ) -> Result<Client> {
-    use usso_edge::store::HotStore;
     let Some(id) = presented.client_id() else {
         return Err(client_failed("no client authentication"));
     };

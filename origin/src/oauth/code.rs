@@ -45,6 +45,9 @@ pub struct CodeGrant {
     pub acr: Option<String>,
     /// Expiry.
     pub expires_at: i64,
+    /// The resource server (RFC 8707) of the request, if not the tenant's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 fn key(tenant: &str, code: &str) -> String {

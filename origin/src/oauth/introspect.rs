@@ -14,6 +14,41 @@ use crate::tenants::TenantCtx;
 
 use super::clients::Client;
 
+/// An access token for the tenant's own audience, or for one of its resource servers
+/// (RFC 8707: the `aud` read from the unverified token only chooses which rules apply).
+async fn verify_access(
+    ctx: &Ctx,
+    tc: &TenantCtx,
+    token: &str,
+) -> Result<usso_shared::token::Verified<AccessClaims>> {
+    match ctx.core.verify::<AccessClaims>(&tc.state, token).await {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let aud = token
+                .split('.')
+                .nth(1)
+                .and_then(usso_shared::encoding::b64url_decode)
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .and_then(|v| v.get("aud").and_then(Value::as_str).map(str::to_owned));
+            let Some(aud) = aud.filter(|a| tc.tenant.oauth.resources.contains(a)) else {
+                return Err(e);
+            };
+            let cfg = &tc.state.config;
+            let rules = usso_shared::token::Validation::new(
+                cfg.issuer.clone(),
+                Some(aud),
+                cfg.tenant_id.clone(),
+            )
+            .with_leeway(cfg.leeway_secs);
+            usso_shared::token::UnverifiedToken::parse(token)?.verify(
+                &tc.state.ring,
+                &rules,
+                ctx.now(),
+            )
+        }
+    }
+}
+
 /// What introspecting `token` says to `client`.
 pub async fn introspect(
     ctx: &Ctx,
@@ -32,7 +67,7 @@ pub async fn introspect(
     let try_refresh_first = hint == Some("refresh_token");
     for kind in if try_refresh_first { [1, 0] } else { [0, 1] } {
         if kind == 0 {
-            if let Ok(v) = ctx.core.verify::<AccessClaims>(&tc.state, token).await {
+            if let Ok(v) = verify_access(ctx, tc, token).await {
                 let times = v.times();
                 let c = v.into_claims();
                 if ctx.core.require_live_session(&tc.state, &c).await.is_err() {

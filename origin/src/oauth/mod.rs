@@ -17,6 +17,7 @@ pub mod device;
 pub mod grant;
 pub mod id_token;
 pub mod introspect;
+pub mod resource;
 pub mod revoke;
 pub mod scopes;
 pub mod userinfo;

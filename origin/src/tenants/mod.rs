@@ -88,8 +88,51 @@ pub struct Tenant {
     /// How the hosted pages look: logo, colours, support address, default language.
     #[serde(default)]
     pub branding: Branding,
+    /// The OAuth provider's per-tenant switches.
+    #[serde(default)]
+    pub oauth: OAuthPolicy,
     /// Creation time.
     pub created_at: i64,
+}
+
+/// The OAuth provider's settings of a tenant.
+///
+/// Invariant: a token's audience is the tenant's own or one of `resources`, each an absolute
+/// `https` URI (or `http` on a loopback host) without fragment, so a client cannot obtain a
+/// token for an arbitrary audience (RFC 8707 §2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthPolicy {
+    /// Anyone may register a client (RFC 7591) at `/oauth/register`: public or confidential,
+    /// OpenID scopes only, consent always asked. Off unless set.
+    #[serde(default)]
+    pub dynamic_registration: bool,
+    /// Resource servers (RFC 8707 `resource` values, e.g. an MCP server's URL) tokens may be
+    /// issued for; their access tokens carry that URI as `aud`.
+    #[serde(default)]
+    pub resources: Vec<String>,
+}
+
+impl OAuthPolicy {
+    fn validate(&self) -> Result<()> {
+        if self.resources.len() > 50 {
+            return Err(Error::new(
+                ErrorCode::ValidationError,
+                "oauth.resources: at most 50",
+            ));
+        }
+        match self
+            .resources
+            .iter()
+            .find(|r| !crate::oauth::clients::valid_resource(r))
+        {
+            Some(r) => Err(Error::new(
+                ErrorCode::ValidationError,
+                format!("oauth.resources: `{r}` must be an absolute https URI without fragment"),
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Whether a tenant has service accounts (agents).
@@ -206,6 +249,7 @@ impl Tenant {
             smtp: None,
             agents: None,
             branding: Branding::default(),
+            oauth: OAuthPolicy::default(),
             created_at: now,
         }
     }
@@ -338,7 +382,7 @@ pub async fn load<D: DocumentStore>(docs: &D, id: &str) -> Result<Option<Tenant>
 
 /// Policy fields an operator may change with `tenant update` (the id, keys, timestamps and the
 /// sealed SMTP password are not among them).
-pub const UPDATABLE: [&str; 20] = [
+pub const UPDATABLE: [&str; 21] = [
     "name",
     "registration_enabled",
     "password_min_length",
@@ -359,6 +403,7 @@ pub const UPDATABLE: [&str; 20] = [
     "refresh_ttl_secs",
     "agents",
     "branding",
+    "oauth",
 ];
 
 impl Tenant {
@@ -376,6 +421,7 @@ impl Tenant {
         self.otp.validate()?;
         self.templates.validate()?;
         self.branding.validate()?;
+        self.oauth.validate()?;
         if self.name.trim().is_empty() || self.name.chars().count() > 128 {
             return bad("name: 1 to 128 characters");
         }
@@ -611,7 +657,9 @@ pub async fn publish(stores: &crate::store::Stores, tenant: &Tenant, now: i64) -
     // Sealed under the edge key, not the master key: the edges hold only that.
     let set = ring.publish(tenant.id(), &stores.edge_key, now)?;
     hot.set(&key::keys(tenant.id()), &to_json(&set)?).await?;
-    hot.set(&key::tenant(tenant.id()), &to_json(&tenant.tokens)?)
+    let mut published = tenant.tokens.clone();
+    published.oauth_registration = tenant.oauth.dynamic_registration;
+    hot.set(&key::tenant(tenant.id()), &to_json(&published)?)
         .await?;
     for d in &tenant.tokens.domains {
         hot.set(&key::domain(d), tenant.id()).await?;

@@ -17,6 +17,8 @@ fn root() -> std::path::PathBuf {
 }
 
 const USER: &str = "rp-user@example.com";
+/// A resource server of the tenant (an MCP server, say): RFC 8707 tokens carry it as `aud`.
+const RESOURCE: &str = "https://mcp.example.com/mcp";
 const PASSWORD: &str = "a long password 1";
 
 /// A running origin with an administrator, a person and three clients.
@@ -37,6 +39,17 @@ async fn setup(tag: &str) -> Setup {
     let issuer = format!("http://127.0.0.1:{port}");
     let envs = [("USSO_ISSUER", issuer.as_str())];
     Server::start(&data, port, &envs).stop();
+    admin(
+        &data,
+        &[
+            "tenant",
+            "update",
+            "org_default",
+            "--set",
+            &json!({"oauth": {"dynamic_registration": true, "resources": [RESOURCE]}}).to_string(),
+        ],
+        &[],
+    );
     admin(
         &data,
         &[
@@ -91,6 +104,7 @@ async fn setup(tag: &str) -> Setup {
     let conf = mk(json!({
         "name": "Photo Printer",
         "redirect_uris": [redirect],
+        "post_logout_redirect_uris": [format!("{redirect}/bye")],
         "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
         "scopes": ["openid", "profile", "email", "offline_access", "read:usso/users"],
     }))
@@ -158,6 +172,7 @@ async fn certified_relying_parties_complete_every_flow() {
         .env("FIRST_ID", &st.first.0)
         .env("FIRST_SECRET", &st.first.1)
         .env("TV_ID", &st.tv)
+        .env("RESOURCE", RESOURCE)
         .env("REDIRECT", &st.redirect)
         .env("USER", USER)
         .env("PASSWORD", PASSWORD)
@@ -177,7 +192,7 @@ async fn certified_relying_parties_complete_every_flow() {
     )
     .unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 16, "{report}");
+    assert_eq!(steps.len(), 19, "{report}");
 
     // The edge core verifies the access token (RFC 9068 profile beside the USSO claims).
     let at = report["access_token"].as_str().unwrap();

@@ -23,6 +23,7 @@ pub async fn redeem(
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
     jkt: Option<String>,
+    resource: Option<&str>,
 ) -> Result<TokenResponse> {
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(Error::new(
@@ -71,6 +72,14 @@ pub async fn redeem(
         }
         (None, None) => {}
     }
+    // RFC 8707 §2.2: a resource named here must be the one the code was issued for.
+    let asked = crate::oauth::resource::resolve(tc, resource)?;
+    if resource.is_some() && asked != grant.resource {
+        return Err(Error::new(
+            ErrorCode::InvalidTarget,
+            "resource differs from the authorization request's",
+        ));
+    }
     let issued = super::person_tokens(
         ctx,
         tc,
@@ -85,6 +94,7 @@ pub async fn redeem(
             acr: grant.acr.clone(),
             grant_type: "authorization_code",
             jkt,
+            resource: grant.resource.clone(),
         },
     )
     .await?;

@@ -23,6 +23,7 @@ pub async fn issue(
     client: &Client,
     scope: Option<&str>,
     jkt: Option<String>,
+    resource: Option<String>,
 ) -> Result<TokenResponse> {
     if client.is_public() || !client.allows(GrantType::ClientCredentials) {
         return Err(Error::new(
@@ -53,6 +54,7 @@ pub async fn issue(
         client_id: Some(client.client_id.clone()),
         scope: Some(scopes.join(" ")),
         cnf_jkt: jkt,
+        resource,
         ..Default::default()
     };
     let cfg = &tc.state.config;

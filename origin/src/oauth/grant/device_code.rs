@@ -43,6 +43,7 @@ pub async fn redeem(
             acr,
             grant_type: device::GRANT_TYPE,
             jkt,
+            resource: None,
         },
     )
     .await?;

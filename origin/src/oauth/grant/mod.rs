@@ -32,6 +32,8 @@ pub enum TokenRequest {
         redirect_uri: Option<String>,
         /// The PKCE verifier.
         code_verifier: Option<String>,
+        /// RFC 8707: must name the authorization request's resource, if sent.
+        resource: Option<String>,
     },
     /// `refresh_token`.
     RefreshToken {
@@ -44,6 +46,8 @@ pub enum TokenRequest {
     ClientCredentials {
         /// The scopes asked for (default: all the client's permission scopes).
         scope: Option<String>,
+        /// RFC 8707: the resource server the token is for.
+        resource: Option<String>,
     },
     /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628).
     DeviceCode {
@@ -65,6 +69,7 @@ impl TokenRequest {
                 code: need("code")?,
                 redirect_uri: get("redirect_uri"),
                 code_verifier: get("code_verifier"),
+                resource: get("resource"),
             }),
             Some("refresh_token") => Ok(Self::RefreshToken {
                 refresh_token: need("refresh_token")?,
@@ -72,6 +77,7 @@ impl TokenRequest {
             }),
             Some("client_credentials") => Ok(Self::ClientCredentials {
                 scope: get("scope"),
+                resource: get("resource"),
             }),
             Some(super::device::GRANT_TYPE) => Ok(Self::DeviceCode {
                 device_code: need("device_code")?,
@@ -127,6 +133,7 @@ pub async fn exchange(
             code,
             redirect_uri,
             code_verifier,
+            resource,
         } => {
             authorization_code::redeem(
                 ctx,
@@ -137,6 +144,7 @@ pub async fn exchange(
                 redirect_uri.as_deref(),
                 code_verifier.as_deref(),
                 jkt,
+                resource.as_deref(),
             )
             .await
         }
@@ -155,8 +163,9 @@ pub async fn exchange(
             )
             .await
         }
-        TokenRequest::ClientCredentials { scope } => {
-            client_credentials::issue(ctx, tc, who, client, scope.as_deref(), jkt).await
+        TokenRequest::ClientCredentials { scope, resource } => {
+            let aud = super::resource::resolve(tc, resource.as_deref())?;
+            client_credentials::issue(ctx, tc, who, client, scope.as_deref(), jkt, aud).await
         }
         TokenRequest::DeviceCode { device_code } => {
             device_code::redeem(ctx, tc, who, client, &device_code, jkt).await
@@ -186,6 +195,8 @@ pub struct ForPerson<'a> {
     pub grant_type: &'static str,
     /// The DPoP key the tokens are bound to.
     pub jkt: Option<String>,
+    /// The resource server the tokens are for (RFC 8707).
+    pub resource: Option<String>,
 }
 
 /// Starts the client's own session for the person (their grant narrowed to what they granted)
@@ -232,6 +243,7 @@ pub async fn person_tokens(
     g.client_id = Some(client.client_id.clone());
     g.scope = Some(p.scope.join(" "));
     g.cnf_jkt = p.jkt.clone();
+    g.resource = p.resource.clone();
     let signer = tc.state.ring.signer()?;
     let (mut record, pair) = issue::start_session(&tc.state.config, signer, g, now)?;
     record.ip = Some(who.ip.clone());
