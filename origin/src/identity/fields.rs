@@ -60,3 +60,43 @@ pub fn is_https_url(url: &str) -> bool {
         && url.len() > "https://".len()
         && !url.chars().any(|c| c.is_control() || c.is_whitespace())
 }
+
+/// Longest redirect URI or resource URI.
+const MAX_URI_LEN: usize = 2000;
+
+/// Whether `uri` may be registered as a redirect URI (the rules in the module docs).
+pub fn valid_redirect_uri(uri: &str) -> bool {
+    if uri.len() > MAX_URI_LEN || uri.contains('#') || uri.chars().any(char::is_whitespace) {
+        return false;
+    }
+    let Ok(u) = url::Url::parse(uri) else {
+        return false;
+    };
+    // The text itself must name the host: `https:///x` parses (as `https://x/`) but is not
+    // what a client would send back, and exact matching compares texts.
+    let names_host = |scheme: &str| {
+        uri.strip_prefix(scheme)
+            .and_then(|r| r.strip_prefix("://"))
+            .is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+    };
+    match u.scheme() {
+        "https" => names_host("https") && u.host_str().is_some_and(|h| !h.is_empty()),
+        "http" if !names_host("http") => false,
+        "http" => matches!(
+            u.host(),
+            Some(url::Host::Domain("localhost"))
+                | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+                | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+        ),
+        // Private-use schemes of native apps are reverse domain names (RFC 8252 §7.1).
+        s => s.contains('.') && !matches!(s, "javascript" | "data" | "file" | "vbscript"),
+    }
+}
+
+/// Whether `uri` may name a resource server (RFC 8707): absolute, `https` (or `http` on a
+/// loopback host), no fragment.
+pub fn valid_resource(uri: &str) -> bool {
+    !uri.contains('?')
+        && (uri.starts_with("https://") || uri.starts_with("http://"))
+        && valid_redirect_uri(uri)
+}

@@ -24,7 +24,7 @@ use usso_shared::{Error, ErrorCode, Result};
 use crate::app::{ClientMeta, Ctx};
 use crate::audit::AuditEvent;
 use crate::authz::Principal;
-use crate::identity::fields::{check_scopes, text};
+use crate::identity::fields::{check_scopes, text, valid_redirect_uri};
 use crate::store::collections::OAUTH_CLIENTS;
 use crate::store::docs::{check_if_match, lost_race, DocumentStore, Query, Sort};
 use crate::store::hot::RateLimiter;
@@ -40,8 +40,6 @@ pub const ID_PREFIX: &str = "oc_";
 const SECRET_PREFIX: &str = "usso_cs_";
 /// Most redirect URIs one client registers.
 const MAX_REDIRECT_URIS: usize = 20;
-/// Longest redirect URI.
-const MAX_URI_LEN: usize = 2000;
 /// Failed authentications of one client from one address per window before refusing.
 const PAIR_FAILURES: u64 = 20;
 /// The failure window.
@@ -202,43 +200,6 @@ fn new_secret() -> Result<String> {
         "{SECRET_PREFIX}{}",
         b64url_encode(&usso_shared::random::bytes::<32>()?)
     ))
-}
-
-/// Whether `uri` may be registered as a redirect URI (the rules in the module docs).
-pub fn valid_redirect_uri(uri: &str) -> bool {
-    if uri.len() > MAX_URI_LEN || uri.contains('#') || uri.chars().any(char::is_whitespace) {
-        return false;
-    }
-    let Ok(u) = url::Url::parse(uri) else {
-        return false;
-    };
-    // The text itself must name the host: `https:///x` parses (as `https://x/`) but is not
-    // what a client would send back, and exact matching compares texts.
-    let names_host = |scheme: &str| {
-        uri.strip_prefix(scheme)
-            .and_then(|r| r.strip_prefix("://"))
-            .is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
-    };
-    match u.scheme() {
-        "https" => names_host("https") && u.host_str().is_some_and(|h| !h.is_empty()),
-        "http" if !names_host("http") => false,
-        "http" => matches!(
-            u.host(),
-            Some(url::Host::Domain("localhost"))
-                | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-                | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
-        ),
-        // Private-use schemes of native apps are reverse domain names (RFC 8252 §7.1).
-        s => s.contains('.') && !matches!(s, "javascript" | "data" | "file" | "vbscript"),
-    }
-}
-
-/// Whether `uri` may name a resource server (RFC 8707): absolute, `https` (or `http` on a
-/// loopback host), no fragment.
-pub fn valid_resource(uri: &str) -> bool {
-    !uri.contains('?')
-        && (uri.starts_with("https://") || uri.starts_with("http://"))
-        && valid_redirect_uri(uri)
 }
 
 fn check_uris(field: &str, uris: &[String], at_least_one: bool) -> Result<()> {

@@ -86,7 +86,7 @@ pub async fn issue<H: OriginHot>(
 #[derive(Debug)]
 pub enum Taken {
     /// The code, now consumed.
-    Fresh(CodeGrant),
+    Fresh(Box<CodeGrant>),
     /// A code that was redeemed already: the session it started (to revoke).
     Replayed(Option<String>),
     /// Unknown or expired.
@@ -115,7 +115,7 @@ pub async fn take<H: OriginHot>(hot: &H, tenant: &str, code: &str, now: i64) -> 
     if grant.expires_at <= now {
         return Ok(Taken::Unknown);
     }
-    Ok(Taken::Fresh(grant))
+    Ok(Taken::Fresh(Box::new(grant)))
 }
 
 /// Remembers the session a redeemed code started, so that a replay can end it.

@@ -124,7 +124,7 @@ impl OAuthPolicy {
         match self
             .resources
             .iter()
-            .find(|r| !crate::oauth::clients::valid_resource(r))
+            .find(|r| !crate::identity::fields::valid_resource(r))
         {
             Some(r) => Err(Error::new(
                 ErrorCode::ValidationError,
