@@ -992,7 +992,10 @@ pub fn discovery_document(cfg: &TenantConfig) -> serde_json::Value {
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["EdDSA"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": dpop::ALGORITHMS,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "dpop_signing_alg_values_supported": dpop::ALGORITHMS,

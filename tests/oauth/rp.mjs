@@ -267,6 +267,44 @@ step("client credentials");
   step("DPoP: client credentials, code, userinfo, refresh; bearer use and another key refused");
 }
 
+// ---- private_key_jwt (RFC 7523): a service signs its own assertion ---------------------------
+{
+  const jwk = JSON.parse(env("PKJ_JWK"));
+  const key = await crypto.subtle.importKey("jwk", jwk, { name: "Ed25519" }, false, ["sign"]);
+  const svc = await client.discovery(new URL(ISSUER), env("PKJ_ID"), {}, client.PrivateKeyJwt(key, { kid: jwk.kid }), insecure);
+  const t = await client.clientCredentialsGrant(svc, { scope: "read:usso/users" });
+  assert.equal(JSON.parse(Buffer.from(t.access_token.split(".")[1], "base64url")).client_id, env("PKJ_ID"));
+  // One assertion, used twice: the second is refused; one for another audience is refused.
+  const assertion = (aud, jti) =>
+    new jose.SignJWT({ jti })
+      .setProtectedHeader({ alg: "EdDSA", kid: jwk.kid })
+      .setIssuer(env("PKJ_ID"))
+      .setSubject(env("PKJ_ID"))
+      .setAudience(aud)
+      .setIssuedAt()
+      .setExpirationTime("60s")
+      .sign(key);
+  const post = async (a) => {
+    const r = await fetch(meta.token_endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "client_credentials",
+        client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        client_assertion: a,
+      }),
+    });
+    return [r.status, await r.json()];
+  };
+  const once = await assertion(meta.token_endpoint, "a-1");
+  assert.equal((await post(once))[0], 200);
+  const replay = await post(once);
+  assert.equal(replay[1].error, "invalid_client", "a replayed assertion");
+  const elsewhere = await post(await assertion("https://other.example/token", "a-2"));
+  assert.equal(elsewhere[1].error, "invalid_client", "an assertion for another server");
+  step("private_key_jwt");
+}
+
 // Wrong secret: invalid_client.
 const wrong = await client.discovery(new URL(ISSUER), env("CONF_ID"), {}, client.ClientSecretBasic("usso_cs_wrong"), insecure);
 // RFC 6749 §5.2: with HTTP Basic, a 401 carries a WWW-Authenticate challenge, which the library

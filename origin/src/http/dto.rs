@@ -1375,6 +1375,18 @@ pub struct CreateOAuthClient {
     /// A first-party client: no consent page.
     #[serde(default)]
     pub skip_consent: bool,
+    /// `private_key_jwt` clients: their Ed25519 public keys, `{"keys": [{"kty": "OKP",
+    /// "crv": "Ed25519", "x": "…", "kid": "…"}]}`.
+    #[serde(default)]
+    pub jwks: Option<JwkSet>,
+}
+
+/// A JWK set (public keys).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct JwkSet {
+    /// The keys.
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<serde_json::Value>,
 }
 
 impl From<CreateOAuthClient> for crate::oauth::clients::NewClient {
@@ -1389,6 +1401,7 @@ impl From<CreateOAuthClient> for crate::oauth::clients::NewClient {
             token_endpoint_auth_method: b.token_endpoint_auth_method,
             scopes: b.scopes,
             skip_consent: b.skip_consent,
+            jwks: b.jwks.map(|j| j.keys),
         }
     }
 }
@@ -1421,6 +1434,9 @@ pub struct UpdateOAuthClient {
     /// Inactive clients authenticate nothing.
     #[serde(default)]
     pub is_active: Option<bool>,
+    /// Public keys (`private_key_jwt`; replaces them).
+    #[serde(default)]
+    pub jwks: Option<JwkSet>,
 }
 
 impl From<UpdateOAuthClient> for crate::oauth::clients::ClientChange {
@@ -1434,6 +1450,7 @@ impl From<UpdateOAuthClient> for crate::oauth::clients::ClientChange {
             scopes: b.scopes,
             skip_consent: b.skip_consent,
             is_active: b.is_active,
+            jwks: b.jwks.map(|j| j.keys),
         }
     }
 }
@@ -1462,6 +1479,9 @@ pub struct OAuthClientView {
     pub token_endpoint_auth_method: crate::oauth::clients::AuthMethod,
     /// Scopes it may ask for.
     pub scopes: Vec<String>,
+    /// Its public keys (`private_key_jwt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<JwkSetView>,
     /// First party.
     pub skip_consent: bool,
     /// Active.
@@ -1488,6 +1508,9 @@ impl OAuthClientView {
             response_types: vec!["code"],
             token_endpoint_auth_method: c.token_endpoint_auth_method,
             scopes: c.scopes.clone(),
+            jwks: (!c.jwks.is_empty()).then(|| JwkSetView {
+                keys: c.jwks.clone(),
+            }),
             skip_consent: c.skip_consent,
             is_active: c.is_active,
             created_at: c.created_at,
@@ -1495,6 +1518,13 @@ impl OAuthClientView {
             version,
         }
     }
+}
+
+/// A client's public keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JwkSetView {
+    /// The keys.
+    pub keys: Vec<crate::oauth::assertion::PublicJwk>,
 }
 
 /// A page of OAuth clients.

@@ -452,6 +452,38 @@ fn form_decode(s: &str) -> Option<String> {
 /// form-encoded), or `client_id`/`client_secret` in the body; both at once is refused.
 fn presented(req: &Request) -> Result<Presented> {
     let body_id = req.form_field("client_id");
+    if let Some(kind) = req.form_field("client_assertion_type") {
+        if kind != crate::oauth::assertion::ASSERTION_TYPE {
+            return Err(Error::new(
+                ErrorCode::InvalidClient,
+                "unsupported client_assertion_type",
+            ));
+        }
+        let assertion = req
+            .form_field("client_assertion")
+            .ok_or_else(|| Error::new(ErrorCode::InvalidClient, "client_assertion is missing"))?;
+        if req.header("authorization").is_some() || req.form_field("client_secret").is_some() {
+            return Err(Error::new(
+                ErrorCode::BadRequest,
+                "use one client authentication method, not two",
+            ));
+        }
+        // The client is the assertion's `iss` when `client_id` is not sent (RFC 7523 §3).
+        let client_id = match body_id {
+            Some(id) => id,
+            None => assertion
+                .split('.')
+                .nth(1)
+                .and_then(usso_shared::encoding::b64url_decode)
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v.get("iss").and_then(|i| i.as_str()).map(str::to_owned))
+                .ok_or_else(|| Error::new(ErrorCode::InvalidClient, "client_id is missing"))?,
+        };
+        return Ok(Presented::Assertion {
+            client_id,
+            assertion,
+        });
+    }
     let body_secret = req.form_field("client_secret");
     let basic = req.header("authorization").and_then(|h| {
         h.strip_prefix("Basic ")
@@ -940,6 +972,7 @@ pub async fn register_client(State(ctx): State<CtxRef>, CoreRequest(req): CoreRe
             token_endpoint_auth_method: body.token_endpoint_auth_method,
             scopes,
             skip_consent: false,
+            jwks: None,
         };
         clients::register(&ctx, &tc.tenant, &extract::meta(&req), new).await
     }

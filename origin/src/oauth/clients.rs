@@ -68,14 +68,21 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// A JWT signed with the client's registered Ed25519 key (RFC 7523).
+    PrivateKeyJwt,
     /// A public client (browser or native app): no secret; PKCE required.
     None,
 }
 
 impl AuthMethod {
-    /// Whether the client holds a secret.
+    /// Whether the client authenticates (a secret or a key).
     pub fn is_confidential(self) -> bool {
         !matches!(self, Self::None)
+    }
+
+    /// Whether the client holds a secret we issued.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
     }
 }
 
@@ -108,6 +115,9 @@ pub struct Client {
     /// SHA-256 hex of the secret (confidential clients).
     #[serde(default)]
     pub secret_hash: Option<String>,
+    /// Public keys of a `private_key_jwt` client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jwks: Vec<super::assertion::PublicJwk>,
     /// Whether it may be used.
     pub is_active: bool,
     /// Who registered it.
@@ -152,6 +162,8 @@ pub struct NewClient {
     pub scopes: Option<Vec<String>>,
     /// First party.
     pub skip_consent: bool,
+    /// Public keys (`private_key_jwt`), as JWKs.
+    pub jwks: Option<Vec<serde_json::Value>>,
 }
 
 /// A change to a client (absent fields stay).
@@ -173,6 +185,8 @@ pub struct ClientChange {
     pub skip_consent: Option<bool>,
     /// Activation.
     pub is_active: Option<bool>,
+    /// Public keys (`private_key_jwt`; replaces them).
+    pub jwks: Option<Vec<serde_json::Value>>,
 }
 
 fn invalid(detail: impl Into<String>) -> Error {
@@ -240,6 +254,11 @@ fn check_settings(c: &Client) -> Result<()> {
         return Err(invalid(
             "grant_types: a public client (token_endpoint_auth_method none) cannot use \
              client_credentials",
+        ));
+    }
+    if c.token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && c.jwks.is_empty() {
+        return Err(invalid(
+            "jwks: a private_key_jwt client registers at least one key",
         ));
     }
     let needs_redirect = c.allows(GrantType::AuthorizationCode);
@@ -371,7 +390,8 @@ async fn insert_new(
         .token_endpoint_auth_method
         .unwrap_or(AuthMethod::ClientSecretBasic);
     let now = ctx.now();
-    let secret = method.is_confidential().then(new_secret).transpose()?;
+    let secret = method.uses_secret().then(new_secret).transpose()?;
+    let jwks = super::assertion::check_keys(&new.jwks.clone().unwrap_or_default())?;
     let mut grant_types = new
         .grant_types
         .unwrap_or_else(|| vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
@@ -388,6 +408,7 @@ async fn insert_new(
         scopes,
         skip_consent: new.skip_consent,
         secret_hash: secret.as_deref().map(secret_hash),
+        jwks,
         is_active: true,
         created_by: Some(creator.clone()),
         created_at: now,
@@ -487,6 +508,9 @@ pub async fn update(
     if let Some(a) = change.is_active {
         c.is_active = a;
     }
+    if let Some(k) = change.jwks {
+        c.jwks = super::assertion::check_keys(&k)?;
+    }
     check_settings(&c)?;
     c.updated_at = ctx.now();
     let doc = ctx
@@ -514,8 +538,10 @@ pub async fn rotate_secret(
     id: &str,
 ) -> Result<(Client, i64, String)> {
     let (mut c, version) = get(&ctx.docs, t.id(), id).await?;
-    if c.is_public() {
-        return Err(invalid("a public client has no secret"));
+    if !c.token_endpoint_auth_method.uses_secret() {
+        return Err(invalid(
+            "this client has no secret (public, or private_key_jwt)",
+        ));
     }
     let secret = new_secret()?;
     c.secret_hash = Some(secret_hash(&secret));
@@ -581,6 +607,13 @@ pub enum Presented {
         /// Client id.
         client_id: String,
     },
+    /// A JWT assertion (`private_key_jwt`).
+    Assertion {
+        /// Client id.
+        client_id: String,
+        /// The JWT.
+        assertion: String,
+    },
     /// Nothing.
     Nothing,
 }
@@ -590,7 +623,8 @@ impl Presented {
         match self {
             Self::Basic { client_id, .. }
             | Self::Post { client_id, .. }
-            | Self::IdOnly { client_id } => Some(client_id),
+            | Self::IdOnly { client_id }
+            | Self::Assertion { client_id, .. } => Some(client_id),
             Self::Nothing => None,
         }
     }
@@ -659,6 +693,16 @@ async fn check(ctx: &Ctx, t: &Tenant, id: &str, presented: &Presented) -> Result
         (AuthMethod::ClientSecretBasic, Presented::Basic { secret, .. })
         | (AuthMethod::ClientSecretPost, Presented::Post { secret, .. }) => secret,
         (AuthMethod::None, Presented::IdOnly { .. }) => return Ok(client),
+        (AuthMethod::PrivateKeyJwt, Presented::Assertion { assertion, .. }) => {
+            let iss = t.tokens.issuer.trim_end_matches('/');
+            let audiences = [
+                format!("{iss}{}", usso_shared::paths::OAUTH_TOKEN),
+                iss.to_owned(),
+                format!("{iss}/"),
+            ];
+            super::assertion::verify(ctx, t.id(), id, &client.jwks, assertion, &audiences).await?;
+            return Ok(client);
+        }
         _ => {
             return Err(client_failed(
                 "this client authenticates with another method",

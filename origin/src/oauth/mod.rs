@@ -9,6 +9,7 @@
 //! granted. Every session a client starts is its own (never the browser's), so revoking one
 //! never signs the person out of the site.
 
+pub mod assertion;
 pub mod authorize;
 pub mod clients;
 pub mod code;

@@ -31,6 +31,7 @@ struct Setup {
     public: String,
     first: (String, String),
     tv: String,
+    svc: (String, String),
 }
 
 async fn setup(tag: &str) -> Setup {
@@ -135,6 +136,24 @@ async fn setup(tag: &str) -> Setup {
         "scopes": ["openid", "offline_access"],
     }))
     .await;
+    // A service authenticating with a key (private_key_jwt): the public half registered.
+    let svc_key = ed25519_dalek::SigningKey::from_bytes(&[11u8; 32]);
+    let x = usso_shared::encoding::b64url_encode(svc_key.verifying_key().as_bytes());
+    let svc = mk(json!({
+        "name": "Backend Service",
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "svc-1"}]},
+        "scopes": ["read:usso/users"],
+    }))
+    .await;
+    assert!(
+        svc.get("client_secret").is_none(),
+        "a key client has no secret"
+    );
+    let svc_jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "svc-1",
+        "d": usso_shared::encoding::b64url_encode(&[11u8; 32])})
+    .to_string();
     let id = |v: &Value| v["client_id"].as_str().unwrap().to_owned();
     let secret = |v: &Value| v["client_secret"].as_str().unwrap().to_owned();
     Setup {
@@ -142,6 +161,7 @@ async fn setup(tag: &str) -> Setup {
         public: id(&public),
         first: (id(&first), secret(&first)),
         tv: id(&tv),
+        svc: (id(&svc), svc_jwk),
         s,
         c,
         admin_token,
@@ -173,6 +193,8 @@ async fn certified_relying_parties_complete_every_flow() {
         .env("FIRST_SECRET", &st.first.1)
         .env("TV_ID", &st.tv)
         .env("RESOURCE", RESOURCE)
+        .env("PKJ_ID", &st.svc.0)
+        .env("PKJ_JWK", &st.svc.1)
         .env("REDIRECT", &st.redirect)
         .env("USER", USER)
         .env("PASSWORD", PASSWORD)
@@ -192,7 +214,7 @@ async fn certified_relying_parties_complete_every_flow() {
     )
     .unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 19, "{report}");
+    assert_eq!(steps.len(), 20, "{report}");
 
     // The edge core verifies the access token (RFC 9068 profile beside the USSO claims).
     let at = report["access_token"].as_str().unwrap();
