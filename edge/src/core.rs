@@ -1006,6 +1006,7 @@ pub fn discovery_document(cfg: &TenantConfig) -> serde_json::Value {
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
         "dpop_bound_access_tokens_supported": true,
+        "client_id_metadata_document_supported": cfg.oauth_metadata_documents,
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
             "name", "picture", "locale", "email", "email_verified", "phone_number",

@@ -46,6 +46,10 @@ pub struct TenantConfig {
     /// set when the origin publishes the policy, so that discovery lists the endpoint only then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub oauth_registration: bool,
+    /// Whether the tenant's OAuth provider accepts client ID metadata documents (a URL as
+    /// `client_id`); set when the origin publishes the policy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oauth_metadata_documents: bool,
 }
 
 fn active() -> bool {
@@ -68,6 +72,7 @@ impl TenantConfig {
             cookie_secure: None,
             is_active: true,
             oauth_registration: false,
+            oauth_metadata_documents: false,
         }
     }
 

@@ -259,6 +259,15 @@ pub struct Config {
         global = true
     )]
     pub header_timeout_secs: u64,
+    /// `host:port`s whose OAuth client metadata documents may be fetched over plain HTTP and
+    /// from loopback or private addresses (comma-separated). For tests only: leave it empty.
+    #[arg(
+        long,
+        env = "USSO_OAUTH_METADATA_INSECURE_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub oauth_metadata_insecure_hosts: Vec<String>,
     /// Longest wait for a request's whole body once its headers arrived.
     #[arg(
         long,

@@ -16,6 +16,7 @@
 // Every check throws on failure (exit 1 with the reason); on success one JSON line reports
 // what was checked, with tokens the Rust side verifies again.
 import assert from "node:assert/strict";
+import http from "node:http";
 import * as client from "openid-client";
 import * as oauth from "oauth4webapi";
 import * as jose from "jose";
@@ -486,6 +487,47 @@ step("first party skips consent");
   assert.equal(JSON.parse(Buffer.from(cc.access_token.split(".")[1], "base64url")).aud, RESOURCE);
   assert.equal((await client.tokenIntrospection(conf, cc.access_token)).aud, RESOURCE, "introspection knows resource tokens");
   step("resource indicators");
+}
+
+// ---- client ID metadata documents: a URL as client_id (the MCP authorization profile) --------
+{
+  const META = `http://127.0.0.1:${env("META_PORT")}/oauth/client.json`;
+  let fetched = 0;
+  const srv = http.createServer((req, res) => {
+    if (req.url === "/oauth/client.json") {
+      fetched += 1;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({
+        client_id: META,
+        client_name: "Agent via Metadata",
+        redirect_uris: [REDIRECT],
+        grant_types: ["authorization_code", "refresh_token"],
+        token_endpoint_auth_method: "none",
+      }));
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise((r) => srv.listen(Number(env("META_PORT")), "127.0.0.1", r));
+  try {
+    assert.equal(meta.client_id_metadata_document_supported, true);
+    const mc = await client.discovery(new URL(ISSUER), META, {}, client.None(), insecure);
+    const flow = await codeFlow(mc, "openid offline_access", { expectConsent: true });
+    assert.equal(flow.tokens.claims().aud, META);
+    const again = await client.refreshTokenGrant(mc, flow.tokens.refresh_token);
+    assert.ok(again.access_token);
+    assert.equal(fetched, 1, "the document is fetched once, then cached");
+    // A private address the operator did not list: refused before any request leaves.
+    const probe = await browser.go(
+      `${ISSUER}/api/sso/v1/oauth/authorize?response_type=code&scope=openid&client_id=${encodeURIComponent("https://169.254.169.254/latest/meta-data")}`,
+    );
+    assert.equal(probe.status, 401, "a metadata URL on a private address is refused");
+    assert.equal(probe.headers.get("location"), null);
+  } finally {
+    srv.close();
+  }
+  step("client ID metadata document");
 }
 
 // ---- RP-initiated logout: the browser's session ends, back to the registered URI -----------

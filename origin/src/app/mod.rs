@@ -69,6 +69,8 @@ pub struct Ctx {
     pub body_timeout: std::time::Duration,
     /// Durable delivery of codes and links.
     pub outbox: Arc<Outbox>,
+    /// Fetches OAuth client metadata documents ([`crate::oauth::metadata`]).
+    pub metadata: Arc<crate::oauth::metadata::Fetcher>,
     /// The clock.
     pub clock: AppClock,
 }

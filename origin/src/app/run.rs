@@ -150,6 +150,9 @@ pub fn build(cfg: &Config, stores: Stores, hasher: Hasher, clock: AppClock) -> R
     ));
     Ok(Ctx {
         outbox,
+        metadata: Arc::new(crate::oauth::metadata::Fetcher::new(
+            cfg.oauth_metadata_insecure_hosts.clone(),
+        )),
         core: EdgeCore::new(stores.hot.clone(), clock.clone(), edge_cfg),
         docs: stores.docs,
         hot: stores.hot,

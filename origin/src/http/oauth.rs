@@ -725,8 +725,8 @@ pub async fn end_session(State(ctx): State<CtxRef>, CoreRequest(req): CoreReques
     };
     let client_id = get("client_id").or_else(|| verified.as_ref().map(|c| c.azp.clone()));
     let back = match (get("post_logout_redirect_uri"), client_id) {
-        (Some(uri), Some(cid)) => match clients::get(&ctx.docs, tc.tenant.id(), &cid).await {
-            Ok((c, _)) if c.post_logout_redirect_uris.contains(&uri) => Some(uri),
+        (Some(uri), Some(cid)) => match clients::resolve(&ctx, &tc.tenant, &cid).await {
+            Ok(c) if c.post_logout_redirect_uris.contains(&uri) => Some(uri),
             _ => {
                 let e = Error::new(
                     ErrorCode::BadRequest,
@@ -905,8 +905,8 @@ pub async fn device_page(State(ctx): State<CtxRef>, CoreRequest(req): CoreReques
         Err(e) => return Out(error_page(&f, e.status(), f.lang.error(&e))),
     };
     let (key, g) = found;
-    let client = match clients::get(&ctx.docs, tc.tenant.id(), &g.client_id).await {
-        Ok((c, _)) if c.is_active => c,
+    let client = match clients::resolve(&ctx, &tc.tenant, &g.client_id).await {
+        Ok(c) if c.is_active => c,
         _ => {
             let e = Error::new(ErrorCode::InvalidClient, "the client is gone");
             return Out(error_page(&f, 400, f.lang.error(&e)));

@@ -230,12 +230,9 @@ pub async fn check(
     let Some(client_id) = params.client_id.as_deref() else {
         return Err(page(ErrorCode::BadRequest, "client_id is missing"));
     };
-    let client = match clients::get(&ctx.docs, tc.tenant.id(), client_id).await {
-        Ok((c, _)) if c.is_active => c,
+    let client = match clients::resolve(ctx, &tc.tenant, client_id).await {
+        Ok(c) if c.is_active => c,
         Ok(_) => return Err(page(ErrorCode::InvalidClient, "the client is deactivated")),
-        Err(e) if e.code() == ErrorCode::NotFound => {
-            return Err(page(ErrorCode::InvalidClient, "unknown client"))
-        }
         Err(e) => return Err(Refused::Page(e)),
     };
     let redirect_uri = match params.redirect_uri.as_deref() {

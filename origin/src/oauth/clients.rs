@@ -442,6 +442,24 @@ pub async fn get<D: DocumentStore>(docs: &D, tenant: &str, id: &str) -> Result<(
     Ok((decode(doc.body)?, doc.version))
 }
 
+/// The client a request names: a registered one, or, where the tenant allows it, the client a
+/// metadata document URL describes ([`super::metadata`]). `invalid_client` when there is none.
+pub async fn resolve(ctx: &Ctx, t: &Tenant, id: &str) -> Result<Client> {
+    if super::metadata::is_url(id) {
+        if !t.oauth.client_id_metadata_documents {
+            return Err(client_failed(
+                "this tenant does not take client ID metadata documents",
+            ));
+        }
+        return ctx.metadata.client(t.id(), id, ctx.now()).await;
+    }
+    match get(&ctx.docs, t.id(), id).await {
+        Ok((c, _)) => Ok(c),
+        Err(e) if e.code() == ErrorCode::NotFound => Err(client_failed("unknown client")),
+        Err(e) => Err(e),
+    }
+}
+
 /// The tenant's clients, newest first, with the total.
 pub async fn list(
     ctx: &Ctx,
@@ -681,11 +699,7 @@ pub async fn authenticate(
 }
 
 async fn check(ctx: &Ctx, t: &Tenant, id: &str, presented: &Presented) -> Result<Client> {
-    let client = match get(&ctx.docs, t.id(), id).await {
-        Ok((c, _)) => c,
-        Err(e) if e.code() == ErrorCode::NotFound => return Err(client_failed("unknown client")),
-        Err(e) => return Err(e),
-    };
+    let client = resolve(ctx, t, id).await?;
     if !client.is_active {
         return Err(client_failed("the client is deactivated"));
     }

@@ -18,6 +18,7 @@ pub mod device;
 pub mod grant;
 pub mod id_token;
 pub mod introspect;
+pub mod metadata;
 pub mod resource;
 pub mod revoke;
 pub mod scopes;

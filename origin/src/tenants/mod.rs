@@ -111,6 +111,11 @@ pub struct OAuthPolicy {
     /// issued for; their access tokens carry that URI as `aud`.
     #[serde(default)]
     pub resources: Vec<String>,
+    /// Clients may name themselves by the URL of a client ID metadata document (the MCP
+    /// authorization profile), fetched with the rules of [`crate::oauth::metadata`]. Off unless
+    /// set.
+    #[serde(default)]
+    pub client_id_metadata_documents: bool,
 }
 
 impl OAuthPolicy {
@@ -659,6 +664,7 @@ pub async fn publish(stores: &crate::store::Stores, tenant: &Tenant, now: i64) -
     hot.set(&key::keys(tenant.id()), &to_json(&set)?).await?;
     let mut published = tenant.tokens.clone();
     published.oauth_registration = tenant.oauth.dynamic_registration;
+    published.oauth_metadata_documents = tenant.oauth.client_id_metadata_documents;
     hot.set(&key::tenant(tenant.id()), &to_json(&published)?)
         .await?;
     for d in &tenant.tokens.domains {

@@ -32,13 +32,21 @@ struct Setup {
     first: (String, String),
     tv: String,
     svc: (String, String),
+    meta_port: u16,
 }
 
 async fn setup(tag: &str) -> Setup {
     let data = temp_dir(tag);
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
-    let envs = [("USSO_ISSUER", issuer.as_str())];
+    // The relying-party script serves a client metadata document on this port; only it may
+    // be fetched over http from a loopback address.
+    let meta_port = free_port();
+    let meta_host = format!("127.0.0.1:{meta_port}");
+    let envs = [
+        ("USSO_ISSUER", issuer.as_str()),
+        ("USSO_OAUTH_METADATA_INSECURE_HOSTS", meta_host.as_str()),
+    ];
     Server::start(&data, port, &envs).stop();
     admin(
         &data,
@@ -47,7 +55,9 @@ async fn setup(tag: &str) -> Setup {
             "update",
             "org_default",
             "--set",
-            &json!({"oauth": {"dynamic_registration": true, "resources": [RESOURCE]}}).to_string(),
+            &json!({"oauth": {"dynamic_registration": true, "resources": [RESOURCE],
+                "client_id_metadata_documents": true}})
+            .to_string(),
         ],
         &[],
     );
@@ -162,6 +172,7 @@ async fn setup(tag: &str) -> Setup {
         first: (id(&first), secret(&first)),
         tv: id(&tv),
         svc: (id(&svc), svc_jwk),
+        meta_port,
         s,
         c,
         admin_token,
@@ -194,6 +205,7 @@ async fn certified_relying_parties_complete_every_flow() {
         .env("TV_ID", &st.tv)
         .env("RESOURCE", RESOURCE)
         .env("PKJ_ID", &st.svc.0)
+        .env("META_PORT", st.meta_port.to_string())
         .env("PKJ_JWK", &st.svc.1)
         .env("REDIRECT", &st.redirect)
         .env("USER", USER)
@@ -214,7 +226,7 @@ async fn certified_relying_parties_complete_every_flow() {
     )
     .unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 20, "{report}");
+    assert_eq!(steps.len(), 21, "{report}");
 
     // The edge core verifies the access token (RFC 9068 profile beside the USSO claims).
     let at = report["access_token"].as_str().unwrap();
