@@ -67,6 +67,14 @@ if [[ "$(tests/.venv/bin/python -c 'import aiosmtpd; print(aiosmtpd.__version__)
   tests/.venv/bin/pip install -q --disable-pip-version-check aiosmtpd==1.4.6 atpublic==9.0.0 attrs==26.1.0
 fi
 
+# The official MCP Python SDK (tests/oauth/mcp_*.py: an MCP server protected by the OAuth
+# provider and the SDK's client completing the MCP authorization flow), pinned with its whole
+# dependency tree (tests/oauth/requirements-mcp.txt) in its own venv, apart from the USSO SDK's.
+if [[ "$(tests/.venv-mcp/bin/python -c 'from importlib.metadata import version; print(version("mcp"))' 2>/dev/null)" != "2.3.0" ]]; then
+  [[ -x tests/.venv-mcp/bin/pip ]] || python3 -m venv tests/.venv-mcp
+  tests/.venv-mcp/bin/pip install -q --disable-pip-version-check -r tests/oauth/requirements-mcp.txt
+fi
+
 # The official USSO Python SDK (tests/interop/usso_sdk.py) and its dependencies, pinned, in the
 # same venv: the administration API is checked with the client users actually run.
 if [[ "$(tests/.venv/bin/python -c 'from importlib.metadata import version; print(version("usso"))' 2>/dev/null)" != "0.33.5" ]]; then

@@ -33,6 +33,7 @@ struct Setup {
     tv: String,
     svc: (String, String),
     meta_port: u16,
+    mcp_port: u16,
 }
 
 async fn setup(tag: &str) -> Setup {
@@ -42,6 +43,9 @@ async fn setup(tag: &str) -> Setup {
     // The relying-party script serves a client metadata document on this port; only it may
     // be fetched over http from a loopback address.
     let meta_port = free_port();
+    // The MCP server of the MCP check listens here; its URL is one of the tenant's resources.
+    let mcp_port = free_port();
+    let mcp_resource = format!("http://127.0.0.1:{mcp_port}/mcp");
     let meta_host = format!("127.0.0.1:{meta_port}");
     let envs = [
         ("USSO_ISSUER", issuer.as_str()),
@@ -55,7 +59,7 @@ async fn setup(tag: &str) -> Setup {
             "update",
             "org_default",
             "--set",
-            &json!({"oauth": {"dynamic_registration": true, "resources": [RESOURCE],
+            &json!({"oauth": {"dynamic_registration": true, "resources": [RESOURCE, mcp_resource],
                 "client_id_metadata_documents": true}})
             .to_string(),
         ],
@@ -173,6 +177,7 @@ async fn setup(tag: &str) -> Setup {
         tv: id(&tv),
         svc: (id(&svc), svc_jwk),
         meta_port,
+        mcp_port,
         s,
         c,
         admin_token,
@@ -754,4 +759,112 @@ async fn oidcc_bad_requests_get_the_errors_the_rfcs_name() {
     )
     .await;
     assert!(r.0 == 400 || r.0 == 401 || r.0 == 404, "{}", r.1);
+}
+
+/// Polls `url` until it answers 200 (readiness, not a sleep).
+async fn wait_for(c: &Client, url: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(r) = c.get(url).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{url} did not come up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The MCP authorization profile: the official MCP Python SDK's client discovers an MCP server's
+/// protected-resource metadata (served by the SDK's server, protected by this provider), the
+/// provider's metadata, registers itself (RFC 7591), sends the person through sign-in and
+/// consent with PKCE and `resource`, redeems the code and calls a tool whose server accepts
+/// only tokens issued for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mcp_sdk_client_completes_the_authorization_flow() {
+    let st = setup("oauth-mcp").await;
+    let python = root().join("tests/.venv-mcp/bin/python");
+    assert!(
+        python.exists(),
+        "the MCP Python SDK is missing: run scripts/install-test-deps.sh"
+    );
+    let mcp_base = format!("http://127.0.0.1:{}", st.mcp_port);
+    let mut server = Command::new(&python)
+        .arg(root().join("tests/oauth/mcp_server.py"))
+        .arg(st.s.url(""))
+        .arg(st.mcp_port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the MCP server starts");
+    wait_for(
+        &st.c,
+        &format!("{mcp_base}/.well-known/oauth-protected-resource/mcp"),
+    )
+    .await;
+    // Without a token the server points at its metadata (RFC 9728 §5.1).
+    let r =
+        st.c.post(format!("{mcp_base}/mcp"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("resource_metadata="));
+    let out = tokio::task::spawn_blocking({
+        let (python, url, issuer, redirect) = (
+            python.clone(),
+            format!("{mcp_base}/mcp"),
+            st.s.url(""),
+            st.redirect.clone(),
+        );
+        move || {
+            Command::new(python)
+                .arg(root().join("tests/oauth/mcp_client.py"))
+                .args([&url, &issuer, USER, PASSWORD, &redirect])
+                .output()
+                .expect("the MCP client runs")
+        }
+    })
+    .await
+    .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        out.status.success(),
+        "the MCP client failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout),
+    );
+    let seen: Value = serde_json::from_slice(
+        out.stdout
+            .split(|b| *b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        seen["whoami"].as_str().unwrap().starts_with("user:"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["resource"],
+        format!("{mcp_base}/mcp"),
+        "RFC 8707 resource sent"
+    );
+    assert_eq!(seen["code_challenge_method"], "S256");
+    assert_eq!(
+        seen["consent_page"], true,
+        "a registered client is asked about"
+    );
+    assert!(
+        seen["client_id"].as_str().unwrap().starts_with("oc_"),
+        "registered (RFC 7591)"
+    );
 }
