@@ -118,6 +118,8 @@ pub struct TenantState {
     pub ring: KeyRing,
     /// Verification rules, built once.
     pub rules: Validation,
+    /// Public keys published beside the ring's (never used to verify access tokens).
+    pub other_jwks: Vec<serde_json::Value>,
     loaded_at: i64,
     /// SHA-256 of the published key set it was built from.
     keys_digest: [u8; 32],
@@ -384,6 +386,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         }
         let ring = opened?;
         let state = Arc::new(TenantState {
+            other_jwks: keys.other_jwks.clone(),
             rules: config.validation(),
             config,
             ring,
@@ -481,8 +484,12 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
 
     async fn jwks(&self, req: &Request) -> Result<Response> {
         let tenant = self.resolve_tenant(req, true).await?;
-        let body = serde_json::to_vec(&tenant.ring.jwks(self.now()))
+        let mut jwks = serde_json::to_value(tenant.ring.jwks(self.now()))
             .map_err(|e| Error::internal(e.to_string()))?;
+        if let Some(keys) = jwks.get_mut("keys").and_then(|k| k.as_array_mut()) {
+            keys.extend(tenant.other_jwks.iter().cloned());
+        }
+        let body = serde_json::to_vec(&jwks).map_err(|e| Error::internal(e.to_string()))?;
         Ok(cacheable(req, body, tenant.config.jwks_max_age_secs))
     }
 
@@ -991,7 +998,7 @@ pub fn discovery_document(cfg: &TenantConfig) -> serde_json::Value {
         ],
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "id_token_signing_alg_values_supported": ["EdDSA", "RS256"],
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
         ],

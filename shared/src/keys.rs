@@ -385,6 +385,7 @@ impl KeyRing {
                 .iter()
                 .filter_map(|k| k.retire_at.map(|t| (k.kid.clone(), t)))
                 .collect(),
+            other_jwks: Vec::new(),
         })
     }
 
@@ -422,6 +423,10 @@ pub struct PublishedKeySet {
     /// Retirement times of previous keys.
     #[serde(default)]
     pub retire_at: Vec<(String, i64)>,
+    /// Other public keys the tenant publishes in its JWKS but never verifies access tokens
+    /// with (the RS256 key of ID tokens for clients that ask for RS256).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_jwks: Vec<serde_json::Value>,
 }
 
 #[cfg(test)]

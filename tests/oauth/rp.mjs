@@ -489,6 +489,30 @@ step("first party skips consent");
   step("resource indicators");
 }
 
+// ---- RS256 ID tokens for a client that asks for them ------------------------------------------
+{
+  const rs = await client.discovery(
+    new URL(ISSUER),
+    env("RS_ID"),
+    { id_token_signed_response_alg: "RS256" },
+    client.ClientSecretBasic(env("RS_SECRET")),
+    insecure,
+  );
+  assert.ok(rs.serverMetadata().id_token_signing_alg_values_supported.includes("RS256"));
+  const flow = await codeFlow(rs, "openid email", { expectConsent: true });
+  const header = jose.decodeProtectedHeader(flow.tokens.id_token);
+  assert.equal(header.alg, "RS256");
+  const jwks = jose.createRemoteJWKSet(new URL(meta.jwks_uri));
+  const { payload } = await jose.jwtVerify(flow.tokens.id_token, jwks, { issuer: ISSUER, audience: env("RS_ID"), algorithms: ["RS256"] });
+  assert.equal(payload.email, USER);
+  // The access token stays EdDSA.
+  assert.equal(jose.decodeProtectedHeader(flow.tokens.access_token).alg, "EdDSA");
+  const set = await (await fetch(meta.jwks_uri)).json();
+  assert.ok(set.keys.some((k) => k.kty === "RSA" && k.alg === "RS256" && k.kid === header.kid));
+  assert.ok(set.keys.some((k) => k.kty === "OKP"), "the Ed25519 keys stay");
+  step("RS256 ID tokens");
+}
+
 // ---- client ID metadata documents: a URL as client_id (the MCP authorization profile) --------
 {
   const META = `http://127.0.0.1:${env("META_PORT")}/oauth/client.json`;

@@ -71,6 +71,8 @@ pub struct Ctx {
     pub outbox: Arc<Outbox>,
     /// Fetches OAuth client metadata documents ([`crate::oauth::metadata`]).
     pub metadata: Arc<crate::oauth::metadata::Fetcher>,
+    /// The tenants' RS256 ID-token keys, opened ([`crate::oauth::rsa_key`]).
+    pub rsa_keys: Arc<crate::oauth::rsa_key::RsaKeys>,
     /// The clock.
     pub clock: AppClock,
 }

@@ -150,6 +150,7 @@ pub fn build(cfg: &Config, stores: Stores, hasher: Hasher, clock: AppClock) -> R
     ));
     Ok(Ctx {
         outbox,
+        rsa_keys: Arc::default(),
         metadata: Arc::new(crate::oauth::metadata::Fetcher::new(
             cfg.oauth_metadata_insecure_hosts.clone(),
         )),

@@ -1379,6 +1379,9 @@ pub struct CreateOAuthClient {
     /// "crv": "Ed25519", "x": "…", "kid": "…"}]}`.
     #[serde(default)]
     pub jwks: Option<JwkSet>,
+    /// `EdDSA` (default) or `RS256`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<crate::oauth::clients::IdTokenAlg>,
 }
 
 /// A JWK set (public keys).
@@ -1402,6 +1405,7 @@ impl From<CreateOAuthClient> for crate::oauth::clients::NewClient {
             scopes: b.scopes,
             skip_consent: b.skip_consent,
             jwks: b.jwks.map(|j| j.keys),
+            id_token_signed_response_alg: b.id_token_signed_response_alg,
         }
     }
 }
@@ -1437,6 +1441,9 @@ pub struct UpdateOAuthClient {
     /// Public keys (`private_key_jwt`; replaces them).
     #[serde(default)]
     pub jwks: Option<JwkSet>,
+    /// `EdDSA` or `RS256`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<crate::oauth::clients::IdTokenAlg>,
 }
 
 impl From<UpdateOAuthClient> for crate::oauth::clients::ClientChange {
@@ -1451,6 +1458,7 @@ impl From<UpdateOAuthClient> for crate::oauth::clients::ClientChange {
             skip_consent: b.skip_consent,
             is_active: b.is_active,
             jwks: b.jwks.map(|j| j.keys),
+            id_token_signed_response_alg: b.id_token_signed_response_alg,
         }
     }
 }
@@ -1482,6 +1490,8 @@ pub struct OAuthClientView {
     /// Its public keys (`private_key_jwt`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks: Option<JwkSetView>,
+    /// How its ID tokens are signed.
+    pub id_token_signed_response_alg: crate::oauth::clients::IdTokenAlg,
     /// First party.
     pub skip_consent: bool,
     /// Active.
@@ -1508,6 +1518,7 @@ impl OAuthClientView {
             response_types: vec!["code"],
             token_endpoint_auth_method: c.token_endpoint_auth_method,
             scopes: c.scopes.clone(),
+            id_token_signed_response_alg: c.id_token_signed_response_alg,
             jwks: (!c.jwks.is_empty()).then(|| JwkSetView {
                 keys: c.jwks.clone(),
             }),
@@ -1575,4 +1586,7 @@ pub struct RegisterOAuthClient {
     /// Logout return URIs.
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    /// `EdDSA` (default) or `RS256`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<crate::oauth::clients::IdTokenAlg>,
 }

@@ -973,6 +973,7 @@ pub async fn register_client(State(ctx): State<CtxRef>, CoreRequest(req): CoreRe
             scopes,
             skip_consent: false,
             jwks: None,
+            id_token_signed_response_alg: body.id_token_signed_response_alg,
         };
         clients::register(&ctx, &tc.tenant, &extract::meta(&req), new).await
     }
@@ -988,6 +989,7 @@ pub async fn register_client(State(ctx): State<CtxRef>, CoreRequest(req): CoreRe
                 "grant_types": c.grant_types,
                 "response_types": ["code"],
                 "token_endpoint_auth_method": c.token_endpoint_auth_method,
+                "id_token_signed_response_alg": c.id_token_signed_response_alg,
                 "scope": c.scopes.join(" "),
             });
             if let Some(s) = secret {

@@ -60,6 +60,16 @@ pub enum GrantType {
     DeviceCode,
 }
 
+/// How a client's ID tokens are signed (`id_token_signed_response_alg`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum IdTokenAlg {
+    /// Ed25519, the tenant's signing key (the default).
+    #[default]
+    EdDSA,
+    /// RSA PKCS#1 v1.5 with SHA-256, the tenant's RS256 key (made on first use).
+    RS256,
+}
+
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -115,6 +125,9 @@ pub struct Client {
     /// SHA-256 hex of the secret (confidential clients).
     #[serde(default)]
     pub secret_hash: Option<String>,
+    /// How its ID tokens are signed.
+    #[serde(default)]
+    pub id_token_signed_response_alg: IdTokenAlg,
     /// Public keys of a `private_key_jwt` client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jwks: Vec<super::assertion::PublicJwk>,
@@ -164,6 +177,8 @@ pub struct NewClient {
     pub skip_consent: bool,
     /// Public keys (`private_key_jwt`), as JWKs.
     pub jwks: Option<Vec<serde_json::Value>>,
+    /// How its ID tokens are signed (default EdDSA).
+    pub id_token_signed_response_alg: Option<IdTokenAlg>,
 }
 
 /// A change to a client (absent fields stay).
@@ -187,6 +202,8 @@ pub struct ClientChange {
     pub is_active: Option<bool>,
     /// Public keys (`private_key_jwt`; replaces them).
     pub jwks: Option<Vec<serde_json::Value>>,
+    /// How its ID tokens are signed.
+    pub id_token_signed_response_alg: Option<IdTokenAlg>,
 }
 
 fn invalid(detail: impl Into<String>) -> Error {
@@ -268,6 +285,22 @@ fn check_settings(c: &Client) -> Result<()> {
         &c.post_logout_redirect_uris,
         false,
     )
+}
+
+/// A client that wants RS256 ID tokens makes sure the tenant has its RS256 key, published in
+/// the JWKS before the first such token is signed.
+async fn ensure_rs256(ctx: &Ctx, t: &Tenant, c: &Client) -> Result<()> {
+    if c.id_token_signed_response_alg != IdTokenAlg::RS256 {
+        return Ok(());
+    }
+    let (_, made) = ctx
+        .rsa_keys
+        .ensure(&ctx.docs, &ctx.master, t.id(), ctx.now())
+        .await?;
+    if made {
+        crate::tenants::publish(&ctx.stores(), t, ctx.now()).await?;
+    }
+    Ok(())
 }
 
 /// Registers a client; the secret (confidential clients) is returned once.
@@ -408,6 +441,7 @@ async fn insert_new(
         scopes,
         skip_consent: new.skip_consent,
         secret_hash: secret.as_deref().map(secret_hash),
+        id_token_signed_response_alg: new.id_token_signed_response_alg.unwrap_or_default(),
         jwks,
         is_active: true,
         created_by: Some(creator.clone()),
@@ -415,6 +449,7 @@ async fn insert_new(
         updated_at: now,
     };
     check_settings(&client)?;
+    ensure_rs256(ctx, t, &client).await?;
     let doc = ctx
         .docs
         .insert(OAUTH_CLIENTS, t.id(), &client.client_id, encode(&client)?)
@@ -529,7 +564,11 @@ pub async fn update(
     if let Some(k) = change.jwks {
         c.jwks = super::assertion::check_keys(&k)?;
     }
+    if let Some(a) = change.id_token_signed_response_alg {
+        c.id_token_signed_response_alg = a;
+    }
     check_settings(&c)?;
+    ensure_rs256(ctx, t, &c).await?;
     c.updated_at = ctx.now();
     let doc = ctx
         .docs

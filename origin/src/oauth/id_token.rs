@@ -145,15 +145,19 @@ pub struct IdToken<'a> {
     pub acr: Option<String>,
     /// The access token issued with it.
     pub access_token: &'a str,
+    /// How to sign it (the client's choice).
+    pub alg: crate::oauth::clients::IdTokenAlg,
 }
 
-/// Signs an ID token with the tenant's active key (EdDSA).
-pub async fn sign<D: DocumentStore>(
-    docs: &D,
+/// Signs an ID token: with the tenant's active key (EdDSA), or its RS256 key for clients that
+/// ask for RS256 ([`crate::oauth::rsa_key`]).
+pub async fn sign(
+    ctx: &crate::app::Ctx,
     tc: &TenantCtx,
     it: IdToken<'_>,
     now: i64,
 ) -> Result<String> {
+    let docs = &ctx.docs;
     let cfg = &tc.state.config;
     let claims = IdClaims {
         iss: cfg.issuer.clone(),
@@ -170,13 +174,26 @@ pub async fn sign<D: DocumentStore>(
         at_hash: Some(at_hash(it.access_token)),
         released: released(docs, tc.tenant.id(), it.user, it.scopes).await?,
     };
-    let signer = tc.state.ring.signer()?;
-    token::sign(
-        signer,
-        TokenTimes::starting_at(now, cfg.access_ttl_secs),
-        &claims,
-    )
-    .map_err(|e| Error::internal(format!("id token: {e}")))
+    let times = TokenTimes::starting_at(now, cfg.access_ttl_secs);
+    match it.alg {
+        crate::oauth::clients::IdTokenAlg::EdDSA => {
+            let signer = tc.state.ring.signer()?;
+            token::sign(signer, times, &claims)
+                .map_err(|e| Error::internal(format!("id token: {e}")))
+        }
+        crate::oauth::clients::IdTokenAlg::RS256 => {
+            let (key, _) = ctx
+                .rsa_keys
+                .ensure(&ctx.docs, &ctx.master, tc.tenant.id(), now)
+                .await?;
+            let mut v =
+                serde_json::to_value(&claims).map_err(|e| Error::internal(e.to_string()))?;
+            v["iat"] = times.iat.into();
+            v["nbf"] = times.nbf.into();
+            v["exp"] = times.exp.into();
+            crate::oauth::rsa_key::sign(&key, &v)
+        }
+    }
 }
 
 /// An ID token this tenant issued, as an `id_token_hint` (RP-initiated logout): its signature,

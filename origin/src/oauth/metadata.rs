@@ -278,6 +278,7 @@ fn to_client(tenant: &str, url: &str, doc: Document, now: i64) -> Result<Client>
         scopes: IDENTITY_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
         skip_consent: false,
         secret_hash: None,
+        id_token_signed_response_alg: super::clients::IdTokenAlg::EdDSA,
         jwks: Vec::new(),
         is_active: true,
         created_by: Some("client_id_metadata_document".into()),

@@ -21,5 +21,6 @@ pub mod introspect;
 pub mod metadata;
 pub mod resource;
 pub mod revoke;
+pub mod rsa_key;
 pub mod scopes;
 pub mod userinfo;

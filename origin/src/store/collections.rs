@@ -23,15 +23,18 @@ pub const AGENTS: &str = "agents";
 pub const OAUTH_CLIENTS: &str = "oauth_clients";
 /// Consents people gave OAuth clients (`id` = `<user id>:<client id>`).
 pub const OAUTH_CONSENTS: &str = "oauth_consents";
+/// The RS256 key of each tenant's ID tokens, sealed (made when a client first asks for RS256).
+pub const ID_TOKEN_KEYS: &str = "id_token_keys";
 /// The audit trail.
 pub const AUDIT: &str = "audit";
 /// Messages waiting for delivery.
 pub const OUTBOX: &str = "outbox";
 
 /// Every collection, in export order.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 14] = [
     TENANTS,
     KEYS,
+    ID_TOKEN_KEYS,
     ROLES,
     WORKSPACES,
     USERS,

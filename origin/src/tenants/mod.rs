@@ -660,7 +660,12 @@ pub async fn publish(stores: &crate::store::Stores, tenant: &Tenant, now: i64) -
     let (docs, hot, master) = (&stores.docs, &stores.hot, &stores.master);
     let ring = ring(docs, master, tenant.id()).await?;
     // Sealed under the edge key, not the master key: the edges hold only that.
-    let set = ring.publish(tenant.id(), &stores.edge_key, now)?;
+    let mut set = ring.publish(tenant.id(), &stores.edge_key, now)?;
+    // The RS256 ID-token key, if a client made the tenant have one (never verifies access
+    // tokens: published for relying parties only).
+    if let Some(jwk) = crate::oauth::rsa_key::public_jwk(docs, tenant.id()).await? {
+        set.other_jwks.push(jwk);
+    }
     hot.set(&key::keys(tenant.id()), &to_json(&set)?).await?;
     let mut published = tenant.tokens.clone();
     published.oauth_registration = tenant.oauth.dynamic_registration;

@@ -34,6 +34,7 @@ struct Setup {
     svc: (String, String),
     meta_port: u16,
     mcp_port: u16,
+    rs256: (String, String),
 }
 
 async fn setup(tag: &str) -> Setup {
@@ -150,6 +151,15 @@ async fn setup(tag: &str) -> Setup {
         "scopes": ["openid", "offline_access"],
     }))
     .await;
+    // A relying party that asks for RS256 ID tokens (the tenant's RSA key is made then).
+    let rs = mk(json!({
+        "name": "Legacy RP",
+        "redirect_uris": [redirect],
+        "id_token_signed_response_alg": "RS256",
+        "scopes": ["openid", "email"],
+    }))
+    .await;
+    assert_eq!(rs["id_token_signed_response_alg"], "RS256");
     // A service authenticating with a key (private_key_jwt): the public half registered.
     let svc_key = ed25519_dalek::SigningKey::from_bytes(&[11u8; 32]);
     let x = usso_shared::encoding::b64url_encode(svc_key.verifying_key().as_bytes());
@@ -178,6 +188,7 @@ async fn setup(tag: &str) -> Setup {
         svc: (id(&svc), svc_jwk),
         meta_port,
         mcp_port,
+        rs256: (id(&rs), secret(&rs)),
         s,
         c,
         admin_token,
@@ -211,6 +222,8 @@ async fn certified_relying_parties_complete_every_flow() {
         .env("RESOURCE", RESOURCE)
         .env("PKJ_ID", &st.svc.0)
         .env("META_PORT", st.meta_port.to_string())
+        .env("RS_ID", &st.rs256.0)
+        .env("RS_SECRET", &st.rs256.1)
         .env("PKJ_JWK", &st.svc.1)
         .env("REDIRECT", &st.redirect)
         .env("USER", USER)
@@ -231,7 +244,7 @@ async fn certified_relying_parties_complete_every_flow() {
     )
     .unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 21, "{report}");
+    assert_eq!(steps.len(), 22, "{report}");
 
     // The edge core verifies the access token (RFC 9068 profile beside the USSO claims).
     let at = report["access_token"].as_str().unwrap();

@@ -252,7 +252,7 @@ pub async fn person_tokens(
     let id_token = if has(OPENID) {
         Some(
             id_token::sign(
-                &ctx.docs,
+                ctx,
                 tc,
                 IdToken {
                     user: &user,
@@ -263,6 +263,7 @@ pub async fn person_tokens(
                     amr: p.amr.clone(),
                     acr: p.acr.clone(),
                     access_token: &pair.access_token,
+                    alg: client.id_token_signed_response_alg,
                 },
                 now,
             )
