@@ -120,6 +120,8 @@ pub struct TenantState {
     pub rules: Validation,
     /// Public keys published beside the ring's (never used to verify access tokens).
     pub other_jwks: Vec<serde_json::Value>,
+    /// The tenant's DPoP server nonces, when its policy requires them.
+    pub dpop_nonces: Option<dpop::Nonces>,
     loaded_at: i64,
     /// SHA-256 of the published key set it was built from.
     keys_digest: [u8; 32],
@@ -385,8 +387,13 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             }
         }
         let ring = opened?;
+        let dpop_nonces = match config.dpop_nonce {
+            true => Some(dpop::Nonces::new(ring.signer()?, &config.tenant_id)),
+            false => None,
+        };
         let state = Arc::new(TenantState {
             other_jwks: keys.other_jwks.clone(),
+            dpop_nonces,
             rules: config.validation(),
             config,
             ring,
@@ -609,6 +616,7 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
                         htu,
                         now: self.now(),
                         access_token: Some(token),
+                        nonces: tenant.dpop_nonces.as_ref(),
                     },
                 )?;
                 if p.jkt != cnf.jkt {

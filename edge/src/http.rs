@@ -14,6 +14,12 @@ pub enum Method {
     Get,
     /// POST.
     Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
     /// Any other method.
     Other,
 }
@@ -24,16 +30,23 @@ impl Method {
         match name {
             "GET" | "HEAD" => Self::Get,
             "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "PATCH" => Self::Patch,
+            "DELETE" => Self::Delete,
             _ => Self::Other,
         }
     }
 
-    /// The method's name (`OTHER` for the rest: a DPoP proof never names it, so a key-bound
-    /// token is not accepted on such requests through the core).
+    /// The method's name, as a DPoP proof's `htm` names it (`OTHER` for the rest, e.g.
+    /// `OPTIONS`: a proof never names it, so a key-bound token is not accepted on such
+    /// requests).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Get => "GET",
             Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
             Self::Other => "OTHER",
         }
     }
@@ -252,7 +265,15 @@ impl Response {
         if let Some(secs) = err.retry_after() {
             headers.push(("retry-after".into(), secs.to_string()));
         }
-        if err.status() == 401 {
+        if let Some(nonce) = err.dpop_nonce() {
+            headers.push(("dpop-nonce".into(), nonce.into()));
+        }
+        if err.code() == ErrorCode::UseDpopNonce {
+            headers.push((
+                "www-authenticate".into(),
+                "DPoP error=\"use_dpop_nonce\", algs=\"EdDSA Ed25519 ES256\"".into(),
+            ));
+        } else if err.status() == 401 {
             headers.push(("www-authenticate".into(), "Bearer".into()));
         }
         Self {

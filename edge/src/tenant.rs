@@ -50,6 +50,10 @@ pub struct TenantConfig {
     /// `client_id`); set when the origin publishes the policy.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub oauth_metadata_documents: bool,
+    /// Whether DPoP proofs must carry a server nonce (RFC 9449 §8–9), at the token endpoint
+    /// and wherever a bound token is presented; set when the origin publishes the policy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_nonce: bool,
 }
 
 fn active() -> bool {
@@ -73,6 +77,7 @@ impl TenantConfig {
             is_active: true,
             oauth_registration: false,
             oauth_metadata_documents: false,
+            dpop_nonce: false,
         }
     }
 

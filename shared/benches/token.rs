@@ -91,12 +91,43 @@ fn bench_tokens(c: &mut Criterion) {
         htu,
         now: NOW,
         access_token: Some(&jwt),
+        nonces: None,
     };
     assert!(usso_shared::dpop::verify(&proof, &expect).is_ok());
     g.bench_function("full_access_verify_with_dpop_proof", |b| {
         b.iter(|| {
             let v = token::verify::<AccessClaims>(black_box(&jwt), &ring, &rules, NOW);
             let p = usso_shared::dpop::verify(black_box(&proof), &expect);
+            (v.is_ok(), p.is_ok())
+        })
+    });
+    // The same with a P-256 key (ES256, openid-client's default) and a server nonce.
+    let nonces = usso_shared::dpop::Nonces::new(&pair, "org_bench");
+    let es_proof = {
+        use p256::ecdsa::signature::Signer;
+        let sk = p256::ecdsa::SigningKey::from_bytes(&[9u8; 32].into()).unwrap();
+        let jwk = usso_shared::client_key::ClientKey::P256(*sk.verifying_key()).to_jwk();
+        let enc = |v: serde_json::Value| Base64UrlUnpadded::encode_string(v.to_string().as_bytes());
+        let h = enc(serde_json::json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}));
+        let p = enc(
+            serde_json::json!({"jti": "j-2", "htm": "GET", "htu": htu, "iat": NOW,
+            "ath": usso_shared::dpop::access_token_hash(&jwt), "nonce": nonces.issue(NOW)}),
+        );
+        let sig: p256::ecdsa::Signature = sk.sign(format!("{h}.{p}").as_bytes());
+        format!(
+            "{h}.{p}.{}",
+            Base64UrlUnpadded::encode_string(&sig.to_bytes())
+        )
+    };
+    let es_expect = usso_shared::dpop::Expect {
+        nonces: Some(&nonces),
+        ..expect
+    };
+    assert!(usso_shared::dpop::verify(&es_proof, &es_expect).is_ok());
+    g.bench_function("full_access_verify_with_es256_dpop_proof_and_nonce", |b| {
+        b.iter(|| {
+            let v = token::verify::<AccessClaims>(black_box(&jwt), &ring, &rules, NOW);
+            let p = usso_shared::dpop::verify(black_box(&es_proof), &es_expect);
             (v.is_ok(), p.is_ok())
         })
     });

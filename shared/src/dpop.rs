@@ -3,22 +3,31 @@
 //!
 //! Invariants and the attacks they prevent:
 //! - a proof is accepted only as `typ: dpop+jwt`, signed by the public key in its own header
-//!   (Ed25519, `alg` `EdDSA` or RFC 9864's `Ed25519`; `verify_strict`, weak keys refused), never
-//!   with a private key in the header, with every claim present and well-formed;
+//!   (Ed25519 — `alg` `EdDSA` or RFC 9864's `Ed25519`, `verify_strict`, weak keys refused — or
+//!   P-256 `ES256`; the algorithm must be the key's, see [`crate::client_key`]), never with a
+//!   private key in the header, with every claim present and well-formed;
 //! - it names the request it was made for (`htm`, and `htu` without query or fragment), was made
 //!   within [`MAX_AGE_SECS`] (and not from the future), and, presented with a token, carries the
 //!   token's hash (`ath`): a proof captured for one request cannot be used for another or with
 //!   another token;
 //! - its `jti` is returned so that the caller records it once per key in the hot store (replay);
 //! - the key's thumbprint is computed here, from the canonical members only, so that the same
-//!   key always yields the same binding.
+//!   key always yields the same binding;
+//! - where the tenant requires server nonces ([`Nonces`]), a proof must carry one this server
+//!   made in the current or the previous window (RFC 9449 §8–9): a proof made in advance (by
+//!   malware that got the key for a moment) stops working within two windows. Nonces are
+//!   stateless MACs, so checking one costs no store round trip, at the origin or an edge.
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
+use crate::client_key::{ClientAlg, ClientKey};
 use crate::encoding::{b64url_decode, b64url_encode};
+use crate::keys::KeyPair;
+use crate::seal::{derive_key, SecretKey};
 use crate::{Error, ErrorCode, Result};
 
 /// How old a proof may be.
@@ -27,8 +36,8 @@ pub const MAX_AGE_SECS: i64 = 300;
 pub const MAX_SKEW_SECS: i64 = 30;
 /// Longest proof read.
 const MAX_PROOF_LEN: usize = 4096;
-/// The algorithms a proof may be signed with (both name Ed25519).
-pub const ALGORITHMS: [&str; 2] = ["EdDSA", "Ed25519"];
+/// The algorithms a proof may be signed with.
+pub const ALGORITHMS: [&str; 3] = crate::client_key::ALGORITHMS;
 
 /// What a proof must match.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +50,68 @@ pub struct Expect<'a> {
     pub now: i64,
     /// The access token presented with it, if any (then `ath` is required).
     pub access_token: Option<&'a str>,
+    /// The tenant's nonces, when it requires them.
+    pub nonces: Option<&'a Nonces>,
+}
+
+/// How long a server nonce window lasts; a nonce is accepted in its window and the next.
+pub const NONCE_WINDOW_SECS: i64 = 300;
+
+/// A tenant's DPoP server nonces: `<window>.<MAC of tenant and window>`, keyed by a key derived
+/// from the tenant's active signing key, which the origin and every edge already hold (so no
+/// new secret is given to the edge, and a key rotation renews the nonces).
+pub struct Nonces {
+    key: SecretKey,
+    tenant: String,
+}
+
+impl core::fmt::Debug for Nonces {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Nonces")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Nonces {
+    /// The nonces of `tenant` under its active signing key.
+    pub fn new(signer: &KeyPair, tenant: &str) -> Self {
+        Self {
+            key: derive_key(&signer.signing_key().to_bytes(), b"usso/dpop-nonce/v1"),
+            tenant: tenant.to_owned(),
+        }
+    }
+
+    fn mac(&self, window: i64) -> [u8; 16] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_bytes())
+            .expect("HMAC accepts any key length");
+        mac.update(self.tenant.as_bytes());
+        mac.update(&window.to_be_bytes());
+        let full: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
+
+    /// The nonce to hand out now.
+    pub fn issue(&self, now: i64) -> String {
+        let window = now.div_euclid(NONCE_WINDOW_SECS);
+        format!("{window}.{}", b64url_encode(&self.mac(window)))
+    }
+
+    /// Whether `nonce` was made by this server in the current or the previous window.
+    pub fn is_fresh(&self, nonce: &str, now: i64) -> bool {
+        let current = now.div_euclid(NONCE_WINDOW_SECS);
+        let Some((w, mac)) = nonce.split_once('.') else {
+            return false;
+        };
+        let (Ok(window), Some(mac)) = (w.parse::<i64>(), b64url_decode(mac)) else {
+            return false;
+        };
+        (window == current || window == current - 1)
+            && mac.len() == 16
+            && bool::from(mac.ct_eq(&self.mac(window)))
+    }
 }
 
 /// A verified proof.
@@ -66,12 +137,8 @@ struct Claims {
     iat: i64,
     #[serde(default)]
     ath: Option<String>,
-}
-
-/// The RFC 7638 thumbprint of an Ed25519 public key (`x`, base64url).
-pub fn thumbprint_ed25519(x: &str) -> String {
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-    b64url_encode(&Sha256::digest(canonical.as_bytes()))
+    #[serde(default)]
+    nonce: Option<String>,
 }
 
 /// `ath`: the base64url SHA-256 of an access token.
@@ -117,39 +184,18 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof> {
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !ALGORITHMS.contains(&alg) {
-        return Err(bad("unsupported DPoP algorithm (EdDSA/Ed25519 only)"));
-    }
+        .and_then(ClientAlg::parse)
+        .ok_or_else(|| bad("unsupported DPoP algorithm (EdDSA, Ed25519 or ES256)"))?;
     let jwk = header
         .get("jwk")
         .and_then(Value::as_object)
         .ok_or_else(|| bad("the DPoP header has no jwk"))?;
-    if jwk.contains_key("d") {
-        return Err(bad("the DPoP jwk holds a private key"));
-    }
-    if jwk.get("kty").and_then(Value::as_str) != Some("OKP")
-        || jwk.get("crv").and_then(Value::as_str) != Some("Ed25519")
-    {
-        return Err(bad("the DPoP jwk must be an Ed25519 OKP key"));
-    }
-    let x = jwk
-        .get("x")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("the DPoP jwk has no x"))?;
-    let raw: [u8; 32] = b64url_decode(x)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| bad("the DPoP jwk's x is not 32 bytes"))?;
-    let key = VerifyingKey::from_bytes(&raw).map_err(|_| bad("invalid DPoP key"))?;
-    if key.is_weak() {
-        return Err(bad("weak DPoP key"));
-    }
-    let sig: [u8; 64] = b64url_decode(s64)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| bad("malformed DPoP signature"))?;
+    let key = ClientKey::from_jwk(jwk).map_err(bad)?;
+    let sig = b64url_decode(s64).ok_or_else(|| bad("malformed DPoP signature"))?;
     let signed = &proof[..h64.len() + 1 + p64.len()];
-    key.verify_strict(signed.as_bytes(), &Signature::from_bytes(&sig))
-        .map_err(|_| bad("DPoP signature does not verify"))?;
+    if !key.verify(alg, signed.as_bytes(), &sig) {
+        return Err(bad("DPoP signature does not verify"));
+    }
     let claims: Claims = b64url_decode(p64)
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| bad("malformed DPoP claims (jti, htm, htu, iat)"))?;
@@ -165,6 +211,15 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof> {
     if claims.iat > expect.now + MAX_SKEW_SECS || claims.iat < expect.now - MAX_AGE_SECS {
         return Err(bad("the DPoP proof is too old or from the future"));
     }
+    if let Some(nonces) = expect.nonces {
+        if !claims
+            .nonce
+            .as_deref()
+            .is_some_and(|n| nonces.is_fresh(n, expect.now))
+        {
+            return Err(Error::use_dpop_nonce(nonces.issue(expect.now)));
+        }
+    }
     match (expect.access_token, claims.ath.as_deref()) {
         (Some(t), Some(ath)) if ath == access_token_hash(t) => {}
         (Some(_), Some(_)) => return Err(bad("the DPoP proof is for another access token")),
@@ -172,7 +227,7 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof> {
         (None, _) => {}
     }
     Ok(Proof {
-        jkt: thumbprint_ed25519(x),
+        jkt: key.thumbprint(),
         jti: claims.jti,
         iat: claims.iat,
     })
@@ -207,13 +262,11 @@ mod tests {
             htu: URL,
             now: 1000,
             access_token: None,
+            nonces: None,
         };
         let ok = verify(&proof(&key, header(&key), claims.clone()), &expect).unwrap();
         assert_eq!(ok.jti, "j1");
-        assert_eq!(
-            ok.jkt,
-            thumbprint_ed25519(&b64url_encode(key.verifying_key().as_bytes()))
-        );
+        assert_eq!(ok.jkt, ClientKey::Ed25519(key.verifying_key()).thumbprint());
         // RFC 9864's fully specified name too.
         let mut h = header(&key);
         h["alg"] = json!("Ed25519");
@@ -273,11 +326,80 @@ mod tests {
     }
 
     #[test]
-    fn rfc7638_thumbprint_of_an_okp_key() {
-        // RFC 8037 §A.3: the thumbprint of its Ed25519 example key.
+    fn es256_proofs_verify_with_their_p256_key_only() {
+        use p256::ecdsa::signature::Signer;
+        let sk = p256::ecdsa::SigningKey::from_bytes(&[4u8; 32].into()).unwrap();
+        let key = ClientKey::P256(*sk.verifying_key());
+        let sign = |header: &Value, claims: &Value| {
+            let h = b64url_encode(header.to_string().as_bytes());
+            let p = b64url_encode(claims.to_string().as_bytes());
+            let sig: p256::ecdsa::Signature = sk.sign(format!("{h}.{p}").as_bytes());
+            format!("{h}.{p}.{}", b64url_encode(&sig.to_bytes()))
+        };
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.to_jwk()});
+        let claims = json!({"jti": "e1", "htm": "POST", "htu": URL, "iat": 1000});
+        let expect = Expect {
+            htm: "POST",
+            htu: URL,
+            now: 1000,
+            access_token: None,
+            nonces: None,
+        };
+        let ok = verify(&sign(&header, &claims), &expect).unwrap();
+        assert_eq!(ok.jkt, key.thumbprint());
+        // The header's alg must be the key's: EdDSA with a P-256 key is refused.
+        let mut h = header.clone();
+        h["alg"] = json!("EdDSA");
+        assert!(verify(&sign(&h, &claims), &expect).is_err());
+        // A proof signed by another P-256 key than the header's.
+        let other = p256::ecdsa::SigningKey::from_bytes(&[6u8; 32].into()).unwrap();
+        let h64 = b64url_encode(header.to_string().as_bytes());
+        let p64 = b64url_encode(claims.to_string().as_bytes());
+        let sig: p256::ecdsa::Signature = other.sign(format!("{h64}.{p64}").as_bytes());
+        let forged = format!("{h64}.{p64}.{}", b64url_encode(&sig.to_bytes()));
         assert_eq!(
-            thumbprint_ed25519("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
-            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+            verify(&forged, &expect).unwrap_err().code(),
+            ErrorCode::InvalidDpopProof
         );
+    }
+
+    #[test]
+    fn server_nonces_are_required_when_configured_and_expire() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let signer = KeyPair::from_secret(&[1u8; 32]);
+        let nonces = Nonces::new(&signer, "org_a");
+        let now = 10_000;
+        let expect = Expect {
+            htm: "POST",
+            htu: URL,
+            now,
+            access_token: None,
+            nonces: Some(&nonces),
+        };
+        let with = |nonce: Option<String>| {
+            let mut c = json!({"jti": "n1", "htm": "POST", "htu": URL, "iat": now});
+            if let Some(n) = nonce {
+                c["nonce"] = json!(n);
+            }
+            verify(&proof(&key, header(&key), c), &expect)
+        };
+        // None: refused with a fresh nonce to use.
+        let e = with(None).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::UseDpopNonce);
+        let fresh = e.dpop_nonce().unwrap().to_owned();
+        assert!(with(Some(fresh.clone())).is_ok());
+        // Still good in the next window, not after; not from another tenant or key; not forged.
+        assert!(nonces.is_fresh(&fresh, now + NONCE_WINDOW_SECS));
+        assert!(!nonces.is_fresh(&fresh, now + 2 * NONCE_WINDOW_SECS));
+        assert!(!Nonces::new(&signer, "org_b").is_fresh(&fresh, now));
+        assert!(!Nonces::new(&KeyPair::from_secret(&[2u8; 32]), "org_a").is_fresh(&fresh, now));
+        let future = nonces.issue(now + NONCE_WINDOW_SECS);
+        assert!(!nonces.is_fresh(&future, now));
+        for bad in ["", "x", "33.", "33.AAAA", &fresh.replace('.', "")] {
+            assert_eq!(
+                with(Some(bad.to_owned())).unwrap_err().code(),
+                ErrorCode::UseDpopNonce
+            );
+        }
     }
 }

@@ -89,11 +89,15 @@ pub enum ErrorCode {
     ExpiredToken,
     /// A DPoP proof is malformed, for another request or token, too old, replayed, or made with another key than the token's (RFC 9449). 400.
     InvalidDpopProof,
+    /// The tenant requires a server nonce in DPoP proofs and this one had none or a stale one;
+    /// the answer carries a fresh one in `DPoP-Nonce` (RFC 9449 §8, §9). 401 (400 at the token
+    /// endpoint).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 38] = [
+    pub const ALL: [ErrorCode; 39] = [
         Self::BadRequest,
         Self::ValidationError,
         Self::TenantNotFound,
@@ -132,6 +136,7 @@ impl ErrorCode {
         Self::SlowDown,
         Self::ExpiredToken,
         Self::InvalidDpopProof,
+        Self::UseDpopNonce,
     ];
 
     /// The stable snake_case code sent as `error_code`.
@@ -175,6 +180,7 @@ impl ErrorCode {
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
             Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -203,7 +209,8 @@ impl ErrorCode {
             | Self::SessionRevoked
             | Self::SessionExpired
             | Self::Unauthorized
-            | Self::InvalidClient => 401,
+            | Self::InvalidClient
+            | Self::UseDpopNonce => 401,
             Self::PermissionDenied | Self::MfaRequired | Self::AccessDenied => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -262,6 +269,7 @@ impl ErrorCode {
             Self::SlowDown => "Polling too fast; wait longer between requests.",
             Self::ExpiredToken => "The device code has expired; start again.",
             Self::InvalidDpopProof => "The DPoP proof is invalid.",
+            Self::UseDpopNonce => "Make the DPoP proof again with the server's nonce.",
         }
     }
 }
@@ -311,6 +319,7 @@ impl ErrorCode {
             Self::SlowDown => "درخواست‌ها خیلی سریع است؛ بین آن‌ها بیشتر صبر کنید.",
             Self::ExpiredToken => "کد دستگاه منقضی شده است؛ دوباره شروع کنید.",
             Self::InvalidDpopProof => "اثبات DPoP نامعتبر است.",
+            Self::UseDpopNonce => "اثبات DPoP را با nonce سرور دوباره بسازید.",
         }
     }
 }
@@ -362,6 +371,7 @@ pub struct Error {
     code: ErrorCode,
     detail: String,
     retry_after: Option<u64>,
+    dpop_nonce: Option<String>,
 }
 
 /// Shorthand for results of this crate.
@@ -374,6 +384,18 @@ impl Error {
             code,
             detail: detail.into(),
             retry_after: None,
+            dpop_nonce: None,
+        }
+    }
+
+    /// `use_dpop_nonce`, carrying the fresh nonce for the `DPoP-Nonce` header.
+    pub fn use_dpop_nonce(nonce: String) -> Self {
+        Self {
+            dpop_nonce: Some(nonce),
+            ..Self::new(
+                ErrorCode::UseDpopNonce,
+                "this server requires a nonce in DPoP proofs: use the one in DPoP-Nonce",
+            )
         }
     }
 
@@ -383,6 +405,7 @@ impl Error {
             code: ErrorCode::TooManyRequests,
             detail: format!("retry after {retry_after_secs} s"),
             retry_after: Some(retry_after_secs.max(1)),
+            dpop_nonce: None,
         }
     }
 
@@ -437,6 +460,11 @@ impl Error {
     /// Seconds for a `Retry-After` header, if any.
     pub fn retry_after(&self) -> Option<u64> {
         self.retry_after
+    }
+
+    /// The nonce for a `DPoP-Nonce` header, if any.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
     }
 
     /// The USSO JSON error body.
@@ -577,6 +605,7 @@ mod tests {
             "slow_down",
             "expired_token",
             "invalid_dpop_proof",
+            "use_dpop_nonce",
         ];
         for code in ErrorCode::ALL {
             assert!(

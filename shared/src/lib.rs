@@ -12,6 +12,7 @@
 
 pub mod api_key;
 pub mod claims;
+pub mod client_key;
 pub mod clock;
 pub mod data_api;
 pub mod dpop;

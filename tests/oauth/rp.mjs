@@ -11,7 +11,8 @@
 //   FIRST_ID      a first-party client (skip_consent, client_secret_post), FIRST_SECRET
 //   TV_ID         a public client of the device authorization grant
 //   REDIRECT      the redirect URI all three registered
-//   USER, PASSWORD  a person of the tenant
+//   PKJ_ID        a private_key_jwt client; PKJ_JWK, PKJ_EC_JWK its Ed25519 and P-256 keys
+//   USER, PASSWORD  a person of the tenant (the tenant requires DPoP server nonces)
 //
 // Every check throws on failure (exit 1 with the reason); on success one JSON line reports
 // what was checked, with tokens the Rust side verifies again.
@@ -227,6 +228,39 @@ await assert.rejects(client.clientCredentialsGrant(conf, { scope: "delete:usso/u
 step("client credentials");
 
 // ---- DPoP (RFC 9449): tokens bound to the client's key ------------------------------------
+// The tenant requires server nonces: a proof without one is refused with a fresh nonce, which
+// openid-client picks up and retries with on its own.
+{
+  const pair = await jose.generateKeyPair("ES256");
+  const jwk = await jose.exportJWK(pair.publicKey);
+  const proof = (claims) =>
+    new jose.SignJWT({ jti: crypto.randomUUID(), htm: "POST", htu: meta.token_endpoint, ...claims })
+      .setProtectedHeader({ typ: "dpop+jwt", alg: "ES256", jwk })
+      .setIssuedAt()
+      .sign(pair.privateKey);
+  const ask = async (p) =>
+    fetch(meta.token_endpoint, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        authorization: `Basic ${Buffer.from(`${env("CONF_ID")}:${env("CONF_SECRET")}`).toString("base64")}`,
+        dpop: p,
+      },
+      body: new URLSearchParams({ grant_type: "client_credentials", scope: "read:usso/users" }),
+    });
+  const first = await ask(await proof({}));
+  assert.equal(first.status, 400, "a proof without the server's nonce");
+  assert.equal((await first.json()).error, "use_dpop_nonce");
+  const nonce = first.headers.get("dpop-nonce");
+  assert.ok(nonce, "the refusal carries DPoP-Nonce");
+  const stale = await ask(await proof({ nonce: "123.AAAAAAAAAAAAAAAAAAAAAA" }));
+  assert.equal((await stale.json()).error, "use_dpop_nonce", "a nonce this server did not make");
+  const second = await ask(await proof({ nonce }));
+  assert.equal(second.status, 200, `the same request with the nonce: ${await second.clone().text()}`);
+  assert.equal((await second.json()).token_type, "DPoP");
+  assert.ok(second.headers.get("dpop-nonce"), "a success hands out the next nonce too");
+  step("DPoP nonces: refused without, with a forged one; accepted with the server's");
+}
 {
   const key = await client.randomDPoPKeyPair("Ed25519");
   const dpop = client.getDPoPHandle(conf, key);
@@ -245,9 +279,30 @@ step("client credentials");
     .fetchProtectedResource(conf, bound.access_token, url, "GET", undefined, undefined, { DPoP: other })
     .catch((e) => e);
   assert.ok(wrongKey.status === 400 || wrongKey.status === 401 || wrongKey.cause?.status >= 400, `another key's proof is refused: ${wrongKey.status}`);
+  // A resource request whose proof lacks the nonce: 401 with the RFC 9449 challenge.
+  const bare = await fetch(url, {
+    headers: {
+      authorization: `DPoP ${bound.access_token}`,
+      dpop: await new jose.SignJWT({
+        jti: crypto.randomUUID(),
+        htm: "GET",
+        htu: url.href.split("?")[0],
+        ath: Buffer.from(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(bound.access_token))).toString("base64url"),
+      })
+        .setProtectedHeader({ typ: "dpop+jwt", alg: "EdDSA", jwk: await jose.exportJWK(key.publicKey) })
+        .setIssuedAt()
+        .sign(key.privateKey),
+    },
+  });
+  assert.equal(bare.status, 401, "a resource proof without the nonce");
+  assert.match(bare.headers.get("www-authenticate") ?? "", /^DPoP error="use_dpop_nonce"/);
+  assert.ok(bare.headers.get("dpop-nonce"), "with the nonce to use");
+  step("DPoP (Ed25519): client credentials; bearer use, another key and a missing nonce refused");
 
-  // Code flow with DPoP: bound access and refresh tokens; userinfo with the proof; a refresh
-  // without a proof is refused.
+  // Code flow with DPoP and openid-client's default key (ES256): bound access and refresh
+  // tokens; userinfo, the edge core's /me and a PATCH route with proofs; a refresh without a
+  // proof is refused.
+  const es = client.getDPoPHandle(conf, await client.randomDPoPKeyPair());
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const authUrl = client.buildAuthorizationUrl(conf, {
@@ -258,14 +313,29 @@ step("client credentials");
     state,
   });
   const back = await browser.authorize(authUrl.href, { expectConsent: false });
-  const tokens = await client.authorizationCodeGrant(conf, back, { pkceCodeVerifier: verifier, expectedState: state }, undefined, { DPoP: dpop });
+  const tokens = await client.authorizationCodeGrant(conf, back, { pkceCodeVerifier: verifier, expectedState: state }, undefined, { DPoP: es });
   assert.equal(tokens.token_type.toLowerCase(), "dpop");
-  const who = await client.fetchUserInfo(conf, tokens.access_token, tokens.claims().sub, { DPoP: dpop });
+  const jkt = JSON.parse(Buffer.from(tokens.access_token.split(".")[1], "base64url")).cnf?.jkt;
+  assert.ok(jkt, "bound to the ES256 key");
+  const who = await client.fetchUserInfo(conf, tokens.access_token, tokens.claims().sub, { DPoP: es });
   assert.equal(who.email, USER);
-  const again = await client.refreshTokenGrant(conf, tokens.refresh_token, undefined, { DPoP: dpop });
+  const me = await client.fetchProtectedResource(conf, tokens.access_token, new URL(`${ISSUER}/api/sso/v1/me`), "GET", undefined, undefined, { DPoP: es });
+  assert.equal(me.status, 200, `the edge core's /me with an ES256 proof: ${await me.clone().text()}`);
+  const patched = await client.fetchProtectedResource(
+    conf,
+    tokens.access_token,
+    new URL(`${ISSUER}/api/sso/v1/profiles/mine`),
+    "PATCH",
+    JSON.stringify({ name: "Dee Pop" }),
+    new Headers({ "content-type": "application/json" }),
+    { DPoP: es },
+  );
+  assert.equal(patched.status, 200, `PATCH with a bound token and its proof: ${await patched.clone().text()}`);
+  assert.equal((await patched.json()).name, "Dee Pop");
+  const again = await client.refreshTokenGrant(conf, tokens.refresh_token, undefined, { DPoP: es });
   assert.equal(again.token_type.toLowerCase(), "dpop");
   await assert.rejects(client.refreshTokenGrant(conf, again.refresh_token), (e) => e.error === "invalid_dpop_proof");
-  step("DPoP: client credentials, code, userinfo, refresh; bearer use and another key refused");
+  step("DPoP (ES256): code, userinfo, /me, PATCH, refresh; refresh without a proof refused");
 }
 
 // ---- private_key_jwt (RFC 7523): a service signs its own assertion ---------------------------
@@ -303,7 +373,23 @@ step("client credentials");
   assert.equal(replay[1].error, "invalid_client", "a replayed assertion");
   const elsewhere = await post(await assertion("https://other.example/token", "a-2"));
   assert.equal(elsewhere[1].error, "invalid_client", "an assertion for another server");
-  step("private_key_jwt");
+  // The service's P-256 key: openid-client signs its assertion with ES256.
+  const ecJwk = JSON.parse(env("PKJ_EC_JWK"));
+  const ecKey = await crypto.subtle.importKey("jwk", ecJwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  const ecSvc = await client.discovery(new URL(ISSUER), env("PKJ_ID"), {}, client.PrivateKeyJwt(ecKey, { kid: ecJwk.kid }), insecure);
+  const te = await client.clientCredentialsGrant(ecSvc, { scope: "read:usso/users" });
+  assert.ok(te.access_token, "an ES256 assertion");
+  // An ES256 assertion naming the Ed25519 key's kid: refused (the algorithm is the key's).
+  const confused = await new jose.SignJWT({ jti: "a-3" })
+    .setProtectedHeader({ alg: "ES256", kid: jwk.kid })
+    .setIssuer(env("PKJ_ID"))
+    .setSubject(env("PKJ_ID"))
+    .setAudience(meta.token_endpoint)
+    .setIssuedAt()
+    .setExpirationTime("60s")
+    .sign(ecKey);
+  assert.equal((await post(confused))[1].error, "invalid_client", "ES256 with an Ed25519 key's kid");
+  step("private_key_jwt (Ed25519 and ES256)");
 }
 
 // Wrong secret: invalid_client.

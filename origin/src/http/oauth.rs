@@ -427,6 +427,11 @@ fn oauth_error(e: &Error, basic: bool) -> Response {
     if e.code() == ErrorCode::InvalidClient && basic {
         r = r.with_header("www-authenticate", "Basic realm=\"usso\"");
     }
+    if let Some(nonce) = e.dpop_nonce() {
+        // At the token endpoint a missing nonce is a 400 (RFC 9449 §8); resource endpoints
+        // set their own 401 and challenge.
+        r = r.with_status(400).with_header("dpop-nonce", nonce);
+    }
     r
 }
 
@@ -585,6 +590,7 @@ pub async fn token(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> 
                         htu: &htu,
                         now: ctx.now(),
                         access_token: None,
+                        nonces: tc.state.dpop_nonces.as_ref(),
                     },
                 )?;
                 ctx.core.record_dpop_use(tc.tenant.id(), &proof).await?;
@@ -592,8 +598,17 @@ pub async fn token(State(ctx): State<CtxRef>, CoreRequest(req): CoreRequest) -> 
             }
             None => None,
         };
+        // The next nonce, so that a client need not be refused to learn it (RFC 9449 §8.2).
+        let next_nonce = match (&proof, &tc.state.dpop_nonces) {
+            (Some(_), Some(n)) => Some(n.issue(ctx.now())),
+            _ => None,
+        };
         let issued = grant::exchange(ctx, &tc, who, &client, tr, proof).await?;
-        Ok(Response::json(200, &issued))
+        let r = Response::json(200, &issued);
+        Ok(match next_nonce {
+            Some(n) => r.with_header("dpop-nonce", n),
+            None => r,
+        })
     })
     .await)
 }
@@ -676,10 +691,15 @@ pub async fn userinfo_route(State(ctx): State<CtxRef>, CoreRequest(req): CoreReq
     Out(match result {
         Ok(m) => Response::json(200, &m).with_header("cache-control", "no-store"),
         Err(e) => {
-            let (status, challenge) = if e.code() == ErrorCode::InvalidDpopProof {
+            let (status, challenge) = if e.code() == ErrorCode::UseDpopNonce {
                 (
                     401,
-                    "DPoP error=\"invalid_dpop_proof\", algs=\"EdDSA Ed25519\"",
+                    "DPoP error=\"use_dpop_nonce\", algs=\"EdDSA Ed25519 ES256\"",
+                )
+            } else if e.code() == ErrorCode::InvalidDpopProof {
+                (
+                    401,
+                    "DPoP error=\"invalid_dpop_proof\", algs=\"EdDSA Ed25519 ES256\"",
                 )
             } else if e.code() == ErrorCode::PermissionDenied {
                 (403, "Bearer error=\"insufficient_scope\", scope=\"openid\"")

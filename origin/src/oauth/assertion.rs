@@ -2,8 +2,8 @@
 //! signs a short JWT with a private key whose public half it registered.
 //!
 //! Invariants and the attacks they prevent:
-//! - the assertion is checked against the registered keys only (Ed25519, `verify_strict`), never
-//!   a key it carries itself;
+//! - the assertion is checked against the registered keys only (Ed25519 with `verify_strict`, or
+//!   P-256 `ES256`; the header's `alg` must be the key's), never a key it carries itself;
 //! - `iss` and `sub` are the client, `aud` names this tenant's token endpoint or issuer (an
 //!   assertion made for another server is refused), it expires within
 //!   [`MAX_LIFETIME_SECS`] and has not expired, and its `jti` is accepted once per client until
@@ -11,10 +11,10 @@
 //! - every failure is `invalid_client`, with nothing said about which key or claim failed
 //!   beyond the detail for the developer.
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use usso_edge::store::HotStore;
+use usso_shared::client_key::{ClientAlg, ClientKey};
 use usso_shared::encoding::{b64url_decode, b64url_encode};
 use usso_shared::{Error, ErrorCode, Result};
 
@@ -29,15 +29,18 @@ const SKEW_SECS: i64 = 30;
 /// Most keys one client registers.
 pub const MAX_KEYS: usize = 10;
 
-/// A client's public key (a JWK: OKP Ed25519).
+/// A client's public key (a JWK: OKP Ed25519, or EC P-256).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublicJwk {
-    /// `OKP`.
+    /// `OKP` or `EC`.
     pub kty: String,
-    /// `Ed25519`.
+    /// `Ed25519` or `P-256`.
     pub crv: String,
-    /// The key, base64url.
+    /// The key (Ed25519) or its x coordinate (P-256), base64url.
     pub x: String,
+    /// The y coordinate (P-256), base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
     /// Its id (optional; the assertion's `kid` picks it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
@@ -51,36 +54,36 @@ fn failed(detail: &str) -> Error {
     Error::new(ErrorCode::InvalidClient, detail)
 }
 
-/// Checks registered keys: Ed25519 public keys only, not weak, no private parts, at most
-/// [`MAX_KEYS`].
+/// Checks registered keys: Ed25519 or P-256 public keys only, not weak, on the curve, no
+/// private parts, at most [`MAX_KEYS`]; each is kept in its canonical form with its `kid`.
 pub fn check_keys(keys: &[Value]) -> Result<Vec<PublicJwk>> {
     if keys.len() > MAX_KEYS {
         return Err(invalid(format!("jwks: at most {MAX_KEYS} keys")));
     }
     keys.iter()
         .map(|k| {
-            if k.get("d").is_some() {
-                return Err(invalid(
-                    "jwks: a private key was sent; register the public key",
-                ));
-            }
-            let jwk: PublicJwk = serde_json::from_value(k.clone())
-                .map_err(|_| invalid("jwks: each key is an OKP JWK {kty, crv, x, kid?}"))?;
-            if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
-                return Err(invalid("jwks: Ed25519 (OKP) keys only"));
-            }
-            let vk = key_of(&jwk).ok_or_else(|| invalid("jwks: x is not an Ed25519 key"))?;
-            if vk.is_weak() {
-                return Err(invalid("jwks: weak key"));
-            }
+            let map = k
+                .as_object()
+                .ok_or_else(|| invalid("jwks: each key is a JWK object"))?;
+            let key = ClientKey::from_jwk(map).map_err(|e| invalid(format!("jwks: {e}")))?;
+            let kid = match map.get("kid") {
+                None => None,
+                Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= 128 => {
+                    Some(kid.clone())
+                }
+                Some(_) => return Err(invalid("jwks: kid is a string of 1 to 128 characters")),
+            };
+            let mut jwk: PublicJwk = serde_json::from_value(key.to_jwk())
+                .map_err(|_| invalid("jwks: unreadable key"))?;
+            jwk.kid = kid;
             Ok(jwk)
         })
         .collect()
 }
 
-fn key_of(jwk: &PublicJwk) -> Option<VerifyingKey> {
-    let raw: [u8; 32] = b64url_decode(&jwk.x)?.try_into().ok()?;
-    VerifyingKey::from_bytes(&raw).ok()
+fn key_of(jwk: &PublicJwk) -> Option<ClientKey> {
+    let value = serde_json::to_value(jwk).ok()?;
+    ClientKey::from_jwk(value.as_object()?).ok()
 }
 
 #[derive(Deserialize)]
@@ -119,21 +122,16 @@ pub async fn verify(
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !usso_shared::dpop::ALGORITHMS.contains(&alg) {
-        return Err(failed("client assertions are signed with EdDSA (Ed25519)"));
-    }
+        .and_then(ClientAlg::parse)
+        .ok_or_else(|| failed("client assertions are signed with EdDSA or ES256"))?;
     let kid = header.get("kid").and_then(Value::as_str);
-    let sig: [u8; 64] = b64url_decode(s64)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| failed("malformed client assertion signature"))?;
+    let sig = b64url_decode(s64).ok_or_else(|| failed("malformed client assertion signature"))?;
     let signed = &assertion.as_bytes()[..h64.len() + 1 + p64.len()];
-    let sig = Signature::from_bytes(&sig);
     let verified = keys
         .iter()
         .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
         .filter_map(key_of)
-        .any(|vk| vk.verify_strict(signed, &sig).is_ok());
+        .any(|key| key.verify(alg, signed, &sig));
     if !verified {
         return Err(failed(
             "the client assertion is not signed by a registered key",

@@ -116,6 +116,11 @@ pub struct OAuthPolicy {
     /// set.
     #[serde(default)]
     pub client_id_metadata_documents: bool,
+    /// DPoP proofs must carry a nonce this server made (RFC 9449 §8–9) at the token endpoint,
+    /// userinfo and every route a bound token is presented to, here and at the edges. Off
+    /// unless set.
+    #[serde(default)]
+    pub dpop_nonce: bool,
 }
 
 impl OAuthPolicy {
@@ -670,6 +675,7 @@ pub async fn publish(stores: &crate::store::Stores, tenant: &Tenant, now: i64) -
     let mut published = tenant.tokens.clone();
     published.oauth_registration = tenant.oauth.dynamic_registration;
     published.oauth_metadata_documents = tenant.oauth.client_id_metadata_documents;
+    published.dpop_nonce = tenant.oauth.dpop_nonce;
     hot.set(&key::tenant(tenant.id()), &to_json(&published)?)
         .await?;
     for d in &tenant.tokens.domains {

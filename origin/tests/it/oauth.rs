@@ -35,6 +35,7 @@ struct Setup {
     meta_port: u16,
     mcp_port: u16,
     rs256: (String, String),
+    svc_ec_jwk: String,
 }
 
 async fn setup(tag: &str) -> Setup {
@@ -61,7 +62,7 @@ async fn setup(tag: &str) -> Setup {
             "org_default",
             "--set",
             &json!({"oauth": {"dynamic_registration": true, "resources": [RESOURCE, mcp_resource],
-                "client_id_metadata_documents": true}})
+                "client_id_metadata_documents": true, "dpop_nonce": true}})
             .to_string(),
         ],
         &[],
@@ -160,14 +161,18 @@ async fn setup(tag: &str) -> Setup {
     }))
     .await;
     assert_eq!(rs["id_token_signed_response_alg"], "RS256");
-    // A service authenticating with a key (private_key_jwt): the public half registered.
+    // A service authenticating with a key (private_key_jwt): the public halves registered, an
+    // Ed25519 key and a P-256 (ES256) one.
     let svc_key = ed25519_dalek::SigningKey::from_bytes(&[11u8; 32]);
     let x = usso_shared::encoding::b64url_encode(svc_key.verifying_key().as_bytes());
+    let ec_key = p256::ecdsa::SigningKey::from_bytes(&[12u8; 32].into()).unwrap();
+    let mut ec_jwk = usso_shared::client_key::ClientKey::P256(*ec_key.verifying_key()).to_jwk();
+    ec_jwk["kid"] = json!("svc-ec");
     let svc = mk(json!({
         "name": "Backend Service",
         "grant_types": ["client_credentials"],
         "token_endpoint_auth_method": "private_key_jwt",
-        "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "svc-1"}]},
+        "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "svc-1"}, ec_jwk.clone()]},
         "scopes": ["read:usso/users"],
     }))
     .await;
@@ -175,9 +180,15 @@ async fn setup(tag: &str) -> Setup {
         svc.get("client_secret").is_none(),
         "a key client has no secret"
     );
+    assert_eq!(
+        svc["jwks"]["keys"][1], ec_jwk,
+        "the P-256 key is kept as sent"
+    );
     let svc_jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "svc-1",
         "d": usso_shared::encoding::b64url_encode(&[11u8; 32])})
     .to_string();
+    ec_jwk["d"] = json!(usso_shared::encoding::b64url_encode(&[12u8; 32]));
+    let svc_ec_jwk = ec_jwk.to_string();
     let id = |v: &Value| v["client_id"].as_str().unwrap().to_owned();
     let secret = |v: &Value| v["client_secret"].as_str().unwrap().to_owned();
     Setup {
@@ -186,6 +197,7 @@ async fn setup(tag: &str) -> Setup {
         first: (id(&first), secret(&first)),
         tv: id(&tv),
         svc: (id(&svc), svc_jwk),
+        svc_ec_jwk,
         meta_port,
         mcp_port,
         rs256: (id(&rs), secret(&rs)),
@@ -225,6 +237,7 @@ async fn certified_relying_parties_complete_every_flow() {
         .env("RS_ID", &st.rs256.0)
         .env("RS_SECRET", &st.rs256.1)
         .env("PKJ_JWK", &st.svc.1)
+        .env("PKJ_EC_JWK", &st.svc_ec_jwk)
         .env("REDIRECT", &st.redirect)
         .env("USER", USER)
         .env("PASSWORD", PASSWORD)
@@ -244,7 +257,7 @@ async fn certified_relying_parties_complete_every_flow() {
     )
     .unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 22, "{report}");
+    assert_eq!(steps.len(), 24, "{report}");
 
     // The edge core verifies the access token (RFC 9068 profile beside the USSO claims).
     let at = report["access_token"].as_str().unwrap();
