@@ -271,7 +271,7 @@ impl Response {
         if err.code() == ErrorCode::UseDpopNonce {
             headers.push((
                 "www-authenticate".into(),
-                "DPoP error=\"use_dpop_nonce\", algs=\"EdDSA Ed25519 ES256\"".into(),
+                usso_shared::dpop::challenge(ErrorCode::UseDpopNonce),
             ));
         } else if err.status() == 401 {
             headers.push(("www-authenticate".into(), "Bearer".into()));

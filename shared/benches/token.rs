@@ -69,23 +69,25 @@ fn bench_tokens(c: &mut Criterion) {
     // (its own signature, the thumbprint, htm/htu/iat/ath); the replay write is the store's.
     let dpop_key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
     let htu = "https://sso.example.com/api/sso/v1/me";
-    let proof = {
-        use ed25519_dalek::Signer;
+    // A compact proof of `header` and `claims`, signed by `sign`.
+    let compact = |header: serde_json::Value,
+                   claims: serde_json::Value,
+                   sign: &dyn Fn(&[u8]) -> Vec<u8>| {
         let enc = |v: serde_json::Value| Base64UrlUnpadded::encode_string(v.to_string().as_bytes());
-        let h = enc(
-            serde_json::json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": {"kty": "OKP",
-            "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(dpop_key.verifying_key().as_bytes())}}),
-        );
-        let p = enc(
-            serde_json::json!({"jti": "j-1", "htm": "GET", "htu": htu, "iat": NOW,
-            "ath": usso_shared::dpop::access_token_hash(&jwt)}),
-        );
-        let sig = dpop_key.sign(format!("{h}.{p}").as_bytes());
-        format!(
-            "{h}.{p}.{}",
-            Base64UrlUnpadded::encode_string(&sig.to_bytes())
-        )
+        let (h, p) = (enc(header), enc(claims));
+        let sig = sign(format!("{h}.{p}").as_bytes());
+        format!("{h}.{p}.{}", Base64UrlUnpadded::encode_string(&sig))
     };
+    let proof = compact(
+        serde_json::json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": {"kty": "OKP",
+            "crv": "Ed25519", "x": Base64UrlUnpadded::encode_string(dpop_key.verifying_key().as_bytes())}}),
+        serde_json::json!({"jti": "j-1", "htm": "GET", "htu": htu, "iat": NOW,
+            "ath": usso_shared::dpop::access_token_hash(&jwt)}),
+        &|m| {
+            use ed25519_dalek::Signer;
+            dpop_key.sign(m).to_bytes().to_vec()
+        },
+    );
     let expect = usso_shared::dpop::Expect {
         htm: "GET",
         htu,
@@ -103,22 +105,18 @@ fn bench_tokens(c: &mut Criterion) {
     });
     // The same with a P-256 key (ES256, openid-client's default) and a server nonce.
     let nonces = usso_shared::dpop::Nonces::new(&pair, "org_bench");
-    let es_proof = {
-        use p256::ecdsa::signature::Signer;
-        let sk = p256::ecdsa::SigningKey::from_bytes(&[9u8; 32].into()).unwrap();
-        let jwk = usso_shared::client_key::ClientKey::P256(*sk.verifying_key()).to_jwk();
-        let enc = |v: serde_json::Value| Base64UrlUnpadded::encode_string(v.to_string().as_bytes());
-        let h = enc(serde_json::json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}));
-        let p = enc(
-            serde_json::json!({"jti": "j-2", "htm": "GET", "htu": htu, "iat": NOW,
+    let es_key = p256::ecdsa::SigningKey::from_bytes(&[9u8; 32].into()).unwrap();
+    let es_proof = compact(
+        serde_json::json!({"typ": "dpop+jwt", "alg": "ES256",
+            "jwk": usso_shared::client_key::ClientKey::P256(*es_key.verifying_key()).to_jwk()}),
+        serde_json::json!({"jti": "j-2", "htm": "GET", "htu": htu, "iat": NOW,
             "ath": usso_shared::dpop::access_token_hash(&jwt), "nonce": nonces.issue(NOW)}),
-        );
-        let sig: p256::ecdsa::Signature = sk.sign(format!("{h}.{p}").as_bytes());
-        format!(
-            "{h}.{p}.{}",
-            Base64UrlUnpadded::encode_string(&sig.to_bytes())
-        )
-    };
+        &|m| {
+            use p256::ecdsa::signature::Signer;
+            let sig: p256::ecdsa::Signature = es_key.sign(m);
+            sig.to_bytes().to_vec()
+        },
+    );
     let es_expect = usso_shared::dpop::Expect {
         nonces: Some(&nonces),
         ..expect

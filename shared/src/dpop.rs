@@ -141,6 +141,17 @@ struct Claims {
     nonce: Option<String>,
 }
 
+/// The `WWW-Authenticate` challenge of a resource answering a DPoP failure (RFC 9449 §7.1):
+/// `error` is the code's OAuth name (`invalid_dpop_proof`, `use_dpop_nonce`), `algs` the
+/// algorithms proofs may use.
+pub fn challenge(error: ErrorCode) -> String {
+    format!(
+        "DPoP error=\"{}\", algs=\"{}\"",
+        error.oauth_error(),
+        ALGORITHMS.join(" ")
+    )
+}
+
 /// `ath`: the base64url SHA-256 of an access token.
 pub fn access_token_hash(token: &str) -> String {
     b64url_encode(&Sha256::digest(token.as_bytes()))
@@ -239,11 +250,27 @@ mod tests {
     use ed25519_dalek::{Signer, SigningKey};
     use serde_json::json;
 
-    fn proof(key: &SigningKey, header: Value, claims: Value) -> String {
+    /// A compact JWS of `header` and `claims`, signed by `sign` (any algorithm).
+    fn compact(header: &Value, claims: &Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
         let h = b64url_encode(header.to_string().as_bytes());
         let p = b64url_encode(claims.to_string().as_bytes());
-        let sig = key.sign(format!("{h}.{p}").as_bytes());
-        format!("{h}.{p}.{}", b64url_encode(&sig.to_bytes()))
+        let sig = sign(format!("{h}.{p}").as_bytes());
+        format!("{h}.{p}.{}", b64url_encode(&sig))
+    }
+
+    fn proof(key: &SigningKey, header: Value, claims: Value) -> String {
+        compact(&header, &claims, |m| key.sign(m).to_bytes().to_vec())
+    }
+
+    /// What a token-endpoint proof made at `now` must match (no token, no nonce).
+    fn token_endpoint(now: i64) -> Expect<'static> {
+        Expect {
+            htm: "POST",
+            htu: URL,
+            now,
+            access_token: None,
+            nonces: None,
+        }
     }
 
     fn header(key: &SigningKey) -> Value {
@@ -257,13 +284,7 @@ mod tests {
     fn accepts_a_good_proof_and_refuses_every_mismatch() {
         let key = SigningKey::from_bytes(&[7u8; 32]);
         let claims = json!({"jti": "j1", "htm": "POST", "htu": URL, "iat": 1000});
-        let expect = Expect {
-            htm: "POST",
-            htu: URL,
-            now: 1000,
-            access_token: None,
-            nonces: None,
-        };
+        let expect = token_endpoint(1000);
         let ok = verify(&proof(&key, header(&key), claims.clone()), &expect).unwrap();
         assert_eq!(ok.jti, "j1");
         assert_eq!(ok.jkt, ClientKey::Ed25519(key.verifying_key()).thumbprint());
@@ -330,21 +351,14 @@ mod tests {
         use p256::ecdsa::signature::Signer;
         let sk = p256::ecdsa::SigningKey::from_bytes(&[4u8; 32].into()).unwrap();
         let key = ClientKey::P256(*sk.verifying_key());
-        let sign = |header: &Value, claims: &Value| {
-            let h = b64url_encode(header.to_string().as_bytes());
-            let p = b64url_encode(claims.to_string().as_bytes());
-            let sig: p256::ecdsa::Signature = sk.sign(format!("{h}.{p}").as_bytes());
-            format!("{h}.{p}.{}", b64url_encode(&sig.to_bytes()))
+        let es256 = |k: &p256::ecdsa::SigningKey, m: &[u8]| {
+            let sig: p256::ecdsa::Signature = k.sign(m);
+            sig.to_bytes().to_vec()
         };
+        let sign = |header: &Value, claims: &Value| compact(header, claims, |m| es256(&sk, m));
         let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.to_jwk()});
         let claims = json!({"jti": "e1", "htm": "POST", "htu": URL, "iat": 1000});
-        let expect = Expect {
-            htm: "POST",
-            htu: URL,
-            now: 1000,
-            access_token: None,
-            nonces: None,
-        };
+        let expect = token_endpoint(1000);
         let ok = verify(&sign(&header, &claims), &expect).unwrap();
         assert_eq!(ok.jkt, key.thumbprint());
         // The header's alg must be the key's: EdDSA with a P-256 key is refused.
@@ -353,10 +367,7 @@ mod tests {
         assert!(verify(&sign(&h, &claims), &expect).is_err());
         // A proof signed by another P-256 key than the header's.
         let other = p256::ecdsa::SigningKey::from_bytes(&[6u8; 32].into()).unwrap();
-        let h64 = b64url_encode(header.to_string().as_bytes());
-        let p64 = b64url_encode(claims.to_string().as_bytes());
-        let sig: p256::ecdsa::Signature = other.sign(format!("{h64}.{p64}").as_bytes());
-        let forged = format!("{h64}.{p64}.{}", b64url_encode(&sig.to_bytes()));
+        let forged = compact(&header, &claims, |m| es256(&other, m));
         assert_eq!(
             verify(&forged, &expect).unwrap_err().code(),
             ErrorCode::InvalidDpopProof
@@ -370,11 +381,8 @@ mod tests {
         let nonces = Nonces::new(&signer, "org_a");
         let now = 10_000;
         let expect = Expect {
-            htm: "POST",
-            htu: URL,
-            now,
-            access_token: None,
             nonces: Some(&nonces),
+            ..token_endpoint(now)
         };
         let with = |nonce: Option<String>| {
             let mut c = json!({"jti": "n1", "htm": "POST", "htu": URL, "iat": now});

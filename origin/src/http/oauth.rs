@@ -691,22 +691,20 @@ pub async fn userinfo_route(State(ctx): State<CtxRef>, CoreRequest(req): CoreReq
     Out(match result {
         Ok(m) => Response::json(200, &m).with_header("cache-control", "no-store"),
         Err(e) => {
-            let (status, challenge) = if e.code() == ErrorCode::UseDpopNonce {
-                (
-                    401,
-                    "DPoP error=\"use_dpop_nonce\", algs=\"EdDSA Ed25519 ES256\"",
-                )
-            } else if e.code() == ErrorCode::InvalidDpopProof {
-                (
-                    401,
-                    "DPoP error=\"invalid_dpop_proof\", algs=\"EdDSA Ed25519 ES256\"",
-                )
+            let (status, challenge) = if matches!(
+                e.code(),
+                ErrorCode::UseDpopNonce | ErrorCode::InvalidDpopProof
+            ) {
+                (401, usso_shared::dpop::challenge(e.code()))
             } else if e.code() == ErrorCode::PermissionDenied {
-                (403, "Bearer error=\"insufficient_scope\", scope=\"openid\"")
+                (
+                    403,
+                    "Bearer error=\"insufficient_scope\", scope=\"openid\"".into(),
+                )
             } else if e.status() == 401 {
-                (401, "Bearer error=\"invalid_token\"")
+                (401, "Bearer error=\"invalid_token\"".into())
             } else {
-                (e.status(), "Bearer")
+                (e.status(), "Bearer".into())
             };
             oauth_error(&e, false)
                 .with_status(status)
