@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use usso_shared::claims::AccessClaims;
 use usso_shared::clock::Clock;
-use usso_shared::token::{signing_parts, UnverifiedToken};
+use usso_shared::token::{signing_parts, Ed25519Check, UnverifiedToken};
 use usso_shared::{Error, ErrorCode, Result};
 
 use crate::core::EdgeCore;
@@ -26,7 +26,7 @@ pub const VERIFY_STRICT: &str = "/__bench/verify-strict";
 /// The most iterations one request may ask for.
 pub const MAX_ITERATIONS: u32 = 10_000;
 
-impl<S: HotStore, C: Clock> EdgeCore<S, C> {
+impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
     pub(crate) async fn bench(&self, req: &Request) -> Result<Response> {
         #[derive(Deserialize)]
         struct Body {

@@ -3,7 +3,10 @@
 //! [`EdgeCore::handle`] for every request.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll, Waker};
 
 use serde::Deserialize;
 use serde_json::json;
@@ -14,13 +17,14 @@ use usso_shared::keys::{KeyRing, PublishedKeySet};
 use usso_shared::paths;
 use usso_shared::rotation::{self, jti_hash, Outcome, SessionRecord, Successor, REASON_LOGOUT};
 use usso_shared::seal::SecretKey;
-use usso_shared::token::{UnverifiedToken, Validation, Verified};
+use usso_shared::token::{Ed25519Check, PortableEd25519, UnverifiedToken, Validation, Verified};
 use usso_shared::{dpop, encoding, random, Error, ErrorCode, Result};
 
 use crate::http::{Method, Request, Response};
 use crate::issue::{self, TokenPair, ACCESS_COOKIE, REFRESH_COOKIE};
 use crate::store::{key, HotStore};
 use crate::tenant::{host_name, TenantConfig};
+use crate::verified::VerifiedCache;
 
 /// API prefix of the contract.
 pub const API: &str = paths::PREFIX;
@@ -92,6 +96,8 @@ pub struct EdgeConfig {
     /// Off, only `Host` (and `?domain=` for JWKS/discovery) does, so a deployment whose clients
     /// never send the header cannot be steered by it.
     pub tenant_header: bool,
+    /// Entries of the verified-token memo ([`crate::verified`]); 0 turns it off.
+    pub verified_cache_entries: usize,
 }
 
 impl EdgeConfig {
@@ -105,6 +111,7 @@ impl EdgeConfig {
             default_tenant: None,
             bench_routes: false,
             tenant_header: true,
+            verified_cache_entries: crate::verified::DEFAULT_ENTRIES,
         }
     }
 }
@@ -136,6 +143,9 @@ struct Cache {
     domains: HashMap<String, (Option<String>, i64)>,
     /// Tenant ids the hot store did not know → when that was seen (the negative cache).
     unknown: HashMap<String, i64>,
+    /// Tenants being loaded for the first time → the requests waiting for that load (single
+    /// flight: a cold isolate reads a tenant's keys once however many requests arrive).
+    loading: HashMap<String, Vec<Waker>>,
 }
 
 /// Most domains remembered (resolved or not), and most unknown tenant ids remembered, before
@@ -145,20 +155,33 @@ const MAX_CACHED_DOMAINS: usize = 4096;
 /// How long an unknown tenant id is answered from memory before the store is asked again.
 const UNKNOWN_TENANT_TTL_SECS: i64 = 5;
 
-/// The edge core. See the module docs.
-pub struct EdgeCore<S, C> {
+/// The edge core. See the module docs. `V` computes the Ed25519 equation of token
+/// verification: `ed25519-dalek` by default, the platform's own where it has one (WebCrypto on
+/// Workers); the rest of every check is the same code everywhere.
+pub struct EdgeCore<S, C, V = PortableEd25519> {
     store: S,
     clock: C,
+    ed25519: V,
     config: EdgeConfig,
     cache: RwLock<Cache>,
+    verified: Mutex<VerifiedCache>,
 }
 
 impl<S: HotStore, C: Clock> EdgeCore<S, C> {
-    /// A core over a hot store and a clock.
+    /// A core over a hot store and a clock, verifying with `ed25519-dalek`.
     pub fn new(store: S, clock: C, config: EdgeConfig) -> Self {
+        Self::with_ed25519(store, clock, PortableEd25519, config)
+    }
+}
+
+impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
+    /// A core over a hot store, a clock and an Ed25519 implementation.
+    pub fn with_ed25519(store: S, clock: C, ed25519: V, config: EdgeConfig) -> Self {
         Self {
             store,
             clock,
+            ed25519,
+            verified: Mutex::new(VerifiedCache::new(config.verified_cache_entries)),
             config,
             cache: RwLock::new(Cache::default()),
         }
@@ -314,6 +337,42 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
                 Err(e) if e.code() == ErrorCode::TenantNotFound => Err(e),
                 Err(_) => Ok(t),
             },
+            None => self.first_load(tenant_id).await,
+        }
+    }
+
+    /// The first load of a tenant, once however many requests ask at the same time: the first
+    /// loads, the others wait for it and take its result from the cache (or, if it failed,
+    /// try once themselves).
+    async fn first_load(&self, tenant_id: &str) -> Result<Arc<TenantState>> {
+        let leader = {
+            let mut cache = self.write_cache();
+            if let Some(t) = cache.tenants.get(tenant_id) {
+                return Ok(t.clone());
+            }
+            match cache.loading.contains_key(tenant_id) {
+                true => false,
+                false => {
+                    cache.loading.insert(tenant_id.to_owned(), Vec::new());
+                    true
+                }
+            }
+        };
+        if leader {
+            let _done = LoadDone {
+                cache: &self.cache,
+                tenant_id,
+            };
+            return self.load_tenant(tenant_id).await;
+        }
+        LoadWait {
+            cache: &self.cache,
+            tenant_id,
+        }
+        .await;
+        let cached = self.read_cache().tenants.get(tenant_id).cloned();
+        match cached {
+            Some(t) => Ok(t),
             None => self.load_tenant(tenant_id).await,
         }
     }
@@ -403,7 +462,12 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
         let mut cache = self.write_cache();
         cache.unknown.remove(tenant_id);
         cache.attempts.insert(tenant_id.to_owned(), now);
-        cache.tenants.insert(tenant_id.to_owned(), state.clone());
+        let previous = cache.tenants.insert(tenant_id.to_owned(), state.clone());
+        drop(cache);
+        if previous.is_some_and(|p| p.keys_digest != state.keys_digest) {
+            self.memo()
+                .retain_keys(tenant_id, |kid| state.ring.find(kid, now).is_some());
+        }
         Ok(state)
     }
 
@@ -436,15 +500,48 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
 
     /// Verifies a token of type `T` for a tenant; an unknown `kid` reloads the keys at most once
     /// per cooldown. No I/O when the key is known.
-    pub async fn verify<T: TokenClaims>(
+    /// A token verified before (same string, same tenant, key still live, still within its
+    /// life) is answered from the memo of [`crate::verified`].
+    pub async fn verify<T: TokenClaims + Clone + Send + Sync + 'static>(
         &self,
         tenant: &Arc<TenantState>,
         token: &str,
     ) -> Result<Verified<T>> {
-        let parsed = UnverifiedToken::parse(token)?;
         let now = self.now();
-        if tenant.ring.find(parsed.kid(), now).is_some() {
-            return parsed.verify(&tenant.ring, &tenant.rules, now);
+        let id = &tenant.config.tenant_id;
+        let live = |kid: &str| tenant.ring.find(kid, now).is_some();
+        if let Some(v) = self.memo().get::<T>(id, token, now, live) {
+            return Ok(v);
+        }
+        let verified = self.verify_uncached(tenant, token, now).await?;
+        let until = verified
+            .times()
+            .exp
+            .saturating_add(tenant.rules.leeway());
+        self.memo().put(id, token, &verified, until);
+        Ok(verified)
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, VerifiedCache> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Entries in the verified-token memo.
+    pub fn memo_entries(&self) -> usize {
+        self.memo().len()
+    }
+
+    async fn verify_uncached<T: TokenClaims>(
+        &self,
+        tenant: &Arc<TenantState>,
+        token: &str,
+        now: i64,
+    ) -> Result<Verified<T>> {
+        let parsed = UnverifiedToken::parse(token)?;
+        if let Some(key) = tenant.ring.find(parsed.kid(), now) {
+            return parsed
+                .verify_with_check(&self.ed25519, key, &tenant.rules, now)
+                .await;
         }
         let last = self
             .read_cache()
@@ -456,7 +553,13 @@ impl<S: HotStore, C: Clock> EdgeCore<S, C> {
             return Err(Error::invalid_token("unknown key id"));
         }
         let fresh = self.load_tenant(&tenant.config.tenant_id).await?;
-        parsed.verify(&fresh.ring, &fresh.rules, now)
+        let key = fresh
+            .ring
+            .find(parsed.kid(), now)
+            .ok_or_else(|| Error::invalid_token("unknown signing key"))?;
+        parsed
+            .verify_with_check(&self.ed25519, key, &fresh.rules, now)
+            .await
     }
 
     /// How many entries the in-memory caches hold (tenants, attempts, domains, unknown ids):
@@ -1033,6 +1136,47 @@ pub fn discovery_document(cfg: &TenantConfig) -> serde_json::Value {
         m.retain(|_, v| !v.is_null());
     }
     doc
+}
+
+/// Ends a first load (even if its future is dropped half way): wakes the requests waiting.
+struct LoadDone<'a> {
+    cache: &'a RwLock<Cache>,
+    tenant_id: &'a str,
+}
+
+impl Drop for LoadDone<'_> {
+    fn drop(&mut self) {
+        let waiters = self
+            .cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .loading
+            .remove(self.tenant_id)
+            .unwrap_or_default();
+        waiters.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// Waits until nobody is loading the tenant any more.
+struct LoadWait<'a> {
+    cache: &'a RwLock<Cache>,
+    tenant_id: &'a str,
+}
+
+impl Future for LoadWait<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        match cache.loading.get_mut(self.tenant_id) {
+            None => Poll::Ready(()),
+            Some(waiters) => {
+                if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    waiters.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
 }
 
 fn unknown_tenant(what: &str) -> Error {

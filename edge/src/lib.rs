@@ -19,6 +19,7 @@ pub mod settings;
 pub mod store;
 pub mod tenant;
 pub mod upstash_store;
+pub mod verified;
 
 pub use crate::core::{EdgeConfig, EdgeCore, Happened, TenantState, API, ROUTES};
 pub use crate::http::{Method, Request, Response};

@@ -6,6 +6,7 @@
 
 use usso_shared::clock::Clock;
 use usso_shared::seal::SecretKey;
+use usso_shared::token::{Ed25519Check, PortableEd25519};
 use usso_shared::transport::HttpTransport;
 use usso_shared::upstash::Upstash;
 use usso_shared::{Error, ErrorCode, Result};
@@ -36,6 +37,11 @@ pub const BENCH_ROUTES: &str = "USSO_BENCH_ROUTES";
 pub const TENANT_HEADER: &str = "USSO_TENANT_HEADER";
 /// Tenant for requests with neither `X-Tenant-ID` nor `Host` (optional).
 pub const DEFAULT_TENANT: &str = "USSO_DEFAULT_TENANT";
+/// Entries of the verified-token memo (default 4096; 0 turns it off; at most 1,000,000).
+pub const VERIFIED_CACHE_ENTRIES: &str = "USSO_VERIFIED_CACHE_ENTRIES";
+
+/// The largest verified-token memo a deployment may ask for.
+const MAX_VERIFIED_CACHE_ENTRIES: usize = 1_000_000;
 
 /// Everything an edge deployment needs to build its [`EdgeCore`].
 #[derive(Debug, Clone)]
@@ -125,6 +131,20 @@ impl EdgeSettings {
         config.key_cooldown_secs = seconds(KEY_COOLDOWN, config.key_cooldown_secs)?;
         config.keyset_ttl_secs = seconds(KEYSET_TTL, config.keyset_ttl_secs)?;
         config.default_tenant = get(DEFAULT_TENANT);
+        if let Some(v) = get(VERIFIED_CACHE_ENTRIES) {
+            config.verified_cache_entries = v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= MAX_VERIFIED_CACHE_ENTRIES)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::ConfigurationError,
+                        format!(
+                            "{VERIFIED_CACHE_ENTRIES} must be a whole number up to {MAX_VERIFIED_CACHE_ENTRIES}"
+                        ),
+                    )
+                })?;
+        }
         Ok(Self {
             redis_url,
             redis_token,
@@ -138,9 +158,20 @@ impl EdgeSettings {
         transport: T,
         clock: C,
     ) -> EdgeCore<UpstashHotStore<T>, C> {
-        EdgeCore::new(
+        self.upstash_core_with(transport, clock, PortableEd25519)
+    }
+
+    /// [`Self::upstash_core`] with the platform's own Ed25519 (WebCrypto on Workers).
+    pub fn upstash_core_with<T: HttpTransport, C: Clock, V: Ed25519Check>(
+        self,
+        transport: T,
+        clock: C,
+        ed25519: V,
+    ) -> EdgeCore<UpstashHotStore<T>, C, V> {
+        EdgeCore::with_ed25519(
             UpstashHotStore::new(Upstash::new(&self.redis_url, &self.redis_token, transport)),
             clock,
+            ed25519,
             self.config,
         )
     }
@@ -176,14 +207,17 @@ mod tests {
         assert!(!s.config.strict_verify);
         assert_eq!(s.config.key_cooldown_secs, 30);
         assert_eq!(s.config.keyset_ttl_secs, 60);
+        assert_eq!(s.config.verified_cache_entries, 4096);
         let mut vars = base();
         vars.extend([
             (STRICT_VERIFY, "true"),
             (KEY_COOLDOWN, "0"),
             (KEYSET_TTL, " 5 "),
             (DEFAULT_TENANT, "org_default"),
+            (VERIFIED_CACHE_ENTRIES, "0"),
         ]);
         let s = read(&vars).unwrap();
+        assert_eq!(s.config.verified_cache_entries, 0);
         assert!(s.config.strict_verify);
         assert_eq!(s.config.key_cooldown_secs, 0);
         assert_eq!(s.config.keyset_ttl_secs, 5);
@@ -204,6 +238,8 @@ mod tests {
             (BENCH_ROUTES, "on"),
             (KEY_COOLDOWN, "-1"),
             (KEYSET_TTL, "1e3"),
+            (VERIFIED_CACHE_ENTRIES, "-1"),
+            (VERIFIED_CACHE_ENTRIES, "2000000"),
         ] {
             let mut vars = base();
             vars.retain(|(k, _)| *k != name);

@@ -14,7 +14,6 @@
 //! - the RFC 7638 thumbprint is computed from the key's canonical encoding, so the same key
 //!   always yields the same binding (`cnf.jkt`) whatever spelling of base64url the client sent.
 
-use ed25519_dalek::Signature as EdSignature;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -101,12 +100,9 @@ impl ClientKey {
         }
         match (member(jwk, "kty"), member(jwk, "crv")) {
             (Some("OKP"), Some("Ed25519")) => {
-                let key = ed25519_dalek::VerifyingKey::from_bytes(&coordinate(jwk, "x")?)
-                    .map_err(|_| "x is not an Ed25519 public key")?;
-                if key.is_weak() {
-                    return Err("weak (small-order) Ed25519 key");
-                }
-                Ok(Self::Ed25519(key))
+                crate::ed25519::public_key(&coordinate(jwk, "x")?)
+                    .map(Self::Ed25519)
+                    .map_err(|why| why.describe())
             }
             (Some("EC"), Some("P-256")) => {
                 let (x, y) = (coordinate(jwk, "x")?, coordinate(jwk, "y")?);
@@ -164,8 +160,7 @@ impl ClientKey {
                 let Ok(sig) = <[u8; 64]>::try_from(signature) else {
                     return false;
                 };
-                k.verify_strict(signed, &EdSignature::from_bytes(&sig))
-                    .is_ok()
+                crate::ed25519::verify(k, signed, &sig)
             }
             (Self::P256(k), ClientAlg::Es256) => {
                 signature.len() == 64 && es256(k, signed, signature)

@@ -155,7 +155,7 @@ impl Jwk {
         }
         let x = b64url_decode(&self.x).ok_or_else(|| bad("x is not base64url"))?;
         let x: [u8; PUBLIC_KEY_LENGTH] = x.try_into().map_err(|_| bad("x has bad length"))?;
-        VerifyingKey::from_bytes(&x).map_err(|_| bad("x is not a curve point"))
+        crate::ed25519::public_key(&x).map_err(|why| bad(why.describe()))
     }
 }
 

@@ -16,6 +16,7 @@ pub mod client_key;
 pub mod clock;
 pub mod data_api;
 pub mod dpop;
+pub mod ed25519;
 pub mod ejson;
 pub mod encoding;
 pub mod error;

@@ -1,8 +1,11 @@
 //! Issuing and verifying EdDSA JWTs with `jwt-compact` and `ed25519-dalek`.
 //!
 //! The stages are types, in the spirit of `jwt-compact`: a string becomes an
-//! [`UnverifiedToken`] (parsed, nothing trusted), and only [`UnverifiedToken::verify`] yields a
-//! [`Verified`] token, after the signature (`verify_strict`) and every claim rule passed.
+//! [`UnverifiedToken`] (parsed, nothing trusted), and only its `verify*` methods yield a
+//! [`Verified`] token, after the signature (the one rule of [`crate::ed25519`]) and every claim
+//! rule passed. The signature arithmetic may run on the platform's own Ed25519
+//! ([`Ed25519Check`], WebCrypto on Workers); the byte-level half of the rule and every claim
+//! rule always run here.
 //!
 //! The algorithm is fixed: [`EdDsa`] accepts nothing but `"alg":"EdDSA"` and the key is chosen by
 //! `kid` from the tenant's [`KeyRing`], never from `jku`, `x5u` or `jwk` header fields, which are
@@ -14,7 +17,6 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use jwt_compact::{
     Algorithm, AlgorithmExt, AlgorithmSignature, Claims, Header, ParseError, UntrustedToken,
-    ValidationError,
 };
 use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -30,8 +32,8 @@ pub const MAX_LEEWAY_SECS: i64 = 60;
 /// Leeway used by default.
 pub const DEFAULT_LEEWAY_SECS: i64 = 30;
 
-/// Ed25519 with strict verification (`VerifyingKey::verify_strict`: rejects small-order keys and
-/// non-canonical signatures). Named `EdDSA`, the only `alg` value accepted.
+/// Ed25519 under the rule of [`crate::ed25519`] (`verify_strict` plus a canonical key). Named
+/// `EdDSA`, the only `alg` value accepted.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EdDsa;
 
@@ -50,7 +52,7 @@ impl Algorithm for EdDsa {
     }
 
     fn verify_signature(&self, sig: &Signature, key: &VerifyingKey, message: &[u8]) -> bool {
-        key.verify_strict(message, sig).is_ok()
+        crate::ed25519::verify(key, message, &sig.to_bytes())
     }
 }
 
@@ -162,7 +164,33 @@ pub fn signing_parts(token: &str) -> Option<(&str, Signature)> {
 /// A token that was parsed but not verified: nothing in it is trusted yet.
 #[derive(Debug)]
 pub struct UnverifiedToken<'a> {
+    raw: &'a str,
     inner: UntrustedToken<'a, HeaderExtras>,
+}
+
+/// Where the Ed25519 equation of a verify is computed: [`PortableEd25519`] (`ed25519-dalek`)
+/// natively and on WASI, the platform's WebCrypto on Workers. Whatever the implementation, the
+/// caller has already applied [`crate::ed25519::signature_shape_ok`] and the key passed
+/// [`crate::ed25519::public_key`], so every implementation of the cofactorless equation gives
+/// the same answer.
+pub trait Ed25519Check {
+    /// Whether `sig` over `message` verifies under `key`.
+    fn check(
+        &self,
+        key: &VerifyingKey,
+        message: &[u8],
+        sig: &[u8; 64],
+    ) -> impl core::future::Future<Output = bool> + crate::transport::MaybeSend;
+}
+
+/// [`Ed25519Check`] with `ed25519-dalek`, no I/O.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortableEd25519;
+
+impl Ed25519Check for PortableEd25519 {
+    async fn check(&self, key: &VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
+        crate::ed25519::verify(key, message, sig)
+    }
 }
 
 fn malformed(detail: &str) -> Error {
@@ -219,7 +247,15 @@ impl<'a> UnverifiedToken<'a> {
             Some(kid) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => {}
             _ => return Err(Error::invalid_token("missing or invalid kid")),
         }
-        Ok(Self { inner })
+        Ok(Self { raw: token, inner })
+    }
+
+    /// The signing input and the 64-byte signature; `None` when the signature has another
+    /// length.
+    pub fn signed(&self) -> Option<(&'a [u8], [u8; 64])> {
+        let (input, _) = self.raw.rsplit_once('.')?;
+        let sig = self.inner.signature_bytes().try_into().ok()?;
+        Some((input.as_bytes(), sig))
     }
 
     /// The `kid` header (present, non-empty and bounded, checked by [`Self::parse`]).
@@ -247,20 +283,36 @@ impl<'a> UnverifiedToken<'a> {
         rules: &Validation,
         now: i64,
     ) -> Result<Verified<C>> {
-        let token = EdDsa
-            .validator::<C>(key)
-            .validate(&self.inner)
-            .map_err(|e| match e {
-                ValidationError::AlgorithmMismatch { .. } => {
-                    Error::invalid_token("algorithm not allowed")
-                }
-                ValidationError::InvalidSignatureLen { .. }
-                | ValidationError::MalformedSignature(_)
-                | ValidationError::InvalidSignature => Error::invalid_token("bad signature"),
-                ValidationError::MalformedClaims(_) => malformed("bad claims"),
-                _ => Error::invalid_token("token rejected"),
-            })?;
-        let claims = token.claims();
+        let (input, sig) = self.signed().ok_or_else(bad_signature)?;
+        if !crate::ed25519::verify(key, input, &sig) {
+            return Err(bad_signature());
+        }
+        self.accept(rules, now)
+    }
+
+    /// Like [`Self::verify_with_key`], with the equation computed by `check` (the platform's
+    /// Ed25519); the byte-level checks of the signature and the claim rules run here.
+    pub async fn verify_with_check<C: TokenClaims, V: Ed25519Check>(
+        &self,
+        check: &V,
+        key: &VerifyingKey,
+        rules: &Validation,
+        now: i64,
+    ) -> Result<Verified<C>> {
+        let (input, sig) = self.signed().ok_or_else(bad_signature)?;
+        if !crate::ed25519::signature_shape_ok(&sig) || !check.check(key, input, &sig).await {
+            return Err(bad_signature());
+        }
+        self.accept(rules, now)
+    }
+
+    /// The claim rules, once the signature is known good (private: only the `verify*`
+    /// methods reach it).
+    fn accept<C: TokenClaims>(&self, rules: &Validation, now: i64) -> Result<Verified<C>> {
+        let claims = self
+            .inner
+            .deserialize_claims_unchecked::<C>()
+            .map_err(|_| malformed("bad claims"))?;
         let times = check_times(
             claims.issued_at,
             claims.not_before,
@@ -269,13 +321,16 @@ impl<'a> UnverifiedToken<'a> {
             rules.leeway,
         )?;
         check_claims(&claims.custom, rules)?;
-        let (_, claims) = token.into_parts();
         Ok(Verified {
             claims: claims.custom,
             times,
             kid: self.kid().to_owned(),
         })
     }
+}
+
+fn bad_signature() -> Error {
+    Error::invalid_token("bad signature")
 }
 
 fn check_times(

@@ -693,3 +693,98 @@ async fn api_keys_are_checked_from_the_published_record() {
     let (status, _) = w.call(verify(&key, "10.0.0.5")).await;
     assert_ne!(status, 200, "unreadable record");
 }
+
+/// A hot store that counts reads and lets other tasks run before it answers, so that loads
+/// started together overlap.
+struct Counting {
+    inner: MemoryHotStore,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl usso_edge::HotStore for Counting {
+    async fn get_many(&self, keys: &[String]) -> usso_shared::Result<Vec<Option<String>>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        self.inner.get_many(keys).await
+    }
+    async fn session(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> usso_shared::Result<Option<usso_shared::rotation::SessionRecord>> {
+        self.inner.session(tenant_id, session_id).await
+    }
+    async fn rotate(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        presented_hash: &str,
+        successor: &usso_shared::rotation::Successor,
+        grace_secs: i64,
+        now: i64,
+    ) -> usso_shared::Result<(
+        usso_shared::rotation::Outcome,
+        Option<usso_shared::rotation::SessionRecord>,
+    )> {
+        let inner = &self.inner;
+        inner
+            .rotate(tenant_id, session_id, presented_hash, successor, grace_secs, now)
+            .await
+    }
+    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> usso_shared::Result<(u64, i64)> {
+        self.inner.hit(counter, window_secs, now).await
+    }
+    async fn revoke(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> usso_shared::Result<Option<usso_shared::rotation::SessionRecord>> {
+        self.inner.revoke(tenant_id, session_id, reason, now).await
+    }
+}
+
+#[tokio::test]
+async fn a_cold_core_loads_a_tenant_once_and_remembers_verified_tokens_while_their_key_lives() {
+    let w = world();
+    let pair = w.login();
+    let inner = MemoryHotStore::new();
+    publish(&inner, &w.cfg, &w.ring, &w.master, T0);
+    let store = Counting {
+        inner,
+        reads: Default::default(),
+    };
+    let core = EdgeCore::new(store, w.clock.clone(), EdgeConfig::new(w.master.clone()));
+    let verify = || {
+        Request::new(Method::Post, "/api/sso/v1/auth/verify-token")
+            .with_header("x-tenant-id", "org_default")
+            .with_json(&json!({"token": pair.access_token}))
+    };
+    let reqs: Vec<Request> = (0..5).map(|_| verify()).collect();
+    let (a, b, c, d, e) = tokio::join!(
+        core.handle(&reqs[0]),
+        core.handle(&reqs[1]),
+        core.handle(&reqs[2]),
+        core.handle(&reqs[3]),
+        core.handle(&reqs[4]),
+    );
+    for res in [a, b, c, d, e] {
+        assert_eq!(res.status, 200, "{:?}", res.body_json());
+    }
+    assert_eq!(core.store().reads.load(Ordering::SeqCst), 1, "single flight");
+    assert_eq!(core.memo_entries(), 1);
+    let again = core.handle(&verify()).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body_json()["sub"], json!("user:u1"));
+    assert_eq!(core.store().reads.load(Ordering::SeqCst), 1, "no I/O on a memo hit");
+
+    // The key leaves the ring (a rotation without a retention period): once the edge reloads
+    // the key set, the remembered verification goes with it.
+    let fresh = KeyRing::with_active(KeyPair::from_secret(&[2u8; 32]));
+    publish(&core.store().inner, &w.cfg, &fresh, &w.master, T0);
+    w.clock.advance(61);
+    let res = core.handle(&verify()).await;
+    assert_eq!(res.status, 401, "{:?}", res.body_json());
+    assert_eq!(core.memo_entries(), 0);
+}
