@@ -50,9 +50,14 @@ wait_http "$ORIGIN/health"
 # The edges hold the edge key only (least privilege), as in production.
 EDGE_KEY=$(USSO_DATA_DIR=$WORK/data USSO_MASTER_KEY=$MASTER target/release/usso-origin key edge-secret)
 
-# workerd, configured as the tests do (support/edge.rs): modules next to the config file.
+# workerd, configured as the tests do (support/edge.rs): modules next to the config file. The
+# main module is tests/edge-bench/bench.mjs (bundled with npm jose): it passes every request on
+# to the Rust Worker in the same isolate and adds the jose and bare-WebCrypto baselines.
 WORKERD_PORT=$(free_port)
 cp edge/workers/build/index.js edge/workers/build/index_bg.wasm "$WORK/"
+tests/node_modules/.bin/esbuild tests/edge-bench/bench.mjs --bundle --format=esm --platform=neutral \
+  --conditions=workerd,worker,browser --main-fields=module,main --external:cloudflare:workers \
+  --external:./index.js --log-level=warning --outfile="$WORK/bench.js"
 cat >"$WORK/edge.capnp" <<EOF
 using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -61,7 +66,8 @@ const config :Workerd.Config = (
   sockets = [(name = "http", address = "127.0.0.1:$WORKERD_PORT", http = (), service = "main")],
 );
 const edge :Workerd.Worker = (
-  modules = [(name = "index.js", esModule = embed "index.js"),
+  modules = [(name = "bench.js", esModule = embed "bench.js"),
+             (name = "index.js", esModule = embed "index.js"),
              (name = "index_bg.wasm", wasm = embed "index_bg.wasm")],
   compatibilityDate = "2026-04-01",
   bindings = [(name = "UPSTASH_REDIS_REST_URL", text = "$ORIGIN/redis"),
@@ -79,21 +85,26 @@ WASMTIME_PORT=$(free_port)
 tests/.venv/bin/wasmtime serve -S cli --addr "127.0.0.1:$WASMTIME_PORT" \
   --env UPSTASH_REDIS_REST_URL="$ORIGIN/redis" --env UPSTASH_REDIS_REST_TOKEN=$TOKEN \
   --env USSO_EDGE_KEY="$EDGE_KEY" --env USSO_BENCH_ROUTES=true --env USSO_DEFAULT_TENANT=org_default \
-  target/wasm32-wasip2/release/usso_edge_spin.wasm >/dev/null 2>&1 &
+  target/wasm32-wasip2/release/usso_edge_spin.wasm >"$WORK/wasmtime.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$WASMTIME_PORT/"
 
 RESULTS=$WORK/results.jsonl
 export USSO_LOAD_ORIGIN=$ORIGIN
-for target in "native $ORIGIN" "workerd http://127.0.0.1:$WORKERD_PORT" "wasmtime http://127.0.0.1:$WASMTIME_PORT"; do
+TARGETS=("native $ORIGIN" "workerd http://127.0.0.1:$WORKERD_PORT" "wasmtime http://127.0.0.1:$WASMTIME_PORT")
+# BENCH_ONLY=workerd (or native, wasmtime): measure one runtime and print the raw rows.
+[ -n "${BENCH_ONLY:-}" ] && for t in "${TARGETS[@]}"; do [ "${t%% *}" = "$BENCH_ONLY" ] && TARGETS=("$t"); done
+for target in "${TARGETS[@]}"; do
   set -- $target
   echo "measuring $1" >&2
-  "$LOAD" "$2" "bench-ratio:$K" 1 "$((SECS * 2))" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
+  ratio=bench-ratio; [ "$1" = workerd ] && ratio=bench-ratio-js
+  "$LOAD" "$2" "$ratio:$K" 1 "$((SECS * 2))" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
   "$LOAD" "$2" verify 8 "$SECS" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
   "$LOAD" "$2" refresh 1 "$SECS" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
   "$LOAD" "$2" apikey-verify 8 "$SECS" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
 done
 
+[ -n "${BENCH_ONLY:-}" ] && { cat "$RESULTS"; grep -oE "usso_edge_spin.wasm!.{0,140}|panicked.*" "$WORK/wasmtime.log" | sed "s/stderr \[[0-9]*\]//" | sort | uniq -c | sort -rn | head -20; exit 0; }
 python3 - "$RESULTS" "$K" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -103,14 +114,24 @@ for r in rows:
     bad = {s: n for s, n in r["status_counts"].items() if s != "200"}
     if bad:
         sys.exit(f"{r['runtime']} {r['scenario']}: non-200 answers {bad}")
-native_bare = by[("native", "bench-ratio")]["bare_verify_strict_us"]
-print("| runtime | full verify (µs) | bare verify_strict (µs) | full ÷ bare | bare ÷ native bare | verify-token req/s (8 conc.) | refresh p50 / p99 (ms) | apikeys/verify req/s (8 conc.) | API key ÷ token, per request |")
-print("|---|---|---|---|---|---|---|---|---|")
+def f(x):
+    return "–" if x is None else f"{x:.1f}"
+print("Per-operation costs inside each runtime (µs; same run, rounds interleaved):")
+print()
+print("| runtime | full verify | memoized repeat | bare Ed25519 (runtime's) | bare verify_strict (dalek) | jose jwtVerify | bare WebCrypto (JS) | full ÷ bare | full ÷ WebCrypto | full ÷ jose | memo ÷ bare |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for rt in ["native", "workerd", "wasmtime"]:
-    b = by[(rt, "bench-ratio")]
-    full, bare = b["full_verify_us"], b["bare_verify_strict_us"]
+    p = by[(rt, "bench-ratio")]["per_op_us"]
+    full, cached, bare, strict = p["full"], p["cached"], p["bare"], p["verify_strict"]
+    jose, wc = p.get("jose"), p.get("webcrypto")
+    ratio = lambda a, b: "–" if a is None or b is None else f"{a / b:.2f}×"
+    print(f"| {rt} | {f(full)} | {f(cached)} | {f(bare)} | {f(strict)} | {f(jose)} | {f(wc)} "
+          f"| {ratio(full, bare)} | {ratio(full, wc)} | {ratio(full, jose)} | {ratio(cached, bare)} |")
+print()
+print("| runtime | verify-token req/s (8 conc.) | refresh p50 / p99 (ms) | apikeys/verify req/s (8 conc.) |")
+print("|---|---|---|---|")
+for rt in ["native", "workerd", "wasmtime"]:
     v, r, a = by[(rt, "verify")], by[(rt, "refresh")], by[(rt, "apikey-verify")]
-    print(f"| {rt} | {full:.1f} | {bare:.1f} | {full / bare:.2f}× | {bare / native_bare:.2f}× "
-          f"| {v['requests_per_sec']:.0f} | {r['latency_ms']['p50']:.2f} / {r['latency_ms']['p99']:.2f} "
-          f"| {a['requests_per_sec']:.0f} | {v['requests_per_sec'] / a['requests_per_sec']:.2f}× |")
+    print(f"| {rt} | {v['requests_per_sec']:.0f} | {r['latency_ms']['p50']:.2f} / {r['latency_ms']['p99']:.2f} "
+          f"| {a['requests_per_sec']:.0f} |")
 EOF

@@ -1,33 +1,60 @@
 //! Opt-in benchmark routes (`USSO_BENCH_ROUTES=true`, off by default; never enable them in
-//! production): they let `scripts/bench-edge.sh` measure, inside each runtime (workerd,
-//! `wasmtime serve`, native), the cost of a full access-token verification against a bare
-//! Ed25519 `verify_strict` of the same signing input, the baseline of the same runtime.
+//! production): they let `scripts/bench-edge.sh` measure costs inside each runtime (workerd,
+//! `wasmtime serve`, native) against baselines of the same runtime, and let the cross-runtime
+//! test run the Ed25519 vectors through each runtime's own verification.
 //!
-//! `POST /__bench/verify?n=N {"token": …}` runs the full verification (parse, key lookup,
-//! signature, claim rules) N times; `POST /__bench/verify-strict?n=N` decodes the token once and
-//! runs only `verify_strict` N times. Both answer `{"n": N}` after the same HTTP work, so the
-//! difference between `n=1` and `n=K+1` timings is K verifications, free of HTTP overhead.
+//! Timing routes take `POST …?n=N {"token": …}` and answer `{"n": N}` after the same HTTP work,
+//! so the difference between `n=1` and `n=K+1` timings is K operations, free of HTTP overhead:
+//! - [`VERIFY`]: the full verification (parse, key lookup, signature, claim rules), the
+//!   verified-token memo bypassed;
+//! - [`VERIFY_CACHED`]: the full verification through the memo (primed before timing);
+//! - [`VERIFY_BARE`]: only the runtime's Ed25519 equation (WebCrypto on Workers,
+//!   `ed25519-dalek` elsewhere), the signature decoded once;
+//! - [`VERIFY_STRICT`]: only `ed25519-dalek`'s `verify_strict` (the portable baseline).
+//!
+//! [`ED25519_VECTORS`] takes `{"vectors": [{"pk", "msg", "sig"}]}` (hex) and answers
+//! `{"results": [bool]}`: the whole rule of [`usso_shared::ed25519`] with the runtime's equation.
 
 use serde::Deserialize;
 use serde_json::json;
 use usso_shared::claims::AccessClaims;
 use usso_shared::clock::Clock;
+use usso_shared::encoding::hex_decode_vec as hex_decode;
 use usso_shared::token::{signing_parts, Ed25519Check, UnverifiedToken};
-use usso_shared::{Error, ErrorCode, Result};
+use usso_shared::{ed25519, Error, ErrorCode, Result};
 
 use crate::core::EdgeCore;
 use crate::http::{Request, Response};
 use crate::store::HotStore;
 
-/// Full verification, N times.
+/// Full verification (memo bypassed), N times.
 pub const VERIFY: &str = "/__bench/verify";
-/// Bare `verify_strict`, N times.
+/// Full verification through the verified-token memo, N times.
+pub const VERIFY_CACHED: &str = "/__bench/verify-cached";
+/// The runtime's Ed25519 equation alone, N times.
+pub const VERIFY_BARE: &str = "/__bench/verify-bare";
+/// Bare `ed25519-dalek` `verify_strict`, N times.
 pub const VERIFY_STRICT: &str = "/__bench/verify-strict";
+/// The Ed25519 rule over posted vectors.
+pub const ED25519_VECTORS: &str = "/__bench/ed25519";
+/// Every benchmark route.
+pub const ROUTES: [&str; 5] = [
+    VERIFY,
+    VERIFY_CACHED,
+    VERIFY_BARE,
+    VERIFY_STRICT,
+    ED25519_VECTORS,
+];
 /// The most iterations one request may ask for.
 pub const MAX_ITERATIONS: u32 = 10_000;
+/// The most vectors one request may carry.
+pub const MAX_VECTORS: usize = 2_000;
 
 impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
     pub(crate) async fn bench(&self, req: &Request) -> Result<Response> {
+        if req.path == ED25519_VECTORS {
+            return self.bench_vectors(req).await;
+        }
         #[derive(Deserialize)]
         struct Body {
             token: String,
@@ -47,24 +74,90 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
         };
         let tenant = self.resolve_tenant(req, false).await?;
         let token = req.json::<Body>()?.token;
-        if req.path == VERIFY {
-            for _ in 0..n {
-                self.verify::<AccessClaims>(&tenant, std::hint::black_box(&token))
+        let bad_signature = || Error::invalid_token("bad signature");
+        match req.path.as_str() {
+            VERIFY => {
+                for _ in 0..n {
+                    self.verify_uncached::<AccessClaims>(
+                        &tenant,
+                        std::hint::black_box(&token),
+                        self.now(),
+                    )
                     .await?;
+                }
             }
-        } else {
-            let kid = UnverifiedToken::parse(&token)?.kid().to_owned();
-            let key = tenant
-                .ring
-                .find(&kid, self.now())
-                .ok_or_else(|| Error::invalid_token("unknown signing key"))?;
-            let (input, sig) = signing_parts(&token)
-                .ok_or_else(|| Error::invalid_token("malformed token: bad signature"))?;
-            for _ in 0..n {
-                key.verify_strict(std::hint::black_box(input.as_bytes()), &sig)
-                    .map_err(|_| Error::invalid_token("bad signature"))?;
+            VERIFY_CACHED => {
+                self.verify::<AccessClaims>(&tenant, &token).await?;
+                for _ in 0..n {
+                    self.verify::<AccessClaims>(&tenant, std::hint::black_box(&token))
+                        .await?;
+                }
+            }
+            _ => {
+                let kid = UnverifiedToken::parse(&token)?.kid().to_owned();
+                let key = tenant
+                    .ring
+                    .find(&kid, self.now())
+                    .ok_or_else(|| Error::invalid_token("unknown signing key"))?;
+                let (input, sig) = signing_parts(&token)
+                    .ok_or_else(|| Error::invalid_token("malformed token: bad signature"))?;
+                let raw = sig.to_bytes();
+                for _ in 0..n {
+                    let ok = if req.path == VERIFY_BARE {
+                        self.ed25519()
+                            .check(key, std::hint::black_box(input.as_bytes()), &raw)
+                            .await
+                    } else {
+                        key.verify_strict(std::hint::black_box(input.as_bytes()), &sig)
+                            .is_ok()
+                    };
+                    if !ok {
+                        return Err(bad_signature());
+                    }
+                }
             }
         }
         Ok(Response::json(200, &json!({ "n": n })))
+    }
+
+    async fn bench_vectors(&self, req: &Request) -> Result<Response> {
+        #[derive(Deserialize)]
+        struct Vector {
+            pk: String,
+            msg: String,
+            sig: String,
+        }
+        #[derive(Deserialize)]
+        struct Body {
+            vectors: Vec<Vector>,
+        }
+        let body: Body = req.json()?;
+        if body.vectors.len() > MAX_VECTORS {
+            return Err(Error::new(
+                ErrorCode::ValidationError,
+                format!("at most {MAX_VECTORS} vectors"),
+            ));
+        }
+        let mut results = Vec::with_capacity(body.vectors.len());
+        for v in &body.vectors {
+            let bad = || Error::new(ErrorCode::ValidationError, "vectors are hex");
+            let (pk, msg, sig) = (
+                hex_decode(&v.pk).ok_or_else(bad)?,
+                hex_decode(&v.msg).ok_or_else(bad)?,
+                hex_decode(&v.sig).ok_or_else(bad)?,
+            );
+            let accepted = match (<[u8; 32]>::try_from(pk), <[u8; 64]>::try_from(sig)) {
+                (Ok(pk), Ok(sig)) => match ed25519::public_key(&pk) {
+                    Ok(key) => {
+                        ed25519::signature_shape_ok(&sig)
+                            && self.ed25519().check(&key, &msg, &sig).await
+                    }
+                    Err(_) => false,
+                },
+                _ => false,
+            };
+            results.push(accepted);
+        }
+        Ok(Response::json(200, &json!({ "results": results })))
     }
 }

@@ -80,7 +80,11 @@ impl VerifiedCache {
 
     /// Token bytes held (the bound the byte budget keeps).
     pub fn bytes(&self) -> usize {
-        self.young.keys().chain(self.old.keys()).map(|k| k.len()).sum()
+        self.young
+            .keys()
+            .chain(self.old.keys())
+            .map(|k| k.len())
+            .sum()
     }
 
     /// The verification of `token` for `tenant`, if it is remembered, still within its life
@@ -190,20 +194,41 @@ mod tests {
         let mut c = VerifiedCache::new(16);
         c.put("t1", &tok, &v, 1_600);
         let live = |k: &str| k == pair.kid();
-        assert_eq!(c.get::<AccessClaims>("t1", &tok, 1_001, live), Some(v.clone()));
-        assert_eq!(c.get::<AccessClaims>("t2", &tok, 1_001, live), None, "other tenant");
+        assert_eq!(
+            c.get::<AccessClaims>("t1", &tok, 1_001, live),
+            Some(v.clone())
+        );
+        assert_eq!(
+            c.get::<AccessClaims>("t2", &tok, 1_001, live),
+            None,
+            "other tenant"
+        );
         let mut other = tok.clone();
         other.pop();
         assert_eq!(c.get::<AccessClaims>("t1", &other, 1_001, live), None);
-        assert_eq!(c.get::<AccessClaims>("t1", &tok, 1_001, |_| false), None, "key gone");
+        assert_eq!(
+            c.get::<AccessClaims>("t1", &tok, 1_001, |_| false),
+            None,
+            "key gone"
+        );
         assert!(c.is_empty(), "an entry of a dead key is dropped");
         c.put("t1", &tok, &v, 1_600);
-        assert_eq!(c.get::<AccessClaims>("t1", &tok, 1_600, live), None, "expired");
+        assert_eq!(
+            c.get::<AccessClaims>("t1", &tok, 1_600, live),
+            None,
+            "expired"
+        );
         assert!(c.is_empty());
         c.put("t1", &tok, &v, 1_600);
         c.retain_keys("t1", |_| false);
-        assert!(c.is_empty(), "retain_keys drops the tenant's entries of dead keys");
-        assert_eq!(VerifiedCache::new(0).get::<AccessClaims>("t1", &tok, 1, live), None);
+        assert!(
+            c.is_empty(),
+            "retain_keys drops the tenant's entries of dead keys"
+        );
+        assert_eq!(
+            VerifiedCache::new(0).get::<AccessClaims>("t1", &tok, 1, live),
+            None
+        );
     }
 
     #[test]
@@ -219,7 +244,10 @@ mod tests {
             assert!(c.len() <= 64, "{} entries", c.len());
             assert!(c.bytes() <= 64 * BYTES_PER_ENTRY);
             // The token in use stays (it is moved back to the young generation on each use).
-            assert!(c.get::<AccessClaims>("t1", &hot, 1_001, live).is_some(), "at {n}");
+            assert!(
+                c.get::<AccessClaims>("t1", &hot, 1_001, live).is_some(),
+                "at {n}"
+            );
         }
     }
 }

@@ -166,7 +166,11 @@ async fn main() {
 
     if let Some(k) = scenario.strip_prefix("bench-ratio:") {
         let k: u32 = k.parse().expect("bench-ratio:K");
-        return bench_ratio(&client, &base, &sessions[0].0, k, secs).await;
+        return bench_ratio(&client, &base, &origin, &sessions[0].0, k, secs, false).await;
+    }
+    if let Some(k) = scenario.strip_prefix("bench-ratio-js:") {
+        let k: u32 = k.parse().expect("bench-ratio-js:K");
+        return bench_ratio(&client, &base, &origin, &sessions[0].0, k, secs, true).await;
     }
     let counts = Arc::new(Mutex::new(BTreeMap::<u16, u64>::new()));
     let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
@@ -320,21 +324,58 @@ async fn oauth_code(client: &reqwest::Client, base: &str, machine: &str, access:
         .to_owned()
 }
 
-/// Full verification vs bare `verify_strict` in the deployment's own runtime, measured in
-/// pairs: each round sends `n=1` and `n=K+1` to both bench routes back to back, so both see the
-/// same machine load; per-operation cost = (mean latency at K+1 - mean at 1) / K.
-async fn bench_ratio(client: &reqwest::Client, base: &str, token: &str, k: u32, secs: u64) {
-    use usso_edge::bench::{VERIFY, VERIFY_STRICT};
-    let mut sums = [[0f64; 2]; 2]; // [full, bare] x [n=1, n=K+1]
+/// Per-operation costs inside the deployment's own runtime, through the opt-in bench routes
+/// (see `usso_edge::bench`): the full verification, the memoized one, the runtime's bare Ed25519
+/// equation and `ed25519-dalek`'s `verify_strict`, and with `js` (workerd running
+/// `tests/edge-bench/bench.mjs`) npm `jose`'s `jwtVerify` and a bare WebCrypto verify in the same
+/// isolate. Measured in rounds: each round sends `n=1` and `n=K+1` to every route back to back,
+/// so all see the same machine load; per-operation cost = (mean latency at K+1 - mean at 1) / K.
+async fn bench_ratio(
+    client: &reqwest::Client,
+    base: &str,
+    origin: &str,
+    token: &str,
+    k: u32,
+    secs: u64,
+    js: bool,
+) {
+    use usso_edge::bench::{VERIFY, VERIFY_BARE, VERIFY_CACHED, VERIFY_STRICT};
+    let mut routes = vec![
+        ("full", VERIFY),
+        ("cached", VERIFY_CACHED),
+        ("bare", VERIFY_BARE),
+        ("verify_strict", VERIFY_STRICT),
+    ];
+    if js {
+        routes.extend([
+            ("jose", "/__jsbench/jose"),
+            ("webcrypto", "/__jsbench/webcrypto"),
+        ]);
+    }
+    let jwks: Value = client
+        .get(format!("{origin}/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("jwks json");
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(
+        &usso_shared::encoding::b64url_decode(payload).expect("base64url payload"),
+    )
+    .expect("claims");
+    let body = json!({ "token": token, "jwks": jwks, "issuer": claims["iss"] });
+    let mut sums = vec![[0f64; 2]; routes.len()]; // per route: [n=1, n=K+1]
     let mut rounds = 0u32;
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline || rounds < 3 {
-        for (i, path) in [VERIFY, VERIFY_STRICT].into_iter().enumerate() {
+        for (i, (_, path)) in routes.iter().enumerate() {
             for (j, n) in [1, k + 1].into_iter().enumerate() {
                 let sent = Instant::now();
                 let r = client
                     .post(format!("{base}{path}?n={n}"))
-                    .json(&json!({ "token": token }))
+                    .json(&body)
                     .send()
                     .await
                     .expect("bench request");
@@ -350,13 +391,22 @@ async fn bench_ratio(client: &reqwest::Client, base: &str, token: &str, k: u32, 
         }
         rounds += 1;
     }
-    let per_op_us = |i: usize| (sums[i][1] - sums[i][0]) / f64::from(rounds) / f64::from(k) * 1e6;
-    let (full, bare) = (per_op_us(0), per_op_us(1));
+    let per_op_us: serde_json::Map<String, Value> = routes
+        .iter()
+        .zip(&sums)
+        .map(|((name, _), s)| {
+            let us = (s[1] - s[0]) / f64::from(rounds) / f64::from(k) * 1e6;
+            ((*name).to_owned(), json!(us))
+        })
+        .collect();
+    let full = per_op_us["full"].as_f64().unwrap_or_default();
+    let strict = per_op_us["verify_strict"].as_f64().unwrap_or_default();
     println!(
         "{}",
-        json!({"scenario": "bench-ratio", "k": k, "rounds": rounds, "full_verify_us": full,
-               "bare_verify_strict_us": bare, "full_over_bare": full / bare,
-               "status_counts": {"200": rounds * 4}})
+        json!({"scenario": "bench-ratio", "k": k, "rounds": rounds, "per_op_us": per_op_us,
+               "full_verify_us": full, "bare_verify_strict_us": strict,
+               "full_over_bare": full / strict,
+               "status_counts": {"200": rounds * 2 * routes.len() as u32}})
     );
 }
 

@@ -99,11 +99,9 @@ impl ClientKey {
             return Err("the JWK holds a private key; send the public key only");
         }
         match (member(jwk, "kty"), member(jwk, "crv")) {
-            (Some("OKP"), Some("Ed25519")) => {
-                crate::ed25519::public_key(&coordinate(jwk, "x")?)
-                    .map(Self::Ed25519)
-                    .map_err(|why| why.describe())
-            }
+            (Some("OKP"), Some("Ed25519")) => crate::ed25519::public_key(&coordinate(jwk, "x")?)
+                .map(Self::Ed25519)
+                .map_err(|why| why.describe()),
             (Some("EC"), Some("P-256")) => {
                 let (x, y) = (coordinate(jwk, "x")?, coordinate(jwk, "y")?);
                 let point =

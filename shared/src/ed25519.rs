@@ -74,9 +74,7 @@ fn y_not_reduced(enc: &[u8; 32]) -> bool {
 /// `curve25519-dalek`'s torsion subgroup (no hand-typed constants).
 fn small_order_encodings() -> &'static [[u8; 32]; 8] {
     static SET: OnceLock<[[u8; 32]; 8]> = OnceLock::new();
-    SET.get_or_init(|| {
-        curve25519_dalek::constants::EIGHT_TORSION.map(|p| p.compress().to_bytes())
-    })
+    SET.get_or_init(|| curve25519_dalek::constants::EIGHT_TORSION.map(|p| p.compress().to_bytes()))
 }
 
 /// The public key for 32 bytes, under the rule of the module docs.

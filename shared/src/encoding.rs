@@ -36,17 +36,22 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 
 /// Decodes hex (either case) into exactly `N` bytes.
 pub fn hex_decode<const N: usize>(s: &str) -> Option<[u8; N]> {
+    hex_decode_vec(s)?.try_into().ok()
+}
+
+/// Decodes hex (either case) of any even length.
+pub fn hex_decode_vec(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() != N * 2 {
+    if s.len() % 2 != 0 {
         return None;
     }
-    let mut out = [0u8; N];
-    for (i, pair) in s.chunks_exact(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        out[i] = u8::try_from(hi * 16 + lo).ok()?;
-    }
-    Some(out)
+    s.chunks_exact(2)
+        .map(|pair| {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            u8::try_from(hi * 16 + lo).ok()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -58,6 +63,10 @@ mod tests {
         let b = [0u8, 1, 0xab, 0xff];
         assert_eq!(hex_encode(&b), "0001abff");
         assert_eq!(hex_decode::<4>("0001ABff"), Some(b));
+        assert_eq!(hex_decode_vec("0001abff"), Some(b.to_vec()));
+        assert_eq!(hex_decode_vec(""), Some(vec![]));
+        assert_eq!(hex_decode_vec("abc"), None);
+        assert_eq!(hex_decode_vec("zz"), None);
         assert_eq!(hex_decode::<4>("0001abf"), None);
         assert_eq!(hex_decode::<4>("0001abfg"), None);
     }

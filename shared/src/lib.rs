@@ -30,4 +30,6 @@ pub mod token;
 pub mod transport;
 pub mod upstash;
 
+/// The Ed25519 crate of [`token`], for adapters that implement [`token::Ed25519Check`].
+pub use ed25519_dalek;
 pub use error::{Error, ErrorCode, Result};

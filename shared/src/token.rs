@@ -15,9 +15,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
-use jwt_compact::{
-    Algorithm, AlgorithmExt, AlgorithmSignature, Claims, Header, ParseError, UntrustedToken,
-};
+use jwt_compact::{Algorithm, AlgorithmExt, AlgorithmSignature, Claims, Header};
 use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -56,12 +54,31 @@ impl Algorithm for EdDsa {
     }
 }
 
-/// Header fields beyond those `jwt-compact` models. `crit` is refused: we implement no extension.
-#[derive(Debug, Clone, Deserialize)]
-struct HeaderExtras {
+/// The JOSE header fields read. `crit` is refused (we implement no extension), and so is `cty`
+/// (no nested tokens); `jku`, `x5u`, `jwk` and every other field are ignored.
+#[derive(Debug, Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    cty: Option<IgnoredAny>,
     #[serde(default)]
     crit: Option<IgnoredAny>,
 }
+
+/// `exp`, `nbf` and `iat` as found at the top level of the payload.
+#[derive(Debug, Default, Clone, Copy)]
+struct RawTimes {
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+}
+
+/// The largest timestamp accepted (the end of year 9999).
+const MAX_TIMESTAMP: i64 = 253_402_300_799;
 
 /// The times of a token, in Unix seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +182,14 @@ pub fn signing_parts(token: &str) -> Option<(&str, Signature)> {
 #[derive(Debug)]
 pub struct UnverifiedToken<'a> {
     raw: &'a str,
-    inner: UntrustedToken<'a, HeaderExtras>,
+    /// Length of the signing input (`header.payload`).
+    signed_len: usize,
+    kid: String,
+    /// The decoded payload (its JSON checked for duplicate keys).
+    payload: Vec<u8>,
+    times: RawTimes,
+    /// The signature, when it has the length of one.
+    sig: Option<[u8; 64]>,
 }
 
 /// Where the Ed25519 equation of a verify is computed: [`PortableEd25519`] (`ed25519-dalek`)
@@ -209,33 +233,36 @@ impl<'a> UnverifiedToken<'a> {
             return Err(malformed("not ASCII"));
         }
         let mut parts = token.splitn(4, '.');
-        let (Some(header_b64), Some(payload_b64), Some(_), None) =
+        let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(malformed("not three segments"));
         };
+        let decode = |segment: &str| {
+            crate::encoding::b64url_decode(segment).ok_or_else(|| malformed("bad base64url"))
+        };
         // serde keeps the last of duplicate keys in maps and ignores unknown ones, so an
-        // ambiguous document could mean two things to two parsers: refuse it outright.
-        for segment in [header_b64, payload_b64] {
-            let json = crate::encoding::b64url_decode(segment)
-                .ok_or_else(|| malformed("bad base64url"))?;
-            if !has_unique_keys(&json) {
-                return Err(malformed("duplicate or invalid JSON"));
-            }
+        // ambiguous document could mean two things to two parsers: refuse it outright. Each
+        // segment is decoded once; the payload's check also reads its times.
+        let header_json = decode(header_b64)?;
+        if !has_unique_keys(&header_json) {
+            return Err(malformed("duplicate or invalid JSON"));
         }
-        let inner = UntrustedToken::<HeaderExtras>::try_from(token).map_err(|e| match e {
-            ParseError::MalformedHeader(_) => malformed("bad header"),
-            ParseError::UnsupportedContentType(_) => malformed("unsupported cty"),
-            ParseError::InvalidBase64Encoding => malformed("bad base64url"),
-            _ => malformed("bad structure"),
-        })?;
-        if inner.algorithm() != "EdDSA" {
+        let payload = decode(payload_b64)?;
+        let times = top_level_times(&payload)?;
+        let sig = decode(sig_b64)?.try_into().ok();
+        let header: RawHeader =
+            serde_json::from_slice(&header_json).map_err(|_| malformed("bad header"))?;
+        if header.alg != "EdDSA" {
             return Err(Error::invalid_token("algorithm not allowed"));
         }
-        if inner.header().other_fields.crit.is_some() {
+        if header.crit.is_some() {
             return Err(Error::invalid_token("unsupported critical header"));
         }
-        if let Some(typ) = &inner.header().token_type {
+        if header.cty.is_some() {
+            return Err(malformed("unsupported cty"));
+        }
+        if let Some(typ) = &header.typ {
             // `JWT`, or RFC 9068's `at+jwt` (its media-type spelling too); the claims'
             // `token_type` still decides what the token is.
             let t = typ.to_ascii_lowercase();
@@ -243,24 +270,29 @@ impl<'a> UnverifiedToken<'a> {
                 return Err(Error::invalid_token("unexpected typ"));
             }
         }
-        match inner.header().key_id.as_deref() {
-            Some(kid) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => {}
+        let kid = match header.kid {
+            Some(kid) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => kid,
             _ => return Err(Error::invalid_token("missing or invalid kid")),
-        }
-        Ok(Self { raw: token, inner })
+        };
+        Ok(Self {
+            raw: token,
+            signed_len: header_b64.len() + 1 + payload_b64.len(),
+            kid,
+            payload,
+            times,
+            sig,
+        })
     }
 
     /// The signing input and the 64-byte signature; `None` when the signature has another
     /// length.
     pub fn signed(&self) -> Option<(&'a [u8], [u8; 64])> {
-        let (input, _) = self.raw.rsplit_once('.')?;
-        let sig = self.inner.signature_bytes().try_into().ok()?;
-        Some((input.as_bytes(), sig))
+        Some((self.raw.get(..self.signed_len)?.as_bytes(), self.sig?))
     }
 
     /// The `kid` header (present, non-empty and bounded, checked by [`Self::parse`]).
     pub fn kid(&self) -> &str {
-        self.inner.header().key_id.as_deref().unwrap_or_default()
+        &self.kid
     }
 
     /// Verifies the signature with the ring's key for `kid`, then the claim rules at `now`.
@@ -309,22 +341,15 @@ impl<'a> UnverifiedToken<'a> {
     /// The claim rules, once the signature is known good (private: only the `verify*`
     /// methods reach it).
     fn accept<C: TokenClaims>(&self, rules: &Validation, now: i64) -> Result<Verified<C>> {
-        let claims = self
-            .inner
-            .deserialize_claims_unchecked::<C>()
-            .map_err(|_| malformed("bad claims"))?;
-        let times = check_times(
-            claims.issued_at,
-            claims.not_before,
-            claims.expiration,
-            now,
-            rules.leeway,
-        )?;
-        check_claims(&claims.custom, rules)?;
+        let claims: C =
+            serde_json::from_slice(&self.payload).map_err(|_| malformed("bad claims"))?;
+        let RawTimes { exp, nbf, iat } = self.times;
+        let times = check_times(iat, nbf, exp, now, rules.leeway)?;
+        check_claims(&claims, rules)?;
         Ok(Verified {
-            claims: claims.custom,
+            claims,
             times,
-            kid: self.kid().to_owned(),
+            kid: self.kid.clone(),
         })
     }
 }
@@ -334,26 +359,22 @@ fn bad_signature() -> Error {
 }
 
 fn check_times(
-    iat: Option<DateTime<Utc>>,
-    nbf: Option<DateTime<Utc>>,
-    exp: Option<DateTime<Utc>>,
+    iat: Option<i64>,
+    nbf: Option<i64>,
+    exp: Option<i64>,
     now: i64,
     leeway: i64,
 ) -> Result<TokenTimes> {
-    let exp = exp
-        .ok_or_else(|| Error::invalid_token("missing exp"))?
-        .timestamp();
+    let exp = exp.ok_or_else(|| Error::invalid_token("missing exp"))?;
     if now >= exp.saturating_add(leeway) {
         return Err(Error::new(ErrorCode::TokenExpired, "token has expired"));
     }
-    let nbf = nbf.map(|t| t.timestamp());
     if nbf.is_some_and(|nbf| now.saturating_add(leeway) < nbf) {
         return Err(Error::new(
             ErrorCode::TokenNotYetValid,
             "nbf is in the future",
         ));
     }
-    let iat = iat.map(|t| t.timestamp());
     if iat.is_some_and(|iat| now.saturating_add(leeway) < iat) {
         return Err(Error::new(
             ErrorCode::TokenNotYetValid,
@@ -447,55 +468,145 @@ pub fn verify<C: TokenClaims>(
     UnverifiedToken::parse(token)?.verify(ring, rules, now)
 }
 
-/// Whether `json` is one valid JSON value in which no object repeats a key (nesting bounded by
-/// serde_json's recursion limit).
-fn has_unique_keys(json: &[u8]) -> bool {
-    struct Unique;
-    impl<'de> Deserialize<'de> for Unique {
+/// The payload must be one JSON object in which no object repeats a key; its top-level
+/// `exp`, `nbf` and `iat`, if present, are whole seconds within years 0–9999 (or `null`).
+fn top_level_times(json: &[u8]) -> Result<RawTimes> {
+    struct Top(RawTimes);
+    impl<'de> Deserialize<'de> for Top {
         fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
-            d.deserialize_any(UniqueVisitor)
+            d.deserialize_map(TopVisitor)
         }
     }
-    struct UniqueVisitor;
-    impl<'de> Visitor<'de> for UniqueVisitor {
-        type Value = Unique;
+    struct TopVisitor;
+    impl<'de> Visitor<'de> for TopVisitor {
+        type Value = Top;
         fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            f.write_str("JSON")
+            f.write_str("a JSON object")
         }
-        fn visit_bool<E>(self, _: bool) -> core::result::Result<Unique, E> {
-            Ok(Unique)
-        }
-        fn visit_i64<E>(self, _: i64) -> core::result::Result<Unique, E> {
-            Ok(Unique)
-        }
-        fn visit_u64<E>(self, _: u64) -> core::result::Result<Unique, E> {
-            Ok(Unique)
-        }
-        fn visit_f64<E>(self, _: f64) -> core::result::Result<Unique, E> {
-            Ok(Unique)
-        }
-        fn visit_str<E>(self, _: &str) -> core::result::Result<Unique, E> {
-            Ok(Unique)
-        }
-        fn visit_unit<E>(self) -> core::result::Result<Unique, E> {
-            Ok(Unique)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> core::result::Result<Unique, A::Error> {
-            while a.next_element::<Unique>()?.is_some() {}
-            Ok(Unique)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> core::result::Result<Unique, A::Error> {
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> core::result::Result<Top, A::Error> {
             let mut keys: Vec<Cow<'de, str>> = Vec::new();
+            let mut times = RawTimes::default();
             while let Some(key) = a.next_key::<Cow<'de, str>>()? {
                 if keys.contains(&key) {
                     return Err(serde::de::Error::custom("duplicate key"));
                 }
+                let slot = match &*key {
+                    "exp" => Some(&mut times.exp),
+                    "nbf" => Some(&mut times.nbf),
+                    "iat" => Some(&mut times.iat),
+                    _ => None,
+                };
+                match slot {
+                    Some(slot) => *slot = a.next_value::<Option<NumericDate>>()?.map(|t| t.0),
+                    None => {
+                        a.next_value::<Unique>()?;
+                    }
+                }
                 keys.push(key);
-                a.next_value::<Unique>()?;
             }
-            Ok(Unique)
+            Ok(Top(times))
         }
     }
+    serde_json::from_slice::<Top>(json)
+        .map(|t| t.0)
+        .map_err(|_| malformed("duplicate key, bad times or invalid JSON in claims"))
+}
+
+/// RFC 7519 NumericDate: whole or fractional seconds (fractions dropped), within ±year 9999.
+struct NumericDate(i64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a NumericDate")
+            }
+            fn visit_i64<E: serde::de::Error>(
+                self,
+                t: i64,
+            ) -> core::result::Result<NumericDate, E> {
+                match (-MAX_TIMESTAMP..=MAX_TIMESTAMP).contains(&t) {
+                    true => Ok(NumericDate(t)),
+                    false => Err(E::custom("time out of range")),
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(
+                self,
+                t: u64,
+            ) -> core::result::Result<NumericDate, E> {
+                self.visit_i64(i64::try_from(t).map_err(|_| E::custom("time out of range"))?)
+            }
+            fn visit_f64<E: serde::de::Error>(
+                self,
+                t: f64,
+            ) -> core::result::Result<NumericDate, E> {
+                let bound = MAX_TIMESTAMP as f64;
+                match t.is_finite() && (-bound..=bound).contains(&t) {
+                    true => Ok(NumericDate(t.floor() as i64)),
+                    false => Err(E::custom("time out of range")),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One JSON value in which no object repeats a key (see [`has_unique_keys`]).
+struct Unique;
+
+impl<'de> Deserialize<'de> for Unique {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> core::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_i64<E>(self, _: i64) -> core::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_u64<E>(self, _: u64) -> core::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_f64<E>(self, _: f64) -> core::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_str<E>(self, _: &str) -> core::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_unit<E>(self) -> core::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> core::result::Result<Unique, A::Error> {
+        while a.next_element::<Unique>()?.is_some() {}
+        Ok(Unique)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> core::result::Result<Unique, A::Error> {
+        let mut keys: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(key) = a.next_key::<Cow<'de, str>>()? {
+            if keys.contains(&key) {
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            keys.push(key);
+            a.next_value::<Unique>()?;
+        }
+        Ok(Unique)
+    }
+}
+
+/// Whether `json` is one valid JSON value in which no object repeats a key (nesting bounded by
+/// serde_json's recursion limit).
+fn has_unique_keys(json: &[u8]) -> bool {
     serde_json::from_slice::<Unique>(json).is_ok()
 }
 

@@ -103,7 +103,10 @@ fn core() -> Result<Rc<Core>, Error> {
     if let Some(c) = CORE.with(|c| c.get().cloned()) {
         return Ok(c);
     }
-    let settings = EdgeSettings::from_lookup(|name| std::env::var(name).ok())?;
+    let mut settings = EdgeSettings::from_lookup(|name| std::env::var(name).ok())?;
+    // Concurrent requests share this instance on WASI HTTP 0.3 hosts, but one request's task
+    // cannot wake another's here (see `EdgeConfig::single_flight`): each loads for itself.
+    settings.config.single_flight = false;
     let core = Rc::new(settings.upstash_core(WasiFetch, WasiClock));
     CORE.with(|c| {
         let _ = c.set(core.clone());

@@ -402,7 +402,12 @@ async fn bench_routes_are_opt_in_and_check_what_they_measure() {
     }
     let w = world_with(|c| c.bench_routes = true);
     let pair = w.login();
-    for path in ["/__bench/verify", "/__bench/verify-strict"] {
+    for path in [
+        "/__bench/verify",
+        "/__bench/verify-cached",
+        "/__bench/verify-bare",
+        "/__bench/verify-strict",
+    ] {
         let (s, body) = w
             .call(bench(&format!("{path}?n=3"), &pair.access_token))
             .await;
@@ -728,10 +733,22 @@ impl usso_edge::HotStore for Counting {
     )> {
         let inner = &self.inner;
         inner
-            .rotate(tenant_id, session_id, presented_hash, successor, grace_secs, now)
+            .rotate(
+                tenant_id,
+                session_id,
+                presented_hash,
+                successor,
+                grace_secs,
+                now,
+            )
             .await
     }
-    async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> usso_shared::Result<(u64, i64)> {
+    async fn hit(
+        &self,
+        counter: &str,
+        window_secs: i64,
+        now: i64,
+    ) -> usso_shared::Result<(u64, i64)> {
         self.inner.hit(counter, window_secs, now).await
     }
     async fn revoke(
@@ -772,12 +789,20 @@ async fn a_cold_core_loads_a_tenant_once_and_remembers_verified_tokens_while_the
     for res in [a, b, c, d, e] {
         assert_eq!(res.status, 200, "{:?}", res.body_json());
     }
-    assert_eq!(core.store().reads.load(Ordering::SeqCst), 1, "single flight");
+    assert_eq!(
+        core.store().reads.load(Ordering::SeqCst),
+        1,
+        "single flight"
+    );
     assert_eq!(core.memo_entries(), 1);
     let again = core.handle(&verify()).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.body_json()["sub"], json!("user:u1"));
-    assert_eq!(core.store().reads.load(Ordering::SeqCst), 1, "no I/O on a memo hit");
+    assert_eq!(
+        core.store().reads.load(Ordering::SeqCst),
+        1,
+        "no I/O on a memo hit"
+    );
 
     // The key leaves the ring (a rotation without a retention period): once the edge reloads
     // the key set, the remembered verification goes with it.

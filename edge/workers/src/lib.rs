@@ -1,14 +1,22 @@
 //! The Cloudflare Workers adapter: translates `worker::Request` to the edge core's request and
 //! back, and supplies the platform's capabilities (a `worker::Fetch` transport for the Upstash
-//! REST hot store, a clock from `Date.now()`). No logic of its own.
+//! REST hot store, a clock from `Date.now()`, the platform's native Ed25519 through WebCrypto).
+//! No logic of its own: the byte-level half of the Ed25519 rule and every claim rule run in the
+//! shared core (`usso_shared::ed25519`), so WebCrypto only computes the equation.
 //!
 //! Configuration: wrangler.toml `[vars]` and secrets, with the names of
 //! [`usso_edge::settings`] (the same on every platform).
 
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
+
+use usso_shared::ed25519_dalek::VerifyingKey;
+use usso_shared::token::Ed25519Check;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 use usso_edge::http::{Method, Request, Response};
 use usso_edge::upstash_store::UpstashHotStore;
@@ -57,7 +65,76 @@ impl HttpTransport for WorkerFetch {
     }
 }
 
-type Core = EdgeCore<UpstashHotStore<WorkerFetch>, WorkerClock>;
+/// Most public keys kept imported (a tenant has a handful; a flood of tenants cannot grow it
+/// past this: the map is cleared when full).
+const MAX_IMPORTED_KEYS: usize = 256;
+
+/// Ed25519 on the platform's WebCrypto (BoringSSL in workerd), several times faster than the
+/// same arithmetic in WASM. Each public key is imported once per isolate and kept as a
+/// `CryptoKey`. Where the platform has no Ed25519 (an import fails), the portable
+/// `ed25519-dalek` equation answers instead, so the result never depends on the platform.
+#[derive(Default)]
+pub struct WebCryptoEd25519 {
+    subtle: OnceCell<Option<web_sys::SubtleCrypto>>,
+    keys: RefCell<HashMap<[u8; 32], web_sys::CryptoKey>>,
+}
+
+impl WebCryptoEd25519 {
+    fn subtle(&self) -> Option<&web_sys::SubtleCrypto> {
+        self.subtle
+            .get_or_init(|| {
+                let crypto = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
+                    .ok()?
+                    .dyn_into::<web_sys::Crypto>()
+                    .ok()?;
+                Some(crypto.subtle())
+            })
+            .as_ref()
+    }
+
+    async fn key(
+        &self,
+        subtle: &web_sys::SubtleCrypto,
+        key: &VerifyingKey,
+    ) -> Option<web_sys::CryptoKey> {
+        let bytes = key.to_bytes();
+        if let Some(k) = self.keys.borrow().get(&bytes) {
+            return Some(k.clone());
+        }
+        let raw = js_sys::Uint8Array::from(&bytes[..]);
+        let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
+        let promise = subtle
+            .import_key_with_str("raw", &raw, "Ed25519", false, &usages)
+            .ok()?;
+        let imported: web_sys::CryptoKey = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+        let mut keys = self.keys.borrow_mut();
+        if keys.len() >= MAX_IMPORTED_KEYS {
+            keys.clear();
+        }
+        keys.insert(bytes, imported.clone());
+        Some(imported)
+    }
+}
+
+impl Ed25519Check for WebCryptoEd25519 {
+    async fn check(&self, key: &VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
+        let Some(subtle) = self.subtle() else {
+            return usso_shared::ed25519::verify(key, message, sig);
+        };
+        let Some(crypto_key) = self.key(subtle, key).await else {
+            return usso_shared::ed25519::verify(key, message, sig);
+        };
+        match subtle.verify_with_str_and_u8_array_and_u8_array("Ed25519", &crypto_key, sig, message)
+        {
+            Ok(promise) => JsFuture::from(promise)
+                .await
+                .is_ok_and(|v| v.as_bool() == Some(true)),
+            Err(_) => false,
+        }
+    }
+}
+
+type Core = EdgeCore<UpstashHotStore<WorkerFetch>, WorkerClock, WebCryptoEd25519>;
 
 thread_local! {
     /// One core per isolate: the key cache lives as long as the isolate.
@@ -77,7 +154,8 @@ fn core(env: &Env) -> Result<Rc<Core>, Error> {
         return Ok(c);
     }
     let settings = EdgeSettings::from_lookup(|name| lookup(env, name))?;
-    let core = Rc::new(settings.upstash_core(WorkerFetch, WorkerClock));
+    let core =
+        Rc::new(settings.upstash_core_with(WorkerFetch, WorkerClock, WebCryptoEd25519::default()));
     CORE.with(|c| {
         let _ = c.set(core.clone());
     });

@@ -69,7 +69,10 @@ fn token_routes() -> Router<CtxRef> {
         .route(paths::VERIFY_TOKEN, post(verify_token))
         // Opt-in benchmark routes (the core answers 404 unless USSO_BENCH_ROUTES is set).
         .route(usso_edge::bench::VERIFY, post(edge))
+        .route(usso_edge::bench::VERIFY_CACHED, post(edge))
+        .route(usso_edge::bench::VERIFY_BARE, post(edge))
         .route(usso_edge::bench::VERIFY_STRICT, post(edge))
+        .route(usso_edge::bench::ED25519_VECTORS, post(edge))
         .route(paths::APIKEYS_VERIFY, post(verify_api_key))
         .route(paths::API_KEYS_VERIFY_ALIAS, post(verify_api_key))
         .route(paths::REFRESH, post(refresh).get(refresh))
