@@ -75,6 +75,13 @@ if [[ "$(tests/.venv-mcp/bin/python -c 'from importlib.metadata import version; 
   tests/.venv-mcp/bin/pip install -q --disable-pip-version-check -r tests/oauth/requirements-mcp.txt
 fi
 
+# RFC 8032's Ed25519 vectors (sign.input, 1,024 signatures) for the cross-runtime Ed25519 test
+# (origin/tests/it/ed25519_vectors.rs), from PyPI's cryptography-vectors, pinned, data only.
+if [[ "$(tests/.venv/bin/python -c 'from importlib.metadata import version; print(version("cryptography-vectors"))' 2>/dev/null)" != "50.0.2" ]]; then
+  [[ -x tests/.venv/bin/pip ]] || python3 -m venv tests/.venv
+  tests/.venv/bin/pip install -q --disable-pip-version-check --no-deps cryptography-vectors==50.0.2
+fi
+
 # The official USSO Python SDK (tests/interop/usso_sdk.py) and its dependencies, pinned, in the
 # same venv: the administration API is checked with the client users actually run.
 if [[ "$(tests/.venv/bin/python -c 'from importlib.metadata import version; print(version("usso"))' 2>/dev/null)" != "0.33.5" ]]; then

@@ -42,7 +42,7 @@ pub fn hex_decode<const N: usize>(s: &str) -> Option<[u8; N]> {
 /// Decodes hex (either case) of any even length.
 pub fn hex_decode_vec(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks_exact(2)

@@ -76,6 +76,8 @@ const MAX_IMPORTED_KEYS: usize = 256;
 #[derive(Default)]
 pub struct WebCryptoEd25519 {
     subtle: OnceCell<Option<web_sys::SubtleCrypto>>,
+    /// `{name: "Ed25519"}`, made once (a string would be re-decoded on every call).
+    algorithm: OnceCell<js_sys::Object>,
     keys: RefCell<HashMap<[u8; 32], web_sys::CryptoKey>>,
 }
 
@@ -92,14 +94,20 @@ impl WebCryptoEd25519 {
             .as_ref()
     }
 
-    async fn key(
-        &self,
-        subtle: &web_sys::SubtleCrypto,
-        key: &VerifyingKey,
-    ) -> Option<web_sys::CryptoKey> {
+    fn algorithm(&self) -> &js_sys::Object {
+        self.algorithm.get_or_init(|| {
+            let o = js_sys::Object::new();
+            let name = JsValue::from_str("Ed25519");
+            let _ = js_sys::Reflect::set(&o, &JsValue::from_str("name"), &name);
+            o
+        })
+    }
+
+    /// Imports a public key once (nothing to do when it is already imported).
+    async fn import(&self, subtle: &web_sys::SubtleCrypto, key: &VerifyingKey) -> Option<()> {
         let bytes = key.to_bytes();
-        if let Some(k) = self.keys.borrow().get(&bytes) {
-            return Some(k.clone());
+        if self.keys.borrow().contains_key(&bytes) {
+            return Some(());
         }
         let raw = js_sys::Uint8Array::from(&bytes[..]);
         let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
@@ -111,8 +119,8 @@ impl WebCryptoEd25519 {
         if keys.len() >= MAX_IMPORTED_KEYS {
             keys.clear();
         }
-        keys.insert(bytes, imported.clone());
-        Some(imported)
+        keys.insert(bytes, imported);
+        Some(())
     }
 }
 
@@ -121,11 +129,24 @@ impl Ed25519Check for WebCryptoEd25519 {
         let Some(subtle) = self.subtle() else {
             return usso_shared::ed25519::verify(key, message, sig);
         };
-        let Some(crypto_key) = self.key(subtle, key).await else {
+        if self.import(subtle, key).await.is_none() {
             return usso_shared::ed25519::verify(key, message, sig);
+        }
+        // The call itself is synchronous (it returns a promise): the borrow ends before the
+        // await.
+        let promise = {
+            let keys = self.keys.borrow();
+            let Some(crypto_key) = keys.get(key.as_bytes()) else {
+                return usso_shared::ed25519::verify(key, message, sig);
+            };
+            subtle.verify_with_object_and_u8_array_and_u8_array(
+                self.algorithm(),
+                crypto_key,
+                sig,
+                message,
+            )
         };
-        match subtle.verify_with_str_and_u8_array_and_u8_array("Ed25519", &crypto_key, sig, message)
-        {
+        match promise {
             Ok(promise) => JsFuture::from(promise)
                 .await
                 .is_ok_and(|v| v.as_bool() == Some(true)),

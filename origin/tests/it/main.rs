@@ -15,6 +15,7 @@ mod backends;
 mod captcha_interop;
 mod delivery;
 mod docstore_conformance;
+mod ed25519_vectors;
 mod edge_suite;
 mod hot_conformance;
 mod http_flow;
