@@ -21,7 +21,7 @@ echo "building (release; the Worker with wasm-opt from npm binaryen)" >&2
 cargo build -q --release -p usso-origin --bin usso-origin --example load
 cargo build -q --release -p usso-edge-spin --target wasm32-wasip2
 (cd edge/workers && WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen" \
-  WASM_OPT_BIN="$ROOT/tests/node_modules/.bin/wasm-opt" worker-build --release >/dev/null 2>&1)
+  WASM_OPT_BIN="$ROOT/tests/node_modules/.bin/wasm-opt" worker-build --profile worker >/dev/null 2>&1)
 LOAD=$ROOT/target/release/examples/load
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
@@ -57,7 +57,7 @@ WORKERD_PORT=$(free_port)
 cp edge/workers/build/index.js edge/workers/build/index_bg.wasm "$WORK/"
 tests/node_modules/.bin/esbuild tests/edge-bench/bench.mjs --bundle --format=esm --platform=neutral \
   --conditions=workerd,worker,browser --main-fields=module,main --external:cloudflare:workers \
-  --external:./index.js --log-level=warning --outfile="$WORK/bench.js"
+  --external:./index.js --external:node:crypto --log-level=warning --outfile="$WORK/bench.js"
 cat >"$WORK/edge.capnp" <<EOF
 using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -70,6 +70,7 @@ const edge :Workerd.Worker = (
              (name = "index.js", esModule = embed "index.js"),
              (name = "index_bg.wasm", wasm = embed "index_bg.wasm")],
   compatibilityDate = "2026-04-01",
+  compatibilityFlags = ["nodejs_compat"],
   bindings = [(name = "UPSTASH_REDIS_REST_URL", text = "$ORIGIN/redis"),
               (name = "UPSTASH_REDIS_REST_TOKEN", text = "$TOKEN"),
               (name = "USSO_EDGE_KEY", text = "$EDGE_KEY"),

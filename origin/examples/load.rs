@@ -350,6 +350,7 @@ async fn bench_ratio(
         routes.extend([
             ("jose", "/__jsbench/jose"),
             ("webcrypto", "/__jsbench/webcrypto"),
+            ("node_crypto", "/__jsbench/node"),
         ]);
     }
     let jwks: Value = client

@@ -9,6 +9,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import RustWorker from "./index.js";
 import { createLocalJWKSet, jwtVerify } from "jose";
+import * as nodeCrypto from "node:crypto";
 
 const jwkSets = new Map(); // JWKS text -> jose key set (imports each key once per isolate)
 const rawKeys = new Map(); // kid -> CryptoKey
@@ -40,6 +41,18 @@ async function run(path, n, body) {
     const sig = b64url(s);
     for (let i = 0; i < n; i++) {
       if (!(await crypto.subtle.verify("Ed25519", key, sig, data))) return false;
+    }
+    return true;
+  }
+  if (path === "/__jsbench/node") {
+    const [h, p, s] = token.split(".");
+    const kid = JSON.parse(new TextDecoder().decode(b64url(h))).kid;
+    const jwk = jwks.keys.find((k) => k.kid === kid);
+    const key = nodeCrypto.createPublicKey({ key: jwk, format: "jwk" });
+    const data = new TextEncoder().encode(`${h}.${p}`);
+    const sig = b64url(s);
+    for (let i = 0; i < n; i++) {
+      if (!nodeCrypto.verify(null, data, key, sig)) return false;
     }
     return true;
   }

@@ -69,29 +69,77 @@ impl HttpTransport for WorkerFetch {
 /// past this: the map is cleared when full).
 const MAX_IMPORTED_KEYS: usize = 256;
 
-/// Ed25519 on the platform's WebCrypto (BoringSSL in workerd), several times faster than the
-/// same arithmetic in WASM. Each public key is imported once per isolate and kept as a
-/// `CryptoKey`. Where the platform has no Ed25519 (an import fails), the portable
-/// `ed25519-dalek` equation answers instead, so the result never depends on the platform.
-#[derive(Default)]
-pub struct WebCryptoEd25519 {
-    subtle: OnceCell<Option<web_sys::SubtleCrypto>>,
-    /// `{name: "Ed25519"}`, made once (a string would be re-decoded on every call).
-    algorithm: OnceCell<js_sys::Object>,
-    keys: RefCell<HashMap<[u8; 32], web_sys::CryptoKey>>,
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The `node:crypto` module of workerd (`nodejs_compat`), reached at run time through
+    /// `process.getBuiltinModule` so that the Worker still loads without the flag.
+    type NodeCrypto;
+    /// `crypto.createPublicKey({key, format: "der", type: "spki"})`.
+    #[wasm_bindgen(method, catch, js_name = createPublicKey)]
+    fn create_public_key(this: &NodeCrypto, options: &JsValue) -> Result<JsValue, JsValue>;
+    /// `crypto.verify(null, data, key, signature)`: synchronous, on BoringSSL.
+    #[wasm_bindgen(method, catch, js_name = verify)]
+    fn verify(
+        this: &NodeCrypto,
+        algorithm: &JsValue,
+        data: &[u8],
+        key: &JsValue,
+        signature: &[u8],
+    ) -> Result<bool, JsValue>;
 }
 
-impl WebCryptoEd25519 {
-    fn subtle(&self) -> Option<&web_sys::SubtleCrypto> {
-        self.subtle
-            .get_or_init(|| {
-                let crypto = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
-                    .ok()?
-                    .dyn_into::<web_sys::Crypto>()
+/// Which native Ed25519 the isolate offers.
+enum Native {
+    /// `node:crypto`'s one-shot `verify`: synchronous, no promise per check.
+    Node(NodeCrypto),
+    /// WebCrypto's `crypto.subtle.verify` (one promise per check).
+    Subtle(web_sys::SubtleCrypto),
+    /// Neither: the portable equation.
+    None,
+}
+
+/// Ed25519 on the platform's own implementation (BoringSSL in workerd), several times faster than
+/// the same arithmetic in WASM: `node:crypto`'s synchronous `verify` where the Worker runs with
+/// `nodejs_compat` (wrangler.toml sets it), else WebCrypto. Each public key is imported once per
+/// isolate and kept (a `KeyObject` or a `CryptoKey`). Where the platform has no Ed25519 (an
+/// import fails), the portable `ed25519-dalek` equation answers instead, so the result never
+/// depends on the platform.
+#[derive(Default)]
+pub struct PlatformEd25519 {
+    native: OnceCell<Native>,
+    /// `{name: "Ed25519"}`, made once (a string would be re-decoded on every call).
+    algorithm: OnceCell<js_sys::Object>,
+    keys: RefCell<HashMap<[u8; 32], JsValue>>,
+}
+
+fn get(target: &JsValue, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(target, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+impl PlatformEd25519 {
+    fn native(&self) -> &Native {
+        self.native.get_or_init(|| {
+            let global: JsValue = js_sys::global().into();
+            let node = get(&global, "process").and_then(|process| {
+                let load = get(&process, "getBuiltinModule")?
+                    .dyn_into::<js_sys::Function>()
                     .ok()?;
-                Some(crypto.subtle())
-            })
-            .as_ref()
+                let module = load
+                    .call1(&process, &JsValue::from_str("node:crypto"))
+                    .ok()?;
+                get(&module, "verify")?;
+                get(&module, "createPublicKey")?;
+                Some(module.unchecked_into::<NodeCrypto>())
+            });
+            if let Some(node) = node {
+                return Native::Node(node);
+            }
+            get(&global, "crypto")
+                .and_then(|c| c.dyn_into::<web_sys::Crypto>().ok())
+                .map_or(Native::None, |c| Native::Subtle(c.subtle()))
+        })
     }
 
     fn algorithm(&self) -> &js_sys::Object {
@@ -103,59 +151,99 @@ impl WebCryptoEd25519 {
         })
     }
 
-    /// Imports a public key once (nothing to do when it is already imported).
-    async fn import(&self, subtle: &web_sys::SubtleCrypto, key: &VerifyingKey) -> Option<()> {
-        let bytes = key.to_bytes();
-        if self.keys.borrow().contains_key(&bytes) {
+    fn remember(&self, bytes: [u8; 32], key: JsValue) {
+        let mut keys = self.keys.borrow_mut();
+        if keys.len() >= MAX_IMPORTED_KEYS {
+            keys.clear();
+        }
+        keys.insert(bytes, key);
+    }
+
+    /// Imports a public key once as a `KeyObject` (nothing to do when it is already imported).
+    fn import_node(&self, node: &NodeCrypto, key: &VerifyingKey) -> Option<()> {
+        if self.keys.borrow().contains_key(key.as_bytes()) {
             return Some(());
         }
-        let raw = js_sys::Uint8Array::from(&bytes[..]);
+        let options = js_sys::Object::new();
+        let der = js_sys::Uint8Array::from(&usso_shared::keys::spki_der(key)[..]);
+        for (name, value) in [
+            ("key", JsValue::from(der)),
+            ("format", JsValue::from_str("der")),
+            ("type", JsValue::from_str("spki")),
+        ] {
+            js_sys::Reflect::set(&options, &JsValue::from_str(name), &value).ok()?;
+        }
+        let imported = node.create_public_key(&options).ok()?;
+        self.remember(key.to_bytes(), imported);
+        Some(())
+    }
+
+    /// Imports a public key once as a `CryptoKey` (nothing to do when it is already imported).
+    async fn import_subtle(
+        &self,
+        subtle: &web_sys::SubtleCrypto,
+        key: &VerifyingKey,
+    ) -> Option<()> {
+        if self.keys.borrow().contains_key(key.as_bytes()) {
+            return Some(());
+        }
+        let raw = js_sys::Uint8Array::from(&key.as_bytes()[..]);
         let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
         let promise = subtle
             .import_key_with_str("raw", &raw, "Ed25519", false, &usages)
             .ok()?;
         let imported: web_sys::CryptoKey = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
-        let mut keys = self.keys.borrow_mut();
-        if keys.len() >= MAX_IMPORTED_KEYS {
-            keys.clear();
-        }
-        keys.insert(bytes, imported);
+        self.remember(key.to_bytes(), imported.into());
         Some(())
     }
 }
 
-impl Ed25519Check for WebCryptoEd25519 {
+impl Ed25519Check for PlatformEd25519 {
     async fn check(&self, key: &VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
-        let Some(subtle) = self.subtle() else {
-            return usso_shared::ed25519::verify(key, message, sig);
-        };
-        if self.import(subtle, key).await.is_none() {
-            return usso_shared::ed25519::verify(key, message, sig);
-        }
-        // The call itself is synchronous (it returns a promise): the borrow ends before the
-        // await.
-        let promise = {
-            let keys = self.keys.borrow();
-            let Some(crypto_key) = keys.get(key.as_bytes()) else {
-                return usso_shared::ed25519::verify(key, message, sig);
-            };
-            subtle.verify_with_object_and_u8_array_and_u8_array(
-                self.algorithm(),
-                crypto_key,
-                sig,
-                message,
-            )
-        };
-        match promise {
-            Ok(promise) => JsFuture::from(promise)
-                .await
-                .is_ok_and(|v| v.as_bool() == Some(true)),
-            Err(_) => false,
+        let portable = || usso_shared::ed25519::verify(key, message, sig);
+        match self.native() {
+            Native::Node(node) => {
+                if self.import_node(node, key).is_none() {
+                    return portable();
+                }
+                let keys = self.keys.borrow();
+                let Some(imported) = keys.get(key.as_bytes()) else {
+                    return portable();
+                };
+                node.verify(&JsValue::NULL, message, imported, sig)
+                    .unwrap_or(false)
+            }
+            Native::Subtle(subtle) => {
+                if self.import_subtle(subtle, key).await.is_none() {
+                    return portable();
+                }
+                // The call itself is synchronous (it returns a promise): the borrow ends before
+                // the await.
+                let promise = {
+                    let keys = self.keys.borrow();
+                    let Some(imported) = keys.get(key.as_bytes()) else {
+                        return portable();
+                    };
+                    subtle.verify_with_object_and_u8_array_and_u8_array(
+                        self.algorithm(),
+                        imported.unchecked_ref(),
+                        sig,
+                        message,
+                    )
+                };
+                match promise {
+                    Ok(promise) => JsFuture::from(promise)
+                        .await
+                        .is_ok_and(|v| v.as_bool() == Some(true)),
+                    Err(_) => false,
+                }
+            }
+            Native::None => portable(),
         }
     }
 }
 
-type Core = EdgeCore<UpstashHotStore<WorkerFetch>, WorkerClock, WebCryptoEd25519>;
+type Core = EdgeCore<UpstashHotStore<WorkerFetch>, WorkerClock, PlatformEd25519>;
 
 thread_local! {
     /// One core per isolate: the key cache lives as long as the isolate.
@@ -176,7 +264,7 @@ fn core(env: &Env) -> Result<Rc<Core>, Error> {
     }
     let settings = EdgeSettings::from_lookup(|name| lookup(env, name))?;
     let core =
-        Rc::new(settings.upstash_core_with(WorkerFetch, WorkerClock, WebCryptoEd25519::default()));
+        Rc::new(settings.upstash_core_with(WorkerFetch, WorkerClock, PlatformEd25519::default()));
     CORE.with(|c| {
         let _ = c.set(core.clone());
     });

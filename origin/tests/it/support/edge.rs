@@ -47,7 +47,7 @@ fn run(cmd: &mut Command, what: &str) {
 /// dev` rebuilds it).
 pub static WORKER_BUILD_DIR: Mutex<()> = Mutex::new(());
 
-/// Builds the Workers adapter with `worker-build --release --no-opt` (once per test process)
+/// Builds the Workers adapter with `worker-build --profile worker --no-opt` (once per test process)
 /// and returns its output directory (`edge/workers/build`, entry module `index.js`).
 pub fn build_worker() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
@@ -62,7 +62,7 @@ pub fn build_worker() -> PathBuf {
             run(
                 Command::new(worker_build)
                     .current_dir(&dir)
-                    .args(["--release", "--no-opt"])
+                    .args(["--profile", "worker", "--no-opt"])
                     .env("WASM_BINDGEN_BIN", cargo_bin("wasm-bindgen")),
                 "worker-build",
             );
@@ -192,6 +192,12 @@ fn capnp_string(s: &str) -> String {
 /// Runs the Workers build in `workerd serve` with `vars` as text bindings (secrets are text
 /// bindings too) and outbound network to loopback allowed.
 pub fn workerd(vars: &[(&str, &str)]) -> EdgeProcess {
+    workerd_with(vars, true)
+}
+
+/// [`workerd`], with or without the `nodejs_compat` flag (without it the Worker checks Ed25519
+/// with WebCrypto instead of `node:crypto`).
+pub fn workerd_with(vars: &[(&str, &str)], nodejs_compat: bool) -> EdgeProcess {
     let build = build_worker();
     let bin = root().join("tests/node_modules/@cloudflare/workerd-linux-64/bin/workerd");
     assert!(bin.exists(), "npm workerd is missing: run scripts/test.sh");
@@ -242,12 +248,18 @@ const config :Workerd.Config = (
 const edge :Workerd.Worker = (
   modules = [{modules}],
   compatibilityDate = "2026-04-01",
+  compatibilityFlags = [{flags}],
   bindings = [{bindings}],
   globalOutbound = "net",
 );
 "#,
         modules = modules.join(", "),
         bindings = bindings.join(", "),
+        flags = if nodejs_compat {
+            "\"nodejs_compat\""
+        } else {
+            ""
+        },
     );
     drop(_build_dir);
     let file = dir.join("edge.capnp");
