@@ -99,10 +99,9 @@ pub struct EdgeConfig {
     /// Entries of the verified-token memo ([`crate::verified`]); 0 turns it off.
     pub verified_cache_entries: usize,
     /// Whether concurrent first loads of a tenant wait for one (single flight; on by default).
-    /// A waiting request is woken by the loading one, which needs a runtime that can wake one
-    /// request's task from another's: the WASI HTTP 0.3 component model cannot without
-    /// wit-bindgen's `inter-task-wakeup` (which traps in wasmtime 48), so the Spin adapter turns
-    /// it off.
+    /// Waiting requests poll on the runtime's timer where the clock offers one
+    /// ([`Clock::pause`]: Workers and WASI HTTP 0.3 cannot wake one request's task from
+    /// another's), else the loading request wakes them.
     pub single_flight: bool,
 }
 
@@ -139,6 +138,29 @@ pub struct TenantState {
     loaded_at: i64,
     /// SHA-256 of the published key set it was built from.
     keys_digest: [u8; 32],
+    /// The JWKS answer, built once per key state (until the next key retires).
+    jwks_body: Mutex<Option<CachedBody>>,
+    /// The discovery answer, built once.
+    discovery_body: std::sync::OnceLock<CachedBody>,
+}
+
+/// A public answer made once: its body and `ETag`, valid while `now < until`.
+#[derive(Debug, Clone)]
+struct CachedBody {
+    until: i64,
+    body: Arc<[u8]>,
+    etag: Arc<str>,
+}
+
+impl CachedBody {
+    fn new(body: Vec<u8>, until: i64) -> Self {
+        let digest = Sha256::digest(&body);
+        Self {
+            until,
+            etag: format!("\"{}\"", encoding::hex_encode(&digest[..16])).into(),
+            body: body.into(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -375,11 +397,23 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
             };
             return self.load_tenant(tenant_id).await;
         }
-        LoadWait {
-            cache: &self.cache,
-            tenant_id,
+        // Polls: every 2 ms, for at most 5 s (then this request loads for itself).
+        for _ in 0..2_500 {
+            match self.clock.pause(2) {
+                Some(pause) => pause.await,
+                None => {
+                    LoadWait {
+                        cache: &self.cache,
+                        tenant_id,
+                    }
+                    .await;
+                    break;
+                }
+            }
+            if !self.read_cache().loading.contains_key(tenant_id) {
+                break;
+            }
         }
-        .await;
         let cached = self.read_cache().tenants.get(tenant_id).cloned();
         match cached {
             Some(t) => Ok(t),
@@ -468,6 +502,8 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
             ring,
             loaded_at: now,
             keys_digest,
+            jwks_body: Mutex::new(None),
+            discovery_body: std::sync::OnceLock::new(),
         });
         let mut cache = self.write_cache();
         cache.unknown.remove(tenant_id);
@@ -607,20 +643,48 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
 
     async fn jwks(&self, req: &Request) -> Result<Response> {
         let tenant = self.resolve_tenant(req, true).await?;
-        let mut jwks = serde_json::to_value(tenant.ring.jwks(self.now()))
-            .map_err(|e| Error::internal(e.to_string()))?;
-        if let Some(keys) = jwks.get_mut("keys").and_then(|k| k.as_array_mut()) {
-            keys.extend(tenant.other_jwks.iter().cloned());
-        }
-        let body = serde_json::to_vec(&jwks).map_err(|e| Error::internal(e.to_string()))?;
-        Ok(cacheable(req, body, tenant.config.jwks_max_age_secs))
+        let now = self.now();
+        let mut cached = tenant.jwks_body.lock().unwrap_or_else(|e| e.into_inner());
+        let answer = match cached.as_ref().filter(|c| now < c.until) {
+            Some(c) => c.clone(),
+            None => {
+                let mut jwks = serde_json::to_value(tenant.ring.jwks(now))
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                if let Some(keys) = jwks.get_mut("keys").and_then(|k| k.as_array_mut()) {
+                    keys.extend(tenant.other_jwks.iter().cloned());
+                }
+                let body = serde_json::to_vec(&jwks).map_err(|e| Error::internal(e.to_string()))?;
+                // Valid until the next key of the ring retires (then the set changes).
+                let until = tenant
+                    .ring
+                    .keys()
+                    .iter()
+                    .filter_map(|k| k.retire_at())
+                    .filter(|t| *t > now)
+                    .min()
+                    .unwrap_or(i64::MAX);
+                let fresh = CachedBody::new(body, until);
+                *cached = Some(fresh.clone());
+                fresh
+            }
+        };
+        drop(cached);
+        Ok(cacheable(req, &answer, tenant.config.jwks_max_age_secs))
     }
 
     async fn discovery(&self, req: &Request) -> Result<Response> {
         let tenant = self.resolve_tenant(req, true).await?;
-        let doc = discovery_document(&tenant.config);
-        let body = serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?;
-        Ok(cacheable(req, body, tenant.config.jwks_max_age_secs))
+        let answer = match tenant.discovery_body.get() {
+            Some(a) => a,
+            None => {
+                let doc = discovery_document(&tenant.config);
+                let body = serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?;
+                tenant
+                    .discovery_body
+                    .get_or_init(|| CachedBody::new(body, i64::MAX))
+            }
+        };
+        Ok(cacheable(req, answer, tenant.config.jwks_max_age_secs))
     }
 
     async fn verify_token(&self, req: &Request) -> Result<Response> {
@@ -1201,9 +1265,8 @@ fn unknown_tenant(what: &str) -> Error {
 }
 
 /// A cacheable JSON response with `ETag`, answering `If-None-Match` with 304.
-fn cacheable(req: &Request, body: Vec<u8>, max_age: i64) -> Response {
-    let digest = Sha256::digest(&body);
-    let etag = format!("\"{}\"", encoding::hex_encode(&digest[..16]));
+fn cacheable(req: &Request, answer: &CachedBody, max_age: i64) -> Response {
+    let etag = &*answer.etag;
     let matches = req.header("if-none-match").is_some_and(|v| {
         v.split(',')
             .map(|t| t.trim().trim_start_matches("W/"))
@@ -1219,7 +1282,7 @@ fn cacheable(req: &Request, body: Vec<u8>, max_age: i64) -> Response {
         Response {
             status: 200,
             headers: vec![("content-type".into(), "application/json".into())],
-            body,
+            body: answer.body.to_vec(),
         }
     };
     res.with_header("etag", etag)

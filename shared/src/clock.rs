@@ -5,6 +5,17 @@
 pub trait Clock {
     /// Seconds since 1970-01-01T00:00:00Z.
     fn now(&self) -> i64;
+
+    /// A wait of about `ms` milliseconds on the runtime's own timer, for runtimes where one
+    /// request cannot wake another's task (Workers, WASI HTTP 0.3): the edge core's requests
+    /// waiting for another's key-set load poll with it. `None` (the default): the core wakes
+    /// waiting requests from the one they wait for.
+    fn pause(
+        &self,
+        _ms: u32,
+    ) -> Option<impl core::future::Future<Output = ()> + crate::transport::MaybeSend> {
+        None::<core::future::Ready<()>>
+    }
 }
 
 /// The system clock. Not available on `wasm32-unknown-unknown`, where `std::time` panics;
@@ -36,5 +47,11 @@ impl Clock for FixedClock {
 impl<C: Clock + ?Sized> Clock for &C {
     fn now(&self) -> i64 {
         (**self).now()
+    }
+    fn pause(
+        &self,
+        ms: u32,
+    ) -> Option<impl core::future::Future<Output = ()> + crate::transport::MaybeSend> {
+        (**self).pause(ms)
     }
 }

@@ -42,6 +42,14 @@ impl Clock for WasiClock {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64)
     }
+
+    /// `wasi:clocks/monotonic-clock.wait-for`: concurrent requests share an instance on WASI
+    /// HTTP 0.3 hosts, but one request's task cannot wake another's.
+    fn pause(&self, ms: u32) -> Option<impl std::future::Future<Output = ()>> {
+        Some(spin_sdk::wasip3::clocks::monotonic_clock::wait_for(
+            u64::from(ms) * 1_000_000,
+        ))
+    }
 }
 
 /// Outbound HTTP through WASI HTTP (`spin_sdk::http::send`).
@@ -103,10 +111,7 @@ fn core() -> Result<Rc<Core>, Error> {
     if let Some(c) = CORE.with(|c| c.get().cloned()) {
         return Ok(c);
     }
-    let mut settings = EdgeSettings::from_lookup(|name| std::env::var(name).ok())?;
-    // Concurrent requests share this instance on WASI HTTP 0.3 hosts, but one request's task
-    // cannot wake another's here (see `EdgeConfig::single_flight`): each loads for itself.
-    settings.config.single_flight = false;
+    let settings = EdgeSettings::from_lookup(|name| std::env::var(name).ok())?;
     let core = Rc::new(settings.upstash_core(WasiFetch, WasiClock));
     CORE.with(|c| {
         let _ = c.set(core.clone());

@@ -813,3 +813,50 @@ async fn a_cold_core_loads_a_tenant_once_and_remembers_verified_tokens_while_the
     assert_eq!(res.status, 401, "{:?}", res.body_json());
     assert_eq!(core.memo_entries(), 0);
 }
+
+/// A clock whose waits yield to the other tasks (as Workers' `setTimeout` does).
+#[derive(Clone)]
+struct PausingClock(TestClock);
+impl Clock for PausingClock {
+    fn now(&self) -> i64 {
+        self.0.now()
+    }
+    fn pause(&self, _ms: u32) -> Option<impl std::future::Future<Output = ()> + Send> {
+        Some(tokio::task::yield_now())
+    }
+}
+
+#[tokio::test]
+async fn waiting_requests_poll_on_the_runtime_timer_where_it_offers_one() {
+    let w = world();
+    let pair = w.login();
+    let inner = MemoryHotStore::new();
+    publish(&inner, &w.cfg, &w.ring, &w.master, T0);
+    let store = Counting {
+        inner,
+        reads: Default::default(),
+    };
+    let clock = PausingClock(w.clock.clone());
+    let core = EdgeCore::new(store, clock, EdgeConfig::new(w.master.clone()));
+    let reqs: Vec<Request> = (0..4)
+        .map(|_| {
+            Request::new(Method::Post, "/api/sso/v1/auth/verify-token")
+                .with_header("x-tenant-id", "org_default")
+                .with_json(&json!({"token": pair.access_token}))
+        })
+        .collect();
+    let (a, b, c, d) = tokio::join!(
+        core.handle(&reqs[0]),
+        core.handle(&reqs[1]),
+        core.handle(&reqs[2]),
+        core.handle(&reqs[3]),
+    );
+    for res in [a, b, c, d] {
+        assert_eq!(res.status, 200, "{:?}", res.body_json());
+    }
+    assert_eq!(
+        core.store().reads.load(Ordering::SeqCst),
+        1,
+        "single flight"
+    );
+}

@@ -34,6 +34,14 @@ impl Clock for WorkerClock {
     fn now(&self) -> i64 {
         (worker::Date::now().as_millis() / 1000) as i64
     }
+
+    /// `setTimeout` in the request's own context: workerd does not let one request's code wake
+    /// another request's task.
+    fn pause(&self, ms: u32) -> Option<impl std::future::Future<Output = ()>> {
+        Some(worker::Delay::from(std::time::Duration::from_millis(
+            u64::from(ms),
+        )))
+    }
 }
 
 /// Outbound HTTP through `worker::Fetch`.

@@ -537,6 +537,9 @@ async fn redis_crash_during_refresh_burst_loses_nothing() {
     // no error was a false failure that revoked or lost a session, and nothing else was seen.
     for (i, chain) in chains.iter().enumerate() {
         let c = chain.lock().await;
+        if !c.other.is_empty() {
+            eprintln!("WORKERD LOG:\n{}", workers.log());
+        }
         assert!(
             c.other.is_empty(),
             "chain {i}: unexpected answers {:?}",
