@@ -58,12 +58,13 @@ cp edge/workers/build/index.js edge/workers/build/index_bg.wasm "$WORK/"
 tests/node_modules/.bin/esbuild tests/edge-bench/bench.mjs --bundle --format=esm --platform=neutral \
   --conditions=workerd,worker,browser --main-fields=module,main --external:cloudflare:workers \
   --external:./index.js --external:node:crypto --log-level=warning --outfile="$WORK/bench.js"
-cat >"$WORK/edge.capnp" <<EOF
+write_capnp() { # port file
+  cat >"$2" <<EOF
 using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [(name = "main", worker = .edge),
               (name = "net", network = (allow = ["public", "private", "local"]))],
-  sockets = [(name = "http", address = "127.0.0.1:$WORKERD_PORT", http = (), service = "main")],
+  sockets = [(name = "http", address = "127.0.0.1:$1", http = (), service = "main")],
 );
 const edge :Workerd.Worker = (
   modules = [(name = "bench.js", esModule = embed "bench.js"),
@@ -78,15 +79,23 @@ const edge :Workerd.Worker = (
   globalOutbound = "net",
 );
 EOF
-tests/node_modules/@cloudflare/workerd-linux-64/bin/workerd serve "$WORK/edge.capnp" >/dev/null 2>&1 &
+}
+start_workerd() { # port (in the background; $! is its pid)
+  write_capnp "$1" "$WORK/edge-$1.capnp"
+  tests/node_modules/@cloudflare/workerd-linux-64/bin/workerd serve "$WORK/edge-$1.capnp" >/dev/null 2>&1 &
+}
+start_wasmtime() { # port
+  tests/.venv/bin/wasmtime serve -S cli --addr "127.0.0.1:$1" \
+    --env UPSTASH_REDIS_REST_URL="$ORIGIN/redis" --env UPSTASH_REDIS_REST_TOKEN=$TOKEN \
+    --env USSO_EDGE_KEY="$EDGE_KEY" --env USSO_BENCH_ROUTES=true --env USSO_DEFAULT_TENANT=org_default \
+    target/wasm32-wasip2/release/usso_edge_spin.wasm >>"$WORK/wasmtime.log" 2>&1 &
+}
+start_workerd "$WORKERD_PORT"
 PIDS+=($!)
 wait_http "http://127.0.0.1:$WORKERD_PORT/"
 
 WASMTIME_PORT=$(free_port)
-tests/.venv/bin/wasmtime serve -S cli --addr "127.0.0.1:$WASMTIME_PORT" \
-  --env UPSTASH_REDIS_REST_URL="$ORIGIN/redis" --env UPSTASH_REDIS_REST_TOKEN=$TOKEN \
-  --env USSO_EDGE_KEY="$EDGE_KEY" --env USSO_BENCH_ROUTES=true --env USSO_DEFAULT_TENANT=org_default \
-  target/wasm32-wasip2/release/usso_edge_spin.wasm >"$WORK/wasmtime.log" 2>&1 &
+start_wasmtime "$WASMTIME_PORT"
 PIDS+=($!)
 wait_http "http://127.0.0.1:$WASMTIME_PORT/"
 
@@ -105,12 +114,40 @@ for target in "${TARGETS[@]}"; do
   "$LOAD" "$2" apikey-verify 8 "$SECS" | sed "s/^{/{\"runtime\":\"$1\",/" >>"$RESULTS"
 done
 
+# Cold isolates: BENCH_COLD fresh runtime processes each; in each, once it answers HTTP (the
+# module is compiled and instantiated by the readiness probe), the first verify-token (the
+# tenant's key set fetched from the hot store, the key imported, the token verified) and then a
+# second one, timed by curl.
+if [ -z "${BENCH_ONLY:-}" ]; then
+  ACCESS=$(curl -s -X POST "$ORIGIN/api/sso/v1/auth/login" -H 'content-type: application/json' \
+    -d '{"identifier":"cold@bench.test","secret":"cold bench password","register":true}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  for rt in workerd wasmtime; do
+    echo "measuring cold $rt" >&2
+    for _ in $(seq 1 "${BENCH_COLD:-25}"); do
+      port=$(free_port)
+      "start_$rt" "$port"
+      pid=$!
+      wait_http "http://127.0.0.1:$port/"
+      times=()
+      for _ in 1 2; do
+        times+=("$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -X POST \
+          -H 'content-type: application/json' -H 'x-tenant-id: org_default' \
+          -d "{\"token\":\"$ACCESS\"}" "http://127.0.0.1:$port/api/sso/v1/auth/verify-token")")
+      done
+      set -- ${times[0]} ${times[1]}
+      echo "{\"runtime\":\"$rt\",\"scenario\":\"cold\",\"status_counts\":{\"$1\":1,\"$3\":1},\"first_ms\":$(python3 -c "print($2*1000)"),\"second_ms\":$(python3 -c "print($4*1000)")}" >>"$RESULTS"
+      kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    done
+  done
+fi
+
 [ -n "${BENCH_ONLY:-}" ] && { cat "$RESULTS"; grep -oE "usso_edge_spin.wasm!.{0,140}|panicked.*" "$WORK/wasmtime.log" | sed "s/stderr \[[0-9]*\]//" | sort | uniq -c | sort -rn | head -20; exit 0; }
 python3 - "$RESULTS" "$K" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 k = int(sys.argv[2])
-by = {(r["runtime"], r["scenario"]): r for r in rows}
+by = {(r["runtime"], r["scenario"]): r for r in rows if r["scenario"] != "cold"}
 for r in rows:
     bad = {s: n for s, n in r["status_counts"].items() if s != "200"}
     if bad:
@@ -129,6 +166,21 @@ for rt in ["native", "workerd", "wasmtime"]:
     print(f"| {rt} | {f(full)} | {f(cached)} | {f(bare)} | {f(strict)} | {f(jose)} | {f(wc)} "
           f"| {ratio(full, bare)} | {ratio(full, wc)} | {ratio(full, jose)} | {ratio(cached, bare)} |")
 print()
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+cold = [r for r in rows if r["scenario"] == "cold"]
+if cold:
+    print("Cold isolates (a fresh runtime process each; ms, curl's total time):")
+    print()
+    print("| runtime | samples | first verify p50 | first verify p99 | second verify p50 |")
+    print("|---|---|---|---|---|")
+    for rt in ["workerd", "wasmtime"]:
+        c = [r for r in cold if r["runtime"] == rt]
+        first = [r["first_ms"] for r in c]
+        second = [r["second_ms"] for r in c]
+        print(f"| {rt} | {len(c)} | {pct(first, 0.5):.2f} | {pct(first, 0.99):.2f} | {pct(second, 0.5):.2f} |")
+    print()
 print("| runtime | verify-token req/s (8 conc.) | refresh p50 / p99 (ms) | apikeys/verify req/s (8 conc.) |")
 print("|---|---|---|---|")
 for rt in ["native", "workerd", "wasmtime"]:

@@ -72,7 +72,12 @@ async fn main() {
         .map(|i| format!("load{i}-{}@bench.test", std::process::id()))
         .collect();
     let mut sessions = Vec::new();
-    for u in &users {
+    // A bearer token from elsewhere (another service under test): no set-up at the origin.
+    let bearer = std::env::var("USSO_LOAD_BEARER").ok();
+    if let Some(bearer) = &bearer {
+        sessions = vec![(bearer.clone(), String::new()); conc];
+    }
+    for u in users.iter().filter(|_| bearer.is_none()) {
         let r: Value = client
             .post(format!("{origin}/api/sso/v1/auth/login"))
             .json(&json!({"identifier": u, "secret": password, "register": true}))
@@ -204,6 +209,11 @@ async fn main() {
                     _ if bench.is_some() => client
                         .post(format!("{base}{}", bench.as_deref().unwrap_or_default()))
                         .json(&json!({"token": access})),
+                    // Any GET with the session's access token as the bearer (`get:/users/me`),
+                    // against this service or another one (USSO_LOAD_BEARER).
+                    get if get.starts_with("get:") => client
+                        .get(format!("{base}{}", &get[4..]))
+                        .bearer_auth(&access),
                     "login" | "burst-login" => client
                         .post(format!("{base}/api/sso/v1/auth/login"))
                         .json(&json!({"identifier": user, "secret": password})),

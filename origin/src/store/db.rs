@@ -102,6 +102,33 @@ impl Db {
         .map_err(|e| Error::internal(format!("{name} database task failed: {e}")))?
     }
 
+    /// Runs a short read (a lookup by key from the page cache: microseconds) on the calling
+    /// thread when the connection is free, which spares the hand-off to the blocking pool and
+    /// back; when another call holds the connection, waits for it on the blocking pool as
+    /// [`Self::call`] does. Never for writes (a commit may wait for the disk).
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        match self.inline(f) {
+            Ok(done) => done,
+            Err(f) => self.call(f).await,
+        }
+    }
+
+    /// `f` run now if the connection is free, else `f` back.
+    fn inline<T, F>(&self, f: F) -> std::result::Result<Result<T>, F>
+    where
+        F: FnOnce(&mut Connection) -> Result<T>,
+    {
+        match self.conn.try_lock() {
+            Ok(mut guard) => Ok(f(&mut guard)),
+            Err(std::sync::TryLockError::Poisoned(e)) => Ok(f(&mut e.into_inner())),
+            Err(std::sync::TryLockError::WouldBlock) => Err(f),
+        }
+    }
+
     /// Runs `f` inside one immediate transaction, committed only if `f` succeeds.
     pub async fn transaction<T, F>(&self, f: F) -> Result<T>
     where

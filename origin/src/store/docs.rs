@@ -386,7 +386,7 @@ impl DocumentStore for SqliteDocs {
     async fn get(&self, coll: &str, tenant: &str, id: &str) -> Result<Option<Doc>> {
         let (coll, tenant, id) = (coll.to_owned(), tenant.to_owned(), id.to_owned());
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 let row: Option<(i64, String)> = c
                     .prepare_cached(
                         "SELECT version, body FROM docs WHERE coll=?1 AND tenant=?2 AND id=?3",
