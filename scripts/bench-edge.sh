@@ -19,7 +19,7 @@ TOKEN=bench-gateway-token-0123456789
 
 echo "building (release; the Worker with wasm-opt from npm binaryen)" >&2
 cargo build -q --release -p usso-origin --bin usso-origin --example load
-cargo build -q --release -p usso-edge-spin --target wasm32-wasip2
+cargo build -q --profile spin -p usso-edge-spin --target wasm32-wasip2
 (cd edge/workers && WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen" \
   WASM_OPT_BIN="$ROOT/tests/node_modules/.bin/wasm-opt" worker-build --profile worker >/dev/null 2>&1)
 LOAD=$ROOT/target/release/examples/load
@@ -88,7 +88,7 @@ start_wasmtime() { # port
   tests/.venv/bin/wasmtime serve -S cli --addr "127.0.0.1:$1" \
     --env UPSTASH_REDIS_REST_URL="$ORIGIN/redis" --env UPSTASH_REDIS_REST_TOKEN=$TOKEN \
     --env USSO_EDGE_KEY="$EDGE_KEY" --env USSO_BENCH_ROUTES=true --env USSO_DEFAULT_TENANT=org_default \
-    target/wasm32-wasip2/release/usso_edge_spin.wasm >>"$WORK/wasmtime.log" 2>&1 &
+    target/wasm32-wasip2/spin/usso_edge_spin.wasm >>"$WORK/wasmtime.log" 2>&1 &
 }
 start_workerd "$WORKERD_PORT"
 PIDS+=($!)
@@ -156,14 +156,14 @@ def f(x):
     return "–" if x is None else f"{x:.1f}"
 print("Per-operation costs inside each runtime (µs; same run, rounds interleaved):")
 print()
-print("| runtime | full verify | memoized repeat | bare Ed25519 (runtime's) | bare verify_strict (dalek) | jose jwtVerify | bare WebCrypto (JS) | full ÷ bare | full ÷ WebCrypto | full ÷ jose | memo ÷ bare |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| runtime | full verify | memoized repeat | bare Ed25519 (runtime's) | bare verify_strict (dalek) | jose jwtVerify | bare WebCrypto (JS) | bare node:crypto (JS) | full ÷ bare | full ÷ WebCrypto | full ÷ jose | memo ÷ bare |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for rt in ["native", "workerd", "wasmtime"]:
     p = by[(rt, "bench-ratio")]["per_op_us"]
     full, cached, bare, strict = p["full"], p["cached"], p["bare"], p["verify_strict"]
-    jose, wc = p.get("jose"), p.get("webcrypto")
+    jose, wc, nc = p.get("jose"), p.get("webcrypto"), p.get("node_crypto")
     ratio = lambda a, b: "–" if a is None or b is None else f"{a / b:.2f}×"
-    print(f"| {rt} | {f(full)} | {f(cached)} | {f(bare)} | {f(strict)} | {f(jose)} | {f(wc)} "
+    print(f"| {rt} | {f(full)} | {f(cached)} | {f(bare)} | {f(strict)} | {f(jose)} | {f(wc)} | {f(nc)} "
           f"| {ratio(full, bare)} | {ratio(full, wc)} | {ratio(full, jose)} | {ratio(cached, bare)} |")
 print()
 def pct(xs, q):
@@ -181,6 +181,16 @@ if cold:
         second = [r["second_ms"] for r in c]
         print(f"| {rt} | {len(c)} | {pct(first, 0.5):.2f} | {pct(first, 0.99):.2f} | {pct(second, 0.5):.2f} |")
     print()
+import gzip, os
+print("Component sizes (bytes; gzip -9):")
+print()
+print("| build | raw | gzip |")
+print("|---|---|---|")
+for name, path in [("Worker (`worker-build --profile worker`, wasm-opt)", "edge/workers/build/index_bg.wasm"),
+                   ("Spin component (`--profile spin`)", "target/wasm32-wasip2/spin/usso_edge_spin.wasm")]:
+    data = open(path, "rb").read()
+    print(f"| {name} | {len(data):,} | {len(gzip.compress(data, 9)):,} |")
+print()
 print("| runtime | verify-token req/s (8 conc.) | refresh p50 / p99 (ms) | apikeys/verify req/s (8 conc.) |")
 print("|---|---|---|---|")
 for rt in ["native", "workerd", "wasmtime"]:
@@ -188,3 +198,6 @@ for rt in ["native", "workerd", "wasmtime"]:
     print(f"| {rt} | {v['requests_per_sec']:.0f} | {r['latency_ms']['p50']:.2f} / {r['latency_ms']['p99']:.2f} "
           f"| {a['requests_per_sec']:.0f} |")
 EOF
+
+# The origin's own routes against USSO Lite, in the same command (scripts/bench-lite.sh).
+[ -z "${BENCH_ONLY:-}" ] && { echo; echo "The origin against USSO Lite:"; echo; scripts/bench-lite.sh; }

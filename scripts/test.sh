@@ -40,7 +40,7 @@ step "lint the edge core and its adapters on their targets (Workers: wasm32-unkn
 cargo clippy -p usso-shared -p usso-edge -p usso-edge-workers --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p usso-shared -p usso-edge -p usso-edge-spin --target wasm32-wasip2 -- -D warnings
 
-# The end-to-end tests build the Worker (worker-build) and the Spin component (release) themselves
+# The end-to-end tests build the Worker (worker-build) and the Spin component (`--profile spin`) themselves
 # and run them in workerd, `wrangler dev` and `wasmtime serve`.
 step "tests (unit, integration, interop, edge runtimes; benches run once in test mode)"
 cargo test --workspace --all-features --all-targets

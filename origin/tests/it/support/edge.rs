@@ -86,11 +86,12 @@ pub fn build_spin() -> PathBuf {
                         "usso-edge-spin",
                         "--target",
                         "wasm32-wasip2",
-                        "--release",
+                        "--profile",
+                        "spin",
                     ]),
                 "cargo build -p usso-edge-spin",
             );
-            target_dir().join("wasm32-wasip2/release/usso_edge_spin.wasm")
+            target_dir().join("wasm32-wasip2/spin/usso_edge_spin.wasm")
         })
         .clone()
 }
