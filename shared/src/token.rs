@@ -239,7 +239,7 @@ impl<'a> UnverifiedToken<'a> {
             return Err(malformed("not three segments"));
         };
         let decode = |segment: &str| {
-            crate::encoding::b64url_decode(segment).ok_or_else(|| malformed("bad base64url"))
+            crate::encoding::b64url_decode_public(segment).ok_or_else(|| malformed("bad base64url"))
         };
         // serde keeps the last of duplicate keys in maps and ignores unknown ones, so an
         // ambiguous document could mean two things to two parsers: refuse it outright. Each
