@@ -65,10 +65,6 @@ fn bench_tokens(c: &mut Criterion) {
     g.bench_function("full_access_verify", |b| {
         b.iter(|| token::verify::<AccessClaims>(black_box(&jwt), &ring, &rules, NOW))
     });
-    // The parts of a full verify that are not the signature: parsing alone.
-    g.bench_function("parse_only", |b| {
-        b.iter(|| token::UnverifiedToken::parse(black_box(&jwt)).map(|t| t.kid().len()))
-    });
     // A DPoP-bound token with its proof (RFC 9449): the token's verification plus the proof's
     // (its own signature, the thumbprint, htm/htu/iat/ath); the replay write is the store's.
     let dpop_key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
