@@ -510,9 +510,14 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
         cache.attempts.insert(tenant_id.to_owned(), now);
         let previous = cache.tenants.insert(tenant_id.to_owned(), state.clone());
         drop(cache);
-        if previous.is_some_and(|p| p.keys_digest != state.keys_digest) {
-            self.memo()
-                .retain_keys(tenant_id, |kid| state.ring.find(kid, now).is_some());
+        match previous {
+            // New verification rules (issuer, audience, leeway): nothing verified under the
+            // old ones is remembered.
+            Some(p) if p.rules != state.rules => self.memo().retain_keys(tenant_id, |_| false),
+            Some(p) if p.keys_digest != state.keys_digest => self
+                .memo()
+                .retain_keys(tenant_id, |kid| state.ring.find(kid, now).is_some()),
+            _ => {}
         }
         Ok(state)
     }

@@ -9,7 +9,8 @@
 //! - An entry answers only for the tenant it was verified for, only while `now < exp + leeway`
 //!   (the same bound as the full check), and only while its `kid` is still in the tenant's ring
 //!   and not retired; when a tenant's published key set changes, entries whose key left the
-//!   ring are dropped at once.
+//!   ring are dropped at once, and when its verification rules change (issuer, audience), all
+//!   of its entries are.
 //! - Only the signature and claim checks are skipped: session liveness (strict mode), DPoP
 //!   binding and everything a route does after verification still run on every request.
 //!

@@ -804,6 +804,20 @@ async fn a_cold_core_loads_a_tenant_once_and_remembers_verified_tokens_while_the
         "no I/O on a memo hit"
     );
 
+    // New verification rules (another audience): once the edge reloads the tenant, nothing
+    // verified under the old rules is answered from memory.
+    let mut narrowed = w.cfg.clone();
+    narrowed.audience = Some("another-api".into());
+    publish(&core.store().inner, &narrowed, &w.ring, &w.master, T0);
+    w.clock.advance(61);
+    let res = core.handle(&verify()).await;
+    assert_eq!(res.status, 401, "{:?}", res.body_json());
+    assert_eq!(core.memo_entries(), 0);
+    publish(&core.store().inner, &w.cfg, &w.ring, &w.master, T0);
+    w.clock.advance(61);
+    assert_eq!(core.handle(&verify()).await.status, 200);
+    assert_eq!(core.memo_entries(), 1);
+
     // The key leaves the ring (a rotation without a retention period): once the edge reloads
     // the key set, the remembered verification goes with it.
     let fresh = KeyRing::with_active(KeyPair::from_secret(&[2u8; 32]));
