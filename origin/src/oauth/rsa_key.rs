@@ -3,9 +3,13 @@
 //! signs one, and no verifier here accepts RS256 (the algorithm never comes from a token).
 //!
 //! Invariants and the attacks they prevent:
-//! - one 2048-bit key per tenant, made the first time a client of the tenant asks for RS256,
-//!   kept sealed under the master key (`id_token_keys` collection) and published in the
+//! - one 2048-bit key per tenant signs, made the first time a client of the tenant asks for
+//!   RS256, kept sealed under the master key (`id_token_keys` collection) and published in the
 //!   tenant's JWKS (`alg: RS256`, its own `kid`) beside the Ed25519 keys;
+//! - `usso-origin key rotate` rotates it with the Ed25519 key ([`rotate`]): a fresh key signs
+//!   from then on, and the previous one stays published until the tenant's key retention ends,
+//!   so ID tokens it signed keep verifying at relying parties; a process that cached the old key
+//!   notices the new `kid` in the store on its next signature;
 //! - signatures are made with `ring` (blinded, constant-time), not with the `rsa` crate, whose
 //!   private-key operations are not constant-time (RUSTSEC-2023-0071); `rsa` only generates
 //!   the key, once, where no request can time it.
@@ -25,6 +29,8 @@ use crate::store::docs::DocumentStore;
 
 /// The document id of a tenant's key.
 const DOC_ID: &str = "rs256";
+/// The document id of the key it replaced, while that one is still published.
+const PREVIOUS_DOC_ID: &str = "rs256-previous";
 
 /// A tenant's RS256 key, opened.
 pub struct RsaIdKey {
@@ -43,6 +49,13 @@ struct KeyDoc {
     /// The public JWK.
     jwk: Value,
     created_at: i64,
+    /// For the previous key: when it leaves the JWKS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retire_at: Option<i64>,
+}
+
+fn read_doc(body: Value) -> Result<KeyDoc> {
+    serde_json::from_value(body).map_err(|e| Error::internal(format!("corrupt RS256 key: {e}")))
 }
 
 /// The opened keys, by tenant (one per process).
@@ -77,15 +90,63 @@ fn open(master: &SecretKey, tenant: &str, doc: &KeyDoc) -> Result<RsaIdKey> {
     })
 }
 
-/// The public JWK of a tenant's RS256 key, if it has one (for publishing).
-pub async fn public_jwk<D: DocumentStore>(docs: &D, tenant: &str) -> Result<Option<Value>> {
-    Ok(match docs.get(ID_TOKEN_KEYS, tenant, DOC_ID).await? {
-        Some(d) => Some(
-            serde_json::from_value::<KeyDoc>(d.body)
-                .map_err(|e| Error::internal(format!("corrupt RS256 key: {e}")))?
-                .jwk,
-        ),
-        None => None,
+/// The public JWKs of a tenant's RS256 keys, for publishing: the signing one and, until it
+/// retires at `now`, the one it replaced (none when the tenant has no RS256 key).
+pub async fn public_jwks<D: DocumentStore>(docs: &D, tenant: &str, now: i64) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    if let Some(d) = docs.get(ID_TOKEN_KEYS, tenant, DOC_ID).await? {
+        out.push(read_doc(d.body)?.jwk);
+    }
+    if let Some(d) = docs.get(ID_TOKEN_KEYS, tenant, PREVIOUS_DOC_ID).await? {
+        let prev = read_doc(d.body)?;
+        let live = prev.retire_at.is_some_and(|t| now < t);
+        // A crash between the two writes of a rotation leaves both documents holding the same
+        // key: published once.
+        if live && !out.iter().any(|j| j["kid"] == prev.jwk["kid"]) {
+            out.push(prev.jwk);
+        }
+    }
+    Ok(out)
+}
+
+/// Rotates a tenant's RS256 key, if it has one: a fresh key signs from now on and the current
+/// one stays published until `now + retain_secs`. The previous key's document is written
+/// first, so a crash between the two writes leaves the old key signing and published (the next
+/// rotation repairs it). Returns the new `kid`.
+pub async fn rotate<D: DocumentStore>(
+    docs: &D,
+    master: &SecretKey,
+    tenant: &str,
+    now: i64,
+    retain_secs: i64,
+) -> Result<Option<String>> {
+    let Some(current) = docs.get(ID_TOKEN_KEYS, tenant, DOC_ID).await? else {
+        return Ok(None);
+    };
+    let mut previous = read_doc(current.body)?;
+    previous.retire_at = Some(now.saturating_add(retain_secs));
+    let value = serde_json::to_value(&previous).map_err(|e| Error::internal(e.to_string()))?;
+    docs.upsert(ID_TOKEN_KEYS, tenant, PREVIOUS_DOC_ID, value)
+        .await?;
+    let fresh = new_doc(master, tenant, now).await?;
+    let kid = fresh.kid.clone();
+    let value = serde_json::to_value(&fresh).map_err(|e| Error::internal(e.to_string()))?;
+    docs.replace(ID_TOKEN_KEYS, tenant, DOC_ID, value, current.version)
+        .await?;
+    Ok(Some(kid))
+}
+
+/// A fresh key, sealed, as stored.
+async fn new_doc(master: &SecretKey, tenant: &str, now: i64) -> Result<KeyDoc> {
+    let (der, kid, jwk) = tokio::task::spawn_blocking(generate)
+        .await
+        .map_err(|e| Error::internal(format!("RSA key generation: {e}")))??;
+    Ok(KeyDoc {
+        kid,
+        sealed: usso_shared::seal::seal_text(master, &aad(tenant), &der)?,
+        jwk,
+        created_at: now,
+        retire_at: None,
     })
 }
 
@@ -101,16 +162,7 @@ impl RsaKeys {
         if let Some(k) = self.get(docs, master, tenant).await? {
             return Ok((k, false));
         }
-        let doc = tokio::task::spawn_blocking(generate)
-            .await
-            .map_err(|e| Error::internal(format!("RSA key generation: {e}")))??;
-        let sealed = usso_shared::seal::seal_text(master, &aad(tenant), &doc.0)?;
-        let body = KeyDoc {
-            kid: doc.1,
-            sealed,
-            jwk: doc.2,
-            created_at: now,
-        };
+        let body = new_doc(master, tenant, now).await?;
         let value = serde_json::to_value(&body).map_err(|e| Error::internal(e.to_string()))?;
         match docs.insert(ID_TOKEN_KEYS, tenant, DOC_ID, value).await {
             Ok(_) => {}
@@ -125,26 +177,29 @@ impl RsaKeys {
         Ok((key, true))
     }
 
-    /// The tenant's key, if it has one.
+    /// The tenant's signing key, if it has one. The stored document is read each time (a
+    /// rotation by another process is seen at once); the opened key is reused while its `kid`
+    /// is the stored one.
     pub async fn get<D: DocumentStore>(
         &self,
         docs: &D,
         master: &SecretKey,
         tenant: &str,
     ) -> Result<Option<Arc<RsaIdKey>>> {
-        if let Some(k) = self
+        let Some(d) = docs.get(ID_TOKEN_KEYS, tenant, DOC_ID).await? else {
+            return Ok(None);
+        };
+        let doc = read_doc(d.body)?;
+        let cached = self
             .cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(tenant)
-        {
-            return Ok(Some(k.clone()));
+            .filter(|k| k.kid == doc.kid)
+            .cloned();
+        if let Some(k) = cached {
+            return Ok(Some(k));
         }
-        let Some(d) = docs.get(ID_TOKEN_KEYS, tenant, DOC_ID).await? else {
-            return Ok(None);
-        };
-        let doc: KeyDoc = serde_json::from_value(d.body)
-            .map_err(|e| Error::internal(format!("corrupt RS256 key: {e}")))?;
         let key = Arc::new(open(master, tenant, &doc)?);
         self.cache
             .lock()
@@ -237,6 +292,51 @@ fn getrandom_fill(dest: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::docs::SqliteDocs;
+
+    #[tokio::test]
+    async fn rotation_signs_with_a_new_key_and_publishes_the_old_until_it_retires() {
+        let dir = std::env::temp_dir().join(format!(
+            "usso-rsa-{}",
+            usso_shared::random::hex_id().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let docs = SqliteDocs::open(&dir.join("docs.db")).unwrap();
+        let master = SecretKey::from_bytes([4; 32]);
+        let keys = RsaKeys::default();
+        assert_eq!(rotate(&docs, &master, "t1", 100, 600).await.unwrap(), None);
+        assert!(public_jwks(&docs, "t1", 100).await.unwrap().is_empty());
+
+        let (first, made) = keys.ensure(&docs, &master, "t1", 100).await.unwrap();
+        assert!(made);
+        let new_kid = rotate(&docs, &master, "t1", 200, 600)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(new_kid, first.kid);
+        // The same process sees the rotation on its next signature.
+        let signer = keys.get(&docs, &master, "t1").await.unwrap().unwrap();
+        assert_eq!(signer.kid, new_kid);
+        let jws = sign(&signer, &json!({"sub": "user:1"})).unwrap();
+        let header = usso_shared::encoding::b64url_decode(jws.split('.').next().unwrap()).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&header).unwrap()["kid"],
+            json!(new_kid)
+        );
+        // Both published until the old key retires (200 + 600), then the new one alone.
+        let kids = |v: Vec<Value>| v.iter().map(|j| j["kid"].clone()).collect::<Vec<_>>();
+        assert_eq!(
+            kids(public_jwks(&docs, "t1", 799).await.unwrap()),
+            vec![json!(new_kid), json!(first.kid)]
+        );
+        assert_eq!(
+            kids(public_jwks(&docs, "t1", 800).await.unwrap()),
+            vec![json!(new_kid)]
+        );
+        // Another tenant is untouched.
+        assert!(public_jwks(&docs, "t2", 300).await.unwrap().is_empty());
+        std::fs::remove_dir_all(dir).ok();
+    }
 
     #[test]
     fn a_generated_key_signs_what_its_jwk_verifies() {

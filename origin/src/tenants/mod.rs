@@ -614,7 +614,9 @@ pub async fn ring<D: DocumentStore>(docs: &D, master: &SecretKey, tenant: &str) 
 }
 
 /// Rotates a tenant's signing key: a fresh key becomes active, the active one becomes previous
-/// and keeps verifying for the retention period; retired keys are deleted. Returns the new kid.
+/// and keeps verifying for the retention period; retired keys are deleted. The tenant's RS256
+/// ID-token key, if it has one, is rotated too (the old one stays published for the same
+/// period). Returns the new kid.
 pub async fn rotate_key<D: DocumentStore>(
     docs: &D,
     master: &SecretKey,
@@ -643,6 +645,8 @@ pub async fn rotate_key<D: DocumentStore>(
             docs.delete(KEYS, tenant.id(), &old).await?;
         }
     }
+    crate::oauth::rsa_key::rotate(docs, master, tenant.id(), now, tenant.key_retention_secs())
+        .await?;
     Ok(kid)
 }
 
@@ -668,9 +672,8 @@ pub async fn publish(stores: &crate::store::Stores, tenant: &Tenant, now: i64) -
     let mut set = ring.publish(tenant.id(), &stores.edge_key, now)?;
     // The RS256 ID-token key, if a client made the tenant have one (never verifies access
     // tokens: published for relying parties only).
-    if let Some(jwk) = crate::oauth::rsa_key::public_jwk(docs, tenant.id()).await? {
-        set.other_jwks.push(jwk);
-    }
+    set.other_jwks
+        .extend(crate::oauth::rsa_key::public_jwks(docs, tenant.id(), now).await?);
     hot.set(&key::keys(tenant.id()), &to_json(&set)?).await?;
     let mut published = tenant.tokens.clone();
     published.oauth_registration = tenant.oauth.dynamic_registration;
