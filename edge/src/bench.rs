@@ -10,7 +10,10 @@
 //! - [`VERIFY_CACHED`]: the full verification through the memo (primed before timing);
 //! - [`VERIFY_BARE`]: only the runtime's Ed25519 equation (WebCrypto on Workers,
 //!   `ed25519-dalek` elsewhere), the signature decoded once;
-//! - [`VERIFY_STRICT`]: only `ed25519-dalek`'s `verify_strict` (the portable baseline).
+//! - [`VERIFY_STRICT`]: only `ed25519-dalek`'s `verify_strict` (the portable baseline);
+//! - [`VERIFY_DPOP`]: the full verification plus a DPoP proof's (`{"token", "proof", "htu"}`,
+//!   the proof for `POST htu`, its signature on the runtime's Ed25519), as a resource route
+//!   does for a bound token (the replay record, a hot-store write, excluded).
 //!
 //! [`ED25519_VECTORS`] takes `{"vectors": [{"pk", "msg", "sig"}]}` (hex) and answers
 //! `{"results": [bool]}`: the whole rule of [`usso_shared::ed25519`] with the runtime's equation.
@@ -21,7 +24,7 @@ use usso_shared::claims::AccessClaims;
 use usso_shared::clock::Clock;
 use usso_shared::encoding::hex_decode_vec as hex_decode;
 use usso_shared::token::{signing_parts, Ed25519Check, UnverifiedToken};
-use usso_shared::{ed25519, Error, ErrorCode, Result};
+use usso_shared::{dpop, ed25519, Error, ErrorCode, Result};
 
 use crate::core::EdgeCore;
 use crate::http::{Request, Response};
@@ -35,14 +38,17 @@ pub const VERIFY_CACHED: &str = "/__bench/verify-cached";
 pub const VERIFY_BARE: &str = "/__bench/verify-bare";
 /// Bare `ed25519-dalek` `verify_strict`, N times.
 pub const VERIFY_STRICT: &str = "/__bench/verify-strict";
+/// Full verification plus a DPoP proof's, N times.
+pub const VERIFY_DPOP: &str = "/__bench/verify-dpop";
 /// The Ed25519 rule over posted vectors.
 pub const ED25519_VECTORS: &str = "/__bench/ed25519";
 /// Every benchmark route.
-pub const ROUTES: [&str; 5] = [
+pub const ROUTES: [&str; 6] = [
     VERIFY,
     VERIFY_CACHED,
     VERIFY_BARE,
     VERIFY_STRICT,
+    VERIFY_DPOP,
     ED25519_VECTORS,
 ];
 /// The most iterations one request may ask for.
@@ -58,6 +64,10 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
         #[derive(Deserialize)]
         struct Body {
             token: String,
+            #[serde(default)]
+            proof: Option<String>,
+            #[serde(default)]
+            htu: Option<String>,
         }
         let n: u32 = match req.query_param("n") {
             None => 1,
@@ -73,7 +83,8 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
                 })?,
         };
         let tenant = self.resolve_tenant(req, false).await?;
-        let token = req.json::<Body>()?.token;
+        let body = req.json::<Body>()?;
+        let token = body.token;
         let bad_signature = || Error::invalid_token("bad signature");
         match req.path.as_str() {
             VERIFY => {
@@ -84,6 +95,30 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
                         self.now(),
                     )
                     .await?;
+                }
+            }
+            VERIFY_DPOP => {
+                let (Some(proof), Some(htu)) = (body.proof.as_deref(), body.htu.as_deref()) else {
+                    return Err(Error::new(
+                        ErrorCode::ValidationError,
+                        "`proof` and `htu` are required",
+                    ));
+                };
+                for _ in 0..n {
+                    self.verify_uncached::<AccessClaims>(
+                        &tenant,
+                        std::hint::black_box(&token),
+                        self.now(),
+                    )
+                    .await?;
+                    let expect = dpop::Expect {
+                        htm: "POST",
+                        htu,
+                        now: self.now(),
+                        access_token: None,
+                        nonces: None,
+                    };
+                    dpop::verify_with(std::hint::black_box(proof), &expect, self.ed25519()).await?;
                 }
             }
             VERIFY_CACHED => {

@@ -794,7 +794,7 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
                 let proof = proof.ok_or_else(|| {
                     Error::new(ErrorCode::InvalidDpopProof, "the DPoP proof is missing")
                 })?;
-                let p = dpop::verify(
+                let p = dpop::verify_with(
                     proof,
                     &dpop::Expect {
                         htm,
@@ -803,7 +803,9 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
                         access_token: Some(token),
                         nonces: tenant.dpop_nonces.as_ref(),
                     },
-                )?;
+                    &self.ed25519,
+                )
+                .await?;
                 if p.jkt != cnf.jkt {
                     return Err(Error::new(
                         ErrorCode::InvalidDpopProof,

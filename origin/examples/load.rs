@@ -349,12 +349,13 @@ async fn bench_ratio(
     secs: u64,
     js: bool,
 ) {
-    use usso_edge::bench::{VERIFY, VERIFY_BARE, VERIFY_CACHED, VERIFY_STRICT};
+    use usso_edge::bench::{VERIFY, VERIFY_BARE, VERIFY_CACHED, VERIFY_DPOP, VERIFY_STRICT};
     let mut routes = vec![
         ("full", VERIFY),
         ("cached", VERIFY_CACHED),
         ("bare", VERIFY_BARE),
         ("verify_strict", VERIFY_STRICT),
+        ("full_with_dpop", VERIFY_DPOP),
     ];
     if js {
         routes.extend([
@@ -376,7 +377,32 @@ async fn bench_ratio(
         &usso_shared::encoding::b64url_decode(payload).expect("base64url payload"),
     )
     .expect("claims");
-    let body = json!({ "token": token, "jwks": jwks, "issuer": claims["iss"] });
+    // An Ed25519 DPoP proof for `POST` of the DPoP bench route (valid for 5 minutes).
+    let dpop_key = ed25519_dalek::SigningKey::from_bytes(&[77u8; 32]);
+    let htu = format!("{base}{VERIFY_DPOP}");
+    let b64 = |v: &[u8]| usso_shared::encoding::b64url_encode(v);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = json!({"typ": "dpop+jwt", "alg": "EdDSA",
+        "jwk": {"kty": "OKP", "crv": "Ed25519", "x": b64(dpop_key.verifying_key().as_bytes())}});
+    let proof_claims =
+        json!({"jti": format!("bench-{now}"), "htm": "POST", "htu": htu, "iat": now});
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(proof_claims.to_string().as_bytes())
+    );
+    let proof = {
+        use ed25519_dalek::Signer;
+        format!(
+            "{input}.{}",
+            b64(&dpop_key.sign(input.as_bytes()).to_bytes())
+        )
+    };
+    let body = json!({ "token": token, "jwks": jwks, "issuer": claims["iss"],
+                       "proof": proof, "htu": htu });
     let mut sums = vec![[0f64; 2]; routes.len()]; // per route: [n=1, n=K+1]
     let mut rounds = 0u32;
     let deadline = Instant::now() + Duration::from_secs(secs);

@@ -17,7 +17,7 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::encoding::{b64url_decode, b64url_encode};
+use crate::encoding::b64url_encode;
 
 /// The JWS `alg` names a client-held key may sign with.
 pub const ALGORITHMS: [&str; 3] = ["EdDSA", "Ed25519", "ES256"];
@@ -60,7 +60,7 @@ fn member<'a>(jwk: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
 
 fn coordinate(jwk: &Map<String, Value>, name: &str) -> Result<[u8; 32], KeyError> {
     member(jwk, name)
-        .and_then(b64url_decode)
+        .and_then(crate::encoding::b64url_decode_public)
         .and_then(|b| b.try_into().ok())
         .ok_or("a key coordinate is not 32 bytes of base64url")
 }
@@ -232,7 +232,7 @@ mod tests {
         refused(jwk.clone());
         jwk.as_object_mut().unwrap().remove("d");
         // A y that does not lie on the curve with that x.
-        let mut y = b64url_decode(jwk["y"].as_str().unwrap()).unwrap();
+        let mut y = crate::encoding::b64url_decode(jwk["y"].as_str().unwrap()).unwrap();
         y[31] ^= 1;
         jwk["y"] = json!(b64url_encode(&y));
         refused(jwk);

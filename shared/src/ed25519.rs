@@ -95,6 +95,29 @@ pub fn public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyRefusal> {
     VerifyingKey::from_bytes(bytes).map_err(|_| KeyRefusal::NotOnCurve)
 }
 
+/// Most keys [`public_key_remembered`] keeps (the map is cleared when full).
+const REMEMBERED_KEYS: usize = 1024;
+
+/// [`public_key`], remembering accepted keys (a pure function of the 32 bytes): DPoP clients
+/// present the same key with every proof, and decoding it (a square root) would otherwise cost
+/// as much as a third of a signature check in WASM.
+pub fn public_key_remembered(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyRefusal> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static KEYS: OnceLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(Default::default);
+    if let Some(k) = keys.lock().unwrap_or_else(|e| e.into_inner()).get(bytes) {
+        return Ok(*k);
+    }
+    let key = public_key(bytes)?;
+    let mut map = keys.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= REMEMBERED_KEYS {
+        map.clear();
+    }
+    map.insert(*bytes, key);
+    Ok(key)
+}
+
 /// The per-signature part of the rule, on bytes only: `S < L`, `R` canonically encoded and
 /// not of small order. (A canonical `R` that is not a curve point fails the equation.)
 #[inline]
@@ -189,6 +212,17 @@ mod tests {
         big[31] = 0x7f;
         assert_eq!(public_key(&big), Err(KeyRefusal::NonCanonical));
         assert_eq!(small_order_encodings().len(), 8);
+    }
+
+    #[test]
+    fn remembered_keys_answer_as_the_rule_does() {
+        let sk = SigningKey::from_bytes(&[11; 32]);
+        let bytes = sk.verifying_key().to_bytes();
+        assert_eq!(public_key_remembered(&bytes), public_key(&bytes));
+        assert_eq!(public_key_remembered(&bytes), public_key(&bytes));
+        for enc in small_order_encodings() {
+            assert_eq!(public_key_remembered(enc), Err(KeyRefusal::SmallOrder));
+        }
     }
 
     #[test]

@@ -72,6 +72,7 @@ fn token_routes() -> Router<CtxRef> {
         .route(usso_edge::bench::VERIFY_CACHED, post(edge))
         .route(usso_edge::bench::VERIFY_BARE, post(edge))
         .route(usso_edge::bench::VERIFY_STRICT, post(edge))
+        .route(usso_edge::bench::VERIFY_DPOP, post(edge))
         .route(usso_edge::bench::ED25519_VECTORS, post(edge))
         .route(paths::APIKEYS_VERIFY, post(verify_api_key))
         .route(paths::API_KEYS_VERIFY_ALIAS, post(verify_api_key))
