@@ -176,7 +176,7 @@ impl HotStore for SqliteHot {
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>> {
         let keys = keys.to_vec();
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 let mut stmt = c
                     .prepare_cached("SELECT v FROM kv WHERE k=?1")
                     .map_err(sql)?;
@@ -189,7 +189,7 @@ impl HotStore for SqliteHot {
 
     async fn session(&self, tenant_id: &str, session_id: &str) -> Result<Option<SessionRecord>> {
         let (t, s) = (tenant_id.to_owned(), session_id.to_owned());
-        self.db.call(move |c| read_session(c, &t, &s)).await
+        self.db.read(move |c| read_session(c, &t, &s)).await
     }
 
     async fn hit(&self, counter: &str, window_secs: i64, now: i64) -> Result<(u64, i64)> {
