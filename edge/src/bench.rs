@@ -23,7 +23,7 @@ use serde_json::json;
 use usso_shared::claims::AccessClaims;
 use usso_shared::clock::Clock;
 use usso_shared::encoding::hex_decode_vec as hex_decode;
-use usso_shared::token::{signing_parts, Ed25519Check, UnverifiedToken};
+use usso_shared::token::{Ed25519Check, UnverifiedToken};
 use usso_shared::{dpop, ed25519, Error, ErrorCode, Result};
 
 use crate::core::EdgeCore;
@@ -87,22 +87,18 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
         let token = body.token;
         let bad_signature = || Error::invalid_token("bad signature");
         match req.path.as_str() {
-            VERIFY => {
-                for _ in 0..n {
-                    self.verify_uncached::<AccessClaims>(
-                        &tenant,
-                        std::hint::black_box(&token),
-                        self.now(),
-                    )
-                    .await?;
-                }
-            }
-            VERIFY_DPOP => {
-                let (Some(proof), Some(htu)) = (body.proof.as_deref(), body.htu.as_deref()) else {
-                    return Err(Error::new(
-                        ErrorCode::ValidationError,
-                        "`proof` and `htu` are required",
-                    ));
+            VERIFY | VERIFY_DPOP => {
+                let proof = match req.path.as_str() {
+                    VERIFY => None,
+                    _ => match (body.proof.as_deref(), body.htu.as_deref()) {
+                        (Some(proof), Some(htu)) => Some((proof, htu)),
+                        _ => {
+                            return Err(Error::new(
+                                ErrorCode::ValidationError,
+                                "`proof` and `htu` are required",
+                            ))
+                        }
+                    },
                 };
                 for _ in 0..n {
                     self.verify_uncached::<AccessClaims>(
@@ -111,14 +107,17 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
                         self.now(),
                     )
                     .await?;
-                    let expect = dpop::Expect {
-                        htm: "POST",
-                        htu,
-                        now: self.now(),
-                        access_token: None,
-                        nonces: None,
-                    };
-                    dpop::verify_with(std::hint::black_box(proof), &expect, self.ed25519()).await?;
+                    if let Some((proof, htu)) = proof {
+                        let expect = dpop::Expect {
+                            htm: "POST",
+                            htu,
+                            now: self.now(),
+                            access_token: None,
+                            nonces: None,
+                        };
+                        dpop::verify_with(std::hint::black_box(proof), &expect, self.ed25519())
+                            .await?;
+                    }
                 }
             }
             VERIFY_CACHED => {
@@ -129,22 +128,20 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
                 }
             }
             _ => {
-                let kid = UnverifiedToken::parse(&token)?.kid().to_owned();
+                let parsed = UnverifiedToken::parse(&token)?;
                 let key = tenant
                     .ring
-                    .find(&kid, self.now())
+                    .find(parsed.kid(), self.now())
                     .ok_or_else(|| Error::invalid_token("unknown signing key"))?;
-                let (input, sig) = signing_parts(&token)
-                    .ok_or_else(|| Error::invalid_token("malformed token: bad signature"))?;
-                let raw = sig.to_bytes();
+                let (input, raw) = parsed.signed().ok_or_else(bad_signature)?;
+                let sig = usso_shared::ed25519_dalek::Signature::from_bytes(&raw);
                 for _ in 0..n {
                     let ok = if req.path == VERIFY_BARE {
                         self.ed25519()
-                            .check(key, std::hint::black_box(input.as_bytes()), &raw)
+                            .check(key, std::hint::black_box(input), &raw)
                             .await
                     } else {
-                        key.verify_strict(std::hint::black_box(input.as_bytes()), &sig)
-                            .is_ok()
+                        key.verify_strict(std::hint::black_box(input), &sig).is_ok()
                     };
                     if !ok {
                         return Err(bad_signature());

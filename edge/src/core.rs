@@ -98,11 +98,6 @@ pub struct EdgeConfig {
     pub tenant_header: bool,
     /// Entries of the verified-token memo ([`crate::verified`]); 0 turns it off.
     pub verified_cache_entries: usize,
-    /// Whether concurrent first loads of a tenant wait for one (single flight; on by default).
-    /// Waiting requests poll on the runtime's timer where the clock offers one
-    /// ([`Clock::pause`]: Workers and WASI HTTP 0.3 cannot wake one request's task from
-    /// another's), else the loading request wakes them.
-    pub single_flight: bool,
 }
 
 impl EdgeConfig {
@@ -117,7 +112,6 @@ impl EdgeConfig {
             bench_routes: false,
             tenant_header: true,
             verified_cache_entries: crate::verified::DEFAULT_ENTRIES,
-            single_flight: true,
         }
     }
 }
@@ -372,11 +366,10 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
 
     /// The first load of a tenant, once however many requests ask at the same time: the first
     /// loads, the others wait for it and take its result from the cache (or, if it failed,
-    /// try once themselves).
+    /// try once themselves). They wait on the runtime's timer where the clock offers one
+    /// ([`Clock::pause`]: Workers and WASI HTTP 0.3 cannot wake one request's task from
+    /// another's), else the loading request wakes them.
     async fn first_load(&self, tenant_id: &str) -> Result<Arc<TenantState>> {
-        if !self.config.single_flight {
-            return self.load_tenant(tenant_id).await;
-        }
         let leader = {
             let mut cache = self.write_cache();
             if let Some(t) = cache.tenants.get(tenant_id) {

@@ -128,7 +128,7 @@ impl VerifiedCache {
         verified: &Verified<T>,
         until: i64,
     ) {
-        if self.capacity == 0 || token.len() > BYTES_PER_ENTRY * 8 {
+        if self.capacity == 0 || token.len() > usso_shared::token::MAX_TOKEN_LEN {
             return;
         }
         self.remove(token);

@@ -77,6 +77,25 @@ fn small_order_encodings() -> &'static [[u8; 32]; 8] {
     SET.get_or_init(|| curve25519_dalek::constants::EIGHT_TORSION.map(|p| p.compress().to_bytes()))
 }
 
+/// Every `R` encoding refused besides `y ≥ p`: the eight small-order points, and the two of
+/// them with `x = 0` (the identity and the point of order 2, each its own negation) written
+/// with the sign bit set, a "negative zero" that decodes but is not canonical.
+fn refused_r_encodings() -> &'static [[u8; 32]; 10] {
+    static SET: OnceLock<[[u8; 32]; 10]> = OnceLock::new();
+    SET.get_or_init(|| {
+        let torsion = curve25519_dalek::constants::EIGHT_TORSION;
+        let mut all = [[0u8; 32]; 10];
+        all[..8].copy_from_slice(small_order_encodings());
+        let mut x_zero = torsion.iter().filter(|p| -**p == **p);
+        for slot in &mut all[8..] {
+            let mut e = x_zero.next().map_or([0; 32], |p| p.compress().to_bytes());
+            e[31] |= 0x80;
+            *slot = e;
+        }
+        all
+    })
+}
+
 /// The public key for 32 bytes, under the rule of the module docs.
 pub fn public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyRefusal> {
     if y_not_reduced(bytes) {
@@ -95,29 +114,6 @@ pub fn public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyRefusal> {
     VerifyingKey::from_bytes(bytes).map_err(|_| KeyRefusal::NotOnCurve)
 }
 
-/// Most keys [`public_key_remembered`] keeps (the map is cleared when full).
-const REMEMBERED_KEYS: usize = 1024;
-
-/// [`public_key`], remembering accepted keys (a pure function of the 32 bytes): DPoP clients
-/// present the same key with every proof, and decoding it (a square root) would otherwise cost
-/// as much as a third of a signature check in WASM.
-pub fn public_key_remembered(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyRefusal> {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    static KEYS: OnceLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
-    let keys = KEYS.get_or_init(Default::default);
-    if let Some(k) = keys.lock().unwrap_or_else(|e| e.into_inner()).get(bytes) {
-        return Ok(*k);
-    }
-    let key = public_key(bytes)?;
-    let mut map = keys.lock().unwrap_or_else(|e| e.into_inner());
-    if map.len() >= REMEMBERED_KEYS {
-        map.clear();
-    }
-    map.insert(*bytes, key);
-    Ok(key)
-}
-
 /// The per-signature part of the rule, on bytes only: `S < L`, `R` canonically encoded and
 /// not of small order. (A canonical `R` that is not a curve point fails the equation.)
 #[inline]
@@ -125,31 +121,7 @@ pub fn signature_shape_ok(sig: &[u8; 64]) -> bool {
     let (r, s) = sig.split_at(32);
     let r: &[u8; 32] = r.try_into().unwrap_or(&[0; 32]);
     let s: &[u8; 32] = s.try_into().unwrap_or(&L);
-    less_than(s, &L)
-        && !y_not_reduced(r)
-        && !negative_zero(r)
-        && !small_order_encodings().contains(r)
-}
-
-/// `x = 0` with the sign bit set: only `y = 1` and `y = p - 1` have `x = 0`.
-fn negative_zero(enc: &[u8; 32]) -> bool {
-    if enc[31] & 0x80 == 0 {
-        return false;
-    }
-    let mut y = *enc;
-    y[31] &= 0x7f;
-    let one = {
-        let mut b = [0u8; 32];
-        b[0] = 1;
-        b
-    };
-    let minus_one = {
-        let mut b = [0xffu8; 32];
-        b[0] = 0xec;
-        b[31] = 0x7f;
-        b
-    };
-    y == one || y == minus_one
+    less_than(s, &L) && !y_not_reduced(r) && !refused_r_encodings().contains(r)
 }
 
 /// The whole rule for a key that [`public_key`] accepted: the signature's shape, then the
@@ -215,17 +187,6 @@ mod tests {
     }
 
     #[test]
-    fn remembered_keys_answer_as_the_rule_does() {
-        let sk = SigningKey::from_bytes(&[11; 32]);
-        let bytes = sk.verifying_key().to_bytes();
-        assert_eq!(public_key_remembered(&bytes), public_key(&bytes));
-        assert_eq!(public_key_remembered(&bytes), public_key(&bytes));
-        for enc in small_order_encodings() {
-            assert_eq!(public_key_remembered(enc), Err(KeyRefusal::SmallOrder));
-        }
-    }
-
-    #[test]
     fn refuses_small_order_r() {
         for enc in small_order_encodings() {
             let mut sig = [0u8; 64];
@@ -236,5 +197,11 @@ mod tests {
         neg_zero[0] = 1;
         neg_zero[31] = 0x80;
         assert!(!signature_shape_ok(&neg_zero));
+        // y = p - 1 (the point of order 2) with the sign bit set.
+        let mut neg_zero2 = [0xffu8; 64];
+        neg_zero2[0] = 0xec;
+        neg_zero2[32..].fill(0);
+        assert!(!signature_shape_ok(&neg_zero2));
+        assert_eq!(refused_r_encodings().len(), 10);
     }
 }

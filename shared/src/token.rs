@@ -170,14 +170,6 @@ impl Validation {
     }
 }
 
-/// The signing input and the decoded signature of a compact JWS, nothing checked: what a bare
-/// `verify_strict` (the cost floor of any verifier, used as the benchmarks' baseline) takes.
-pub fn signing_parts(token: &str) -> Option<(&str, Signature)> {
-    let (input, sig) = token.rsplit_once('.')?;
-    let sig = crate::encoding::b64url_decode(sig)?;
-    Some((input, Signature::from_slice(&sig).ok()?))
-}
-
 /// A token that was parsed but not verified: nothing in it is trusted yet.
 #[derive(Debug)]
 pub struct UnverifiedToken<'a> {
@@ -483,27 +475,18 @@ fn top_level_times(json: &[u8]) -> Result<RawTimes> {
         fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
             f.write_str("a JSON object")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> core::result::Result<Top, A::Error> {
-            let mut keys: Vec<Cow<'de, str>> = Vec::new();
+        fn visit_map<A: MapAccess<'de>>(self, a: A) -> core::result::Result<Top, A::Error> {
             let mut times = RawTimes::default();
-            while let Some(key) = a.next_key::<Cow<'de, str>>()? {
-                if keys.contains(&key) {
-                    return Err(serde::de::Error::custom("duplicate key"));
-                }
-                let slot = match &*key {
-                    "exp" => Some(&mut times.exp),
-                    "nbf" => Some(&mut times.nbf),
-                    "iat" => Some(&mut times.iat),
-                    _ => None,
+            unique_entries(a, |key, a| {
+                let slot = match key {
+                    "exp" => &mut times.exp,
+                    "nbf" => &mut times.nbf,
+                    "iat" => &mut times.iat,
+                    _ => return a.next_value::<Unique>().map(drop),
                 };
-                match slot {
-                    Some(slot) => *slot = a.next_value::<Option<NumericDate>>()?.map(|t| t.0),
-                    None => {
-                        a.next_value::<Unique>()?;
-                    }
-                }
-                keys.push(key);
-            }
+                *slot = a.next_value::<Option<NumericDate>>()?.map(|t| t.0);
+                Ok(())
+            })?;
             Ok(Top(times))
         }
     }
@@ -591,17 +574,26 @@ impl<'de> Visitor<'de> for UniqueVisitor {
         while a.next_element::<Unique>()?.is_some() {}
         Ok(Unique)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> core::result::Result<Unique, A::Error> {
-        let mut keys: Vec<Cow<'de, str>> = Vec::new();
-        while let Some(key) = a.next_key::<Cow<'de, str>>()? {
-            if keys.contains(&key) {
-                return Err(serde::de::Error::custom("duplicate key"));
-            }
-            keys.push(key);
-            a.next_value::<Unique>()?;
-        }
+    fn visit_map<A: MapAccess<'de>>(self, a: A) -> core::result::Result<Unique, A::Error> {
+        unique_entries(a, |_, a| a.next_value::<Unique>().map(drop))?;
         Ok(Unique)
     }
+}
+
+/// Walks a JSON object, refusing a key seen before, and lets `value` read each entry's value.
+fn unique_entries<'de, A: MapAccess<'de>>(
+    mut a: A,
+    mut value: impl FnMut(&str, &mut A) -> core::result::Result<(), A::Error>,
+) -> core::result::Result<(), A::Error> {
+    let mut keys: Vec<Cow<'de, str>> = Vec::new();
+    while let Some(key) = a.next_key::<Cow<'de, str>>()? {
+        if keys.contains(&key) {
+            return Err(serde::de::Error::custom("duplicate key"));
+        }
+        value(&key, &mut a)?;
+        keys.push(key);
+    }
+    Ok(())
 }
 
 /// Whether `json` is one valid JSON value in which no object repeats a key (nesting bounded by

@@ -762,33 +762,42 @@ impl usso_edge::HotStore for Counting {
     }
 }
 
-#[tokio::test]
-async fn a_cold_core_loads_a_tenant_once_and_remembers_verified_tokens_while_their_key_lives() {
-    let w = world();
-    let pair = w.login();
+/// A fresh core over a counting copy of the world's published tenant.
+fn counting_core<C: Clock>(w: &World, clock: C) -> EdgeCore<Counting, C> {
     let inner = MemoryHotStore::new();
     publish(&inner, &w.cfg, &w.ring, &w.master, T0);
     let store = Counting {
         inner,
         reads: Default::default(),
     };
-    let core = EdgeCore::new(store, w.clock.clone(), EdgeConfig::new(w.master.clone()));
-    let verify = || {
-        Request::new(Method::Post, "/api/sso/v1/auth/verify-token")
-            .with_header("x-tenant-id", "org_default")
-            .with_json(&json!({"token": pair.access_token}))
-    };
-    let reqs: Vec<Request> = (0..5).map(|_| verify()).collect();
-    let (a, b, c, d, e) = tokio::join!(
+    EdgeCore::new(store, clock, EdgeConfig::new(w.master.clone()))
+}
+
+fn verify_request(token: &str) -> Request {
+    Request::new(Method::Post, "/api/sso/v1/auth/verify-token")
+        .with_header("x-tenant-id", "org_default")
+        .with_json(&json!({ "token": token }))
+}
+
+/// Four verify-token requests started together on a cold core; their statuses.
+async fn four_at_once<C: Clock>(core: &EdgeCore<Counting, C>, token: &str) -> [u16; 4] {
+    let reqs: Vec<Request> = (0..4).map(|_| verify_request(token)).collect();
+    let (a, b, c, d) = tokio::join!(
         core.handle(&reqs[0]),
         core.handle(&reqs[1]),
         core.handle(&reqs[2]),
         core.handle(&reqs[3]),
-        core.handle(&reqs[4]),
     );
-    for res in [a, b, c, d, e] {
-        assert_eq!(res.status, 200, "{:?}", res.body_json());
-    }
+    [a.status, b.status, c.status, d.status]
+}
+
+#[tokio::test]
+async fn a_cold_core_loads_a_tenant_once_and_remembers_verified_tokens_while_their_key_lives() {
+    let w = world();
+    let pair = w.login();
+    let core = counting_core(&w, w.clock.clone());
+    let verify = || verify_request(&pair.access_token);
+    assert_eq!(four_at_once(&core, &pair.access_token).await, [200; 4]);
     assert_eq!(
         core.store().reads.load(Ordering::SeqCst),
         1,
@@ -844,30 +853,8 @@ impl Clock for PausingClock {
 async fn waiting_requests_poll_on_the_runtime_timer_where_it_offers_one() {
     let w = world();
     let pair = w.login();
-    let inner = MemoryHotStore::new();
-    publish(&inner, &w.cfg, &w.ring, &w.master, T0);
-    let store = Counting {
-        inner,
-        reads: Default::default(),
-    };
-    let clock = PausingClock(w.clock.clone());
-    let core = EdgeCore::new(store, clock, EdgeConfig::new(w.master.clone()));
-    let reqs: Vec<Request> = (0..4)
-        .map(|_| {
-            Request::new(Method::Post, "/api/sso/v1/auth/verify-token")
-                .with_header("x-tenant-id", "org_default")
-                .with_json(&json!({"token": pair.access_token}))
-        })
-        .collect();
-    let (a, b, c, d) = tokio::join!(
-        core.handle(&reqs[0]),
-        core.handle(&reqs[1]),
-        core.handle(&reqs[2]),
-        core.handle(&reqs[3]),
-    );
-    for res in [a, b, c, d] {
-        assert_eq!(res.status, 200, "{:?}", res.body_json());
-    }
+    let core = counting_core(&w, PausingClock(w.clock.clone()));
+    assert_eq!(four_at_once(&core, &pair.access_token).await, [200; 4]);
     assert_eq!(
         core.store().reads.load(Ordering::SeqCst),
         1,
