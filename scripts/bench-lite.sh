@@ -1,24 +1,37 @@
 #!/usr/bin/env bash
 # The origin's own token routes against USSO Lite (the official SDK's `usso[fastapi,lite]`, as
 # its documentation mounts it: tests/lite/app.py under uvicorn), side by side in one run with
-# the same load generator (origin/examples/load.rs, `get:PATH` with a bearer token from each
-# service's own login):
+# the same load generator and a bearer token from each service's own login:
 #   - GET /api/sso/v1/me (origin) vs GET /users/me (Lite)
 #   - GET /.well-known/jwks.json on each
 # For each: requests per second (the load generator shares the machine) and requests per
 # second of the server's own CPU time (/proc/PID/stat utime+stime over the run), the figure
 # that does not depend on how much of the machine the load generator takes.
+# The load generator is `wrk` (Debian's package, installed on first use; its summary printed as
+# JSON by tests/lite/wrk-report.lua), which takes a small share of the two cores; BENCH_LOADGEN=load
+# uses the project's own generator instead (origin/examples/load.rs, `get:PATH`, reqwest-based,
+# which takes more of the machine: the figures before 2026-12-05 were made with it).
 # BENCH_SECS (default 5) per measurement, BENCH_CONC (8) connections. Installs Lite into
 # tests/.venv-lite from tests/lite/requirements.txt (pinned) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECS:-5}
 CONC=${BENCH_CONC:-8}
+LOADGEN=${BENCH_LOADGEN:-wrk}
+if [[ $LOADGEN == wrk ]] && ! command -v wrk >/dev/null; then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
 if [[ "$(tests/.venv-lite/bin/python -c 'from importlib.metadata import version; print(version("usso"))' 2>/dev/null)" != "0.33.5" ]]; then
   python3 -m venv tests/.venv-lite
   tests/.venv-lite/bin/pip install -q --disable-pip-version-check -r tests/lite/requirements.txt
 fi
-cargo build -q --release -p usso-origin --bin usso-origin --example load
+if [[ $LOADGEN == wrk ]]; then
+  cargo build -q --release -p usso-origin --bin usso-origin
+else
+  cargo build -q --release -p usso-origin --bin usso-origin --example load
+fi
 LOAD=target/release/examples/load
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 WORK=$(mktemp -d)
@@ -54,13 +67,18 @@ RESULTS=$WORK/results.jsonl
 run() { # service pid base bearer path
   local c0 c1
   c0=$(cpu "$2")
-  USSO_LOAD_BEARER=$4 "$LOAD" "$3" "get:$5" "$CONC" "$SECS" >"$WORK/row"
+  if [[ $LOADGEN == wrk ]]; then
+    wrk -t2 -c"$CONC" -d"${SECS}s" -H "Authorization: Bearer $4" -s tests/lite/wrk-report.lua \
+      "$3$5" | tail -n 1 >"$WORK/row"
+  else
+    USSO_LOAD_BEARER=$4 "$LOAD" "$3" "get:$5" "$CONC" "$SECS" >"$WORK/row"
+  fi
   c1=$(cpu "$2")
-  python3 - "$1" "$5" "$(( c1 - c0 ))" "$TICKS" "$WORK/row" >>"$RESULTS" <<'PY'
+  python3 - "$1" "$5" "$(( c1 - c0 ))" "$TICKS" "$WORK/row" "$LOADGEN" >>"$RESULTS" <<'PY'
 import json, sys
 service, path, ticks, hz, row = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 r = json.load(open(row))
-r.update(service=service, path=path, server_cpu_s=ticks / hz)
+r.update(service=service, path=path, server_cpu_s=ticks / hz, loadgen=sys.argv[6])
 print(json.dumps(r))
 PY
 }
@@ -75,7 +93,7 @@ python3 - "$RESULTS" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 for r in rows:
-    bad = {s: n for s, n in r["status_counts"].items() if s != "200"}
+    bad = {s: n for s, n in r["status_counts"].items() if s not in ("200", "2xx/3xx") and n}
     if bad:
         sys.exit(f"{r['service']} {r['path']}: non-200 answers {bad}")
 def agg(service, route):
@@ -85,6 +103,8 @@ def agg(service, route):
     cpu = sum(r["server_cpu_s"] for r in rs)
     p50 = sorted(r["latency_ms"]["p50"] for r in rs)[len(rs) // 2]
     return reqs / secs, reqs / cpu if cpu else float("inf"), p50
+print(f"Load generator: {rows[0]['loadgen']}, {len(rows) // 4} interleaved rounds per route and service.")
+print()
 print("| route | origin req/s | Lite req/s | ratio | origin req per server CPU-s | Lite req per server CPU-s | ratio | p50 origin / Lite (ms) |")
 print("|---|---|---|---|---|---|---|---|")
 for name, route in [("/me (origin /api/sso/v1/me, Lite /users/me)", "me"), ("JWKS", "jwks")]:

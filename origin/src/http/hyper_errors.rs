@@ -38,6 +38,10 @@ impl<S> JsonErrors<S> {
 /// The head hyper writes for a request it could not parse, rewritten with a JSON body; `None`
 /// for anything else.
 pub fn rewrite(buf: &[u8]) -> Option<Vec<u8>> {
+    // Every answer passes here: look at the status line before reading the whole write.
+    if !buf.starts_with(b"HTTP/1.1 4") {
+        return None;
+    }
     let text = std::str::from_utf8(buf).ok()?;
     let rest = text.strip_prefix("HTTP/1.1 ")?;
     let (code, detail) = match rest.get(..4)? {
