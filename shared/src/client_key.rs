@@ -11,6 +11,8 @@
 //!   key must not be of small order (`is_weak`), and its signatures are checked with
 //!   `verify_strict` (no malleable or small-order `R`);
 //! - ES256 signatures are the fixed 64-byte `r || s` of JWS (RFC 7518 §3.4), not DER;
+//! - accepted Ed25519 keys are remembered by their whole 32 bytes (a client signs every DPoP
+//!   proof with one key), never refused ones: the memo saves a decoding and changes no answer;
 //! - the RFC 7638 thumbprint is computed from the key's canonical encoding, so the same key
 //!   always yields the same binding (`cnf.jkt`) whatever spelling of base64url the client sent.
 
@@ -84,6 +86,29 @@ fn es256(k: &p256::ecdsa::VerifyingKey, signed: &[u8], signature: &[u8]) -> bool
     p256::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| k.verify(signed, &sig).is_ok())
 }
 
+/// Ed25519 client keys already accepted, by their bytes: a client signs every DPoP proof with
+/// the same key, and decoding one (a field exponentiation) is a sixth of a signature check.
+/// Direct-mapped and small; an entry is used only when all 32 bytes match, so a key chosen to
+/// collide costs its sender one decoding and changes no answer.
+static ED25519_KEYS: std::sync::Mutex<[Option<ed25519_dalek::VerifyingKey>; 64]> =
+    std::sync::Mutex::new([const { None }; 64]);
+
+/// [`crate::ed25519::public_key`], remembered for accepted keys.
+fn ed25519_key(x: &[u8; 32]) -> Result<ed25519_dalek::VerifyingKey, crate::ed25519::KeyRefusal> {
+    let slot = usize::from(x[0] & 63);
+    let remembered = |slots: &[Option<ed25519_dalek::VerifyingKey>; 64]| {
+        slots[slot].filter(|k| k.as_bytes() == x)
+    };
+    if let Some(k) = ED25519_KEYS.lock().ok().and_then(|s| remembered(&s)) {
+        return Ok(k);
+    }
+    let key = crate::ed25519::public_key(x)?;
+    if let Ok(mut slots) = ED25519_KEYS.lock() {
+        slots[slot] = Some(key);
+    }
+    Ok(key)
+}
+
 /// The base64url affine coordinates of a P-256 key.
 fn p256_coordinates(k: &p256::ecdsa::VerifyingKey) -> (String, String) {
     let point = k.to_encoded_point(false);
@@ -99,7 +124,7 @@ impl ClientKey {
             return Err("the JWK holds a private key; send the public key only");
         }
         match (member(jwk, "kty"), member(jwk, "crv")) {
-            (Some("OKP"), Some("Ed25519")) => crate::ed25519::public_key(&coordinate(jwk, "x")?)
+            (Some("OKP"), Some("Ed25519")) => ed25519_key(&coordinate(jwk, "x")?)
                 .map(Self::Ed25519)
                 .map_err(|why| why.describe()),
             (Some("EC"), Some("P-256")) => {
@@ -176,6 +201,43 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn remembered_ed25519_keys_never_change_an_answer() {
+        use ed25519_dalek::SigningKey;
+        // Keys whose encodings share a slot (same first byte modulo 64) but differ.
+        let key = |i: u16| {
+            SigningKey::from_bytes(
+                &[&i.to_le_bytes()[..], &[0; 30]]
+                    .concat()
+                    .try_into()
+                    .unwrap(),
+            )
+            .verifying_key()
+        };
+        let a = key(0);
+        let b = (1..1000)
+            .map(key)
+            .find(|k| k.as_bytes()[0] & 63 == a.as_bytes()[0] & 63)
+            .unwrap();
+        for _ in 0..2 {
+            assert_eq!(ed25519_key(a.as_bytes()), Ok(a));
+            assert_eq!(ed25519_key(b.as_bytes()), Ok(b));
+        }
+        // A small-order key and a negative zero in the slot of a remembered key: still refused.
+        let identity = curve25519_dalek::EdwardsPoint::default()
+            .compress()
+            .to_bytes();
+        let mut negative_zero = identity;
+        negative_zero[31] |= 0x80;
+        for refused in [identity, negative_zero] {
+            let mut twin = *a.as_bytes();
+            twin[0] = refused[0];
+            ed25519_key(&twin).ok();
+            assert!(ed25519_key(&refused).is_err());
+            assert!(ed25519_key(&refused).is_err());
+        }
     }
 
     #[test]

@@ -23,7 +23,6 @@
 
 use std::sync::OnceLock;
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 
 /// Why a public key is refused.
@@ -98,20 +97,18 @@ fn refused_r_encodings() -> &'static [[u8; 32]; 10] {
 
 /// The public key for 32 bytes, under the rule of the module docs.
 pub fn public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyRefusal> {
-    if y_not_reduced(bytes) {
+    // The two non-canonical encodings of curve points, on bytes: `y ≥ p`, and "negative
+    // zero" (`x = 0` with the sign bit set, which decodes but re-encodes differently). Checked
+    // on bytes so that a key costs one decompression and no re-encoding (each is a field
+    // exponentiation; DPoP proofs bring a new key with every request).
+    if y_not_reduced(bytes) || refused_r_encodings()[8..].contains(bytes) {
         return Err(KeyRefusal::NonCanonical);
     }
-    let point = CompressedEdwardsY(*bytes)
-        .decompress()
-        .ok_or(KeyRefusal::NotOnCurve)?;
-    // Negative zero: `x = 0` with the sign bit set decodes, but re-encodes differently.
-    if point.compress().to_bytes() != *bytes {
-        return Err(KeyRefusal::NonCanonical);
-    }
-    if point.is_small_order() {
+    let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyRefusal::NotOnCurve)?;
+    if key.is_weak() {
         return Err(KeyRefusal::SmallOrder);
     }
-    VerifyingKey::from_bytes(bytes).map_err(|_| KeyRefusal::NotOnCurve)
+    Ok(key)
 }
 
 /// The per-signature part of the rule, on bytes only: `S < L`, `R` canonically encoded and
