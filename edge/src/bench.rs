@@ -15,15 +15,17 @@
 //!   the proof for `POST htu`, its signature on the runtime's Ed25519), as a resource route
 //!   does for a bound token (the replay record, a hot-store write, excluded).
 //!
-//! [`ED25519_VECTORS`] takes `{"vectors": [{"pk", "msg", "sig"}]}` (hex) and answers
-//! `{"results": [bool]}`: the whole rule of [`usso_shared::ed25519`] with the runtime's equation.
+//! [`ED25519_VECTORS`] takes `{"vectors": [{"pk", "msg", "sig", "alg"?}]}` (hex) and answers
+//! `{"results": [bool]}`: for Ed25519 (the default) the whole rule of [`usso_shared::ed25519`]
+//! with the runtime's equation; for `"alg": "ES256"` (an uncompressed P-256 point, a JWS
+//! `r || s` signature) the runtime's ES256 check, as DPoP proofs get it.
 
 use serde::Deserialize;
 use serde_json::json;
 use usso_shared::claims::AccessClaims;
 use usso_shared::clock::Clock;
 use usso_shared::encoding::hex_decode_vec as hex_decode;
-use usso_shared::token::{Ed25519Check, UnverifiedToken};
+use usso_shared::token::{SignatureCheck, UnverifiedToken};
 use usso_shared::{dpop, ed25519, Error, ErrorCode, Result};
 
 use crate::core::EdgeCore;
@@ -56,7 +58,7 @@ pub const MAX_ITERATIONS: u32 = 10_000;
 /// The most vectors one request may carry.
 pub const MAX_VECTORS: usize = 2_000;
 
-impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
+impl<S: HotStore, C: Clock, V: SignatureCheck> EdgeCore<S, C, V> {
     pub(crate) async fn bench(&self, req: &Request) -> Result<Response> {
         if req.path == ED25519_VECTORS {
             return self.bench_vectors(req).await;
@@ -115,7 +117,7 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
                             access_token: None,
                             nonces: None,
                         };
-                        dpop::verify_with(std::hint::black_box(proof), &expect, self.ed25519())
+                        dpop::verify_with(std::hint::black_box(proof), &expect, self.signatures())
                             .await?;
                     }
                 }
@@ -137,8 +139,8 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
                 let sig = usso_shared::ed25519_dalek::Signature::from_bytes(&raw);
                 for _ in 0..n {
                     let ok = if req.path == VERIFY_BARE {
-                        self.ed25519()
-                            .check(key, std::hint::black_box(input), &raw)
+                        self.signatures()
+                            .ed25519(key, std::hint::black_box(input), &raw)
                             .await
                     } else {
                         key.verify_strict(std::hint::black_box(input), &sig).is_ok()
@@ -158,6 +160,8 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
             pk: String,
             msg: String,
             sig: String,
+            #[serde(default)]
+            alg: Option<String>,
         }
         #[derive(Deserialize)]
         struct Body {
@@ -178,11 +182,20 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
                 hex_decode(&v.msg).ok_or_else(bad)?,
                 hex_decode(&v.sig).ok_or_else(bad)?,
             );
+            if v.alg.as_deref() == Some("ES256") {
+                let key = usso_shared::p256::ecdsa::VerifyingKey::from_sec1_bytes(&pk);
+                let accepted = match (key, <[u8; 64]>::try_from(sig)) {
+                    (Ok(key), Ok(sig)) => self.signatures().es256(&key, &msg, &sig).await,
+                    _ => false,
+                };
+                results.push(accepted);
+                continue;
+            }
             let accepted = match (<[u8; 32]>::try_from(pk), <[u8; 64]>::try_from(sig)) {
                 (Ok(pk), Ok(sig)) => match ed25519::public_key(&pk) {
                     Ok(key) => {
                         ed25519::signature_shape_ok(&sig)
-                            && self.ed25519().check(&key, &msg, &sig).await
+                            && self.signatures().ed25519(&key, &msg, &sig).await
                     }
                     Err(_) => false,
                 },

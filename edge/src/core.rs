@@ -17,7 +17,9 @@ use usso_shared::keys::{KeyRing, PublishedKeySet};
 use usso_shared::paths;
 use usso_shared::rotation::{self, jti_hash, Outcome, SessionRecord, Successor, REASON_LOGOUT};
 use usso_shared::seal::SecretKey;
-use usso_shared::token::{Ed25519Check, PortableEd25519, UnverifiedToken, Validation, Verified};
+use usso_shared::token::{
+    PortableSignatures, SignatureCheck, UnverifiedToken, Validation, Verified,
+};
 use usso_shared::{dpop, encoding, random, Error, ErrorCode, Result};
 
 use crate::http::{Method, Request, Response};
@@ -178,13 +180,14 @@ const MAX_CACHED_DOMAINS: usize = 4096;
 /// How long an unknown tenant id is answered from memory before the store is asked again.
 const UNKNOWN_TENANT_TTL_SECS: i64 = 5;
 
-/// The edge core. See the module docs. `V` computes the Ed25519 equation of token
-/// verification: `ed25519-dalek` by default, the platform's own where it has one (WebCrypto on
-/// Workers); the rest of every check is the same code everywhere.
-pub struct EdgeCore<S, C, V = PortableEd25519> {
+/// The edge core. See the module docs. `V` computes the signature equations (Ed25519 for tokens
+/// and proofs, ES256 for proofs): the portable Rust arithmetic by default, the platform's own
+/// where it has one (node:crypto or WebCrypto on Workers); the rest of every check is the same
+/// code everywhere.
+pub struct EdgeCore<S, C, V = PortableSignatures> {
     store: S,
     clock: C,
-    ed25519: V,
+    signatures: V,
     config: EdgeConfig,
     cache: RwLock<Cache>,
     verified: Mutex<VerifiedCache>,
@@ -193,17 +196,17 @@ pub struct EdgeCore<S, C, V = PortableEd25519> {
 impl<S: HotStore, C: Clock> EdgeCore<S, C> {
     /// A core over a hot store and a clock, verifying with `ed25519-dalek`.
     pub fn new(store: S, clock: C, config: EdgeConfig) -> Self {
-        Self::with_ed25519(store, clock, PortableEd25519, config)
+        Self::with_signatures(store, clock, PortableSignatures, config)
     }
 }
 
-impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
-    /// A core over a hot store, a clock and an Ed25519 implementation.
-    pub fn with_ed25519(store: S, clock: C, ed25519: V, config: EdgeConfig) -> Self {
+impl<S: HotStore, C: Clock, V: SignatureCheck> EdgeCore<S, C, V> {
+    /// A core over a hot store, a clock and an implementation of the signature equations.
+    pub fn with_signatures(store: S, clock: C, signatures: V, config: EdgeConfig) -> Self {
         Self {
             store,
             clock,
-            ed25519,
+            signatures,
             verified: Mutex::new(VerifiedCache::new(config.verified_cache_entries)),
             config,
             cache: RwLock::new(Cache::default()),
@@ -572,9 +575,9 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
         self.memo().len()
     }
 
-    /// The platform's Ed25519 equation.
-    pub(crate) fn ed25519(&self) -> &V {
-        &self.ed25519
+    /// The platform's signature equations.
+    pub(crate) fn signatures(&self) -> &V {
+        &self.signatures
     }
 
     /// [`Self::verify`] without the memo.
@@ -587,7 +590,7 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
         let parsed = UnverifiedToken::parse(token)?;
         if let Some(key) = tenant.ring.find(parsed.kid(), now) {
             return parsed
-                .verify_with_check(&self.ed25519, key, &tenant.rules, now)
+                .verify_with_check(&self.signatures, key, &tenant.rules, now)
                 .await;
         }
         let last = self
@@ -605,7 +608,7 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
             .find(parsed.kid(), now)
             .ok_or_else(|| Error::invalid_token("unknown signing key"))?;
         parsed
-            .verify_with_check(&self.ed25519, key, &fresh.rules, now)
+            .verify_with_check(&self.signatures, key, &fresh.rules, now)
             .await
     }
 
@@ -796,7 +799,7 @@ impl<S: HotStore, C: Clock, V: Ed25519Check> EdgeCore<S, C, V> {
                         access_token: Some(token),
                         nonces: tenant.dpop_nonces.as_ref(),
                     },
-                    &self.ed25519,
+                    &self.signatures,
                 )
                 .await?;
                 if p.jkt != cnf.jkt {

@@ -6,7 +6,7 @@
 
 use usso_shared::clock::Clock;
 use usso_shared::seal::SecretKey;
-use usso_shared::token::{Ed25519Check, PortableEd25519};
+use usso_shared::token::{PortableSignatures, SignatureCheck};
 use usso_shared::transport::HttpTransport;
 use usso_shared::upstash::Upstash;
 use usso_shared::{Error, ErrorCode, Result};
@@ -158,17 +158,17 @@ impl EdgeSettings {
         transport: T,
         clock: C,
     ) -> EdgeCore<UpstashHotStore<T>, C> {
-        self.upstash_core_with(transport, clock, PortableEd25519)
+        self.upstash_core_with(transport, clock, PortableSignatures)
     }
 
     /// [`Self::upstash_core`] with the platform's own Ed25519 (WebCrypto on Workers).
-    pub fn upstash_core_with<T: HttpTransport, C: Clock, V: Ed25519Check>(
+    pub fn upstash_core_with<T: HttpTransport, C: Clock, V: SignatureCheck>(
         self,
         transport: T,
         clock: C,
         ed25519: V,
     ) -> EdgeCore<UpstashHotStore<T>, C, V> {
-        EdgeCore::with_ed25519(
+        EdgeCore::with_signatures(
             UpstashHotStore::new(Upstash::new(&self.redis_url, &self.redis_token, transport)),
             clock,
             ed25519,

@@ -69,7 +69,7 @@ fn coordinate(jwk: &Map<String, Value>, name: &str) -> Result<[u8; 32], KeyError
 
 /// An ES256 check natively: ring's P-256 (the same answers, measured faster).
 #[cfg(feature = "native")]
-fn es256(k: &p256::ecdsa::VerifyingKey, signed: &[u8], signature: &[u8]) -> bool {
+pub fn es256(k: &p256::ecdsa::VerifyingKey, signed: &[u8], signature: &[u8]) -> bool {
     let point = k.to_encoded_point(false);
     ring::signature::UnparsedPublicKey::new(
         &ring::signature::ECDSA_P256_SHA256_FIXED,
@@ -81,7 +81,7 @@ fn es256(k: &p256::ecdsa::VerifyingKey, signed: &[u8], signature: &[u8]) -> bool
 
 /// An ES256 check in WASM: the portable p256 arithmetic.
 #[cfg(not(feature = "native"))]
-fn es256(k: &p256::ecdsa::VerifyingKey, signed: &[u8], signature: &[u8]) -> bool {
+pub fn es256(k: &p256::ecdsa::VerifyingKey, signed: &[u8], signature: &[u8]) -> bool {
     use p256::ecdsa::signature::Verifier;
     p256::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| k.verify(signed, &sig).is_ok())
 }

@@ -229,9 +229,9 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof> {
     check_claims(s, expect)
 }
 
-/// [`verify`], with an Ed25519 proof's equation computed by `check` (the platform's Ed25519 at
-/// the edge, under the same rule; ES256 proofs are checked as [`verify`] does).
-pub async fn verify_with<V: crate::token::Ed25519Check>(
+/// [`verify`], with the proof's signature equation computed by `check` (the platform's Ed25519
+/// and P-256 at the edge; Ed25519 under the same rule).
+pub async fn verify_with<V: crate::token::SignatureCheck>(
     proof: &str,
     expect: &Expect<'_>,
     check: &V,
@@ -241,11 +241,16 @@ pub async fn verify_with<V: crate::token::Ed25519Check>(
         (ClientKey::Ed25519(k), ClientAlg::Ed25519) => match <[u8; 64]>::try_from(&s.sig[..]) {
             Ok(sig) => {
                 crate::ed25519::signature_shape_ok(&sig)
-                    && check.check(k, s.signed.as_bytes(), &sig).await
+                    && check.ed25519(k, s.signed.as_bytes(), &sig).await
             }
             Err(_) => false,
         },
-        _ => s.key.verify(s.alg, s.signed.as_bytes(), &s.sig),
+        (ClientKey::P256(k), ClientAlg::Es256) => match <[u8; 64]>::try_from(&s.sig[..]) {
+            Ok(sig) => check.es256(k, s.signed.as_bytes(), &sig).await,
+            Err(_) => false,
+        },
+        // The header's algorithm is not the key's: refused.
+        _ => false,
     };
     if !ok {
         return Err(bad("DPoP signature does not verify"));

@@ -30,6 +30,8 @@ pub mod token;
 pub mod transport;
 pub mod upstash;
 
-/// The Ed25519 crate of [`token`], for adapters that implement [`token::Ed25519Check`].
+/// The Ed25519 crate of [`token`], for adapters that implement [`token::SignatureCheck`].
 pub use ed25519_dalek;
 pub use error::{Error, ErrorCode, Result};
+/// The P-256 crate of [`client_key`], for adapters that implement [`token::SignatureCheck`].
+pub use p256;

@@ -4,7 +4,7 @@
 //! [`UnverifiedToken`] (parsed, nothing trusted), and only its `verify*` methods yield a
 //! [`Verified`] token, after the signature (the one rule of [`crate::ed25519`]) and every claim
 //! rule passed. The signature arithmetic may run on the platform's own Ed25519
-//! ([`Ed25519Check`], WebCrypto on Workers); the byte-level half of the rule and every claim
+//! ([`SignatureCheck`], WebCrypto on Workers); the byte-level half of the rule and every claim
 //! rule always run here.
 //!
 //! The algorithm is fixed: [`EdDsa`] accepts nothing but `"alg":"EdDSA"` and the key is chosen by
@@ -184,27 +184,40 @@ pub struct UnverifiedToken<'a> {
     sig: Option<[u8; 64]>,
 }
 
-/// Where the Ed25519 equation of a verify is computed: [`PortableEd25519`] (`ed25519-dalek`)
-/// natively and on WASI, the platform's WebCrypto on Workers. Whatever the implementation, the
-/// caller has already applied [`crate::ed25519::signature_shape_ok`] and the key passed
-/// [`crate::ed25519::public_key`], so every implementation of the cofactorless equation gives
-/// the same answer.
-pub trait Ed25519Check {
-    /// Whether `sig` over `message` verifies under `key`.
-    fn check(
+/// Where the signature equations are computed: [`PortableSignatures`] (`ed25519-dalek`, and
+/// ring's or the `p256` crate's P-256) natively and on WASI, the platform's own (node:crypto or
+/// WebCrypto) on Workers.
+pub trait SignatureCheck {
+    /// Whether the Ed25519 `sig` over `message` verifies under `key`. The caller has already
+    /// applied [`crate::ed25519::signature_shape_ok`] and the key passed
+    /// [`crate::ed25519::public_key`], so every implementation of the cofactorless equation
+    /// gives the same answer.
+    fn ed25519(
         &self,
         key: &VerifyingKey,
         message: &[u8],
         sig: &[u8; 64],
     ) -> impl core::future::Future<Output = bool> + crate::transport::MaybeSend;
+
+    /// Whether the ES256 `sig` (JWS `r || s`) over `message` verifies under the P-256 `key` (a
+    /// point already checked to lie on the curve). ECDSA verification has one meaning: every
+    /// implementation gives the same answer, the portable one by default.
+    fn es256(
+        &self,
+        key: &p256::ecdsa::VerifyingKey,
+        message: &[u8],
+        sig: &[u8; 64],
+    ) -> impl core::future::Future<Output = bool> + crate::transport::MaybeSend {
+        core::future::ready(crate::client_key::es256(key, message, sig))
+    }
 }
 
-/// [`Ed25519Check`] with `ed25519-dalek`, no I/O.
+/// [`SignatureCheck`] with the portable arithmetic, no I/O.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PortableEd25519;
+pub struct PortableSignatures;
 
-impl Ed25519Check for PortableEd25519 {
-    async fn check(&self, key: &VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
+impl SignatureCheck for PortableSignatures {
+    async fn ed25519(&self, key: &VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
         crate::ed25519::verify(key, message, sig)
     }
 }
@@ -316,7 +329,7 @@ impl<'a> UnverifiedToken<'a> {
 
     /// Like [`Self::verify_with_key`], with the equation computed by `check` (the platform's
     /// Ed25519); the byte-level checks of the signature and the claim rules run here.
-    pub async fn verify_with_check<C: TokenClaims, V: Ed25519Check>(
+    pub async fn verify_with_check<C: TokenClaims, V: SignatureCheck>(
         &self,
         check: &V,
         key: &VerifyingKey,
@@ -324,7 +337,7 @@ impl<'a> UnverifiedToken<'a> {
         now: i64,
     ) -> Result<Verified<C>> {
         let (input, sig) = self.signed().ok_or_else(bad_signature)?;
-        if !crate::ed25519::signature_shape_ok(&sig) || !check.check(key, input, &sig).await {
+        if !crate::ed25519::signature_shape_ok(&sig) || !check.ed25519(key, input, &sig).await {
             return Err(bad_signature());
         }
         self.accept(rules, now)

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use usso_shared::ed25519_dalek::VerifyingKey;
-use usso_shared::token::Ed25519Check;
+use usso_shared::token::SignatureCheck;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -96,6 +96,60 @@ extern "C" {
     ) -> Result<bool, JsValue>;
 }
 
+/// The SubjectPublicKeyInfo DER of a P-256 key, before its 64 bytes `x || y` (RFC 5480: the
+/// `id-ecPublicKey` and `prime256v1` object identifiers, then the uncompressed point's bit string).
+const P256_SPKI_PREFIX: [u8; 27] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+];
+
+/// An ES256 signature (`r || s`, JWS) as the DER `ECDSA-Sig-Value` node:crypto's `verify` reads
+/// (workerd's `verify` takes a `KeyObject` only without `dsaEncoding`): two minimal positive
+/// INTEGERs in a SEQUENCE.
+fn es256_der(sig: &[u8; 64]) -> Vec<u8> {
+    let integer = |half: &[u8]| {
+        let digits = match half.iter().position(|&b| b != 0) {
+            Some(first) => &half[first..],
+            None => &half[31..],
+        };
+        let mut out = vec![0x02];
+        if digits[0] & 0x80 != 0 {
+            out.push(digits.len() as u8 + 1);
+            out.push(0);
+        } else {
+            out.push(digits.len() as u8);
+        }
+        out.extend_from_slice(digits);
+        out
+    };
+    let (r, s) = (integer(&sig[..32]), integer(&sig[32..]));
+    let mut der = vec![0x30, (r.len() + s.len()) as u8];
+    der.extend(r);
+    der.extend(s);
+    der
+}
+
+/// JavaScript values made once per isolate (a string or an object literal would be re-made on
+/// every call).
+struct Constants {
+    /// `{name: "Ed25519"}` (WebCrypto's verify).
+    ed25519: js_sys::Object,
+    /// `{name: "ECDSA", hash: "SHA-256"}` (WebCrypto's verify).
+    ecdsa_verify: js_sys::Object,
+    /// `{name: "ECDSA", namedCurve: "P-256"}` (WebCrypto's import).
+    ecdsa_import: js_sys::Object,
+    /// `"sha256"` (node:crypto's verify).
+    sha256: JsValue,
+}
+
+fn object(members: &[(&str, &str)]) -> js_sys::Object {
+    let o = js_sys::Object::new();
+    for (name, value) in members {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(name), &JsValue::from_str(value));
+    }
+    o
+}
+
 /// Which native Ed25519 the isolate offers.
 enum Native {
     /// `node:crypto`'s one-shot `verify`: synchronous, no promise per check.
@@ -106,18 +160,20 @@ enum Native {
     None,
 }
 
-/// Ed25519 on the platform's own implementation (BoringSSL in workerd), several times faster than
-/// the same arithmetic in WASM: `node:crypto`'s synchronous `verify` where the Worker runs with
-/// `nodejs_compat` (wrangler.toml sets it), else WebCrypto. Each public key is imported once per
-/// isolate and kept (a `KeyObject` or a `CryptoKey`). Where the platform has no Ed25519 (an
-/// import fails), the portable `ed25519-dalek` equation answers instead, so the result never
-/// depends on the platform.
+/// Ed25519 and ES256 on the platform's own implementation (BoringSSL in workerd), several times
+/// faster than the same arithmetic in WASM: `node:crypto`'s synchronous `verify` where the Worker
+/// runs with `nodejs_compat` (wrangler.toml sets it), else WebCrypto. Each public key is
+/// imported once per isolate and kept (a `KeyObject` or a `CryptoKey`). Where the platform
+/// cannot import a key or check a signature, the portable equation answers instead, so the
+/// result never depends on the platform.
 #[derive(Default)]
-pub struct PlatformEd25519 {
+pub struct PlatformSignatures {
     native: OnceCell<Native>,
-    /// `{name: "Ed25519"}`, made once (a string would be re-decoded on every call).
-    algorithm: OnceCell<js_sys::Object>,
+    constants: OnceCell<Constants>,
+    /// Ed25519 keys by their encoding.
     keys: RefCell<HashMap<[u8; 32], JsValue>>,
+    /// P-256 keys by their uncompressed point.
+    p256_keys: RefCell<HashMap<[u8; 65], JsValue>>,
 }
 
 fn get(target: &JsValue, name: &str) -> Option<JsValue> {
@@ -126,7 +182,7 @@ fn get(target: &JsValue, name: &str) -> Option<JsValue> {
         .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
-impl PlatformEd25519 {
+impl PlatformSignatures {
     fn native(&self) -> &Native {
         self.native.get_or_init(|| {
             let global: JsValue = js_sys::global().into();
@@ -150,21 +206,17 @@ impl PlatformEd25519 {
         })
     }
 
-    fn algorithm(&self) -> &js_sys::Object {
-        self.algorithm.get_or_init(|| {
-            let o = js_sys::Object::new();
-            let name = JsValue::from_str("Ed25519");
-            let _ = js_sys::Reflect::set(&o, &JsValue::from_str("name"), &name);
-            o
+    fn constants(&self) -> &Constants {
+        self.constants.get_or_init(|| Constants {
+            ed25519: object(&[("name", "Ed25519")]),
+            ecdsa_verify: object(&[("name", "ECDSA"), ("hash", "SHA-256")]),
+            ecdsa_import: object(&[("name", "ECDSA"), ("namedCurve", "P-256")]),
+            sha256: JsValue::from_str("sha256"),
         })
     }
 
     fn remember(&self, bytes: [u8; 32], key: JsValue) {
-        let mut keys = self.keys.borrow_mut();
-        if keys.len() >= MAX_IMPORTED_KEYS {
-            keys.clear();
-        }
-        keys.insert(bytes, key);
+        remember(&mut self.keys.borrow_mut(), bytes, key);
     }
 
     /// Imports a public key once as a `KeyObject` (nothing to do when it is already imported).
@@ -206,8 +258,109 @@ impl PlatformEd25519 {
     }
 }
 
-impl Ed25519Check for PlatformEd25519 {
-    async fn check(&self, key: &VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
+/// Keeps an imported key; a full map is cleared first (a flood of keys cannot grow it).
+fn remember<K: std::hash::Hash + Eq>(keys: &mut HashMap<K, JsValue>, k: K, imported: JsValue) {
+    if keys.len() >= MAX_IMPORTED_KEYS {
+        keys.clear();
+    }
+    keys.insert(k, imported);
+}
+
+impl PlatformSignatures {
+    /// Imports a P-256 key once as a node:crypto `KeyObject`.
+    fn import_p256_node(&self, node: &NodeCrypto, point: &[u8; 65]) -> Option<()> {
+        if self.p256_keys.borrow().contains_key(point) {
+            return Some(());
+        }
+        let mut der = P256_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(&point[1..]);
+        let options = js_sys::Object::new();
+        for (name, value) in [
+            ("key", JsValue::from(js_sys::Uint8Array::from(&der[..]))),
+            ("format", JsValue::from_str("der")),
+            ("type", JsValue::from_str("spki")),
+        ] {
+            js_sys::Reflect::set(&options, &JsValue::from_str(name), &value).ok()?;
+        }
+        let imported = node.create_public_key(&options).ok()?;
+        remember(&mut self.p256_keys.borrow_mut(), *point, imported);
+        Some(())
+    }
+
+    /// Imports a P-256 key once as a WebCrypto `CryptoKey` (the raw uncompressed point).
+    async fn import_p256_subtle(
+        &self,
+        subtle: &web_sys::SubtleCrypto,
+        point: &[u8; 65],
+    ) -> Option<()> {
+        if self.p256_keys.borrow().contains_key(point) {
+            return Some(());
+        }
+        let raw = js_sys::Uint8Array::from(&point[..]);
+        let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
+        let promise = subtle
+            .import_key_with_object("raw", &raw, &self.constants().ecdsa_import, false, &usages)
+            .ok()?;
+        let imported: web_sys::CryptoKey = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+        remember(&mut self.p256_keys.borrow_mut(), *point, imported.into());
+        Some(())
+    }
+}
+
+impl SignatureCheck for PlatformSignatures {
+    async fn es256(
+        &self,
+        key: &usso_shared::p256::ecdsa::VerifyingKey,
+        message: &[u8],
+        sig: &[u8; 64],
+    ) -> bool {
+        let portable = || usso_shared::client_key::es256(key, message, sig);
+        let Ok(point) = <[u8; 65]>::try_from(key.to_encoded_point(false).as_bytes()) else {
+            return portable();
+        };
+        match self.native() {
+            Native::Node(node) => {
+                if self.import_p256_node(node, &point).is_none() {
+                    return portable();
+                }
+                let keys = self.p256_keys.borrow();
+                let Some(imported) = keys.get(&point) else {
+                    return portable();
+                };
+                // A platform that cannot answer (it throws) leaves the answer to the portable
+                // arithmetic: never a refusal the other runtimes would not give.
+                node.verify(&self.constants().sha256, message, imported, &es256_der(sig))
+                    .unwrap_or_else(|_| portable())
+            }
+            Native::Subtle(subtle) => {
+                if self.import_p256_subtle(subtle, &point).await.is_none() {
+                    return portable();
+                }
+                let promise = {
+                    let keys = self.p256_keys.borrow();
+                    let Some(imported) = keys.get(&point) else {
+                        return portable();
+                    };
+                    subtle.verify_with_object_and_u8_array_and_u8_array(
+                        &self.constants().ecdsa_verify,
+                        imported.unchecked_ref(),
+                        sig,
+                        message,
+                    )
+                };
+                match promise {
+                    Ok(promise) => match JsFuture::from(promise).await {
+                        Ok(v) => v.as_bool() == Some(true),
+                        Err(_) => portable(),
+                    },
+                    Err(_) => portable(),
+                }
+            }
+            Native::None => portable(),
+        }
+    }
+
+    async fn ed25519(&self, key: &VerifyingKey, message: &[u8], sig: &[u8; 64]) -> bool {
         let portable = || usso_shared::ed25519::verify(key, message, sig);
         match self.native() {
             Native::Node(node) => {
@@ -233,7 +386,7 @@ impl Ed25519Check for PlatformEd25519 {
                         return portable();
                     };
                     subtle.verify_with_object_and_u8_array_and_u8_array(
-                        self.algorithm(),
+                        &self.constants().ed25519,
                         imported.unchecked_ref(),
                         sig,
                         message,
@@ -251,7 +404,7 @@ impl Ed25519Check for PlatformEd25519 {
     }
 }
 
-type Core = EdgeCore<UpstashHotStore<WorkerFetch>, WorkerClock, PlatformEd25519>;
+type Core = EdgeCore<UpstashHotStore<WorkerFetch>, WorkerClock, PlatformSignatures>;
 
 thread_local! {
     /// One core per isolate: the key cache lives as long as the isolate.
@@ -271,8 +424,11 @@ fn core(env: &Env) -> Result<Rc<Core>, Error> {
         return Ok(c);
     }
     let settings = EdgeSettings::from_lookup(|name| lookup(env, name))?;
-    let core =
-        Rc::new(settings.upstash_core_with(WorkerFetch, WorkerClock, PlatformEd25519::default()));
+    let core = Rc::new(settings.upstash_core_with(
+        WorkerFetch,
+        WorkerClock,
+        PlatformSignatures::default(),
+    ));
     CORE.with(|c| {
         let _ = c.set(core.clone());
     });

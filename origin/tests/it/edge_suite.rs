@@ -100,6 +100,50 @@ impl Stack {
             .to_owned()
     }
 
+    /// An administrator (made with the CLI, origin stopped) and a confidential OAuth client of
+    /// the default tenant allowed `client_credentials`: `(client_id, client_secret)`.
+    async fn oauth_client(&mut self) -> (String, String) {
+        self.origin.take().unwrap().stop();
+        let mut envs = self.envs();
+        envs.push(("USSO_NEW_PASSWORD", "edge admin password 1"));
+        admin(
+            &self.data,
+            &[
+                "user",
+                "create",
+                "edge-admin@example.com",
+                "--role",
+                "admin",
+            ],
+            &envs,
+        );
+        self.start_origin();
+        let login = self
+            .post(
+                self.origin("/api/sso/v1/auth/login"),
+                &json!({"identifier": "edge-admin@example.com", "secret": "edge admin password 1"}),
+            )
+            .await;
+        assert_eq!(login.0, 200, "{}", login.1);
+        let r = self
+            .client
+            .post(self.origin(usso_shared::paths::OAUTH_CLIENTS))
+            .bearer_auth(login.1["access_token"].as_str().unwrap())
+            .json(
+                &json!({"name": "Edge API client", "grant_types": ["client_credentials"],
+                "scopes": ["read:usso/users"]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let client: Value = r.json().await.unwrap();
+        (
+            client["client_id"].as_str().unwrap().to_owned(),
+            client["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
     async fn post(&self, url: String, body: &Value) -> (StatusCode, Value) {
         let r = self.client.post(url).json(body).send().await.unwrap();
         let status = r.status();
@@ -125,6 +169,149 @@ fn start_edges_with(stack: &Stack, extra: &[(&'static str, &str)]) -> (EdgeProce
     vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     (workerd(&vars), wasmtime_serve(&vars))
+}
+
+/// A DPoP key of a client (RFC 9449): Ed25519 or P-256, the two the provider accepts.
+enum DpopKey {
+    Ed25519(ed25519_dalek::SigningKey),
+    P256(p256::ecdsa::SigningKey),
+}
+
+impl DpopKey {
+    fn ed25519(seed: u8) -> Self {
+        Self::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+    }
+
+    fn p256(seed: u8) -> Self {
+        Self::P256(p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap())
+    }
+
+    /// A proof for `htm` `htu` (with `ath` when it comes with an access token), fresh `jti`.
+    fn proof(&self, htm: &str, htu: &str, token: Option<&str>) -> String {
+        use usso_shared::encoding::b64url_encode as b64;
+        static JTI: AtomicUsize = AtomicUsize::new(0);
+        let (alg, jwk) = match self {
+            Self::Ed25519(k) => (
+                "EdDSA",
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(k.verifying_key().as_bytes())}),
+            ),
+            Self::P256(k) => {
+                let point = k.verifying_key().to_encoded_point(false);
+                (
+                    "ES256",
+                    json!({"kty": "EC", "crv": "P-256", "x": b64(point.x().unwrap()),
+                        "y": b64(point.y().unwrap())}),
+                )
+            }
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut claims = json!({"jti": format!("edge-{}", JTI.fetch_add(1, Ordering::Relaxed)),
+            "htm": htm, "htu": htu, "iat": now});
+        if let Some(t) = token {
+            claims["ath"] = json!(usso_shared::dpop::access_token_hash(t));
+        }
+        let header = json!({"typ": "dpop+jwt", "alg": alg, "jwk": jwk});
+        let signed = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let sig = match self {
+            Self::Ed25519(k) => ed25519_dalek::Signer::sign(k, signed.as_bytes())
+                .to_bytes()
+                .to_vec(),
+            Self::P256(k) => {
+                let s: p256::ecdsa::Signature =
+                    p256::ecdsa::signature::Signer::sign(k, signed.as_bytes());
+                s.to_bytes().to_vec()
+            }
+        };
+        format!("{signed}.{}", b64(&sig))
+    }
+}
+
+/// DPoP-bound tokens (RFC 9449) checked at the deployment at `edge`: a token bound to an Ed25519
+/// key and one bound to a P-256 key (ES256, what openid-client and oauth4webapi make), each
+/// accepted with a fresh proof of its own key for the request, and refused with a replayed
+/// proof, another key's proof, a proof for another URL, or a proof whose signature was changed.
+/// On Workers both signatures are checked by the platform (node:crypto), on Spin by the portable
+/// arithmetic, natively by ed25519-dalek and ring.
+async fn dpop_bound(stack: &Stack, edge: &str, who: &str, client: &(String, String)) {
+    let verify_url = format!("{edge}{}", usso_shared::paths::VERIFY_TOKEN);
+    // The token endpoint as discovery names it (the issuer's URL), as a client finds it.
+    let discovery: Value = stack
+        .client
+        .get(stack.origin("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token_url = discovery["token_endpoint"].as_str().unwrap().to_owned();
+    let resource = "https://api.example.com/photos?page=2";
+    for (key, other) in [
+        (DpopKey::ed25519(7), DpopKey::p256(9)),
+        (DpopKey::p256(8), DpopKey::ed25519(6)),
+    ] {
+        let alg = match key {
+            DpopKey::Ed25519(_) => "EdDSA",
+            DpopKey::P256(_) => "ES256",
+        };
+        let r = stack
+            .client
+            .post(&token_url)
+            .basic_auth(&client.0, Some(&client.1))
+            .header("dpop", key.proof("POST", &token_url, None))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "read:usso/users"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let grant: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{who} {alg}: {grant}");
+        assert_eq!(grant["token_type"], "DPoP", "{who} {alg}");
+        let token = grant["access_token"].as_str().unwrap();
+        assert!(claims_of(token)["cnf"]["jkt"].is_string(), "{who} {alg}");
+        let check = |proof: String| {
+            let body = json!({"token": token, "dpop": proof, "htm": "GET", "htu": resource});
+            let url = verify_url.clone();
+            async move { stack.post(url, &body).await }
+        };
+        let good = key.proof("GET", resource, Some(token));
+        let ok = check(good.clone()).await;
+        assert_eq!(ok.0, 200, "{who} {alg}: {}", ok.1);
+        assert_eq!(ok.1["client_id"], json!(client.0), "{who} {alg}: {}", ok.1);
+        let mut changed = key.proof("GET", resource, Some(token)).into_bytes();
+        let last = changed.len() - 3;
+        changed[last] = if changed[last] == b'A' { b'B' } else { b'A' };
+        for (what, proof) in [
+            ("a replayed proof", good),
+            (
+                "another key's proof",
+                other.proof("GET", resource, Some(token)),
+            ),
+            (
+                "a proof for another URL",
+                key.proof("GET", "https://api.example.com/admin", Some(token)),
+            ),
+            ("a changed signature", String::from_utf8(changed).unwrap()),
+        ] {
+            let r = check(proof).await;
+            assert_eq!(r.0, 400, "{who} {alg}: {what}: {}", r.1);
+            assert_eq!(
+                r.1["error_code"], "invalid_dpop_proof",
+                "{who} {alg}: {what}: {}",
+                r.1
+            );
+        }
+    }
 }
 
 /// The suite, against the deployment at `edge` (a base URL; the origin's own for the native run).
@@ -389,11 +576,16 @@ async fn suite(stack: &mut Stack, edge: &str, who: &str) {
 async fn one_suite_against_origin_workers_and_spin() {
     let redis = RedisServer::start();
     let mut stack = Stack::start(&redis, "suite");
+    let client = stack.oauth_client().await;
     let (workers, spin) = start_edges(&stack);
     let origin_base = stack.origin("");
     suite(&mut stack, &origin_base, "native").await;
     suite(&mut stack, &workers.base, "workers").await;
     suite(&mut stack, &spin.base, "spin").await;
+    let origin_base = stack.origin("");
+    dpop_bound(&stack, &origin_base, "native", &client).await;
+    dpop_bound(&stack, &workers.base, "workers", &client).await;
+    dpop_bound(&stack, &spin.base, "spin", &client).await;
 }
 
 /// One refresh chain's record: the token it holds and what it saw.
