@@ -156,17 +156,17 @@ def f(x):
     return "–" if x is None else f"{x:.1f}"
 print("Per-operation costs inside each runtime (µs; same run, rounds interleaved):")
 print()
-print("| runtime | full verify | memoized repeat | bare Ed25519 (runtime's) | bare verify_strict (dalek) | jose jwtVerify | bare WebCrypto (JS) | bare node:crypto (JS) | full ÷ bare | full ÷ WebCrypto | full ÷ jose | memo ÷ bare | full + Ed25519 DPoP proof | DPoP ÷ full |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| runtime | full verify | memoized repeat | bare Ed25519 (runtime's) | bare verify_strict (dalek) | jose jwtVerify | bare WebCrypto (JS) | bare node:crypto (JS) | full ÷ bare | full ÷ WebCrypto | full ÷ jose | memo ÷ bare | full + Ed25519 DPoP proof | DPoP ÷ full | full + ES256 DPoP proof | ES256 DPoP ÷ full |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for rt in ["native", "workerd", "wasmtime"]:
     p = by[(rt, "bench-ratio")]["per_op_us"]
     full, cached, bare, strict = p["full"], p["cached"], p["bare"], p["verify_strict"]
     jose, wc, nc = p.get("jose"), p.get("webcrypto"), p.get("node_crypto")
-    dp = p.get("full_with_dpop")
+    dp, es = p.get("full_with_dpop"), p.get("full_with_es256_dpop")
     ratio = lambda a, b: "–" if a is None or b is None else f"{a / b:.2f}×"
     print(f"| {rt} | {f(full)} | {f(cached)} | {f(bare)} | {f(strict)} | {f(jose)} | {f(wc)} | {f(nc)} "
           f"| {ratio(full, bare)} | {ratio(full, wc)} | {ratio(full, jose)} | {ratio(cached, bare)} "
-          f"| {f(dp)} | {ratio(dp, full)} |")
+          f"| {f(dp)} | {ratio(dp, full)} | {f(es)} | {ratio(es, full)} |")
 print()
 def pct(xs, q):
     xs = sorted(xs)

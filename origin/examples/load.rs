@@ -356,6 +356,7 @@ async fn bench_ratio(
         ("bare", VERIFY_BARE),
         ("verify_strict", VERIFY_STRICT),
         ("full_with_dpop", VERIFY_DPOP),
+        ("full_with_es256_dpop", VERIFY_DPOP),
     ];
     if js {
         routes.extend([
@@ -377,42 +378,60 @@ async fn bench_ratio(
         &usso_shared::encoding::b64url_decode(payload).expect("base64url payload"),
     )
     .expect("claims");
-    // An Ed25519 DPoP proof for `POST` of the DPoP bench route (valid for 5 minutes).
-    let dpop_key = ed25519_dalek::SigningKey::from_bytes(&[77u8; 32]);
+    // DPoP proofs for `POST` of the DPoP bench route (valid for 5 minutes): Ed25519, and ES256
+    // (P-256, openid-client's and oauth4webapi's default).
     let htu = format!("{base}{VERIFY_DPOP}");
     let b64 = |v: &[u8]| usso_shared::encoding::b64url_encode(v);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let header = json!({"typ": "dpop+jwt", "alg": "EdDSA",
-        "jwk": {"kty": "OKP", "crv": "Ed25519", "x": b64(dpop_key.verifying_key().as_bytes())}});
     let proof_claims =
         json!({"jti": format!("bench-{now}"), "htm": "POST", "htu": htu, "iat": now});
-    let input = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(proof_claims.to_string().as_bytes())
-    );
-    let proof = {
-        use ed25519_dalek::Signer;
-        format!(
-            "{input}.{}",
-            b64(&dpop_key.sign(input.as_bytes()).to_bytes())
-        )
+    let signed = |header: Value, sign: &dyn Fn(&[u8]) -> Vec<u8>| {
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(proof_claims.to_string().as_bytes())
+        );
+        let sig = sign(input.as_bytes());
+        format!("{input}.{}", b64(&sig))
     };
+    let ed_key = ed25519_dalek::SigningKey::from_bytes(&[77u8; 32]);
+    let proof = signed(
+        json!({"typ": "dpop+jwt", "alg": "EdDSA",
+            "jwk": {"kty": "OKP", "crv": "Ed25519", "x": b64(ed_key.verifying_key().as_bytes())}}),
+        &|m| ed25519_dalek::Signer::sign(&ed_key, m).to_bytes().to_vec(),
+    );
+    let p256_key = p256::ecdsa::SigningKey::from_slice(&[77u8; 32]).expect("a P-256 scalar");
+    let point = p256_key.verifying_key().to_encoded_point(false);
+    let es256_proof = signed(
+        json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": {"kty": "EC", "crv": "P-256",
+            "x": b64(point.x().expect("x")), "y": b64(point.y().expect("y"))}}),
+        &|m| {
+            let s: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&p256_key, m);
+            s.to_bytes().to_vec()
+        },
+    );
     let body = json!({ "token": token, "jwks": jwks, "issuer": claims["iss"],
                        "proof": proof, "htu": htu });
+    let mut es256_body = body.clone();
+    es256_body["proof"] = json!(es256_proof);
     let mut sums = vec![[0f64; 2]; routes.len()]; // per route: [n=1, n=K+1]
     let mut rounds = 0u32;
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline || rounds < 3 {
-        for (i, (_, path)) in routes.iter().enumerate() {
+        for (i, (name, path)) in routes.iter().enumerate() {
+            let body = if *name == "full_with_es256_dpop" {
+                &es256_body
+            } else {
+                &body
+            };
             for (j, n) in [1, k + 1].into_iter().enumerate() {
                 let sent = Instant::now();
                 let r = client
                     .post(format!("{base}{path}?n={n}"))
-                    .json(&body)
+                    .json(body)
                     .send()
                     .await
                     .expect("bench request");
