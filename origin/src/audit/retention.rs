@@ -71,11 +71,7 @@ mod tests {
 
     #[tokio::test]
     async fn removes_only_what_is_older_than_the_retention() {
-        let dir = std::env::temp_dir().join(format!(
-            "usso-audit-{}",
-            usso_shared::random::hex_id().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::store::temp_dir("audit");
         let docs = SqliteDocs::open(&dir.join("docs.db")).unwrap();
         for i in 0..450 {
             docs.insert(

@@ -244,11 +244,7 @@ mod tests {
     use crate::store::hot::SqliteHot;
 
     fn hot() -> (SqliteHot, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "usso-otp-{}",
-            usso_shared::random::hex_id().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::store::temp_dir("otp");
         (SqliteHot::open(&dir.join("hot.db")).unwrap(), dir)
     }
 

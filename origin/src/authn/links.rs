@@ -195,11 +195,7 @@ mod tests {
 
     #[tokio::test]
     async fn peek_does_not_consume_take_is_single_use_and_purposes_do_not_mix() {
-        let dir = std::env::temp_dir().join(format!(
-            "usso-links-{}",
-            usso_shared::random::hex_id().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::store::temp_dir("links");
         let hot = SqliteHot::open(&dir.join("hot.db")).unwrap();
         let token = new_token().unwrap();
         let link = Link {
@@ -233,11 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_link_is_not_live() {
-        let dir = std::env::temp_dir().join(format!(
-            "usso-links-{}",
-            usso_shared::random::hex_id().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::store::temp_dir("links");
         let hot = SqliteHot::open(&dir.join("hot.db")).unwrap();
         let token = new_token().unwrap();
         let link = Link {

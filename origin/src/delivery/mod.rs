@@ -1299,11 +1299,7 @@ mod tests {
 
     #[test]
     fn dev_mailer_appends_json_lines() {
-        let dir = std::env::temp_dir().join(format!(
-            "usso-devmailer-{}-{}",
-            std::process::id(),
-            usso_shared::random::hex_id().unwrap()
-        ));
+        let dir = crate::store::temp_dir("devmailer");
         let mailer = DevMailer::new(dir.join("nested/outbox.jsonl"));
         let email = Templates::default().render_otp_email("a@b.test", "Acme", "654321", 10);
         let sms = Templates::default().render_otp_sms("+15550001111", "Acme", "654321", 10);

@@ -296,11 +296,7 @@ mod tests {
 
     #[tokio::test]
     async fn rotation_signs_with_a_new_key_and_publishes_the_old_until_it_retires() {
-        let dir = std::env::temp_dir().join(format!(
-            "usso-rsa-{}",
-            usso_shared::random::hex_id().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::store::temp_dir("rsa");
         let docs = SqliteDocs::open(&dir.join("docs.db")).unwrap();
         let master = SecretKey::from_bytes([4; 32]);
         let keys = RsaKeys::default();

@@ -772,11 +772,7 @@ mod tests {
     use serde_json::json;
 
     fn store() -> (SqliteDocs, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "usso-docs-{}",
-            usso_shared::random::hex_id().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::store::temp_dir("docs");
         (SqliteDocs::open(&dir.join("docs.db")).unwrap(), dir)
     }
 

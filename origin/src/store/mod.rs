@@ -102,3 +102,15 @@ pub struct Stores {
     /// ([`usso_shared::keys::edge_key`] of the configured generation).
     pub edge_key: usso_shared::seal::SecretKey,
 }
+
+/// A fresh directory for one unit test's stores (`usso-TAG-…` under the system's temp dir).
+#[cfg(test)]
+pub(crate) fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "usso-{tag}-{}-{}",
+        std::process::id(),
+        usso_shared::random::hex_id().unwrap()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
