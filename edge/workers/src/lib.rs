@@ -215,47 +215,80 @@ impl PlatformSignatures {
         })
     }
 
-    fn remember(&self, bytes: [u8; 32], key: JsValue) {
-        remember(&mut self.keys.borrow_mut(), bytes, key);
-    }
-
-    /// Imports a public key once as a `KeyObject` (nothing to do when it is already imported).
+    /// Imports an Ed25519 key once as a `KeyObject` (nothing to do when it is already imported).
     fn import_node(&self, node: &NodeCrypto, key: &VerifyingKey) -> Option<()> {
-        if self.keys.borrow().contains_key(key.as_bytes()) {
-            return Some(());
+        if !self.keys.borrow().contains_key(key.as_bytes()) {
+            let imported = node_spki_key(node, &usso_shared::keys::spki_der(key))?;
+            remember(&mut self.keys.borrow_mut(), key.to_bytes(), imported);
         }
-        let options = js_sys::Object::new();
-        let der = js_sys::Uint8Array::from(&usso_shared::keys::spki_der(key)[..]);
-        for (name, value) in [
-            ("key", JsValue::from(der)),
-            ("format", JsValue::from_str("der")),
-            ("type", JsValue::from_str("spki")),
-        ] {
-            js_sys::Reflect::set(&options, &JsValue::from_str(name), &value).ok()?;
-        }
-        let imported = node.create_public_key(&options).ok()?;
-        self.remember(key.to_bytes(), imported);
         Some(())
     }
 
-    /// Imports a public key once as a `CryptoKey` (nothing to do when it is already imported).
+    /// Imports an Ed25519 key once as a `CryptoKey`.
     async fn import_subtle(
         &self,
         subtle: &web_sys::SubtleCrypto,
         key: &VerifyingKey,
     ) -> Option<()> {
-        if self.keys.borrow().contains_key(key.as_bytes()) {
-            return Some(());
+        if !self.keys.borrow().contains_key(key.as_bytes()) {
+            let imported =
+                subtle_raw_key(subtle, key.as_bytes(), &self.constants().ed25519).await?;
+            remember(&mut self.keys.borrow_mut(), key.to_bytes(), imported);
         }
-        let raw = js_sys::Uint8Array::from(&key.as_bytes()[..]);
-        let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
-        let promise = subtle
-            .import_key_with_str("raw", &raw, "Ed25519", false, &usages)
-            .ok()?;
-        let imported: web_sys::CryptoKey = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
-        self.remember(key.to_bytes(), imported.into());
         Some(())
     }
+
+    /// Imports a P-256 key once as a `KeyObject`.
+    fn import_p256_node(&self, node: &NodeCrypto, point: &[u8; 65]) -> Option<()> {
+        if !self.p256_keys.borrow().contains_key(point) {
+            let mut der = P256_SPKI_PREFIX.to_vec();
+            der.extend_from_slice(&point[1..]);
+            let imported = node_spki_key(node, &der)?;
+            remember(&mut self.p256_keys.borrow_mut(), *point, imported);
+        }
+        Some(())
+    }
+
+    /// Imports a P-256 key once as a `CryptoKey` (the raw uncompressed point).
+    async fn import_p256_subtle(
+        &self,
+        subtle: &web_sys::SubtleCrypto,
+        point: &[u8; 65],
+    ) -> Option<()> {
+        if !self.p256_keys.borrow().contains_key(point) {
+            let imported = subtle_raw_key(subtle, point, &self.constants().ecdsa_import).await?;
+            remember(&mut self.p256_keys.borrow_mut(), *point, imported);
+        }
+        Some(())
+    }
+}
+
+/// `crypto.createPublicKey({key: der, format: "der", type: "spki"})`.
+fn node_spki_key(node: &NodeCrypto, der: &[u8]) -> Option<JsValue> {
+    let options = js_sys::Object::new();
+    for (name, value) in [
+        ("key", JsValue::from(js_sys::Uint8Array::from(der))),
+        ("format", JsValue::from_str("der")),
+        ("type", JsValue::from_str("spki")),
+    ] {
+        js_sys::Reflect::set(&options, &JsValue::from_str(name), &value).ok()?;
+    }
+    node.create_public_key(&options).ok()
+}
+
+/// `crypto.subtle.importKey("raw", raw, algorithm, false, ["verify"])`.
+async fn subtle_raw_key(
+    subtle: &web_sys::SubtleCrypto,
+    raw: &[u8],
+    algorithm: &js_sys::Object,
+) -> Option<JsValue> {
+    let raw = js_sys::Uint8Array::from(raw);
+    let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
+    let promise = subtle
+        .import_key_with_object("raw", &raw, algorithm, false, &usages)
+        .ok()?;
+    let imported: web_sys::CryptoKey = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+    Some(imported.into())
 }
 
 /// Keeps an imported key; a full map is cleared first (a flood of keys cannot grow it).
@@ -264,47 +297,6 @@ fn remember<K: std::hash::Hash + Eq>(keys: &mut HashMap<K, JsValue>, k: K, impor
         keys.clear();
     }
     keys.insert(k, imported);
-}
-
-impl PlatformSignatures {
-    /// Imports a P-256 key once as a node:crypto `KeyObject`.
-    fn import_p256_node(&self, node: &NodeCrypto, point: &[u8; 65]) -> Option<()> {
-        if self.p256_keys.borrow().contains_key(point) {
-            return Some(());
-        }
-        let mut der = P256_SPKI_PREFIX.to_vec();
-        der.extend_from_slice(&point[1..]);
-        let options = js_sys::Object::new();
-        for (name, value) in [
-            ("key", JsValue::from(js_sys::Uint8Array::from(&der[..]))),
-            ("format", JsValue::from_str("der")),
-            ("type", JsValue::from_str("spki")),
-        ] {
-            js_sys::Reflect::set(&options, &JsValue::from_str(name), &value).ok()?;
-        }
-        let imported = node.create_public_key(&options).ok()?;
-        remember(&mut self.p256_keys.borrow_mut(), *point, imported);
-        Some(())
-    }
-
-    /// Imports a P-256 key once as a WebCrypto `CryptoKey` (the raw uncompressed point).
-    async fn import_p256_subtle(
-        &self,
-        subtle: &web_sys::SubtleCrypto,
-        point: &[u8; 65],
-    ) -> Option<()> {
-        if self.p256_keys.borrow().contains_key(point) {
-            return Some(());
-        }
-        let raw = js_sys::Uint8Array::from(&point[..]);
-        let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
-        let promise = subtle
-            .import_key_with_object("raw", &raw, &self.constants().ecdsa_import, false, &usages)
-            .ok()?;
-        let imported: web_sys::CryptoKey = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
-        remember(&mut self.p256_keys.borrow_mut(), *point, imported.into());
-        Some(())
-    }
 }
 
 impl SignatureCheck for PlatformSignatures {
