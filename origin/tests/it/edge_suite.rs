@@ -144,6 +144,12 @@ impl Stack {
         )
     }
 
+    /// `GET url`, answered with JSON.
+    async fn get_json(&self, url: String) -> Value {
+        let r = self.client.get(url).send().await.unwrap();
+        r.json().await.unwrap()
+    }
+
     async fn post(&self, url: String, body: &Value) -> (StatusCode, Value) {
         let r = self.client.post(url).json(body).send().await.unwrap();
         let status = r.status();
@@ -243,14 +249,8 @@ async fn dpop_bound(stack: &Stack, edge: &str, who: &str, client: &(String, Stri
     let verify_url = format!("{edge}{}", usso_shared::paths::VERIFY_TOKEN);
     // The token endpoint as discovery names it (the issuer's URL), as a client finds it.
     let discovery: Value = stack
-        .client
-        .get(stack.origin("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(stack.origin("/.well-known/openid-configuration"))
+        .await;
     let token_url = discovery["token_endpoint"].as_str().unwrap().to_owned();
     let resource = "https://api.example.com/photos?page=2";
     for (key, other) in [
@@ -332,23 +332,11 @@ async fn suite(stack: &mut Stack, edge: &str, who: &str) {
     }
     assert!(jwks.headers().get("etag").is_some(), "{who}: JWKS ETag");
     let jwks: Value = jwks.json().await.unwrap();
-    let origin_jwks: Value = c
-        .get(stack.origin("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let origin_jwks: Value = stack.get_json(stack.origin("/.well-known/jwks.json")).await;
     assert_eq!(jwks, origin_jwks, "{who}: JWKS");
-    let discovery: Value = c
-        .get(at("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = stack
+        .get_json(at("/.well-known/openid-configuration"))
+        .await;
     assert!(
         discovery["jwks_uri"]
             .as_str()
@@ -765,24 +753,8 @@ async fn wrangler_dev_serves_wrangler_toml() {
     let vars = stack.edge_vars();
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let dev = crate::support::edge::WranglerDev::start(&vars);
-    let jwks: Value = stack
-        .client
-        .get(dev.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let origin_jwks: Value = stack
-        .client
-        .get(stack.origin("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = stack.get_json(dev.url("/.well-known/jwks.json")).await;
+    let origin_jwks: Value = stack.get_json(stack.origin("/.well-known/jwks.json")).await;
     assert_eq!(jwks, origin_jwks);
     let reg = stack
         .post(
