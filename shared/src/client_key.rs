@@ -87,7 +87,8 @@ pub fn es256(k: &p256::ecdsa::VerifyingKey, signed: &[u8], signature: &[u8]) -> 
 }
 
 /// Ed25519 client keys already accepted, by their bytes: a client signs every DPoP proof with
-/// the same key, and decoding one (a field exponentiation) is a sixth of a signature check.
+/// the same key, and decoding one (a field exponentiation) cost 8 µs natively against 31 µs for
+/// the signature check (criterion, `verify/full_access_verify_with_dpop_proof`: 76.2 → 67.8 µs).
 /// Direct-mapped and small; an entry is used only when all 32 bytes match, so a key chosen to
 /// collide costs its sender one decoding and changes no answer.
 static ED25519_KEYS: std::sync::Mutex<[Option<ed25519_dalek::VerifyingKey>; 64]> =

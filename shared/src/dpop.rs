@@ -237,19 +237,16 @@ pub async fn verify_with<V: crate::token::SignatureCheck>(
     check: &V,
 ) -> Result<Proof> {
     let s = read_header(proof)?;
-    let ok = match (&s.key, s.alg) {
-        (ClientKey::Ed25519(k), ClientAlg::Ed25519) => match <[u8; 64]>::try_from(&s.sig[..]) {
-            Ok(sig) => {
-                crate::ed25519::signature_shape_ok(&sig)
-                    && check.ed25519(k, s.signed.as_bytes(), &sig).await
-            }
-            Err(_) => false,
-        },
-        (ClientKey::P256(k), ClientAlg::Es256) => match <[u8; 64]>::try_from(&s.sig[..]) {
-            Ok(sig) => check.es256(k, s.signed.as_bytes(), &sig).await,
-            Err(_) => false,
-        },
-        // The header's algorithm is not the key's: refused.
+    // Both algorithms sign with 64 bytes (ES256 as JWS `r || s`, never DER).
+    let ok = match (<[u8; 64]>::try_from(&s.sig[..]), &s.key, s.alg) {
+        (Ok(sig), ClientKey::Ed25519(k), ClientAlg::Ed25519) => {
+            crate::ed25519::signature_shape_ok(&sig)
+                && check.ed25519(k, s.signed.as_bytes(), &sig).await
+        }
+        (Ok(sig), ClientKey::P256(k), ClientAlg::Es256) => {
+            check.es256(k, s.signed.as_bytes(), &sig).await
+        }
+        // Another length, or the header's algorithm is not the key's: refused.
         _ => false,
     };
     if !ok {
