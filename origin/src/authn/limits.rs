@@ -8,6 +8,9 @@
 //!   soft, so that guesses from many addresses cannot lock the owner out: past it, a browser
 //!   with a known-device cookie of this account ([`crate::authn::known_device`]) or a request
 //!   with a solved captcha still gets its credential checked.
+//! - Only attempts the hard limits let through count against the per-identifier limit: one
+//!   address cannot spend more of an account's budget than its per-pair limit, and a burst of
+//!   parallel attempts from one address is not refused wholesale by its own refused copies.
 //! - Refusals are counted, not written one by one: per client address the 1st, 10th, 100th…
 //!   refusal of a window is audited with the count, so hammering a limit cannot flood the audit
 //!   trail.
@@ -161,27 +164,28 @@ pub async fn count_login(
     let pair_key = counter("login", t.id(), &[&ident.key(), ip]);
     let id_key = counter("login-id", t.id(), &[&ident.key()]);
     let ip_key = counter("login-ip", t.id(), &[ip]);
+    // The hard limits first; an attempt they refuse never reaches the per-identifier counter,
+    // so one address hammering an account spends at most `login_limit_pair` of the owner's
+    // budget, and parallel attempts cannot all be refused by each other's counts.
     let mut reset_at = None;
-    let mut soft_reset = None;
-    for (key, limit, soft) in [
-        (&pair_key, t.login_limit_pair, false),
-        (&id_key, t.login_limit_identifier, true),
-        (&ip_key, t.login_limit_ip, false),
-    ] {
+    for (key, limit) in [(&pair_key, t.login_limit_pair), (&ip_key, t.login_limit_ip)] {
         let (n, reset) = ctx.hot.hit(key, limit.window_secs, now).await?;
         if n > limit.max {
-            let slot = if soft { &mut soft_reset } else { &mut reset_at };
-            *slot = Some(slot.map_or(reset, |r: i64| r.max(reset)));
+            reset_at = Some(reset_at.map_or(reset, |r: i64| r.max(reset)));
         }
     }
     let mut soft_refused = false;
-    if let (None, Some(reset)) = (reset_at, soft_reset) {
-        let passes = captcha_solved_already
-            || known_device(ctx, t, ident, who, now).await?
-            || captcha_solved(ctx, who).await?;
-        if !passes {
-            reset_at = Some(reset);
-            soft_refused = true;
+    if reset_at.is_none() {
+        let limit = t.login_limit_identifier;
+        let (n, reset) = ctx.hot.hit(&id_key, limit.window_secs, now).await?;
+        if n > limit.max {
+            let passes = captcha_solved_already
+                || known_device(ctx, t, ident, who, now).await?
+                || captcha_solved(ctx, who).await?;
+            if !passes {
+                reset_at = Some(reset);
+                soft_refused = true;
+            }
         }
     }
     if let Some(reset) = reset_at {

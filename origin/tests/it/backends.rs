@@ -83,17 +83,19 @@ async fn flows(envs: &[(&str, &str)], tag: &str) {
                 &json!({"identifier": "race@example.com", "secret": format!("race password {i}")}),
             )
             .await
-            .0
         }));
     }
     let mut codes = Vec::new();
+    let mut bodies = Vec::new();
     for t in tasks {
-        codes.push(t.await.unwrap().as_u16());
+        let (status, body) = t.await.unwrap();
+        codes.push(status.as_u16());
+        bodies.push(body);
     }
     assert_eq!(
         codes.iter().filter(|&&s| s == 200).count(),
         1,
-        "{tag}: {codes:?}"
+        "{tag}: {codes:?} {bodies:?}"
     );
     // The others are refused as duplicates, or by the per-identifier rate limit.
     assert!(
