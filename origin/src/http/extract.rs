@@ -30,33 +30,11 @@ impl FromRequest<CtxRef> for CoreRequest {
 
     async fn from_request(req: axum::extract::Request, app: &CtxRef) -> Result<Self, Out> {
         let (parts, body) = req.into_parts();
-        let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
-        let collected = tokio::time::timeout(app.body_timeout, limited.collect())
-            .await
-            .map_err(|_| {
-                Out(Response::error(&Error::bad_request(format!(
-                    "the request body did not arrive within {} s",
-                    app.body_timeout.as_secs()
-                )))
-                .with_status(408)
-                .with_header("connection", "close"))
-            })?;
-        let bytes: Bytes = match collected {
-            Ok(c) => c.to_bytes(),
-            Err(e)
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                return Err(Out(Response::error(&Error::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!("request body exceeds {MAX_BODY_BYTES} bytes"),
-                ))))
-            }
-            Err(e) => {
-                return Err(Out(Response::error(&Error::bad_request(format!(
-                    "unreadable body: {e}"
-                )))))
-            }
+        // A request that announced no body (most GETs) needs neither a read nor its deadline.
+        let bytes = if axum::body::HttpBody::is_end_stream(&body) {
+            Bytes::new()
+        } else {
+            read_body(body, app).await?
         };
         let mut headers: Vec<(String, String)> = parts
             .headers
@@ -95,6 +73,36 @@ impl FromRequest<CtxRef> for CoreRequest {
             body: bytes.to_vec(),
             client_ip,
         }))
+    }
+}
+
+/// Reads a request body under [`MAX_BODY_BYTES`] and the body deadline.
+async fn read_body(body: Body, app: &CtxRef) -> Result<Bytes, Out> {
+    let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+    let collected = tokio::time::timeout(app.body_timeout, limited.collect())
+        .await
+        .map_err(|_| {
+            Out(Response::error(&Error::bad_request(format!(
+                "the request body did not arrive within {} s",
+                app.body_timeout.as_secs()
+            )))
+            .with_status(408)
+            .with_header("connection", "close"))
+        })?;
+    match collected {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(Out(Response::error(&Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!("request body exceeds {MAX_BODY_BYTES} bytes"),
+            ))))
+        }
+        Err(e) => Err(Out(Response::error(&Error::bad_request(format!(
+            "unreadable body: {e}"
+        ))))),
     }
 }
 

@@ -43,7 +43,7 @@ pub fn router(ctx: CtxRef, gateway: Option<Arc<Gateway>>) -> Router {
         Some(g) => g.routes(),
         None => Router::new(),
     };
-    Router::new()
+    let router = Router::new()
         .merge(gateway_routes)
         .merge(token_routes())
         .merge(auth_routes())
@@ -54,9 +54,15 @@ pub fn router(ctx: CtxRef, gateway: Option<Arc<Gateway>>) -> Router {
         .route(paths::HEALTH, get(system::health))
         .merge(openapi::routes())
         .fallback(system::not_found)
-        .method_not_allowed_fallback(system::method_not_allowed)
-        .layer(axum::middleware::from_fn(log_requests))
-        .with_state(ctx)
+        .method_not_allowed_fallback(system::method_not_allowed);
+    // The access log's layer only when its lines would be written (the filter is fixed at
+    // start-up): otherwise every request would pay for a boxed future doing nothing.
+    let router = if tracing::enabled!(target: "http", tracing::Level::INFO) {
+        router.layer(axum::middleware::from_fn(log_requests))
+    } else {
+        router
+    };
+    router.with_state(ctx)
 }
 
 /// The edge core's routes, mounted as they are.
@@ -281,10 +287,6 @@ async fn log_requests(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    // The request line is copied and the clock read only when the line will be written.
-    if !tracing::enabled!(target: "http", tracing::Level::INFO) {
-        return next.run(req).await;
-    }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let start = Instant::now();
