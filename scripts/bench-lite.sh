@@ -11,12 +11,16 @@
 # JSON by tests/lite/wrk-report.lua), which takes a small share of the two cores; BENCH_LOADGEN=load
 # uses the project's own generator instead (origin/examples/load.rs, `get:PATH`, reqwest-based,
 # which takes more of the machine: the figures before 2026-12-05 were made with it).
-# BENCH_SECS (default 5) per measurement, BENCH_CONC (8) connections. Installs Lite into
+# BENCH_SECS (default 5) per measurement, BENCH_CONC (8) connections, BENCH_ROUNDS (3) interleaved
+# rounds (origin, Lite, origin, Lite… per route). Printed: the totals over all rounds, and the
+# median of the rounds' own ratios (each round's origin figure over the Lite figure measured right
+# after it), which a burst of load from elsewhere on a shared machine moves less. Installs Lite into
 # tests/.venv-lite from tests/lite/requirements.txt (pinned) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECS:-5}
 CONC=${BENCH_CONC:-8}
+ROUNDS=${BENCH_ROUNDS:-3}
 LOADGEN=${BENCH_LOADGEN:-wrk}
 if [[ $LOADGEN == wrk ]] && ! command -v wrk >/dev/null; then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
@@ -83,7 +87,7 @@ print(json.dumps(r))
 PY
 }
 # Interleaved: origin, Lite, origin, Lite for each pair of routes.
-for round in 1 2; do
+for round in $(seq 1 "$ROUNDS"); do
   run origin "$ORIGIN_PID" "http://127.0.0.1:$ORIGIN_PORT" "$O_TOKEN" /api/sso/v1/me
   run lite "$LITE_PID" "http://127.0.0.1:$LITE_PORT" "$L_TOKEN" /users/me
   run origin "$ORIGIN_PID" "http://127.0.0.1:$ORIGIN_PORT" "$O_TOKEN" /.well-known/jwks.json
@@ -103,11 +107,20 @@ def agg(service, route):
     cpu = sum(r["server_cpu_s"] for r in rs)
     p50 = sorted(r["latency_ms"]["p50"] for r in rs)[len(rs) // 2]
     return reqs / secs, reqs / cpu if cpu else float("inf"), p50
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+def round_ratios(route):
+    o = [r for r in rows if r["service"] == "origin" and route in r["path"]]
+    l = [r for r in rows if r["service"] == "lite" and route in r["path"]]
+    return [(a["requests"] / a["seconds"]) / (b["requests"] / b["seconds"]) for a, b in zip(o, l)]
 print(f"Load generator: {rows[0]['loadgen']}, {len(rows) // 4} interleaved rounds per route and service.")
 print()
-print("| route | origin req/s | Lite req/s | ratio | origin req per server CPU-s | Lite req per server CPU-s | ratio | p50 origin / Lite (ms) |")
-print("|---|---|---|---|---|---|---|---|")
+print("| route | origin req/s | Lite req/s | ratio | median of round ratios (min–max) | origin req per server CPU-s | Lite req per server CPU-s | ratio per CPU | p50 origin / Lite (ms) |")
+print("|---|---|---|---|---|---|---|---|---|")
 for name, route in [("/me (origin /api/sso/v1/me, Lite /users/me)", "me"), ("JWKS", "jwks")]:
     o, l = agg("origin", route), agg("lite", route)
-    print(f"| {name} | {o[0]:,.0f} | {l[0]:,.0f} | {o[0] / l[0]:.1f}× | {o[1]:,.0f} | {l[1]:,.0f} | {o[1] / l[1]:.1f}× | {o[2]:.2f} / {l[2]:.2f} |")
+    rr = round_ratios(route)
+    print(f"| {name} | {o[0]:,.0f} | {l[0]:,.0f} | {o[0] / l[0]:.1f}× | {median(rr):.1f}× ({min(rr):.1f}–{max(rr):.1f}) | {o[1]:,.0f} | {l[1]:,.0f} | {o[1] / l[1]:.1f}× | {o[2]:.2f} / {l[2]:.2f} |")
 PY

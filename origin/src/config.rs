@@ -285,6 +285,10 @@ pub struct Config {
         global = true
     )]
     pub max_connections: usize,
+    /// Threads serving connections, each with its own single-threaded runtime, connections
+    /// handed to them in turn (default: the number of cores; 0: served on the main runtime).
+    #[arg(long, env = "USSO_CONN_THREADS", global = true)]
+    pub conn_threads: Option<usize>,
     /// Largest request head (request line and headers), in bytes (8192 to 1048576); larger
     /// heads are refused with 431.
     #[arg(
@@ -505,6 +509,9 @@ impl Config {
         }
         if !(1..=1_000_000).contains(&self.max_connections) {
             return Err("USSO_MAX_CONNECTIONS: 1 to 1000000".into());
+        }
+        if self.conn_threads.is_some_and(|n| n > 1024) {
+            return Err("USSO_CONN_THREADS: 0 to 1024".into());
         }
         if !(8192..=1_048_576).contains(&self.max_header_bytes) {
             return Err("USSO_MAX_HEADER_BYTES: 8192 to 1048576".into());
