@@ -194,7 +194,9 @@ async fn flows_on_embedded_sqlite() {
 async fn flows_on_the_data_api_standin() {
     let standin = DataApiStandin::start();
     let env = standin.origin_env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Connections served on the main runtime here (the SQLite run uses the default threads).
+    env.push(("USSO_CONN_THREADS", "0"));
     flows(&env, "dataapi").await;
 }
 

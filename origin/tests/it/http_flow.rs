@@ -662,6 +662,13 @@ fn bad_configuration_stops_startup_with_a_clear_message() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("USSO_MASTER_KEY"));
     let out = crate::support::bin()
+        .env("USSO_DATA_DIR", &data)
+        .env("USSO_CONN_THREADS", "5000")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("USSO_CONN_THREADS"));
+    let out = crate::support::bin()
         .env("USSO_LISTEN", "not-an-address")
         .output()
         .unwrap();
