@@ -8,6 +8,8 @@
 //!   soft, so that guesses from many addresses cannot lock the owner out: past it, a browser
 //!   with a known-device cookie of this account ([`crate::authn::known_device`]) or a request
 //!   with a solved captcha still gets its credential checked.
+//! - Code and link requests: per address (hard), then per identifier (soft for the account's
+//!   known device only; a captcha does not pass it, so it still bounds mail to one mailbox).
 //! - Only attempts the hard limits let through count against the per-identifier limit: one
 //!   address cannot spend more of an account's budget than its per-pair limit, and a burst of
 //!   parallel attempts from one address is not refused wholesale by its own refused copies.
@@ -214,7 +216,9 @@ pub async fn count_login(
     Ok(Counted([pair_key, id_key]))
 }
 
-/// Per-identifier and per-address limits on code and link requests.
+/// Per-address (hard) and per-identifier (soft: the account's known-device cookie passes)
+/// limits on code and link requests; only requests the address limit lets through count
+/// against the identifier.
 pub async fn limit_requests(
     ctx: &Ctx,
     t: &Tenant,
@@ -226,21 +230,28 @@ pub async fn limit_requests(
     let kind = what.prefix();
     let id_key = counter(&format!("{kind}-id"), t.id(), &[&ident.key()]);
     let ip_key = counter(&format!("{kind}-ip"), t.id(), &[&who.ip]);
-    let (id_n, id_reset) = ctx
-        .hot
-        .hit(&id_key, t.otp_limit_identifier.window_secs, now)
-        .await?;
+    // The address first: a request it refuses never reaches the identifier's counter, so an
+    // address past its limit cannot keep spending other people's budgets (blocking their codes).
     let (ip_n, ip_reset) = ctx
         .hot
         .hit(&ip_key, t.otp_limit_ip.window_secs, now)
         .await?;
-    if id_n > t.otp_limit_identifier.max || ip_n > t.otp_limit_ip.max {
-        let reset = if id_n > t.otp_limit_identifier.max {
-            id_reset
-        } else {
-            ip_reset
-        };
-        return Err(Error::too_many_requests((reset - now).max(1) as u64));
+    if ip_n > t.otp_limit_ip.max {
+        return Err(Error::too_many_requests((ip_reset - now).max(1) as u64));
+    }
+    let (id_n, id_reset) = ctx
+        .hot
+        .hit(&id_key, t.otp_limit_identifier.window_secs, now)
+        .await?;
+    // Soft, like the login limit: the owner's browser (the account's known-device cookie)
+    // still gets its code or link, so requests from elsewhere cannot keep the owner from
+    // signing in; everyone else waits, which keeps the mailbox from being flooded.
+    if id_n > t.otp_limit_identifier.max && !known_device(ctx, t, ident, who, now).await? {
+        let retry = (id_reset - now).max(1) as u64;
+        return Err(Error::too_many_requests_because(
+            retry,
+            format!("too many requests for this identifier: retry after {retry} s (a browser that signed in to the account before is not limited)"),
+        ));
     }
     Ok(())
 }

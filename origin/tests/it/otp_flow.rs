@@ -179,6 +179,47 @@ async fn brute_force_exhausts_codes_and_requests_are_limited() {
         .parse()
         .unwrap();
     assert!((1..=300).contains(&retry));
+    // The per-identifier limit is soft for the owner's browser: an account's known-device
+    // cookie (from an earlier sign-in) still gets a code; a forged one does not.
+    let reg = c
+        .post(api("/auth/register"))
+        .header("x-forwarded-for", "10.0.1.1")
+        .json(&json!({"identifier": "neo@example.com", "secret": "neo password 1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reg.status(), 200);
+    let device = reg
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("usso-device="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .expect("a known-device cookie");
+    for ip in ["10.0.1.2", "10.0.1.3", "10.0.1.4"] {
+        assert_eq!(request("neo@example.com", ip).await.status(), 200);
+    }
+    let with_cookie = |cookie: String, ip: &'static str| {
+        c.post(api("/auth/request-otp"))
+            .header("x-forwarded-for", ip)
+            .header("cookie", cookie)
+            .json(&json!({"identifier": "neo@example.com"}))
+            .send()
+    };
+    let refused = request("neo@example.com", "10.0.1.5").await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("signed in"),
+        "{body}"
+    );
+    let forged = with_cookie("usso-device=9999999999.AAAA".into(), "10.0.1.6")
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 429);
+    let owner = with_cookie(device, "10.0.1.7").await.unwrap();
+    assert_eq!(owner.status(), 200);
     for who in ["p1@example.com", "p2@example.com", "p3@example.com"] {
         assert_eq!(request(who, "10.9.9.9").await.status(), 200);
     }
@@ -187,6 +228,12 @@ async fn brute_force_exhausts_codes_and_requests_are_limited() {
         429,
         "per address"
     );
+    // What an address past its limit asks for is not counted against the identifier: it
+    // cannot go on blocking other people's codes.
+    for _ in 0..5 {
+        assert_eq!(request("p5@example.com", "10.9.9.9").await.status(), 429);
+    }
+    assert_eq!(request("p5@example.com", "10.0.0.9").await.status(), 200);
     s.stop();
     std::fs::remove_dir_all(&data).ok();
 }
