@@ -1,4 +1,4 @@
-//! Known devices: the soft side of the per-identifier login limit.
+//! Known devices: the soft side of the per-identifier limits.
 //!
 //! Invariant: an attacker who guesses passwords for an account from many addresses can exhaust
 //! the account's per-identifier limit, but cannot lock its owner out. Past that limit a sign-in
@@ -6,7 +6,8 @@
 //! sign-in to the same account (an HttpOnly cookie, 90 days), or when the request carries a
 //! solved proof-of-work captcha (each solution works once, so every further guess costs the
 //! attacker a fresh proof of work). The per-(identifier, address) and per-address limits stay
-//! hard.
+//! hard. The same cookie passes the per-identifier limit on code and link requests
+//! ([`crate::authn::limits::limit_requests`]), so the owner's browser still gets its code.
 //!
 //! The token is `<exp>.<tag>`, the tag an HMAC-SHA-256 over tenant, user id and expiry under a
 //! key derived from the master key; it names no user and is checked in constant time.
