@@ -357,7 +357,7 @@ pub enum TenantCommand {
         /// Host names resolving to the tenant (repeatable).
         #[arg(long = "domain")]
         domains: Vec<String>,
-        /// Issuer URL (default: https://<first domain>).
+        /// Issuer URL (default: `https://<first domain>`).
         #[arg(long)]
         issuer: Option<String>,
         /// Issue tokens without `aud`.

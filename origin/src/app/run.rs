@@ -1,6 +1,6 @@
 //! Start-up: configuration → stores → [`Ctx`] → server, or an administration command.
 //!
-//! [`start`] is the one way to bring the server up, used by `main` (system clock, until
+//! [`serve`] is the one way to bring the server up, used by `main` (system clock, until
 //! SIGTERM) and by the in-process test harness (a manual clock, until its handle is dropped).
 
 use std::future::Future;

@@ -147,7 +147,7 @@ impl<H: OriginHot> Codes<'_, H> {
         .await
     }
 
-    /// Checks `presented` (see [`check`]).
+    /// Checks `presented` (see `check`).
     pub async fn check(
         &self,
         tenant: &str,

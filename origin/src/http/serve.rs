@@ -6,7 +6,7 @@
 //! connections a cap, and every head a size limit; none of these answers leaves the JSON error
 //! shape ([`super::hyper_errors`]).
 //!
-//! Connections are served by [`ConnThreads`]: one single-threaded runtime per thread, a
+//! Connections are served by `ConnThreads`: one single-threaded runtime per thread, a
 //! connection kept on one thread for its life; the limits above hold the same there.
 
 use std::sync::Arc;
@@ -55,7 +55,7 @@ impl Limits {
 ///
 /// The accept loop drives hyper's HTTP/1 connection itself, with a timer, so that the limits
 /// above apply to every connection: a header-read deadline, a head size limit, a connection
-/// cap, and (in [`CoreRequest`]) a body deadline.
+/// cap, and (in [`super::extract::CoreRequest`]) a body deadline.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: CtxRef,

@@ -63,7 +63,7 @@ pub enum Sort {
 }
 
 /// A query: conditions, order and one page. Field names are checked by every backend
-/// ([`valid_field`]): they come from code, never from a request.
+/// (`valid_field`): they come from code, never from a request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     /// All must hold.

@@ -1,7 +1,7 @@
 //! The pages' languages: which one a request gets, and every sentence in each.
 //!
 //! Invariant: a sentence is declared once, with all its translations on the same line of the
-//! [`catalog!`] below, so a language can never lack a string (the build fails instead).
+//! `catalog!` below, so a language can never lack a string (the build fails instead).
 //! Persian is written right to left: [`Lang::dir`] tells the templates.
 
 use usso_edge::http::Request;
