@@ -464,6 +464,8 @@ async fn the_pages_work_in_a_real_browser() {
             ("USSO_SMTP_PORT", &smtp_port),
             ("USSO_SMTP_SECURITY", "none"),
             ("USSO_SMTP_FROM", "Acme <no-reply@acme.example>"),
+            // The driver's guesses come "from" many addresses (X-Forwarded-For).
+            ("USSO_TRUSTED_PROXY_HOPS", "1"),
         ],
     );
     let shots = std::env::var("USSO_SCREENSHOTS_DIR")
@@ -517,5 +519,5 @@ async fn the_pages_work_in_a_real_browser() {
             file.display()
         );
     }
-    assert_eq!(report["steps"].as_array().unwrap().len(), 11, "{report}");
+    assert_eq!(report["steps"].as_array().unwrap().len(), 12, "{report}");
 }

@@ -110,6 +110,9 @@ impl Lang {
         match self {
             Self::En => match e.code() {
                 ErrorCode::InvalidCredentials => EN.wrong_credentials.into(),
+                ErrorCode::TooManyRequests if crate::authn::limits::captcha_passes(e) => {
+                    EN.too_many_check.into()
+                }
                 ErrorCode::TooManyRequests => EN.too_many.into(),
                 ErrorCode::InternalError
                 | ErrorCode::ServiceUnavailable
@@ -125,6 +128,9 @@ impl Lang {
             },
             Self::Fa => match e.code() {
                 ErrorCode::InvalidCredentials => FA.wrong_credentials.into(),
+                ErrorCode::TooManyRequests if crate::authn::limits::captcha_passes(e) => {
+                    FA.too_many_check.into()
+                }
                 ErrorCode::TooManyRequests => FA.too_many.into(),
                 ErrorCode::ValidationError if e.detail().contains("password") => {
                     FA.password_rejected.into()
@@ -210,6 +216,7 @@ catalog! {
     back_to_sign_in: "Back to sign in", "بازگشت به ورود";
     wrong_credentials: "The identifier, password or code is not right.", "شناسه، رمز عبور یا کد درست نیست.";
     too_many: "Too many attempts. Wait a little and try again.", "تلاش‌ها بیش از حد است. کمی صبر کنید و دوباره تلاش کنید.";
+    too_many_check: "Too many attempts for this account. Once the browser check below has finished, try again.", "برای این حساب تلاش‌های زیادی شده است. پس از پایان بررسی مرورگر در پایین، دوباره تلاش کنید.";
     password_rejected: "This password cannot be used: choose a longer one that is not common.", "این رمز عبور پذیرفته نیست: رمزی بلندتر و نامتداول برگزینید.";
     captcha_failed: "The browser check did not pass; try again.", "بررسی مرورگر موفق نبود؛ دوباره تلاش کنید.";
     captcha_working: "Checking your browser, one moment…", "در حال بررسی مرورگر، لحظه‌ای صبر کنید…";

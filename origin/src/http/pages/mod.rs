@@ -591,6 +591,14 @@ pub fn signed_in_cookie(tc: &TenantCtx, clear: bool) -> String {
     )
 }
 
+/// Whether a form that checks a credential shows the browser check: the tenant asks for it, or
+/// the last attempt was refused by the per-identifier limit, which a solved captcha passes (so
+/// guesses from elsewhere cannot keep the owner out through the pages either).
+pub fn captcha_for_login(t: &Tenant, error: Option<&usso_shared::Error>) -> bool {
+    captcha_on(t, crate::authn::limits::CaptchaRoute::Login)
+        || error.is_some_and(crate::authn::limits::captcha_passes)
+}
+
 /// Whether a tenant guards `route` with a captcha.
 pub fn captcha_on(t: &Tenant, route: crate::authn::limits::CaptchaRoute) -> bool {
     t.captcha.iter().any(|r| r == route.as_str())

@@ -165,7 +165,7 @@ fn login_page(ctx: &Ctx, v: &Visit, identifier: &str, error: Option<&Error>) -> 
             "password",
             "current-password",
         ))
-        .captcha(super::captcha_on(tenant, CaptchaRoute::Login));
+        .captcha(super::captcha_for_login(tenant, error));
     if let Some(e) = error {
         form = form.failed(v.f.lang, e);
     }
@@ -318,7 +318,7 @@ fn code_entry_page(v: &Visit, identifier: &str, notice: bool, error: Option<&Err
         .hidden(vec![("identifier", identifier.to_owned())])
         .hidden(v.target.hidden())
         .field(Field::new("code", t.code, "text", "one-time-code").numeric())
-        .captcha(super::captcha_on(&v.tc.tenant, CaptchaRoute::Login));
+        .captcha(super::captcha_for_login(&v.tc.tenant, error));
     if let Some(e) = error {
         form = form.failed(v.f.lang, e);
     }
@@ -531,7 +531,7 @@ fn signup_page(v: &Visit, name: &str, identifier: &str, error: Option<&Error>) -
                 t.password_rule, tenant.password_min_length
             )),
         )
-        .captcha(super::captcha_on(tenant, CaptchaRoute::Login));
+        .captcha(super::captcha_for_login(tenant, error));
     if let Some(e) = error {
         form = form.failed(v.f.lang, e);
     }
@@ -629,7 +629,7 @@ fn reset_page(v: &Visit, identifier: &str, notice: bool, error: Option<&Error>) 
                 t.password_rule, v.tc.tenant.password_min_length
             )),
         )
-        .captcha(super::captcha_on(&v.tc.tenant, CaptchaRoute::Login));
+        .captcha(super::captcha_for_login(&v.tc.tenant, error));
     if let Some(e) = error {
         form = form.failed(v.f.lang, e);
     }
