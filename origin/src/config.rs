@@ -493,6 +493,12 @@ pub enum KeyCommand {
     },
 }
 
+/// The machine's cores (2 when the platform cannot tell): the default number of password-hash
+/// workers and of connection threads.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
 impl Config {
     /// Trusted reverse proxies in front of the origin (see `trusted_proxy_hops`).
     pub fn proxy_hops(&self) -> u8 {

@@ -23,9 +23,7 @@ fn hasher(cfg: &Config) -> Result<Hasher> {
         parallelism: cfg.argon2_parallelism,
     };
     params.validate()?;
-    let workers = cfg
-        .hash_workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let workers = cfg.hash_workers.unwrap_or_else(crate::config::cores);
     Ok(Hasher::new(params, workers, cfg.hash_queue))
 }
 

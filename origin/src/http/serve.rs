@@ -44,9 +44,7 @@ impl Limits {
             body_timeout: std::time::Duration::from_secs(cfg.body_timeout_secs),
             max_connections: cfg.max_connections,
             max_header_bytes: cfg.max_header_bytes,
-            conn_threads: cfg.conn_threads.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-            }),
+            conn_threads: cfg.conn_threads.unwrap_or_else(crate::config::cores),
         }
     }
 }

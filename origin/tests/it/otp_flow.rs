@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::support::{
-    dev_messages, eventually_within, free_port, nth_dev_code, post, temp_dir, Server, SmtpCapture,
+    cookie_pair, dev_messages, eventually_within, free_port, nth_dev_code, post, set_cookie,
+    temp_dir, Server, SmtpCapture,
 };
 use reqwest::Client;
 use serde_json::{json, Value};
@@ -189,14 +190,8 @@ async fn brute_force_exhausts_codes_and_requests_are_limited() {
         .await
         .unwrap();
     assert_eq!(reg.status(), 200);
-    let device = reg
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("usso-device="))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .expect("a known-device cookie");
+    let device =
+        cookie_pair(set_cookie(reg.headers(), "usso-device").expect("a known-device cookie"));
     for ip in ["10.0.1.2", "10.0.1.3", "10.0.1.4"] {
         assert_eq!(request("neo@example.com", ip).await.status(), 200);
     }

@@ -7,8 +7,8 @@ use reqwest::Client;
 use serde_json::{json, Value};
 
 use crate::support::{
-    admin, dev_messages, eventually_within, free_port, get_as, kid_of, nth_dev_code, post_as,
-    temp_dir, token_in, Server,
+    admin, cookie_pair, dev_messages, eventually_within, free_port, get_as, kid_of, nth_dev_code,
+    post_as, set_cookie, temp_dir, token_in, Server,
 };
 
 fn audit_events(data: &std::path::Path, tenant: &str) -> Vec<Value> {
@@ -902,13 +902,7 @@ async fn guessing_cannot_lock_the_owner_out() {
         async move {
             let r = r.send().await.unwrap();
             let status = r.status().as_u16();
-            let device = r
-                .headers()
-                .get_all("set-cookie")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find(|v| v.starts_with("usso-device="))
-                .map(|v| v.split(';').next().unwrap().to_owned());
+            let device = set_cookie(r.headers(), "usso-device").map(cookie_pair);
             (
                 status,
                 r.json::<Value>().await.unwrap_or(Value::Null),
@@ -936,14 +930,9 @@ async fn guessing_cannot_lock_the_owner_out() {
         .send()
         .await
         .unwrap();
-    let device = reg
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("usso-device=") && v.contains("HttpOnly"))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .expect("a known-device cookie");
+    let line = set_cookie(reg.headers(), "usso-device").expect("a known-device cookie");
+    assert!(line.contains("HttpOnly"), "{line}");
+    let device = cookie_pair(line);
 
     // 30 parallel guesses from one address: the per-pair limit lets 5 be checked; the 25 it
     // refuses do not count against the account, so the owner still signs in from elsewhere

@@ -977,6 +977,21 @@ pub async fn password_sign_in(
     api(c, s, "POST", path, "org_default", Auth::None, Some(&body)).await
 }
 
+/// The `Set-Cookie` line of a response that sets cookie `name` (the whole line, attributes
+/// included).
+pub fn set_cookie<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.split_once('=').is_some_and(|(n, _)| n == name))
+}
+
+/// The `name=value` pair of a `Set-Cookie` line, as a `Cookie` header sends it back.
+pub fn cookie_pair(line: &str) -> String {
+    line.split(';').next().unwrap_or_default().to_owned()
+}
+
 /// The hosted pages' form token and the `usso-csrf=…` cookie it belongs to, read from the page
 /// at `url` (a GET) for the tenant of `host` (a host name, or `x-tenant-id:<id>`).
 pub async fn form_token(c: &reqwest::Client, url: &str, host: &str) -> (String, String) {
@@ -985,17 +1000,9 @@ pub async fn form_token(c: &reqwest::Client, url: &str, host: &str) -> (String, 
         None => c.get(url).header("host", host),
     };
     let r = rq.send().await.unwrap();
-    let cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("usso-csrf="))
-        .expect("a page sets the form token's cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = cookie_pair(
+        set_cookie(r.headers(), "usso-csrf").expect("a page sets the form token's cookie"),
+    );
     let body = r.text().await.unwrap();
     let token = body
         .split("name=\"csrf\" value=\"")
