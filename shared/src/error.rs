@@ -372,6 +372,7 @@ pub struct Error {
     detail: String,
     retry_after: Option<u64>,
     dpop_nonce: Option<String>,
+    captcha_passes: bool,
 }
 
 /// Shorthand for results of this crate.
@@ -385,6 +386,7 @@ impl Error {
             detail: detail.into(),
             retry_after: None,
             dpop_nonce: None,
+            captcha_passes: false,
         }
     }
 
@@ -406,6 +408,7 @@ impl Error {
             detail: format!("retry after {retry_after_secs} s"),
             retry_after: Some(retry_after_secs.max(1)),
             dpop_nonce: None,
+            captcha_passes: false,
         }
     }
 
@@ -414,6 +417,15 @@ impl Error {
         Self {
             detail: detail.into(),
             ..Self::too_many_requests(retry_after_secs)
+        }
+    }
+
+    /// This refusal, marked as one the same request with a solved captcha would pass (a soft
+    /// limit): callers that can offer the captcha (the hosted pages) then do.
+    pub fn passable_by_captcha(self) -> Self {
+        Self {
+            captcha_passes: true,
+            ..self
         }
     }
 
@@ -460,6 +472,11 @@ impl Error {
     /// Seconds for a `Retry-After` header, if any.
     pub fn retry_after(&self) -> Option<u64> {
         self.retry_after
+    }
+
+    /// Whether the same request with a solved captcha would pass ([`Self::passable_by_captcha`]).
+    pub fn captcha_passes(&self) -> bool {
+        self.captcha_passes
     }
 
     /// The nonce for a `DPoP-Nonce` header, if any.
@@ -559,6 +576,18 @@ mod tests {
                 "{code}: {fa} is not Persian"
             );
         }
+    }
+
+    #[test]
+    fn a_captcha_mark_changes_nothing_else() {
+        let plain = Error::too_many_requests_because(30, "too many attempts for this account");
+        assert!(!plain.captcha_passes());
+        let soft = plain.clone().passable_by_captcha();
+        assert!(soft.captcha_passes());
+        assert_eq!(soft.code(), plain.code());
+        assert_eq!(soft.detail(), plain.detail());
+        assert_eq!(soft.retry_after(), Some(30));
+        assert!(!Error::too_many_requests(30).captcha_passes());
     }
 
     #[test]

@@ -152,15 +152,6 @@ impl Counted {
     }
 }
 
-/// How a refusal by the per-identifier login limit begins (the limit a solved captcha passes).
-const SOFT_REFUSAL: &str = "too many attempts for this account";
-
-/// Whether `e` is a refusal by the per-identifier login limit, which the same attempt with a
-/// solved captcha would pass (the pages then show their browser check).
-pub fn captcha_passes(e: &Error) -> bool {
-    e.code() == ErrorCode::TooManyRequests && e.detail().starts_with(SOFT_REFUSAL)
-}
-
 /// Counts one credential check against the tenant's limits (see the module docs); 429 with
 /// `Retry-After` beyond them.
 pub async fn count_login(
@@ -216,8 +207,9 @@ pub async fn count_login(
         return Err(if soft_refused {
             Error::too_many_requests_because(
                 retry,
-                format!("{SOFT_REFUSAL}: retry after {retry} s, or solve GET /api/sso/v1/captcha/challenge and send the payload as `altcha` (or X-Altcha)"),
+                format!("too many attempts for this account: retry after {retry} s, or solve GET /api/sso/v1/captcha/challenge and send the payload as `altcha` (or X-Altcha)"),
             )
+            .passable_by_captcha()
         } else {
             Error::too_many_requests(retry)
         });

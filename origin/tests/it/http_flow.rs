@@ -647,27 +647,21 @@ fn jose(input: &Value) -> Value {
 #[test]
 fn bad_configuration_stops_startup_with_a_clear_message() {
     let data = temp_dir("cfg");
-    let out = crate::support::bin()
-        .env("USSO_DATA_DIR", &data)
-        .env("ACCESS_TOKEN_EXPIRE", "5")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ACCESS_TOKEN_EXPIRE"));
-    let out = crate::support::bin()
-        .env("USSO_DATA_DIR", &data)
-        .env("USSO_MASTER_KEY", "too-short")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("USSO_MASTER_KEY"));
-    let out = crate::support::bin()
-        .env("USSO_DATA_DIR", &data)
-        .env("USSO_CONN_THREADS", "5000")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("USSO_CONN_THREADS"));
+    // Each refused value: the process exits with an error naming the setting.
+    for (name, value) in [
+        ("ACCESS_TOKEN_EXPIRE", "5"),
+        ("USSO_MASTER_KEY", "too-short"),
+        ("USSO_CONN_THREADS", "5000"),
+    ] {
+        let out = crate::support::bin()
+            .env("USSO_DATA_DIR", &data)
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
     let out = crate::support::bin()
         .env("USSO_LISTEN", "not-an-address")
         .output()

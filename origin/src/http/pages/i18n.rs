@@ -110,9 +110,7 @@ impl Lang {
         match self {
             Self::En => match e.code() {
                 ErrorCode::InvalidCredentials => EN.wrong_credentials.into(),
-                ErrorCode::TooManyRequests if crate::authn::limits::captcha_passes(e) => {
-                    EN.too_many_check.into()
-                }
+                ErrorCode::TooManyRequests if e.captcha_passes() => EN.too_many_check.into(),
                 ErrorCode::TooManyRequests => EN.too_many.into(),
                 ErrorCode::InternalError
                 | ErrorCode::ServiceUnavailable
@@ -128,9 +126,7 @@ impl Lang {
             },
             Self::Fa => match e.code() {
                 ErrorCode::InvalidCredentials => FA.wrong_credentials.into(),
-                ErrorCode::TooManyRequests if crate::authn::limits::captcha_passes(e) => {
-                    FA.too_many_check.into()
-                }
+                ErrorCode::TooManyRequests if e.captcha_passes() => FA.too_many_check.into(),
                 ErrorCode::TooManyRequests => FA.too_many.into(),
                 ErrorCode::ValidationError if e.detail().contains("password") => {
                     FA.password_rejected.into()

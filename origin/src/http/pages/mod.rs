@@ -596,7 +596,7 @@ pub fn signed_in_cookie(tc: &TenantCtx, clear: bool) -> String {
 /// guesses from elsewhere cannot keep the owner out through the pages either).
 pub fn captcha_for_login(t: &Tenant, error: Option<&usso_shared::Error>) -> bool {
     captcha_on(t, crate::authn::limits::CaptchaRoute::Login)
-        || error.is_some_and(crate::authn::limits::captcha_passes)
+        || error.is_some_and(usso_shared::Error::captcha_passes)
 }
 
 /// Whether a tenant guards `route` with a captcha.
